@@ -1,0 +1,309 @@
+// The LMDB engine: one environment per data directory, sub-databases as DESIGN.md §5 lays out.
+//
+//   <dataDir>/LOCK            pid of the owning process (data-dir-lock.ts)
+//   <dataDir>/store.mdb       LMDB environment:
+//     data    key bytes -> record   record = [u8 format=1][f64 version][f64 expiresAtMs][value]
+//     expiry  [f64 BE expiresAtMs][key] -> empty     (index for reclamation, oldest first)
+//     log     sequence -> entry      (chain replication's log; written by the replication layer)
+//     meta    name -> msgpack        ('state': revision, key count, byte count)
+//
+// Writes go through lmdb-js's asynchronous batches: every write issued in one event turn, from
+// any connection, lands in one transaction committed on lmdb's writer thread, and one fsync
+// covers it (group commit). Until that transaction commits, the write lives in `pending`, an
+// overlay consulted by reads, so each mutation is visible to the next read at once, as the store
+// contract requires. `sync()` resolves after the commit is flushed to disk. The meta record is
+// rewritten once per turn inside the same transaction, so data and counters never disagree.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { assert } from '../core/assert.js';
+import type { Clock } from '../core/clock.js';
+import { CatenaError } from '../core/errors.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { BaseStore, compareKeys, hasPrefix, type ScanEntry, type StoredValue } from './store.js';
+
+const recordFormat = 1;
+const recordHeaderBytes = 17;
+
+interface MetaState {
+  revision: number;
+  keys: number;
+  bytes: number;
+}
+
+export interface LmdbStoreOptions {
+  dataDir: string;
+  clock: Clock;
+  /** 'fsync': `sync()` waits for the disk. 'memory': no fsync at all (faster, loses recent writes on a crash). */
+  durability: 'fsync' | 'memory';
+  /** Called once if a commit or flush fails; the node must stop (an fsync error is fatal). */
+  onFatal?: (error: unknown) => void;
+}
+
+function encodeRecord(record: StoredValue): Buffer {
+  const buffer = Buffer.allocUnsafe(recordHeaderBytes + record.value.length);
+  buffer[0] = recordFormat;
+  buffer.writeDoubleBE(record.version, 1);
+  buffer.writeDoubleBE(record.expiresAtMs, 9);
+  buffer.set(record.value, recordHeaderBytes);
+  return buffer;
+}
+
+function decodeRecord(buffer: Buffer): StoredValue {
+  assert(buffer.length >= recordHeaderBytes && buffer[0] === recordFormat, 'stored record has a known format');
+  return {
+    version: buffer.readDoubleBE(1),
+    expiresAtMs: buffer.readDoubleBE(9),
+    value: buffer.subarray(recordHeaderBytes),
+  };
+}
+
+function expiryKey(expiresAtMs: number, key: Uint8Array): Buffer {
+  const buffer = Buffer.allocUnsafe(8 + key.length);
+  buffer.writeDoubleBE(expiresAtMs, 0);
+  buffer.set(key, 8);
+  return buffer;
+}
+
+const keyId = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+const empty = Buffer.alloc(0);
+const resolved = Promise.resolve();
+
+export class LmdbStore extends BaseStore {
+  private readonly env: RootDatabase;
+  private readonly data: Database<Buffer, Buffer>;
+  private readonly expiry: Database<Buffer, Buffer>;
+  readonly log: Database<Buffer, number>;
+  private readonly meta: Database<unknown, string>;
+  private readonly lock: DataDirLock;
+  /** Writes issued but not yet committed: key -> record, or null for a pending delete. */
+  private pending = new Map<string, StoredValue | null>();
+  /** Clears issued but not yet committed: while > 0, LMDB's committed data is hidden. */
+  private clearsPending = 0;
+  private keys = 0;
+  private storedBytes = 0;
+  private metaWriteQueued = false;
+  private lastWrite: Promise<unknown> = resolved;
+  private writesIssued = 0;
+  private writesSynced = 0;
+  private syncing: { target: number; promise: Promise<void> } | undefined;
+  private failure: unknown;
+  private closed = false;
+
+  constructor(private readonly options: LmdbStoreOptions) {
+    super(options.clock);
+    mkdirSync(options.dataDir, { recursive: true });
+    this.lock = DataDirLock.acquire(options.dataDir);
+    try {
+      this.env = open({
+        path: join(options.dataDir, 'store.mdb'),
+        maxDbs: 8,
+        noSync: options.durability === 'memory',
+      });
+      this.data = this.env.openDB({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
+      this.expiry = this.env.openDB({ name: 'expiry', keyEncoding: 'binary', encoding: 'binary' });
+      this.log = this.env.openDB({ name: 'log', encoding: 'binary' });
+      this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack' });
+    } catch (error) {
+      this.lock.release();
+      throw new CatenaError('ERR_STORAGE', `cannot open LMDB in ${options.dataDir}: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    const state = this.meta.get('state') as MetaState | undefined;
+    this.revision = state?.revision ?? 0;
+    this.keys = state?.keys ?? 0;
+    this.storedBytes = state?.bytes ?? 0;
+  }
+
+  protected readRecord(key: Uint8Array): StoredValue | undefined {
+    if (this.pending.size > 0 || this.clearsPending > 0) {
+      const overlay = this.pending.get(keyId(key));
+      if (overlay !== undefined) return overlay ?? undefined;
+      if (this.clearsPending > 0) return undefined;
+    }
+    const buffer = this.data.get(key as Buffer);
+    return buffer === undefined ? undefined : decodeRecord(buffer);
+  }
+
+  protected writeRecord(key: Uint8Array, record: StoredValue, previous: StoredValue | undefined): void {
+    const owned: StoredValue = { ...record, value: Buffer.from(record.value) };
+    this.account(key, previous, owned);
+    if (previous !== undefined && previous.expiresAtMs !== 0 && previous.expiresAtMs !== owned.expiresAtMs) {
+      this.track(this.expiry.remove(expiryKey(previous.expiresAtMs, key)));
+    }
+    if (owned.expiresAtMs !== 0) this.track(this.expiry.put(expiryKey(owned.expiresAtMs, key), empty));
+    this.overlay(key, owned, this.data.put(Buffer.from(key), encodeRecord(owned)));
+  }
+
+  protected removeRecord(key: Uint8Array, previous: StoredValue): void {
+    this.account(key, previous, undefined);
+    if (previous.expiresAtMs !== 0) this.track(this.expiry.remove(expiryKey(previous.expiresAtMs, key)));
+    this.overlay(key, null, this.data.remove(Buffer.from(key)));
+  }
+
+  private account(key: Uint8Array, previous: StoredValue | undefined, next: StoredValue | undefined): void {
+    if (previous !== undefined) {
+      this.keys -= 1;
+      this.storedBytes -= key.length + previous.value.length;
+    }
+    if (next !== undefined) {
+      this.keys += 1;
+      this.storedBytes += key.length + next.value.length;
+    }
+    assert(this.keys >= 0 && this.storedBytes >= 0, 'key and byte counts stay non-negative');
+    this.queueMetaWrite();
+  }
+
+  private overlay(key: Uint8Array, record: StoredValue | null, committed: Promise<boolean>): void {
+    const id = keyId(key);
+    this.pending.set(id, record);
+    this.track(committed);
+    void committed.then(() => {
+      if (this.pending.get(id) === record) this.pending.delete(id);
+    }, this.fail);
+  }
+
+  private queueMetaWrite(): void {
+    if (this.metaWriteQueued) return;
+    this.metaWriteQueued = true;
+    // A microtask still runs in this event turn, so the meta record joins the same transaction.
+    queueMicrotask(() => {
+      this.metaWriteQueued = false;
+      if (this.closed) return;
+      const state: MetaState = { revision: this.revision, keys: this.keys, bytes: this.storedBytes };
+      this.track(this.meta.put('state', state));
+    });
+  }
+
+  private track(write: Promise<unknown>): void {
+    this.writesIssued += 1;
+    this.lastWrite = write;
+    write.catch(this.fail);
+  }
+
+  private readonly fail = (error: unknown): void => {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    this.options.onFatal?.(error);
+  };
+
+  protected *scanRecords(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
+    const committed = this.clearsPending > 0 ? [] : this.committedRange(options);
+    if (this.pending.size === 0) {
+      yield* committed;
+      return;
+    }
+    const overlay = [...this.pending]
+      .map(([id, record]) => ({ key: Buffer.from(id, 'latin1'), record }))
+      .filter(({ key }) => hasPrefix(key, options.prefix))
+      .filter(({ key }) => options.after === undefined || compareKeys(key, options.after) > 0)
+      .sort((a, b) => compareKeys(a.key, b.key));
+    yield* mergeOverlay(committed, overlay);
+  }
+
+  private *committedRange(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
+    let start: Buffer | undefined;
+    if (options.prefix !== undefined && options.prefix.length > 0) start = Buffer.from(options.prefix);
+    if (options.after !== undefined && (start === undefined || compareKeys(options.after, start) > 0)) {
+      start = Buffer.from(options.after);
+    }
+    for (const { key, value } of this.data.getRange(start === undefined ? {} : { start })) {
+      if (options.after !== undefined && compareKeys(key, options.after) <= 0) continue;
+      if (!hasPrefix(key, options.prefix)) return;
+      yield { key, ...decodeRecord(value) };
+    }
+  }
+
+  protected dueKeys(nowMs: number, limit: number): Uint8Array[] {
+    // Committed index entries, plus pending writes the index does not show yet.
+    const due = new Map<string, { key: Uint8Array; atMs: number }>();
+    const end = expiryKey(nowMs + 1, empty); // every entry with expiry <= nowMs, whatever its key
+    if (this.clearsPending === 0) {
+      for (const entry of this.expiry.getKeys({ end, limit })) {
+        const key = entry.subarray(8);
+        due.set(keyId(key), { key, atMs: entry.readDoubleBE(0) });
+      }
+    }
+    for (const [id, record] of this.pending) {
+      if (record === null || record.expiresAtMs === 0 || record.expiresAtMs > nowMs) continue;
+      due.set(id, { key: Buffer.from(id, 'latin1'), atMs: record.expiresAtMs });
+    }
+    return [...due.values()]
+      .sort((a, b) => a.atMs - b.atMs)
+      .slice(0, limit)
+      .map((d) => d.key);
+  }
+
+  size(): number {
+    return this.keys;
+  }
+
+  bytes(): number {
+    return this.storedBytes;
+  }
+
+  clear(): void {
+    this.nextVersion();
+    this.keys = 0;
+    this.storedBytes = 0;
+    this.pending = new Map();
+    this.clearsPending += 1;
+    const cleared = Promise.all([this.data.clearAsync(), this.expiry.clearAsync()]);
+    this.track(cleared);
+    this.queueMetaWrite();
+    void cleared.then(() => {
+      this.clearsPending -= 1;
+    }, this.fail);
+  }
+
+  sync(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(new CatenaError('ERR_STORAGE', String(this.failure)));
+    const target = this.writesIssued;
+    if (this.writesSynced >= target) return resolved;
+    if (this.syncing?.target === target) return this.syncing.promise;
+    const promise = this.lastWrite
+      .then(() => (this.options.durability === 'fsync' ? this.env.flushed : undefined))
+      .then(() => {
+        if (this.writesSynced < target) this.writesSynced = target;
+      });
+    this.syncing = { target, promise };
+    return promise;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.sync().catch(() => undefined);
+    this.closed = true;
+    await this.env.close();
+    this.lock.release();
+  }
+}
+
+/** Merges committed records with pending ones (both in key order); pending wins, null deletes. */
+function* mergeOverlay(
+  committed: Iterable<ScanEntry>,
+  overlay: { key: Buffer; record: StoredValue | null }[],
+): Iterable<ScanEntry> {
+  let i = 0;
+  const emitOverlayBefore = function* (key: Uint8Array | undefined): Iterable<ScanEntry> {
+    while (i < overlay.length) {
+      const next = overlay[i]!;
+      if (key !== undefined && compareKeys(next.key, key) >= 0) return;
+      i += 1;
+      if (next.record !== null) yield { key: next.key, ...next.record };
+    }
+  };
+  for (const entry of committed) {
+    yield* emitOverlayBefore(entry.key);
+    const same = overlay[i];
+    if (same !== undefined && compareKeys(same.key, entry.key) === 0) {
+      i += 1;
+      if (same.record !== null) yield { key: same.key, ...same.record };
+      continue;
+    }
+    yield entry;
+  }
+  yield* emitOverlayBefore(undefined);
+}
