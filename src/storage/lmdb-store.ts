@@ -14,6 +14,7 @@
 // contract requires. `sync()` resolves after the commit is flushed to disk. The meta record is
 // rewritten once per turn inside the same transaction, so data and counters never disagree.
 
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -270,6 +271,19 @@ export class LmdbStore extends BaseStore {
       });
     this.syncing = { target, promise };
     return promise;
+  }
+
+  /** This data directory's node id: made once, at first open, and kept in meta. */
+  nodeId(): string {
+    const existing = this.meta.get('nodeId');
+    if (typeof existing === 'string') return existing;
+    const id = randomBytes(4).toString('hex');
+    this.track(this.meta.put('nodeId', id));
+    return id;
+  }
+
+  isSynced(): boolean {
+    return this.writesSynced >= this.writesIssued;
   }
 
   async close(): Promise<void> {

@@ -99,6 +99,10 @@ export class MemoryStore extends BaseStore {
     return Promise.resolve();
   }
 
+  isSynced(): boolean {
+    return this.undo.length === 0;
+  }
+
   /** Simulates power loss: every mutation since the last sync() is gone. */
   crash(): void {
     for (let i = this.undo.length - 1; i >= 0; i--) {

@@ -77,6 +77,8 @@ export interface Store {
   reclaimExpired(limit: number): number;
   /** Resolves once every mutation made before the call is durable. */
   sync(): Promise<void>;
+  /** True when every mutation so far is durable (sync() would resolve at once). */
+  isSynced(): boolean;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export abstract class BaseStore implements Store {
   abstract bytes(): number;
   abstract clear(): void;
   abstract sync(): Promise<void>;
+  abstract isSynced(): boolean;
   abstract close(): Promise<void>;
 
   protected nextVersion(): number {

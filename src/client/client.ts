@@ -1,0 +1,268 @@
+// The TypeScript client: one TCP connection, many requests in flight on it (pipelining is the
+// default: every call writes at once and the replies are matched by id), a deadline per request,
+// and typed errors carrying the stable codes of src/core/errors.ts.
+//
+//   const client = await Client.connect({ port: 7000 });
+//   await client.put('greeting', 'hello');
+//   (await client.get('greeting'))?.value.toString();   // 'hello'
+
+import { connect, type Socket } from 'node:net';
+import { CatenaError, isErrorCode } from '../core/errors.js';
+import { frameBytesMax, requestTimeoutMsDefault, valueBytesMaxDefault } from '../core/limits.js';
+import type { CommandName, RequestInit } from '../commands/index.js';
+import { decodeResponse, encodeRequest, type ReplyOf, type ResponseResult } from '../protocol/native/codec.js';
+import { encodeFrame, FrameDecoder } from '../protocol/native/frame.js';
+
+export type Bytes = string | Uint8Array;
+
+export interface ClientOptions {
+  host?: string;
+  port: number;
+  /** Deadline for each request, in ms (default 5000). */
+  timeoutMs?: number;
+  /** Deadline for establishing the connection, in ms (default 5000). */
+  connectTimeoutMs?: number;
+}
+
+export interface Entry {
+  key: Buffer;
+  value: Buffer;
+  version: bigint;
+  /** Remaining time to live in ms; 0n when the key does not expire. */
+  ttlMs: bigint;
+}
+
+interface Pending {
+  resolve(result: ResponseResult): void;
+  reject(error: CatenaError): void;
+  deadlineMs: number;
+}
+
+const toBuffer = (value: Bytes): Buffer => (typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length));
+const sweepIntervalMs = 50;
+
+export class Client {
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new FrameDecoder(frameBytesMax(valueBytesMaxDefault) * 2);
+  private readonly timeoutMs: number;
+  private nextId = 1;
+  private output: Buffer[] = [];
+  private flushQueued = false;
+  private closedError: CatenaError | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+
+  private constructor(
+    private readonly socket: Socket,
+    options: ClientOptions,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? requestTimeoutMsDefault;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)));
+    socket.on('close', () => this.fail(new CatenaError('ERR_CONNECTION_CLOSED')));
+    this.sweeper = setInterval(() => this.expireOverdue(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  static connect(options: ClientOptions): Promise<Client> {
+    const host = options.host ?? '127.0.0.1';
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`));
+      }, options.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new Client(socket, options));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port}: ${error.message}`, { cause: error }));
+      });
+    });
+  }
+
+  /** Sends any command from the table and resolves with its reply (the shell and CLI use this). */
+  async send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
+    const result = await this.call(name, request);
+    return result.value as ReplyOf<C>;
+  }
+
+  async put(key: Bytes, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ version: bigint }> {
+    const reply = await this.send('put', { key: toBuffer(key), value: toBuffer(value), ttlMs: BigInt(options.ttlMs ?? 0) });
+    return { version: reply.version };
+  }
+
+  /** The entry stored under key, or undefined when there is none. */
+  async get(key: Bytes): Promise<Entry | undefined> {
+    const reply = await this.send('get', { key: toBuffer(key) });
+    if (!reply.found) return undefined;
+    return { key: toBuffer(key), value: Buffer.from(reply.value), version: reply.version, ttlMs: reply.ttlMs };
+  }
+
+  async del(key: Bytes): Promise<boolean> {
+    return (await this.send('del', { key: toBuffer(key) })).deleted;
+  }
+
+  async size(): Promise<{ keys: number; bytes: number }> {
+    const reply = await this.send('size', {});
+    return { keys: Number(reply.keys), bytes: Number(reply.bytes) };
+  }
+
+  async getkeys(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ keys: Buffer[]; truncated: boolean }> {
+    const reply = await this.send('getkeys', { prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix), limit: options.limit ?? 0 });
+    return { keys: reply.keys.map((k) => Buffer.from(k)), truncated: reply.truncated };
+  }
+
+  async gettable(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ entries: Entry[]; truncated: boolean }> {
+    const reply = await this.send('gettable', { prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix), limit: options.limit ?? 0 });
+    return { entries: reply.entries.map(toEntry), truncated: reply.truncated };
+  }
+
+  async stats(): Promise<ReplyOf<'stats'>> {
+    return this.send('stats', {});
+  }
+
+  /** Writes only if the key is at expectedVersion (0n: only if absent). */
+  async cas(key: Bytes, expectedVersion: bigint, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ swapped: boolean; version: bigint }> {
+    const reply = await this.send('cas', { key: toBuffer(key), expectedVersion, value: toBuffer(value), ttlMs: BigInt(options.ttlMs ?? 0) });
+    return { swapped: reply.swapped, version: reply.version };
+  }
+
+  async incr(key: Bytes, delta: bigint | number = 1n): Promise<bigint> {
+    return (await this.send('incr', { key: toBuffer(key), delta: BigInt(delta) })).value;
+  }
+
+  /** Appends and returns the new length. */
+  async append(key: Bytes, value: Bytes): Promise<number> {
+    return Number((await this.send('append', { key: toBuffer(key), value: toBuffer(value) })).length);
+  }
+
+  /** Sets the key's TTL (0 removes it); false when the key does not exist. */
+  async expire(key: Bytes, ttlMs: number): Promise<boolean> {
+    return (await this.send('expire', { key: toBuffer(key), ttlMs: BigInt(ttlMs) })).found;
+  }
+
+  /** Remaining TTL in ms (0n: no expiry), or undefined when the key does not exist. */
+  async ttl(key: Bytes): Promise<bigint | undefined> {
+    const reply = await this.send('ttl', { key: toBuffer(key) });
+    return reply.found ? reply.ttlMs : undefined;
+  }
+
+  async scan(options: { prefix?: Bytes; after?: Bytes; limit?: number; keysOnly?: boolean } = {}): Promise<{ entries: Entry[]; cursor: Buffer | undefined }> {
+    const reply = await this.send('scan', {
+      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
+      after: options.after === undefined ? undefined : toBuffer(options.after),
+      limit: options.limit ?? 0,
+      keysOnly: options.keysOnly ?? false,
+    });
+    return { entries: reply.entries.map(toEntry), cursor: reply.cursor.length === 0 ? undefined : Buffer.from(reply.cursor) };
+  }
+
+  /** Every entry, in key order, paging with scan. */
+  async *entries(options: { prefix?: Bytes; pageSize?: number } = {}): AsyncIterable<Entry> {
+    let after: Buffer | undefined;
+    do {
+      const page = await this.scan({ prefix: options.prefix, after, limit: options.pageSize ?? 1000 });
+      yield* page.entries;
+      after = page.cursor;
+    } while (after !== undefined);
+  }
+
+  async ping(message?: Bytes): Promise<Buffer> {
+    return Buffer.from((await this.send('ping', { message: message === undefined ? undefined : toBuffer(message) })).message);
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.sweeper);
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+    });
+  }
+
+  private call(name: CommandName, request: object): Promise<ResponseResult> {
+    if (this.closedError !== undefined) return Promise.reject(this.closedError);
+    const id = this.allocateId();
+    const body = encodeRequest(id, { case: name, value: request } as Parameters<typeof encodeRequest>[1]);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, deadlineMs: Date.now() + this.timeoutMs });
+      this.output.push(encodeFrame(body));
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(() => this.flush());
+      }
+    }).then((result) => {
+      const r = result as ResponseResult;
+      if (r.case === 'error') {
+        const code = isErrorCode(r.value.code) ? r.value.code : 'ERR_INTERNAL';
+        throw new CatenaError(code, r.value.message);
+      }
+      return r;
+    });
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.output.length === 0 || this.socket.destroyed) return;
+    const batch = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
+    this.output = [];
+    this.socket.write(batch);
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const event of this.decoder.push(chunk)) {
+      if (event.kind === 'too-large') {
+        this.fail(new CatenaError('ERR_FRAME_TOO_LARGE', 'the server sent a reply larger than the client accepts'));
+        this.socket.destroy();
+        return;
+      }
+      const decoded = decodeResponse(event.body);
+      if (!decoded.ok) {
+        this.fail(new CatenaError('ERR_MALFORMED_FRAME', `undecodable reply: ${decoded.reason}`));
+        this.socket.destroy();
+        return;
+      }
+      const response = decoded.message;
+      const waiter = this.pending.get(response.id);
+      if (waiter === undefined) continue; // a reply after its deadline, or a connection-level notice
+      this.pending.delete(response.id);
+      waiter.resolve(response.result);
+    }
+  }
+
+  private expireOverdue(): void {
+    const now = Date.now();
+    for (const [id, waiter] of this.pending) {
+      if (waiter.deadlineMs > now) continue;
+      this.pending.delete(id);
+      waiter.reject(new CatenaError('ERR_TIMEOUT', `request timed out after ${this.timeoutMs} ms`));
+    }
+  }
+
+  private fail(error: CatenaError): void {
+    this.closedError ??= error;
+    clearInterval(this.sweeper);
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+}
+
+function toEntry(entry: ReplyOf<'scan'>['entries'][number]): Entry {
+  return { key: Buffer.from(entry.key), value: Buffer.from(entry.value), version: entry.version, ttlMs: entry.ttlMs };
+}

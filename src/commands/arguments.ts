@@ -1,0 +1,94 @@
+// Shared argument checks and word parsing for the command files. Every check throws a
+// CatenaError with a stable code, so each protocol can map it into its own error form.
+
+import type { Clock } from '../core/clock.js';
+import { CatenaError } from '../core/errors.js';
+import { keyBytesMax, scanCountDefault, scanCountMax, ttlMsMax } from '../core/limits.js';
+import type { StoredValue } from '../storage/store.js';
+
+export function checkKey(key: Uint8Array): Uint8Array {
+  if (key.length === 0) throw new CatenaError('ERR_KEY_EMPTY');
+  if (key.length > keyBytesMax) {
+    throw new CatenaError('ERR_KEY_TOO_LARGE', `key is ${key.length} bytes; the limit is ${keyBytesMax}`);
+  }
+  return key;
+}
+
+export function checkValue(value: Uint8Array, valueBytesMax: number): Uint8Array {
+  if (value.length > valueBytesMax) {
+    throw new CatenaError('ERR_VALUE_TOO_LARGE', `value is ${value.length} bytes; the limit is ${valueBytesMax}`);
+  }
+  return value;
+}
+
+/** Converts a TTL to an absolute expiry (0 stays "never"). */
+export function expiryFromTtl(ttlMs: bigint, clock: Clock): number {
+  if (ttlMs === 0n) return 0;
+  if (ttlMs < 0n || ttlMs > BigInt(ttlMsMax)) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `ttl must be between 0 and ${ttlMsMax} ms`);
+  }
+  return clock.nowMs() + Number(ttlMs);
+}
+
+/** Remaining TTL of a record in ms; 0 when it does not expire. Never 0 for a live expiring key. */
+export function remainingTtlMs(record: StoredValue, clock: Clock): bigint {
+  if (record.expiresAtMs === 0) return 0n;
+  return BigInt(Math.max(1, record.expiresAtMs - clock.nowMs()));
+}
+
+export function checkLimit(limit: number): number {
+  if (limit === 0) return scanCountDefault;
+  if (limit > scanCountMax) throw new CatenaError('ERR_INVALID_ARGUMENT', `limit must be at most ${scanCountMax}`);
+  return limit;
+}
+
+/** Checks the number of words against a usage line; throws with the usage on a mismatch. */
+export function expectWords(words: readonly Buffer[], min: number, max: number, usage: string): void {
+  if (words.length < min || words.length > max) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `wrong number of arguments; usage: ${usage}`);
+  }
+}
+
+export function parseUnsigned(word: Buffer | undefined, what: string): bigint {
+  const text = word?.toString('utf8') ?? '';
+  if (!/^[0-9]{1,19}$/.test(text)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer`);
+  return BigInt(text);
+}
+
+export function parseSigned(word: Buffer | undefined, what: string): bigint {
+  const text = word?.toString('utf8') ?? '';
+  if (!/^-?[0-9]{1,19}$/.test(text)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be an integer`);
+  const value = BigInt(text);
+  if (value > 2n ** 63n - 1n || value < -(2n ** 63n)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} is out of range`);
+  return value;
+}
+
+export function parseCount(word: Buffer | undefined): number {
+  if (word === undefined) return 0;
+  return Number(parseUnsigned(word, 'limit'));
+}
+
+/** Shows bytes to people: printable UTF-8 as a quoted string, anything else with escapes. */
+export function showBytes(value: Uint8Array): string {
+  const text = Buffer.from(value).toString('utf8');
+  const roundTrips = Buffer.from(text, 'utf8').equals(Buffer.from(value));
+  let out = '"';
+  if (roundTrips) {
+    for (const ch of text) {
+      const code = ch.codePointAt(0)!;
+      if (ch === '"' || ch === '\\') out += `\\${ch}`;
+      else if (ch === '\n') out += '\\n';
+      else if (ch === '\r') out += '\\r';
+      else if (ch === '\t') out += '\\t';
+      else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+      else out += ch;
+    }
+  } else {
+    for (const byte of value) {
+      if (byte === 0x22 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`;
+      else if (byte >= 0x20 && byte < 0x7f) out += String.fromCharCode(byte);
+      else out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    }
+  }
+  return `${out}"`;
+}

@@ -1,0 +1,65 @@
+// A log-linear latency histogram (the HdrHistogram idea at small scale): each power of two is
+// split into a fixed number of linear sub-buckets, so any recorded value is reported within
+// 1/subBuckets of its true size, in constant memory and O(1) per record.
+
+import { assert } from './assert.js';
+import { latencyHistogramMaxUs, latencyHistogramSubBuckets } from './limits.js';
+
+const powers = Math.ceil(Math.log2(latencyHistogramMaxUs)) + 1;
+
+export class LatencyHistogram {
+  private readonly counts = new Float64Array(powers * latencyHistogramSubBuckets);
+  private total = 0;
+  private maxUs = 0;
+
+  get count(): number {
+    return this.total;
+  }
+
+  get max(): number {
+    return this.maxUs;
+  }
+
+  record(valueUs: number): void {
+    const value = Math.min(Math.max(1, Math.round(valueUs)), latencyHistogramMaxUs);
+    const index = LatencyHistogram.indexOf(value);
+    this.counts[index]! += 1;
+    this.total += 1;
+    if (value > this.maxUs) this.maxUs = value;
+  }
+
+  /** The value at quantile q (0..1): an upper bound of the bucket holding it. */
+  quantile(q: number): number {
+    assert(q >= 0 && q <= 1, 'quantile is between 0 and 1');
+    if (this.total === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.total));
+    let seen = 0;
+    for (let index = 0; index < this.counts.length; index++) {
+      seen += this.counts[index]!;
+      if (seen >= rank) return Math.min(LatencyHistogram.upperBoundOf(index), this.maxUs);
+    }
+    return this.maxUs;
+  }
+
+  merge(other: LatencyHistogram): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!;
+    this.total += other.total;
+    this.maxUs = Math.max(this.maxUs, other.maxUs);
+  }
+
+  static indexOf(value: number): number {
+    const power = Math.floor(Math.log2(value));
+    if (power < Math.log2(latencyHistogramSubBuckets)) return value; // small values are exact
+    const base = 2 ** power;
+    const sub = Math.floor(((value - base) / base) * latencyHistogramSubBuckets);
+    return power * latencyHistogramSubBuckets + sub;
+  }
+
+  static upperBoundOf(index: number): number {
+    if (index < latencyHistogramSubBuckets) return index;
+    const power = Math.floor(index / latencyHistogramSubBuckets);
+    const sub = index % latencyHistogramSubBuckets;
+    const base = 2 ** power;
+    return Math.ceil(base + ((sub + 1) * base) / latencyHistogramSubBuckets) - 1;
+  }
+}

@@ -1,0 +1,184 @@
+// One client connection speaking the native protocol: the I/O shell around the pure frame and
+// message codecs. It owns the limits that protect the node from one client: frame size (checked
+// before buffering), requests in flight and queued reply bytes (past either it stops reading the
+// socket: backpressure, not errors), a deadline for finishing a started frame (slow loris), and
+// an idle deadline. Bad input gets an error reply; only a stream that cannot be resynchronised
+// (a frame over the limit) is closed.
+
+import type { Socket } from 'node:net';
+import { errorResult, execute, type Execution } from '../../server/executor.js';
+import type { CommandContext, CommandName } from '../../commands/index.js';
+import {
+  connectionOutputBytesMax,
+  frameBytesMax,
+  frameTimeoutMs,
+  idleTimeoutMs,
+  pipelineDepthMax,
+} from '../../core/limits.js';
+import type { Logger } from '../../core/log.js';
+import { decodeRequest, encodeResponse, peekRequestId, type ResponseResult } from './codec.js';
+import { encodeFrame, FrameDecoder } from './frame.js';
+
+export interface SessionHost {
+  readonly context: CommandContext;
+  readonly durable: boolean;
+  readonly log: Logger;
+  recordCommand(name: CommandName, latencyUs: number, failed: boolean): void;
+  recordProtocolError(): void;
+  /** A storage failure: the node must stop. */
+  fatal(error: unknown): void;
+}
+
+export class NativeSession {
+  private readonly decoder: FrameDecoder;
+  private inFlight = 0;
+  private output: Buffer[] = [];
+  private flushQueued = false;
+  private frameTimer: NodeJS.Timeout | undefined;
+  private draining: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: SessionHost,
+  ) {
+    this.decoder = new FrameDecoder(frameBytesMax(host.context.valueBytesMax));
+    socket.setNoDelay(true);
+    socket.setTimeout(idleTimeoutMs, () => {
+      if (this.inFlight === 0) socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (error) => host.log.log('debug', 'client socket error', { error: error.message }));
+    socket.on('close', () => this.onClose());
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Stops reading new requests; resolves once every request already read has been answered. */
+  drain(): Promise<void> {
+    this.socket.pause();
+    if (this.inFlight === 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.draining = resolve;
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const receivedAt = performance.now();
+    let completed = false;
+    for (const event of this.decoder.push(chunk)) {
+      completed = true;
+      if (event.kind === 'too-large') {
+        this.host.recordProtocolError();
+        const limit = frameBytesMax(this.host.context.valueBytesMax);
+        this.reply(peekRequestId(event.head), errorResult('ERR_FRAME_TOO_LARGE', `frame of ${event.declaredBytes} bytes is over the ${limit}-byte limit`));
+        continue;
+      }
+      this.handleFrame(event.body, receivedAt);
+    }
+    this.armFrameTimer(completed);
+    this.maybePause();
+  }
+
+  private handleFrame(body: Uint8Array, receivedAt: number): void {
+    const decoded = decodeRequest(body);
+    if (!decoded.ok) {
+      this.host.recordProtocolError();
+      this.reply(peekRequestId(body), errorResult('ERR_MALFORMED_FRAME', `frame could not be decoded: ${decoded.reason}`));
+      return;
+    }
+    const request = decoded.message;
+    let execution: Execution;
+    try {
+      execution = execute(this.host.context, request, this.host.durable);
+    } catch (error) {
+      this.host.fatal(error);
+      return;
+    }
+    if (execution.kind === 'now') {
+      this.finish(request.id, execution.result, execution.command, receivedAt);
+      return;
+    }
+    this.inFlight += 1;
+    execution.sync.then(
+      () => {
+        this.inFlight -= 1;
+        this.finish(request.id, execution.result, execution.command, receivedAt);
+        this.maybeResume();
+      },
+      (error: unknown) => this.host.fatal(error),
+    );
+  }
+
+  private finish(id: number, result: ResponseResult, command: CommandName | undefined, receivedAt: number): void {
+    if (command === undefined) this.host.recordProtocolError();
+    else this.host.recordCommand(command, (performance.now() - receivedAt) * 1000, result.case === 'error');
+    this.reply(id, result);
+  }
+
+  private reply(id: number, result: ResponseResult): void {
+    if (this.closed) return;
+    this.output.push(encodeFrame(encodeResponse(id, result)));
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      // Replies produced in one burst (one chunk of requests, or one sync) leave in one write.
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.output.length === 0 || this.closed) return;
+    const batch = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
+    this.output = [];
+    this.socket.write(batch);
+    if (this.draining !== undefined && this.inFlight === 0) {
+      const done = this.draining;
+      this.draining = undefined;
+      done();
+    }
+  }
+
+  private maybePause(): void {
+    if (this.inFlight >= pipelineDepthMax || this.socket.writableLength > connectionOutputBytesMax) {
+      this.socket.pause();
+    }
+  }
+
+  private maybeResume(): void {
+    if (this.draining !== undefined || this.closed) return;
+    if (this.inFlight < pipelineDepthMax && this.socket.writableLength <= connectionOutputBytesMax) {
+      this.socket.resume();
+    }
+  }
+
+  /** A client that starts a frame must finish it in time (slow loris); each completed frame restarts the clock. */
+  private armFrameTimer(completedFrame: boolean): void {
+    if (completedFrame || !this.decoder.inFrame) {
+      if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    }
+    if (!this.decoder.inFrame) return;
+    this.frameTimer ??= setTimeout(() => {
+      this.host.log.log('info', 'closing a connection whose frame did not complete in time', { frameTimeoutMs });
+      this.socket.destroy();
+    }, frameTimeoutMs);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    if (this.draining !== undefined) {
+      const done = this.draining;
+      this.draining = undefined;
+      done();
+    }
+  }
+}
