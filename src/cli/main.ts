@@ -1,0 +1,56 @@
+// The `catena` command: `server` runs a node, `shell` opens the interactive shell, and every
+// command of the table runs once (`catena put k v`, `catena get k --json`).
+
+import { CatenaError } from '../core/errors.js';
+import { catenaVersion } from '../core/version.js';
+import { runServer } from './server-command.js';
+import { runOneShot, oneShotHelp, isOneShot } from './one-shot.js';
+import { runShell } from './shell.js';
+
+const mainHelp = (): string => `Catena ${catenaVersion}: a replicated key-value store.
+
+Usage:
+  catena server [options]              run a node (catena server --help)
+  catena shell [--host H] [--port P]   interactive shell
+  catena <command> [args] [options]    run one command and print the reply
+  catena --version
+
+${oneShotHelp()}
+Run "catena <command> --help" for one command's usage.
+`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(mainHelp());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version') {
+    process.stdout.write(`${catenaVersion}\n`);
+    return 0;
+  }
+  try {
+    if (first === 'server') return await runServer(rest);
+    if (first === 'shell') return await runShell(rest);
+    if (isOneShot(first)) return await runOneShot(first, rest);
+    process.stderr.write(`catena: unknown command "${first}"\n\n${mainHelp()}`);
+    return 2;
+  } catch (error) {
+    if (error instanceof CatenaError) {
+      process.stderr.write(`catena: ${error.code}: ${error.message}\n`);
+      return error.code === 'ERR_INVALID_ARGUMENT' ? 2 : error.code.startsWith('ERR_CONNECTION') ? 3 : 1;
+    }
+    throw error;
+  }
+}
+
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`catena: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 70;
+  },
+);

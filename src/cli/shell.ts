@@ -1,0 +1,128 @@
+// `catena shell`: an interactive REPL against one node. Words may be quoted (see words.ts), so
+// keys and values can hold spaces and any byte; replies are shown binary-safe. History is kept
+// in ~/.catena_history. Input that is not a terminal (a pipe, a script) is read line by line
+// with no prompt, so `echo 'put k v' | catena shell` works too.
+
+import { appendFileSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Client } from '../client/client.js';
+import { commandNames, commandTable, isCommandName, type CommandName } from '../commands/index.js';
+import { CatenaError } from '../core/errors.js';
+import { parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { connectFromFlags, connectionFlags } from './connection.js';
+import { toJson } from './output.js';
+import { splitWords } from './words.js';
+
+const shellFlags: FlagSpec = {
+  ...connectionFlags,
+  json: { kind: 'boolean', description: 'print replies as JSON' },
+  help: { kind: 'boolean', description: 'show this help' },
+};
+
+const historyMax = 1000;
+const historyPath = (): string => process.env['CATENA_HISTORY'] ?? join(homedir(), '.catena_history');
+
+export const shellHelp = `Usage: catena shell [options]
+
+Options:
+${renderFlags(shellFlags)}
+`;
+
+function helpText(topic?: string): string {
+  if (topic !== undefined) {
+    if (!isCommandName(topic)) return `(error) no command named "${topic}"`;
+    const def = commandTable[topic];
+    return `${def.usage}\n  ${def.summary}`;
+  }
+  const rows = commandNames.map((name) => `  ${commandTable[name].usage.padEnd(44)} ${commandTable[name].summary}`);
+  return [
+    'Commands:',
+    ...rows,
+    '  help [command]                               this help, or one command\'s',
+    '  quit                                         leave the shell (also exit, Ctrl-D)',
+    '',
+    'Quote words with spaces: put "my key" "a value". In double quotes \\n \\t \\" \\\\ and \\xHH work.',
+  ].join('\n');
+}
+
+/** Runs one shell line; returns the text to print, or undefined to quit. */
+export async function evaluateLine(client: Client, line: string, json = false): Promise<string | undefined> {
+  const split = splitWords(line);
+  if (!split.ok) return `(error) ${split.error}`;
+  const [first, ...rest] = split.words;
+  if (first === undefined) return '';
+  const name = first.toString('utf8').toLowerCase();
+  if (name === 'quit' || name === 'exit') return undefined;
+  if (name === 'help' || name === '?') return helpText(rest[0]?.toString('utf8').toLowerCase());
+  if (!isCommandName(name)) return `(error) unknown command "${first.toString('utf8')}"; type help for the list`;
+  const definition = commandTable[name as CommandName] as unknown as {
+    parse(words: Buffer[]): object;
+    render(reply: unknown): string;
+  };
+  try {
+    const reply = await client.send(name, definition.parse(rest) as never);
+    return json ? JSON.stringify(toJson(reply)) : definition.render(reply);
+  } catch (error) {
+    if (error instanceof CatenaError) return `(error) ${error.code}: ${error.message}`;
+    throw error;
+  }
+}
+
+function loadHistory(): string[] {
+  try {
+    return readFileSync(historyPath(), 'utf8').split('\n').filter(Boolean).slice(-historyMax).reverse();
+  } catch {
+    return [];
+  }
+}
+
+export async function runShell(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, shellFlags);
+  if (args.flags.has('help')) {
+    process.stdout.write(shellHelp);
+    return 0;
+  }
+  const client = await connectFromFlags(args, shellFlags);
+  const interactive = process.stdin.isTTY === true;
+  const rl = createInterface({
+    input: process.stdin,
+    output: interactive ? process.stdout : undefined,
+    terminal: interactive,
+    history: interactive ? loadHistory() : [],
+    historySize: historyMax,
+    prompt: 'catena> ',
+  });
+  if (interactive) {
+    process.stdout.write(`Connected to ${args.flags.get('host') ?? '127.0.0.1'}:${args.flags.get('port') ?? '7000'}. Type help for commands, quit to leave.\n`);
+    rl.prompt();
+  }
+  let failed = false;
+  try {
+    for await (const line of rl) {
+      if (interactive && line.trim() !== '') {
+        try {
+          appendFileSync(historyPath(), `${line}\n`);
+        } catch {
+          // History is a convenience: an unwritable home directory must not stop the shell.
+        }
+      }
+      const output = await evaluateLine(client, line, args.flags.has('json'));
+      if (output === undefined) break;
+      if (output.startsWith('(error)')) failed = true;
+      if (output !== '') process.stdout.write(`${output}\n`);
+      if (interactive) rl.prompt();
+    }
+  } catch (error) {
+    if (error instanceof CatenaError) {
+      process.stdout.write(`(error) ${error.code}: ${error.message}\n`);
+      return 3;
+    }
+    throw error;
+  } finally {
+    rl.close();
+    await client.close();
+  }
+  return interactive ? 0 : failed ? 1 : 0;
+}
