@@ -67,14 +67,10 @@ export class CatenaNode {
     const durability = options.durability ?? 'fsync';
     const clock = options.clock ?? systemClock;
     const log = options.log ?? silentLogger;
-    let node: CatenaNode | undefined;
-    const store = new LmdbStore({
-      dataDir: options.dataDir,
-      clock,
-      durability,
-      onFatal: (error) => node?.fatal(error),
-    });
-    node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, store.nodeId());
+    let onStoreFailure = (error: unknown): void => log.log('error', 'storage failure', { error: String(error) });
+    const store = new LmdbStore({ dataDir: options.dataDir, clock, durability, onFatal: (error) => onStoreFailure(error) });
+    const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, store.nodeId());
+    onStoreFailure = (error) => node.fatal(error);
     await node.listen();
     node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
     node.reclaimTimer.unref();

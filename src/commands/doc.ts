@@ -1,0 +1,34 @@
+// Renders the command reference (docs/commands.md) from the command table.
+
+import { errorCodes } from '../core/errors.js';
+import { commandNames, commandTable } from './index.js';
+
+export function renderCommandsDoc(): string {
+  const rows = commandNames.map((name) => {
+    const def = commandTable[name];
+    const kind = def.mutates ? 'write' : 'read';
+    return `| \`${def.usage}\` | ${kind} | ${def.seed ? 'yes' : ''} | ${def.summary} |`;
+  });
+  const errors = Object.entries(errorCodes).map(([code, text]) => `| \`${code}\` | ${text} |`);
+  return `<!-- Generated from src/commands/ by \`npm run docs\`; do not edit by hand. -->
+# Commands
+
+Every command is available in the shell (\`catena shell\`), as a one-shot CLI command
+(\`catena <command> [args] [--json]\`), through the client library (\`client.<command>(...)\`),
+and as a message of the native protocol (\`proto/catena.proto\`). Writes are answered only once
+they are durable (\`--durability fsync\`, the default).
+
+| usage | kind | seed | what it does |
+|---|---|---|---|
+${rows.join('\n')}
+
+## Error codes
+
+Errors carry one of these stable codes (\`src/core/errors.ts\`), in the native protocol's
+\`Error.code\`, in the client's \`CatenaError.code\`, and in the shell's \`(error) CODE: message\`.
+
+| code | meaning |
+|---|---|
+${errors.join('\n')}
+`;
+}
