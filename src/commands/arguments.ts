@@ -4,7 +4,7 @@
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import { keyBytesMax, scanCountDefault, scanCountMax, ttlMsMax } from '../core/limits.js';
-import type { StoredValue } from '../storage/store.js';
+import type { ScanEntry, Store, StoredValue } from '../storage/store.js';
 
 export function checkKey(key: Uint8Array): Uint8Array {
   if (key.length === 0) throw new CatenaError('ERR_KEY_EMPTY');
@@ -65,7 +65,24 @@ export function parseSigned(word: Buffer | undefined, what: string): bigint {
 
 export function parseCount(word: Buffer | undefined): number {
   if (word === undefined) return 0;
-  return Number(parseUnsigned(word, 'limit'));
+  const count = parseUnsigned(word, 'limit');
+  if (count > BigInt(scanCountMax)) throw new CatenaError('ERR_INVALID_ARGUMENT', `limit must be at most ${scanCountMax}`);
+  return Number(count);
+}
+
+/**
+ * Up to `limit` live entries with the prefix, in key order, and whether more exist. Pages past
+ * runs of expired keys (a single store page may stop early on them).
+ */
+export function scanUpTo(store: Store, prefix: Uint8Array | undefined, limit: number): { entries: ScanEntry[]; truncated: boolean } {
+  const entries: ScanEntry[] = [];
+  let after: Uint8Array | undefined;
+  do {
+    const page = store.scan({ prefix, after, limit: limit + 1 - entries.length });
+    entries.push(...page.entries);
+    after = page.cursor;
+  } while (after !== undefined && entries.length <= limit);
+  return { entries: entries.slice(0, limit), truncated: entries.length > limit };
 }
 
 /** Shows bytes to people: printable UTF-8 as a quoted string, anything else with escapes. */

@@ -1,4 +1,4 @@
-import { checkLimit, expectWords, parseCount, showBytes } from './arguments.js';
+import { checkLimit, scanUpTo, expectWords, parseCount, showBytes } from './arguments.js';
 import { defineCommand } from './types.js';
 
 const usage = 'getkeys [prefix] [limit]';
@@ -15,9 +15,8 @@ export const getkeys = defineCommand({
   },
   execute({ store }, request) {
     const limit = checkLimit(request.limit);
-    const page = store.scan({ prefix: request.prefix, limit: limit + 1 });
-    const truncated = page.entries.length > limit || page.cursor !== undefined;
-    return { keys: page.entries.slice(0, limit).map((entry) => entry.key), truncated };
+    const { entries, truncated } = scanUpTo(store, request.prefix, limit);
+    return { keys: entries.map((entry) => entry.key), truncated };
   },
   render: (reply) =>
     [...reply.keys.map((key, i) => `${i + 1}) ${showBytes(key)}`), ...(reply.truncated ? ['(more keys: use scan)'] : [])]

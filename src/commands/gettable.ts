@@ -1,4 +1,4 @@
-import { checkLimit, expectWords, parseCount, remainingTtlMs, showBytes } from './arguments.js';
+import { checkLimit, scanUpTo, expectWords, parseCount, remainingTtlMs, showBytes } from './arguments.js';
 import { defineCommand } from './types.js';
 
 const usage = 'gettable [prefix] [limit]';
@@ -15,15 +15,14 @@ export const gettable = defineCommand({
   },
   execute({ store, clock }, request) {
     const limit = checkLimit(request.limit);
-    const page = store.scan({ prefix: request.prefix, limit: limit + 1 });
-    const truncated = page.entries.length > limit || page.cursor !== undefined;
-    const entries = page.entries.slice(0, limit).map((entry) => ({
+    const { entries, truncated } = scanUpTo(store, request.prefix, limit);
+    const rows = entries.map((entry) => ({
       key: entry.key,
       value: entry.value,
       version: BigInt(entry.version),
       ttlMs: remainingTtlMs(entry, clock),
     }));
-    return { entries, truncated };
+    return { entries: rows, truncated };
   },
   render: (reply) =>
     [
