@@ -40,6 +40,7 @@ interface Pending {
 
 const toBuffer = (value: Bytes): Buffer => (typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length));
 const sweepIntervalMs = 50;
+const closeTimeoutMs = 1_000;
 
 export class Client {
   private readonly pending = new Map<number, Pending>();
@@ -183,7 +184,12 @@ export class Client {
     clearInterval(this.sweeper);
     if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.socket.once('close', () => resolve());
+      // A server that does not answer the close (stopped, partitioned) must not hang the caller.
+      const timer = setTimeout(() => this.socket.destroy(), closeTimeoutMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.socket.end();
     });
   }

@@ -58,6 +58,8 @@ export const expiryReclaimBatchMax = 1_000;
 export const requestTimeoutMsDefault = 5_000;
 /** How long a stopping server waits for in-flight requests before closing anyway. */
 export const shutdownDrainMsMax = 5_000;
+/** After draining, how long a stopping server waits for queued replies to reach each client. */
+export const shutdownCloseMsMax = 2_000;
 
 /** Latency histogram range: 1 µs .. 60 s, with this many sub-buckets per power of two. */
 export const latencyHistogramMaxUs = 60_000_000;

@@ -11,6 +11,7 @@ import {
   connectionsMax,
   expiryReclaimBatchMax,
   expiryReclaimIntervalMs,
+  shutdownCloseMsMax,
   shutdownDrainMsMax,
   valueBytesMaxDefault,
 } from '../core/limits.js';
@@ -157,7 +158,7 @@ export class CatenaNode {
     });
     await Promise.race([drained, deadline]);
     clearTimeout(timer);
-    for (const session of this.sessions) session.close();
+    await Promise.all([...this.sessions].map((session) => session.close(shutdownCloseMsMax)));
     await closed;
     await this.store.close();
     this.options.log.log('info', 'node stopped');

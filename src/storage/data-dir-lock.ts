@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { CatenaError } from '../core/errors.js';
 
 const lockFileName = 'LOCK';
+/** Lock files this process holds. A LOCK naming our own pid that is not here is stale: a
+ * previous process that had the same pid (a container's pid 1, say) crashed holding it. */
+const heldHere = new Set<string>();
 
 function processExists(pid: number): boolean {
   try {
@@ -29,12 +32,14 @@ export class DataDirLock {
         writeSync(fd, `${process.pid}\n`);
         fsyncSync(fd);
         closeSync(fd);
+        heldHere.add(path);
         return new DataDirLock(path);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(owner) && processExists(owner)) {
+      const live = owner === process.pid ? heldHere.has(path) : Number.isInteger(owner) && processExists(owner);
+      if (live) {
         throw new CatenaError('ERR_DATA_DIR_LOCKED', `data directory ${dataDir} is in use by process ${owner}`);
       }
       unlinkSync(path); // stale: its owner is gone (or it is unreadable), so take it over
@@ -43,6 +48,7 @@ export class DataDirLock {
   }
 
   release(): void {
+    heldHere.delete(this.path);
     try {
       unlinkSync(this.path);
     } catch (error) {

@@ -36,6 +36,8 @@ export class NativeSession {
   private flushQueued = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private draining: (() => void) | undefined;
+  /** Set once the node stops: the socket is never resumed again. */
+  private stopping = false;
   private closed = false;
 
   constructor(
@@ -59,6 +61,7 @@ export class NativeSession {
 
   /** Stops reading new requests; resolves once every request already read has been answered. */
   drain(): Promise<void> {
+    this.stopping = true;
     this.socket.pause();
     if (this.inFlight === 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -66,8 +69,18 @@ export class NativeSession {
     });
   }
 
-  close(): void {
-    this.socket.destroy();
+  /** Closes gently: queued replies are written out first; destroyed if that takes past the deadline. */
+  close(deadlineMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.socket.destroy(), deadlineMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.end();
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -153,7 +166,7 @@ export class NativeSession {
   }
 
   private maybeResume(): void {
-    if (this.draining !== undefined || this.closed) return;
+    if (this.stopping || this.closed) return;
     if (this.inFlight < pipelineDepthMax && this.socket.writableLength <= connectionOutputBytesMax) {
       this.socket.resume();
     }
