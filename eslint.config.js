@@ -15,7 +15,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
@@ -24,15 +28,32 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/protocol/**/codec.ts', 'src/protocol/**/frame.ts', 'src/protocol/**/wire.ts', 'src/commands/**/*.ts', 'src/storage/store.ts'],
+    files: [
+      'src/protocol/**/codec.ts',
+      'src/protocol/**/frame.ts',
+      'src/protocol/**/wire.ts',
+      'src/commands/**/*.ts',
+      'src/storage/store.ts',
+    ],
     rules: {
-      'no-restricted-imports': ['error', { paths: ioModules.map((name) => ({ name, message: 'pure layer: no I/O here' })) }],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'pure layer: time arrives as input' }, { name: 'setInterval', message: 'pure layer: time arrives as input' }],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'pure layer: use the Clock' }, { object: 'Math', property: 'random', message: 'pure layer: randomness arrives as input' }],
+      'no-restricted-imports': [
+        'error',
+        { paths: ioModules.map((name) => ({ name, message: 'pure layer: no I/O here' })) },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'pure layer: time arrives as input' },
+        { name: 'setInterval', message: 'pure layer: time arrives as input' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'pure layer: use the Clock' },
+        { object: 'Math', property: 'random', message: 'pure layer: randomness arrives as input' },
+      ],
     },
   },
   {
-    files: ['**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
 );

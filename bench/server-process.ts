@@ -15,7 +15,20 @@ export function startServer(options: { dataDir: string; durability: 'fsync' | 'm
   const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', main, 'server', '--port', '0', '--data-dir', options.dataDir, '--durability', options.durability, '--log-level', 'warn'],
+    [
+      '--import',
+      'tsx',
+      main,
+      'server',
+      '--port',
+      '0',
+      '--data-dir',
+      options.dataDir,
+      '--durability',
+      options.durability,
+      '--log-level',
+      'warn',
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {

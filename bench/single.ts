@@ -35,10 +35,16 @@ interface Row {
 const keys = Array.from({ length: keyCount }, (_, i) => Buffer.from(`key:${String(i).padStart(8, '0')}`));
 const value = Buffer.alloc(valueBytes, 0x61);
 
-async function run(port: number, op: 'get' | 'put', connections: number, inFlight: number): Promise<Omit<Row, 'durability'>> {
-  const clients = await Promise.all(Array.from({ length: connections }, () => Client.connect({ port, timeoutMs: 30_000 })));
+async function run(
+  port: number,
+  op: 'get' | 'put',
+  connections: number,
+  inFlight: number,
+): Promise<Omit<Row, 'durability'>> {
+  const clients = await Promise.all(
+    Array.from({ length: connections }, () => Client.connect({ port, timeoutMs: 30_000 })),
+  );
   const histogram = new LatencyHistogram();
-  let done = 0;
   let stop = false;
   const warmupUntil = performance.now() + Math.min(500, durationMs / 5);
   let measuredFrom = 0;
@@ -52,7 +58,6 @@ async function run(port: number, op: 'get' | 'put', connections: number, inFligh
       if (op === 'get') await client.get(key);
       else await client.put(key, value);
       const now = performance.now();
-      done += 1;
       if (now >= warmupUntil) {
         if (measuredFrom === 0) measuredFrom = now;
         histogram.record((now - started) * 1000);
@@ -60,7 +65,9 @@ async function run(port: number, op: 'get' | 'put', connections: number, inFligh
       }
     }
   };
-  const workers = clients.flatMap((client, c) => Array.from({ length: inFlight }, (_, k) => worker(client, c * 1000 + k)));
+  const workers = clients.flatMap((client, c) =>
+    Array.from({ length: inFlight }, (_, k) => worker(client, c * 1000 + k)),
+  );
   await new Promise((resolve) => setTimeout(resolve, durationMs));
   stop = true;
   const endedAt = performance.now();
@@ -106,9 +113,11 @@ for (const durability of ['fsync', 'memory'] as const) {
   }
 }
 
-const header = '| durability | op | connections | in flight / conn | ops/s | p50 µs | p99 µs |\n|---|---|---:|---:|---:|---:|---:|';
+const header =
+  '| durability | op | connections | in flight / conn | ops/s | p50 µs | p99 µs |\n|---|---|---:|---:|---:|---:|---:|';
 const lines = rows.map(
-  (r) => `| ${r.durability} | ${r.op} | ${r.connections} | ${r.inFlightPerConnection} | ${r.opsPerSec.toLocaleString('en-US')} | ${r.p50Us} | ${r.p99Us} |`,
+  (r) =>
+    `| ${r.durability} | ${r.op} | ${r.connections} | ${r.inFlightPerConnection} | ${r.opsPerSec.toLocaleString('en-US')} | ${r.p50Us} | ${r.p99Us} |`,
 );
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, value ${valueBytes} B, ${keyCount} keys, ${durationMs} ms per cell`;
 process.stdout.write(`${machine}\n\n${header}\n${lines.join('\n')}\n`);

@@ -52,7 +52,12 @@ export function flagString(args: ParsedArgs, spec: FlagSpec, name: string): stri
   return spec[name]?.default;
 }
 
-export function flagInt(args: ParsedArgs, spec: FlagSpec, name: string, range: { min: number; max: number }): number | undefined {
+export function flagInt(
+  args: ParsedArgs,
+  spec: FlagSpec,
+  name: string,
+  range: { min: number; max: number },
+): number | undefined {
   const text = flagString(args, spec, name);
   if (text === undefined) return undefined;
   const value = Number(text);

@@ -42,11 +42,14 @@ export async function runOneShot(name: CommandName, argv: readonly string[]): Pr
   const client = await connectFromFlags(args, oneShotFlags);
   try {
     const reply = await client.send(name, request as never);
-    process.stdout.write(args.flags.has('json') ? `${JSON.stringify(toJson(reply))}\n` : `${definition.render(reply)}\n`);
+    process.stdout.write(
+      args.flags.has('json') ? `${JSON.stringify(toJson(reply))}\n` : `${definition.render(reply)}\n`,
+    );
     return 0;
   } catch (error) {
     if (!(error instanceof CatenaError) || error.code.startsWith('ERR_CONNECTION')) throw error;
-    if (args.flags.has('json')) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+    if (args.flags.has('json'))
+      process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
     else process.stderr.write(`(error) ${error.code}: ${error.message}\n`);
     return 1;
   } finally {

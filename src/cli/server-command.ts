@@ -11,8 +11,16 @@ export const serverFlags: FlagSpec = {
   port: { kind: 'string', description: 'native protocol port; 0 picks a free one', default: '7000' },
   host: { kind: 'string', description: 'address to listen on', default: '127.0.0.1' },
   'data-dir': { kind: 'string', description: 'data directory (created if missing)', default: './catena-data/node' },
-  durability: { kind: 'string', description: 'fsync: answer writes once on disk; memory: do not wait for the disk', default: 'fsync' },
-  'value-bytes-max': { kind: 'string', description: 'largest value accepted, in bytes', default: String(valueBytesMaxDefault) },
+  durability: {
+    kind: 'string',
+    description: 'fsync: answer writes once on disk; memory: do not wait for the disk',
+    default: 'fsync',
+  },
+  'value-bytes-max': {
+    kind: 'string',
+    description: 'largest value accepted, in bytes',
+    default: String(valueBytesMaxDefault),
+  },
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -33,11 +41,14 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     process.stdout.write(serverHelp);
     return 0;
   }
-  if (args.positional.length > 0) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
+  if (args.positional.length > 0)
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
   const durability = flagString(args, serverFlags, 'durability');
-  if (durability !== 'fsync' && durability !== 'memory') throw new CatenaError('ERR_INVALID_ARGUMENT', '--durability must be fsync or memory');
+  if (durability !== 'fsync' && durability !== 'memory')
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--durability must be fsync or memory');
   const level = flagString(args, serverFlags, 'log-level') as LogLevel;
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new CatenaError('ERR_INVALID_ARGUMENT', '--log-level must be error, warn, info or debug');
+  if (!['error', 'warn', 'info', 'debug'].includes(level))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--log-level must be error, warn, info or debug');
   const dataDir = flagString(args, serverFlags, 'data-dir')!;
   const port = flagInt(args, serverFlags, 'port', { min: 0, max: 65535 })!;
   const valueBytesMax = flagInt(args, serverFlags, 'value-bytes-max', { min: 1, max: valueBytesCeiling })!;
@@ -53,7 +64,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     onFatal: () => process.exit(70),
   });
   log = createLogger({ node: node.nodeId, level });
-  process.stdout.write(`catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), data ${dataDir}, durability ${durability}\n`);
+  process.stdout.write(
+    `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), data ${dataDir}, durability ${durability}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.log('info', 'stopping', { signal });

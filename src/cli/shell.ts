@@ -40,7 +40,7 @@ function helpText(topic?: string): string {
   return [
     'Commands:',
     ...rows,
-    '  help [command]                               this help, or one command\'s',
+    "  help [command]                               this help, or one command's",
     '  quit                                         leave the shell (also exit, Ctrl-D)',
     '',
     'Quote words with spaces: put "my key" "a value". In double quotes \\n \\t \\" \\\\ and \\xHH work.',
@@ -95,7 +95,9 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     prompt: 'catena> ',
   });
   if (interactive) {
-    process.stdout.write(`Connected to ${args.flags.get('host') ?? '127.0.0.1'}:${args.flags.get('port') ?? '7000'}. Type help for commands, quit to leave.\n`);
+    process.stdout.write(
+      `Connected to ${args.flags.get('host') ?? '127.0.0.1'}:${args.flags.get('port') ?? '7000'}. Type help for commands, quit to leave.\n`,
+    );
     rl.prompt();
   }
   let failed = false;

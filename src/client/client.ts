@@ -38,7 +38,8 @@ interface Pending {
   deadlineMs: number;
 }
 
-const toBuffer = (value: Bytes): Buffer => (typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length));
+const toBuffer = (value: Bytes): Buffer =>
+  typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length);
 const sweepIntervalMs = 50;
 const closeTimeoutMs = 1_000;
 
@@ -59,7 +60,9 @@ export class Client {
     this.timeoutMs = options.timeoutMs ?? requestTimeoutMsDefault;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)));
+    socket.on('error', (error) =>
+      this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)),
+    );
     socket.on('close', () => this.fail(new CatenaError('ERR_CONNECTION_CLOSED')));
     this.sweeper = setInterval(() => this.expireOverdue(), sweepIntervalMs);
     this.sweeper.unref();
@@ -71,7 +74,12 @@ export class Client {
       const socket = connect({ host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`));
+        reject(
+          new CatenaError(
+            'ERR_CONNECTION_FAILED',
+            `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`,
+          ),
+        );
       }, options.connectTimeoutMs ?? 5000);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -79,7 +87,11 @@ export class Client {
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port}: ${error.message}`, { cause: error }));
+        reject(
+          new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port}: ${error.message}`, {
+            cause: error,
+          }),
+        );
       });
     });
   }
@@ -91,7 +103,11 @@ export class Client {
   }
 
   async put(key: Bytes, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ version: bigint }> {
-    const reply = await this.send('put', { key: toBuffer(key), value: toBuffer(value), ttlMs: BigInt(options.ttlMs ?? 0) });
+    const reply = await this.send('put', {
+      key: toBuffer(key),
+      value: toBuffer(value),
+      ttlMs: BigInt(options.ttlMs ?? 0),
+    });
     return { version: reply.version };
   }
 
@@ -112,12 +128,18 @@ export class Client {
   }
 
   async getkeys(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ keys: Buffer[]; truncated: boolean }> {
-    const reply = await this.send('getkeys', { prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix), limit: options.limit ?? 0 });
+    const reply = await this.send('getkeys', {
+      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
+      limit: options.limit ?? 0,
+    });
     return { keys: reply.keys.map((k) => Buffer.from(k)), truncated: reply.truncated };
   }
 
   async gettable(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ entries: Entry[]; truncated: boolean }> {
-    const reply = await this.send('gettable', { prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix), limit: options.limit ?? 0 });
+    const reply = await this.send('gettable', {
+      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
+      limit: options.limit ?? 0,
+    });
     return { entries: reply.entries.map(toEntry), truncated: reply.truncated };
   }
 
@@ -126,8 +148,18 @@ export class Client {
   }
 
   /** Writes only if the key is at expectedVersion (0n: only if absent). */
-  async cas(key: Bytes, expectedVersion: bigint, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ swapped: boolean; version: bigint }> {
-    const reply = await this.send('cas', { key: toBuffer(key), expectedVersion, value: toBuffer(value), ttlMs: BigInt(options.ttlMs ?? 0) });
+  async cas(
+    key: Bytes,
+    expectedVersion: bigint,
+    value: Bytes,
+    options: { ttlMs?: number } = {},
+  ): Promise<{ swapped: boolean; version: bigint }> {
+    const reply = await this.send('cas', {
+      key: toBuffer(key),
+      expectedVersion,
+      value: toBuffer(value),
+      ttlMs: BigInt(options.ttlMs ?? 0),
+    });
     return { swapped: reply.swapped, version: reply.version };
   }
 
@@ -151,14 +183,19 @@ export class Client {
     return reply.found ? reply.ttlMs : undefined;
   }
 
-  async scan(options: { prefix?: Bytes; after?: Bytes; limit?: number; keysOnly?: boolean } = {}): Promise<{ entries: Entry[]; cursor: Buffer | undefined }> {
+  async scan(
+    options: { prefix?: Bytes; after?: Bytes; limit?: number; keysOnly?: boolean } = {},
+  ): Promise<{ entries: Entry[]; cursor: Buffer | undefined }> {
     const reply = await this.send('scan', {
       prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
       after: options.after === undefined ? undefined : toBuffer(options.after),
       limit: options.limit ?? 0,
       keysOnly: options.keysOnly ?? false,
     });
-    return { entries: reply.entries.map(toEntry), cursor: reply.cursor.length === 0 ? undefined : Buffer.from(reply.cursor) };
+    return {
+      entries: reply.entries.map(toEntry),
+      cursor: reply.cursor.length === 0 ? undefined : Buffer.from(reply.cursor),
+    };
   }
 
   /** Every entry, in key order, paging with scan. */
@@ -172,7 +209,9 @@ export class Client {
   }
 
   async ping(message?: Bytes): Promise<Buffer> {
-    return Buffer.from((await this.send('ping', { message: message === undefined ? undefined : toBuffer(message) })).message);
+    return Buffer.from(
+      (await this.send('ping', { message: message === undefined ? undefined : toBuffer(message) })).message,
+    );
   }
 
   /** Requests sent and not yet answered. */

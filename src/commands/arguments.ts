@@ -51,7 +51,8 @@ export function expectWords(words: readonly Buffer[], min: number, max: number, 
 
 export function parseUnsigned(word: Buffer | undefined, what: string): bigint {
   const text = word?.toString('utf8') ?? '';
-  if (!/^[0-9]{1,19}$/.test(text)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer`);
+  if (!/^[0-9]{1,19}$/.test(text))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer`);
   return BigInt(text);
 }
 
@@ -59,14 +60,16 @@ export function parseSigned(word: Buffer | undefined, what: string): bigint {
   const text = word?.toString('utf8') ?? '';
   if (!/^-?[0-9]{1,19}$/.test(text)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be an integer`);
   const value = BigInt(text);
-  if (value > 2n ** 63n - 1n || value < -(2n ** 63n)) throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} is out of range`);
+  if (value > 2n ** 63n - 1n || value < -(2n ** 63n))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} is out of range`);
   return value;
 }
 
 export function parseCount(word: Buffer | undefined): number {
   if (word === undefined) return 0;
   const count = parseUnsigned(word, 'limit');
-  if (count > BigInt(scanCountMax)) throw new CatenaError('ERR_INVALID_ARGUMENT', `limit must be at most ${scanCountMax}`);
+  if (count > BigInt(scanCountMax))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `limit must be at most ${scanCountMax}`);
   return Number(count);
 }
 
@@ -74,7 +77,11 @@ export function parseCount(word: Buffer | undefined): number {
  * Up to `limit` live entries with the prefix, in key order, and whether more exist. Pages past
  * runs of expired keys (a single store page may stop early on them).
  */
-export function scanUpTo(store: Store, prefix: Uint8Array | undefined, limit: number): { entries: ScanEntry[]; truncated: boolean } {
+export function scanUpTo(
+  store: Store,
+  prefix: Uint8Array | undefined,
+  limit: number,
+): { entries: ScanEntry[]; truncated: boolean } {
   const entries: ScanEntry[] = [];
   let after: Uint8Array | undefined;
   do {

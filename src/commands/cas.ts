@@ -23,7 +23,10 @@ export const cas = defineCommand({
     const value = checkValue(request.value, valueBytesMax);
     const expiresAtMs = expiryFromTtl(request.ttlMs, clock);
     const result = store.cas(key, Number(request.expectedVersion), value, { expiresAtMs });
-    return result.ok ? { swapped: true, version: BigInt(result.version) } : { swapped: false, version: BigInt(result.currentVersion) };
+    return result.ok
+      ? { swapped: true, version: BigInt(result.version) }
+      : { swapped: false, version: BigInt(result.currentVersion) };
   },
-  render: (reply) => (reply.swapped ? `OK (version ${reply.version})` : `(not swapped: current version ${reply.version})`),
+  render: (reply) =>
+    reply.swapped ? `OK (version ${reply.version})` : `(not swapped: current version ${reply.version})`,
 });

@@ -19,6 +19,8 @@ export const getkeys = defineCommand({
     return { keys: entries.map((entry) => entry.key), truncated };
   },
   render: (reply) =>
-    [...reply.keys.map((key, i) => `${i + 1}) ${showBytes(key)}`), ...(reply.truncated ? ['(more keys: use scan)'] : [])]
-      .join('\n') || '(empty)',
+    [
+      ...reply.keys.map((key, i) => `${i + 1}) ${showBytes(key)}`),
+      ...(reply.truncated ? ['(more keys: use scan)'] : []),
+    ].join('\n') || '(empty)',
 });

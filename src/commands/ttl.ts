@@ -5,7 +5,7 @@ const usage = 'ttl <key>';
 
 export const ttl = defineCommand({
   name: 'ttl',
-  summary: "Remaining time to live of a key in milliseconds (0 = it does not expire).",
+  summary: 'Remaining time to live of a key in milliseconds (0 = it does not expire).',
   usage,
   mutates: false,
   seed: false,

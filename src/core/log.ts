@@ -13,7 +13,9 @@ export function createLogger(options: { node: string; level: LogLevel; write?: (
   return {
     log(level, message, fields) {
       if (rank[level] > rank[options.level]) return;
-      write(`${JSON.stringify({ ts: new Date().toISOString(), level, node: options.node, msg: message, ...fields })}\n`);
+      write(
+        `${JSON.stringify({ ts: new Date().toISOString(), level, node: options.node, msg: message, ...fields })}\n`,
+      );
     },
   };
 }

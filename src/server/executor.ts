@@ -23,7 +23,11 @@ export function errorResult(code: ErrorCode, message?: string): ResponseResult {
 export function execute(context: CommandContext, request: Request, durable: boolean): Execution {
   const name = request.command.case;
   if (name === undefined) {
-    return { kind: 'now', result: errorResult('ERR_UNKNOWN_COMMAND', 'request names no command this node knows'), command: undefined };
+    return {
+      kind: 'now',
+      result: errorResult('ERR_UNKNOWN_COMMAND', 'request names no command this node knows'),
+      command: undefined,
+    };
   }
   let result: ResponseResult;
   try {

@@ -43,7 +43,8 @@ export class CatenaNode {
 
   private constructor(
     private readonly store: LmdbStore,
-    private readonly options: Required<Pick<NodeOptions, 'durability' | 'valueBytesMax' | 'clock' | 'log'>> & NodeOptions,
+    private readonly options: Required<Pick<NodeOptions, 'durability' | 'valueBytesMax' | 'clock' | 'log'>> &
+      NodeOptions,
     readonly nodeId: string,
   ) {
     const context = this.commandContext();
@@ -69,7 +70,12 @@ export class CatenaNode {
     const clock = options.clock ?? systemClock;
     const log = options.log ?? silentLogger;
     let onStoreFailure = (error: unknown): void => log.log('error', 'storage failure', { error: String(error) });
-    const store = new LmdbStore({ dataDir: options.dataDir, clock, durability, onFatal: (error) => onStoreFailure(error) });
+    const store = new LmdbStore({
+      dataDir: options.dataDir,
+      clock,
+      durability,
+      onFatal: (error) => onStoreFailure(error),
+    });
     const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, store.nodeId());
     onStoreFailure = (error) => node.fatal(error);
     await node.listen();
@@ -93,7 +99,12 @@ export class CatenaNode {
     return new Promise((resolve, reject) => {
       this.server.once('error', (error) => {
         void this.store.close();
-        reject(new CatenaError('ERR_CONNECTION_FAILED', `cannot listen on ${this.host}:${this.options.port}: ${error.message}`));
+        reject(
+          new CatenaError(
+            'ERR_CONNECTION_FAILED',
+            `cannot listen on ${this.host}:${this.options.port}: ${error.message}`,
+          ),
+        );
       });
       this.server.listen(this.options.port, this.host, () => resolve());
     });

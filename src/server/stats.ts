@@ -19,7 +19,8 @@ export class NodeStats {
   protocolErrors = 0;
 
   constructor() {
-    for (const name of commandNames) this.perCommand.set(name, { calls: 0, errors: 0, latency: new LatencyHistogram() });
+    for (const name of commandNames)
+      this.perCommand.set(name, { calls: 0, errors: 0, latency: new LatencyHistogram() });
   }
 
   record(name: CommandName, latencyUs: number, failed: boolean): void {
@@ -35,13 +36,13 @@ export class NodeStats {
       if (c.calls === 0) continue;
       rows.push(
         create(CommandStatsSchema, {
-        name,
-        calls: BigInt(c.calls),
-        errors: BigInt(c.errors),
-        p50Us: BigInt(c.latency.quantile(0.5)),
-        p99Us: BigInt(c.latency.quantile(0.99)),
-        p999Us: BigInt(c.latency.quantile(0.999)),
-        maxUs: BigInt(c.latency.max),
+          name,
+          calls: BigInt(c.calls),
+          errors: BigInt(c.errors),
+          p50Us: BigInt(c.latency.quantile(0.5)),
+          p99Us: BigInt(c.latency.quantile(0.99)),
+          p999Us: BigInt(c.latency.quantile(0.999)),
+          maxUs: BigInt(c.latency.max),
         }),
       );
     }

@@ -32,8 +32,7 @@ export interface PutOptions {
 export type CasResult = { ok: true; version: number } | { ok: false; currentVersion: number };
 
 export type IncrResult =
-  | { ok: true; value: bigint; version: number }
-  | { ok: false; reason: 'not-an-integer' | 'overflow' };
+  { ok: true; value: bigint; version: number } | { ok: false; reason: 'not-an-integer' | 'overflow' };
 
 export interface ScanOptions {
   prefix?: Uint8Array;

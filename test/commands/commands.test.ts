@@ -565,26 +565,23 @@ describe('getkeys and gettable', () => {
     assert.equal(run.gettable(h, bytes('c'), 0).truncated, false);
   });
 
-  it(
-    'expired keys neither make the reply look truncated nor hide live keys',
-        () => {
-      const h = harness();
-      const expired = fill(h, 20, 'a');
-      for (const key of expired) run.expire(h, bytes(key), 1n);
-      h.clock.advance(1);
-      assert.deepEqual(run.getkeys(h, bytes(''), 2), { keys: [], truncated: false }, 'only expired keys');
-      assert.deepEqual(run.gettable(h, bytes(''), 2), { entries: [], truncated: false }, 'only expired keys');
-      run.put(h, bytes('b1'), bytes('1'));
-      run.put(h, bytes('b2'), bytes('2'));
-      const page = run.getkeys(h, bytes(''), 2);
-      assert.deepEqual(
-        page.keys.map((k) => text(k)),
-        ['b1', 'b2'],
-      );
-      assert.equal(page.truncated, false);
-      assert.deepEqual(keysOf(run.gettable(h, bytes(''), 2).entries), ['b1', 'b2']);
-    },
-  );
+  it('expired keys neither make the reply look truncated nor hide live keys', () => {
+    const h = harness();
+    const expired = fill(h, 20, 'a');
+    for (const key of expired) run.expire(h, bytes(key), 1n);
+    h.clock.advance(1);
+    assert.deepEqual(run.getkeys(h, bytes(''), 2), { keys: [], truncated: false }, 'only expired keys');
+    assert.deepEqual(run.gettable(h, bytes(''), 2), { entries: [], truncated: false }, 'only expired keys');
+    run.put(h, bytes('b1'), bytes('1'));
+    run.put(h, bytes('b2'), bytes('2'));
+    const page = run.getkeys(h, bytes(''), 2);
+    assert.deepEqual(
+      page.keys.map((k) => text(k)),
+      ['b1', 'b2'],
+    );
+    assert.equal(page.truncated, false);
+    assert.deepEqual(keysOf(run.gettable(h, bytes(''), 2).entries), ['b1', 'b2']);
+  });
 });
 
 describe('size, ping, stats', () => {
@@ -888,23 +885,20 @@ describe('parse', () => {
     }
   });
 
-  it(
-    'a limit too large for the protocol is refused by parse, not left to the encoder',
-        () => {
-      for (const name of ['getkeys', 'gettable'] as const) {
-        const words = w('p', '4294967296');
-        let request: object | undefined;
-        try {
-          request = commandTable[name].parse(words);
-        } catch (error) {
-          assert.ok(error instanceof CatenaError && error.code === 'ERR_INVALID_ARGUMENT', String(error));
-          continue;
-        }
-        assert.doesNotThrow(() => encodeRequest(1, { case: name, value: request } as unknown as RequestCommand));
+  it('a limit too large for the protocol is refused by parse, not left to the encoder', () => {
+    for (const name of ['getkeys', 'gettable'] as const) {
+      const words = w('p', '4294967296');
+      let request: object | undefined;
+      try {
+        request = commandTable[name].parse(words);
+      } catch (error) {
+        assert.ok(error instanceof CatenaError && error.code === 'ERR_INVALID_ARGUMENT', String(error));
+        continue;
       }
-      throwsCode(() => commandTable.scan.parse(w('p', 'a', '9999999999999999999')), 'ERR_INVALID_ARGUMENT');
-    },
-  );
+      assert.doesNotThrow(() => encodeRequest(1, { case: name, value: request } as unknown as RequestCommand));
+    }
+    throwsCode(() => commandTable.scan.parse(w('p', 'a', '9999999999999999999')), 'ERR_INVALID_ARGUMENT');
+  });
 });
 
 // ---- Render --------------------------------------------------------------------------------------

@@ -425,23 +425,20 @@ void describe('catena server process over TCP (fsync)', () => {
     assert.ok(server.alive());
   });
 
-  void it(
-    'Client.close() returns even when the server does not answer',
-    async () => {
-      const leaving = await Client.connect({ port: server.port, timeoutMs: 300 });
-      await leaving.ping();
-      await server.freeze();
-      try {
-        const closed = await withTimeout(
-          leaving.close().then(() => true),
-          1500,
-        );
-        assert.equal(closed, true, 'close() returned within 1.5 s while the server was frozen');
-      } finally {
-        server.kill('SIGCONT');
-      }
-    },
-  );
+  void it('Client.close() returns even when the server does not answer', async () => {
+    const leaving = await Client.connect({ port: server.port, timeoutMs: 300 });
+    await leaving.ping();
+    await server.freeze();
+    try {
+      const closed = await withTimeout(
+        leaving.close().then(() => true),
+        1500,
+      );
+      assert.equal(closed, true, 'close() returned within 1.5 s while the server was frozen');
+    } finally {
+      server.kill('SIGCONT');
+    }
+  });
 
   void it('a server whose port is taken exits with a clear error and leaves no lock behind', async () => {
     const other = tempDir('catena-it-port-');
@@ -702,76 +699,73 @@ void describe('catena server process: SIGTERM with replies queued behind a large
     dir.remove();
   });
 
-  void it(
-    'answers every request it read and applied before closing the connection',
-    async () => {
-      let server = await startServer({ dataDir: dir.path, durability: 'fsync' });
-      const big = Buffer.alloc(6 * 1024 * 1024, 0x62);
-      const setup = await Client.connect({ port: server.port });
-      await setup.put('big', big);
+  void it('answers every request it read and applied before closing the connection', async () => {
+    let server = await startServer({ dataDir: dir.path, durability: 'fsync' });
+    const big = Buffer.alloc(6 * 1024 * 1024, 0x62);
+    const setup = await Client.connect({ port: server.port });
+    await setup.put('big', big);
 
-      // A client that asks for two large values and then writes, but does not read yet: the
-      // large replies fill the socket buffers, and the write replies queue up behind them.
-      const raw = connect({ host: '127.0.0.1', port: server.port });
-      await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
-      raw.pause();
-      raw.on('error', () => undefined);
-      const puts = 40;
-      const frames = [
-        encodeFrame(encodeRequest(1, { case: 'get', value: create(GetRequestSchema, { key: Buffer.from('big') }) })),
-        encodeFrame(encodeRequest(2, { case: 'get', value: create(GetRequestSchema, { key: Buffer.from('big') }) })),
-      ];
-      for (let i = 0; i < puts; i++) {
-        frames.push(
-          encodeFrame(
-            encodeRequest(100 + i, {
-              case: 'put',
-              value: create(PutRequestSchema, { key: Buffer.from(`queued/${i}`), value: Buffer.from(`v${i}`) }),
-            }),
-          ),
-        );
-      }
-      raw.write(Buffer.concat(frames));
-      // Wait until the server has applied (and synced) every one of those writes.
-      for (let waited = 0; (await setup.get(`queued/${puts - 1}`)) === undefined; waited += 10) {
-        assert.ok(waited < 10_000, 'the server applied the queued writes');
-        await sleep(10);
-      }
-      await setup.close();
+    // A client that asks for two large values and then writes, but does not read yet: the
+    // large replies fill the socket buffers, and the write replies queue up behind them.
+    const raw = connect({ host: '127.0.0.1', port: server.port });
+    await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+    raw.pause();
+    raw.on('error', () => undefined);
+    const puts = 40;
+    const frames = [
+      encodeFrame(encodeRequest(1, { case: 'get', value: create(GetRequestSchema, { key: Buffer.from('big') }) })),
+      encodeFrame(encodeRequest(2, { case: 'get', value: create(GetRequestSchema, { key: Buffer.from('big') }) })),
+    ];
+    for (let i = 0; i < puts; i++) {
+      frames.push(
+        encodeFrame(
+          encodeRequest(100 + i, {
+            case: 'put',
+            value: create(PutRequestSchema, { key: Buffer.from(`queued/${i}`), value: Buffer.from(`v${i}`) }),
+          }),
+        ),
+      );
+    }
+    raw.write(Buffer.concat(frames));
+    // Wait until the server has applied (and synced) every one of those writes.
+    for (let waited = 0; (await setup.get(`queued/${puts - 1}`)) === undefined; waited += 10) {
+      assert.ok(waited < 10_000, 'the server applied the queued writes');
+      await sleep(10);
+    }
+    await setup.close();
 
-      server.kill('SIGTERM');
-      // Start reading a little later, as a busy client would: the server may take its time (up to
-      // its drain deadline) to deliver the replies, but it must not throw them away.
-      await sleep(300);
-      const decoder = new FrameDecoder(64 * 1024 * 1024);
-      const answered = new Set<number>();
-      raw.on('data', (chunk: Buffer) => {
-        for (const event of decoder.push(chunk)) {
-          if (event.kind !== 'frame') continue;
-          const decoded = decodeResponse(event.body);
-          if (decoded.ok) answered.add(decoded.message.id);
-        }
-      });
-      const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
-      raw.resume();
-      await closed;
-      assert.deepEqual(await withTimeout(server.exited, 15_000), { code: 0, signal: null });
-
-      server = await startServer({ dataDir: dir.path, durability: 'fsync' });
-      const client = await Client.connect({ port: server.port });
-      try {
-        const applied = await readAll(client, 'queued/');
-        assert.equal(applied.size, puts, 'every write was applied before the stop');
-        const putReplies = [...answered].filter((id) => id >= 100).length;
-        assert.equal(
-          putReplies,
-          applied.size,
-          `${applied.size} writes were applied, but only ${putReplies} were answered before the connection closed`,
-        );
-      } finally {
-        await client.close();
+    server.kill('SIGTERM');
+    // Start reading a little later, as a busy client would: the server may take its time (up to
+    // its drain deadline) to deliver the replies, but it must not throw them away.
+    await sleep(300);
+    const decoder = new FrameDecoder(64 * 1024 * 1024);
+    const answered = new Set<number>();
+    raw.on('data', (chunk: Buffer) => {
+      for (const event of decoder.push(chunk)) {
+        if (event.kind !== 'frame') continue;
+        const decoded = decodeResponse(event.body);
+        if (decoded.ok) answered.add(decoded.message.id);
       }
-      await server.stop();
-    },
-  );
+    });
+    const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    raw.resume();
+    await closed;
+    assert.deepEqual(await withTimeout(server.exited, 15_000), { code: 0, signal: null });
+
+    server = await startServer({ dataDir: dir.path, durability: 'fsync' });
+    const client = await Client.connect({ port: server.port });
+    try {
+      const applied = await readAll(client, 'queued/');
+      assert.equal(applied.size, puts, 'every write was applied before the stop');
+      const putReplies = [...answered].filter((id) => id >= 100).length;
+      assert.equal(
+        putReplies,
+        applied.size,
+        `${applied.size} writes were applied, but only ${putReplies} were answered before the connection closed`,
+      );
+    } finally {
+      await client.close();
+    }
+    await server.stop();
+  });
 });

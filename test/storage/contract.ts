@@ -200,13 +200,22 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
       withStore((store) => {
         for (const key of ['b2', 'a', 'b1', 'c', 'b3', 'ba']) store.put(bytes(key), bytes(`v-${key}`));
         const all = store.scan({ limit: 100 });
-        assert.deepEqual(all.entries.map((e) => text(e.key)), ['a', 'b1', 'b2', 'b3', 'ba', 'c']);
+        assert.deepEqual(
+          all.entries.map((e) => text(e.key)),
+          ['a', 'b1', 'b2', 'b3', 'ba', 'c'],
+        );
         assert.equal(all.cursor, undefined);
         const page1 = store.scan({ prefix: bytes('b'), limit: 2 });
-        assert.deepEqual(page1.entries.map((e) => text(e.key)), ['b1', 'b2']);
+        assert.deepEqual(
+          page1.entries.map((e) => text(e.key)),
+          ['b1', 'b2'],
+        );
         assert.ok(page1.cursor !== undefined);
         const page2 = store.scan({ prefix: bytes('b'), after: page1.cursor, limit: 10 });
-        assert.deepEqual(page2.entries.map((e) => text(e.key)), ['b3', 'ba']);
+        assert.deepEqual(
+          page2.entries.map((e) => text(e.key)),
+          ['b3', 'ba'],
+        );
         assert.equal(page2.cursor, undefined);
         assert.equal(text(page2.entries[0]?.value), 'v-b3');
       }));
@@ -215,7 +224,10 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
       withStore((store) => {
         for (const key of ['a', 'b', 'c']) store.put(bytes(key), Buffer.alloc(100));
         const page = store.scan({ limit: 10, bytesMax: 150 });
-        assert.deepEqual(page.entries.map((e) => text(e.key)), ['a', 'b']);
+        assert.deepEqual(
+          page.entries.map((e) => text(e.key)),
+          ['a', 'b'],
+        );
         assert.equal(text(page.cursor), 'b');
       }));
 
@@ -245,11 +257,17 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
         assert.equal(store.get(bytes('c')), undefined);
         assert.deepEqual(store.scan({ limit: 10 }).entries, []);
         store.put(bytes('d'), bytes('after'));
-        assert.deepEqual(store.scan({ limit: 10 }).entries.map((e) => text(e.key)), ['d']);
+        assert.deepEqual(
+          store.scan({ limit: 10 }).entries.map((e) => text(e.key)),
+          ['d'],
+        );
         await store.sync();
         const reopened = await h.reopen(store, clock);
         try {
-          assert.deepEqual(reopened.scan({ limit: 10 }).entries.map((e) => text(e.key)), ['d']);
+          assert.deepEqual(
+            reopened.scan({ limit: 10 }).entries.map((e) => text(e.key)),
+            ['d'],
+          );
           assert.equal(reopened.size(), 1);
           clock.advance(10);
           assert.equal(reopened.reclaimExpired(10), 0);
@@ -283,10 +301,23 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
       withStore((store, clock) => {
         const keys = ['a', 'b', 'ab', 'b\u0000', 'c'];
         const op = fc.oneof(
-          fc.record({ kind: fc.constant('put' as const), key: fc.constantFrom(...keys), value: fc.string(), ttl: fc.option(fc.integer({ min: 1, max: 50 })) }),
+          fc.record({
+            kind: fc.constant('put' as const),
+            key: fc.constantFrom(...keys),
+            value: fc.string(),
+            ttl: fc.option(fc.integer({ min: 1, max: 50 })),
+          }),
           fc.record({ kind: fc.constant('del' as const), key: fc.constantFrom(...keys) }),
-          fc.record({ kind: fc.constant('incr' as const), key: fc.constantFrom(...keys), delta: fc.integer({ min: -5, max: 5 }) }),
-          fc.record({ kind: fc.constant('append' as const), key: fc.constantFrom(...keys), value: fc.string({ maxLength: 3 }) }),
+          fc.record({
+            kind: fc.constant('incr' as const),
+            key: fc.constantFrom(...keys),
+            delta: fc.integer({ min: -5, max: 5 }),
+          }),
+          fc.record({
+            kind: fc.constant('append' as const),
+            key: fc.constantFrom(...keys),
+            value: fc.string({ maxLength: 3 }),
+          }),
           fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 30 }) }),
           fc.record({ kind: fc.constant('reclaim' as const) }),
         );
@@ -313,7 +344,8 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
                 case 'incr': {
                   const cur = live(o.key);
                   const r = store.incr(bytes(o.key), BigInt(o.delta));
-                  const parsed = cur === undefined ? 0 : /^(0|-?[1-9][0-9]*)$/.test(cur.value) ? Number(cur.value) : undefined;
+                  const parsed =
+                    cur === undefined ? 0 : /^(0|-?[1-9][0-9]*)$/.test(cur.value) ? Number(cur.value) : undefined;
                   if (parsed === undefined) {
                     assert.equal(r.ok, false);
                   } else {
@@ -338,8 +370,13 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
               }
               for (const k of keys) assert.equal(text(store.get(bytes(k))?.value), live(k)?.value);
             }
-            const expected = [...model.keys()].filter((k) => live(k) !== undefined).sort((a, b) => Buffer.compare(bytes(a), bytes(b)));
-            assert.deepEqual(store.scan({ limit: 100 }).entries.map((e) => text(e.key)), expected);
+            const expected = [...model.keys()]
+              .filter((k) => live(k) !== undefined)
+              .sort((a, b) => Buffer.compare(bytes(a), bytes(b)));
+            assert.deepEqual(
+              store.scan({ limit: 100 }).entries.map((e) => text(e.key)),
+              expected,
+            );
           }),
           { numRuns: 60 },
         );

@@ -27,7 +27,10 @@ describe('lmdb store', () => {
     try {
       assert.throws(
         () => new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' }),
-        (error: unknown) => error instanceof CatenaError && error.code === 'ERR_DATA_DIR_LOCKED' && /in use by process/.test(error.message),
+        (error: unknown) =>
+          error instanceof CatenaError &&
+          error.code === 'ERR_DATA_DIR_LOCKED' &&
+          /in use by process/.test(error.message),
       );
     } finally {
       await first.close();

@@ -23,10 +23,13 @@ it('memory store: a crash loses exactly the unsynced writes', async () => {
   store.clear();
   store.put(bytes('z'), bytes('9'));
   store.crash();
-  assert.deepEqual(store.scan({ limit: 10 }).entries.map((e) => [text(e.key), text(e.value)]), [
-    ['a', '1'],
-    ['b', '1'],
-  ]);
+  assert.deepEqual(
+    store.scan({ limit: 10 }).entries.map((e) => [text(e.key), text(e.value)]),
+    [
+      ['a', '1'],
+      ['b', '1'],
+    ],
+  );
   assert.equal(store.size(), 2);
   assert.equal(store.bytes(), 4);
   assert.equal(store.put(bytes('d'), bytes('1')), synced, 'the revision rolls back with the data');

@@ -12,8 +12,7 @@ import { assert } from '../../core/assert.js';
 import { framePrefixBytes } from '../../core/limits.js';
 
 export type FrameEvent =
-  | { kind: 'frame'; body: Uint8Array }
-  | { kind: 'too-large'; declaredBytes: number; head: Uint8Array };
+  { kind: 'frame'; body: Uint8Array } | { kind: 'too-large'; declaredBytes: number; head: Uint8Array };
 
 /** Bytes of an oversized frame kept to find its request id. */
 const skippedHeadBytes = 16;

@@ -91,7 +91,10 @@ export class NativeSession {
       if (event.kind === 'too-large') {
         this.host.recordProtocolError();
         const limit = frameBytesMax(this.host.context.valueBytesMax);
-        this.reply(peekRequestId(event.head), errorResult('ERR_FRAME_TOO_LARGE', `frame of ${event.declaredBytes} bytes is over the ${limit}-byte limit`));
+        this.reply(
+          peekRequestId(event.head),
+          errorResult('ERR_FRAME_TOO_LARGE', `frame of ${event.declaredBytes} bytes is over the ${limit}-byte limit`),
+        );
         continue;
       }
       this.handleFrame(event.body, receivedAt);
@@ -104,7 +107,10 @@ export class NativeSession {
     const decoded = decodeRequest(body);
     if (!decoded.ok) {
       this.host.recordProtocolError();
-      this.reply(peekRequestId(body), errorResult('ERR_MALFORMED_FRAME', `frame could not be decoded: ${decoded.reason}`));
+      this.reply(
+        peekRequestId(body),
+        errorResult('ERR_MALFORMED_FRAME', `frame could not be decoded: ${decoded.reason}`),
+      );
       return;
     }
     const request = decoded.message;
