@@ -88,7 +88,8 @@ export class LmdbStore extends BaseStore {
   private lastWrite: Promise<unknown> = resolved;
   private writesIssued = 0;
   private writesSynced = 0;
-  private syncing: { target: number; promise: Promise<void> } | undefined;
+  /** The sync group still taking members (sealed at the end of the turn). */
+  private openSync: Promise<void> | undefined;
   private failure: unknown;
   private closed = false;
 
@@ -261,15 +262,27 @@ export class LmdbStore extends BaseStore {
 
   sync(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(new CatenaError('ERR_STORAGE', String(this.failure)));
-    const target = this.writesIssued;
-    if (this.writesSynced >= target) return resolved;
-    if (this.syncing?.target === target) return this.syncing.promise;
-    const promise = this.lastWrite
-      .then(() => (this.options.durability === 'fsync' ? this.env.flushed : undefined))
-      .then(() => {
-        if (this.writesSynced < target) this.writesSynced = target;
-      });
-    this.syncing = { target, promise };
+    if (this.writesSynced >= this.writesIssued) return resolved;
+    if (this.openSync !== undefined) return this.openSync;
+    let release!: () => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<void>((resolve, fail) => {
+      release = resolve;
+      reject = fail;
+    });
+    this.openSync = promise;
+    // The group is sealed after this turn's I/O callbacks have run, so every request that
+    // arrived in the turn, on any connection, waits on this one flush (group commit).
+    setImmediate(() => {
+      this.openSync = undefined;
+      const target = this.writesIssued;
+      this.lastWrite
+        .then(() => (this.options.durability === 'fsync' ? this.env.flushed : undefined))
+        .then(() => {
+          if (this.writesSynced < target) this.writesSynced = target;
+          release();
+        }, reject);
+    });
     return promise;
   }
 

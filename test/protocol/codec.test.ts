@@ -11,7 +11,9 @@ import {
   decodeRequest,
   decodeResponse,
   encodeRequest,
+  encodeRequestFrame,
   encodeResponse,
+  encodeResponseFrame,
   peekRequestId,
   type CommandCase,
   type ReplyCase,
@@ -20,6 +22,7 @@ import {
   type RequestOf,
   type ResponseResult,
 } from '../../src/protocol/native/codec.js';
+import { encodeFrame } from '../../src/protocol/native/frame.js';
 import {
   AppendReplySchema,
   AppendRequestSchema,
@@ -1035,5 +1038,33 @@ describe('peekRequestId', () => {
       '00 01',
     ];
     for (const body of cases) assert.equal(peekRequestId(fromHex(body)), 0, body);
+  });
+});
+
+describe('framed encoders', () => {
+  const requests = [
+    create(RequestSchema, { command: { case: 'get', value: { key: Buffer.from('k') } } }).command,
+    create(RequestSchema, {
+      command: { case: 'put', value: { key: Buffer.from('k'), value: Buffer.alloc(300, 7), ttlMs: 5n } },
+    }).command,
+    create(RequestSchema, { command: { case: 'incr', value: { key: Buffer.from('n'), delta: -3n } } }).command,
+    create(RequestSchema, { command: { case: 'scan', value: { prefix: Buffer.from('p'), limit: 10 } } }).command,
+  ];
+  const results = [
+    create(ResponseSchema, {
+      result: { case: 'get', value: { found: true, value: Buffer.alloc(5000, 1), version: 9n } },
+    }).result,
+    create(ResponseSchema, { result: { case: 'error', value: { code: 'ERR_TIMEOUT', message: 'late' } } }).result,
+    create(ResponseSchema, { result: { case: 'size', value: { keys: 3n, bytes: 10n } } }).result,
+  ];
+  it('a request frame is the length prefix followed by exactly the body encodeRequest gives', () => {
+    for (const [i, command] of requests.entries()) {
+      assert.deepEqual(Buffer.from(encodeRequestFrame(i + 1, command)), encodeFrame(encodeRequest(i + 1, command)));
+    }
+  });
+  it('a response frame is the length prefix followed by exactly the body encodeResponse gives', () => {
+    for (const [i, result] of results.entries()) {
+      assert.deepEqual(Buffer.from(encodeResponseFrame(i + 1, result)), encodeFrame(encodeResponse(i + 1, result)));
+    }
   });
 });

@@ -28,6 +28,8 @@
 
 import { create, fromBinary, mergeFromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { assert } from '../../core/assert.js';
+import { framePrefixBytes } from '../../core/limits.js';
+import { encodeFrame } from './frame.js';
 import {
   RequestSchema,
   ResponseSchema,
@@ -73,21 +75,31 @@ export type ReplyOf<C extends ReplyCase> = Extract<ResponseResult, { case: C }>[
 export type Decoded<T> = { ok: true; message: T } | { ok: false; reason: string };
 
 export function encodeRequest(id: number, command: RequestCommand): Uint8Array {
+  return encodeRequestAs(id, command, 0);
+}
+
+/** The whole frame (length prefix + body) of a request, in one buffer: no copy to frame it. */
+export function encodeRequestFrame(id: number, command: RequestCommand): Uint8Array {
+  return encodeRequestAs(id, command, framePrefixBytes);
+}
+
+function encodeRequestAs(id: number, command: RequestCommand, prefix: number): Uint8Array {
   try {
     switch (command.case) {
       case 'put':
-        return encodeEnvelope(id, requestField.put, command.value, putRequest);
+        return encodeEnvelope(id, requestField.put, command.value, putRequest, prefix);
       case 'get':
-        return encodeEnvelope(id, requestField.get, command.value, getRequest);
+        return encodeEnvelope(id, requestField.get, command.value, getRequest, prefix);
       case 'del':
-        return encodeEnvelope(id, requestField.del, command.value, delRequest);
+        return encodeEnvelope(id, requestField.del, command.value, delRequest, prefix);
       case 'incr':
-        return encodeEnvelope(id, requestField.incr, command.value, incrRequest);
+        return encodeEnvelope(id, requestField.incr, command.value, incrRequest, prefix);
     }
   } catch (error) {
     if (error !== unsupported) throw error;
   }
-  return toBinary(RequestSchema, create(RequestSchema, { id, command }));
+  const body = toBinary(RequestSchema, create(RequestSchema, { id, command }));
+  return prefix === 0 ? body : encodeFrame(body);
 }
 
 export function decodeRequest(body: Uint8Array): Decoded<Request> {
@@ -99,23 +111,33 @@ export function decodeRequest(body: Uint8Array): Decoded<Request> {
 }
 
 export function encodeResponse(id: number, result: ResponseResult): Uint8Array {
+  return encodeResponseAs(id, result, 0);
+}
+
+/** The whole frame (length prefix + body) of a response, in one buffer: no copy to frame it. */
+export function encodeResponseFrame(id: number, result: ResponseResult): Uint8Array {
+  return encodeResponseAs(id, result, framePrefixBytes);
+}
+
+function encodeResponseAs(id: number, result: ResponseResult, prefix: number): Uint8Array {
   try {
     switch (result.case) {
       case 'error':
-        return encodeEnvelope(id, responseField.error, result.value, errorReply);
+        return encodeEnvelope(id, responseField.error, result.value, errorReply, prefix);
       case 'put':
-        return encodeEnvelope(id, responseField.put, result.value, putReply);
+        return encodeEnvelope(id, responseField.put, result.value, putReply, prefix);
       case 'get':
-        return encodeEnvelope(id, responseField.get, result.value, getReply);
+        return encodeEnvelope(id, responseField.get, result.value, getReply, prefix);
       case 'del':
-        return encodeEnvelope(id, responseField.del, result.value, delReply);
+        return encodeEnvelope(id, responseField.del, result.value, delReply, prefix);
       case 'incr':
-        return encodeEnvelope(id, responseField.incr, result.value, incrReply);
+        return encodeEnvelope(id, responseField.incr, result.value, incrReply, prefix);
     }
   } catch (error) {
     if (error !== unsupported) throw error;
   }
-  return toBinary(ResponseSchema, create(ResponseSchema, { id, result }));
+  const body = toBinary(ResponseSchema, create(ResponseSchema, { id, result }));
+  return prefix === 0 ? body : encodeFrame(body);
 }
 
 export function decodeResponse(body: Uint8Array): Decoded<Response> {
@@ -173,19 +195,31 @@ interface Encoder<T extends Message> {
   write(buf: Uint8Array, pos: number, value: Partial<T>): void;
 }
 
-/** Encodes `{ id, <field>: value }` into one exactly-sized buffer. */
+/**
+ * Encodes `{ id, <field>: value }` into one exactly-sized buffer, after `prefix` bytes that hold
+ * the frame's big-endian length when `prefix` is 4 (0: the bare body).
+ */
 function encodeEnvelope<T extends Message>(
   id: number,
   field: number,
   value: Partial<T> | undefined,
   encoder: Encoder<T>,
+  prefix: number,
 ): Uint8Array {
   // Values given as whole messages may carry unknown fields, which protobuf-es writes back.
   if (!isUint32(id) || typeof value !== 'object' || value === null || value.$unknown !== undefined) throw unsupported;
   const inner = encoder.size(value);
   const idSize = id === 0 ? 0 : 1 + varintSize(id);
-  const buf = allocate(idSize + 1 + varintSize(inner) + inner);
+  const bodySize = idSize + 1 + varintSize(inner) + inner;
+  const buf = allocate(prefix + bodySize);
   let pos = 0;
+  if (prefix !== 0) {
+    buf[0] = bodySize >>> 24;
+    buf[1] = (bodySize >>> 16) & 0xff;
+    buf[2] = (bodySize >>> 8) & 0xff;
+    buf[3] = bodySize & 0xff;
+    pos = prefix;
+  }
   if (id !== 0) {
     buf[pos++] = tag(1, VARINT);
     pos = writeVarint(buf, pos, id);

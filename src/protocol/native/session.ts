@@ -16,8 +16,8 @@ import {
   pipelineDepthMax,
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import { decodeRequest, encodeResponse, peekRequestId, type ResponseResult } from './codec.js';
-import { encodeFrame, FrameDecoder } from './frame.js';
+import { decodeRequest, encodeResponseFrame, peekRequestId, type ResponseResult } from './codec.js';
+import { FrameDecoder } from './frame.js';
 
 export interface SessionHost {
   readonly context: CommandContext;
@@ -29,10 +29,24 @@ export interface SessionHost {
   fatal(error: unknown): void;
 }
 
+interface PendingReply {
+  frame: Uint8Array;
+  command: CommandName | undefined;
+  failed: boolean;
+  receivedAt: number;
+}
+
+/** Replies waiting for one sync of the store (group commit): one promise reaction per group. */
+interface SyncGroup {
+  sync: Promise<void>;
+  replies: PendingReply[];
+}
+
 export class NativeSession {
   private readonly decoder: FrameDecoder;
   private inFlight = 0;
-  private output: Buffer[] = [];
+  private output: Uint8Array[] = [];
+  private waiting: SyncGroup | undefined;
   private flushQueued = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private draining: (() => void) | undefined;
@@ -121,38 +135,58 @@ export class NativeSession {
       this.host.fatal(error);
       return;
     }
+    // Encoded at once: a reply may hold views of storage buffers that later requests reuse.
+    const reply: PendingReply = {
+      frame: encodeResponseFrame(request.id, execution.result),
+      command: execution.command,
+      failed: execution.result.case === 'error',
+      receivedAt,
+    };
     if (execution.kind === 'now') {
-      this.finish(request.id, execution.result, execution.command, receivedAt);
+      this.send(reply);
       return;
     }
     this.inFlight += 1;
-    execution.sync.then(
-      () => {
-        this.inFlight -= 1;
-        this.finish(request.id, execution.result, execution.command, receivedAt);
-        this.maybeResume();
-      },
-      (error: unknown) => this.host.fatal(error),
-    );
+    if (this.waiting?.sync !== execution.sync) {
+      const group: SyncGroup = { sync: execution.sync, replies: [] };
+      this.waiting = group;
+      execution.sync.then(
+        () => this.release(group),
+        (error: unknown) => this.host.fatal(error),
+      );
+    }
+    this.waiting.replies.push(reply);
   }
 
-  private finish(id: number, result: ResponseResult, command: CommandName | undefined, receivedAt: number): void {
-    if (command === undefined) this.host.recordProtocolError();
-    else this.host.recordCommand(command, (performance.now() - receivedAt) * 1000, result.case === 'error');
-    this.reply(id, result);
+  /** A sync completed: every reply that waited for it leaves, in arrival order. */
+  private release(group: SyncGroup): void {
+    if (this.waiting === group) this.waiting = undefined;
+    this.inFlight -= group.replies.length;
+    for (const reply of group.replies) this.send(reply);
+    this.maybeResume();
+  }
+
+  private send(reply: PendingReply): void {
+    if (reply.command === undefined) this.host.recordProtocolError();
+    else this.host.recordCommand(reply.command, (performance.now() - reply.receivedAt) * 1000, reply.failed);
+    this.push(reply.frame);
   }
 
   private reply(id: number, result: ResponseResult): void {
+    this.push(encodeResponseFrame(id, result));
+  }
+
+  private push(frame: Uint8Array): void {
     if (this.closed) return;
-    this.output.push(encodeFrame(encodeResponse(id, result)));
+    this.output.push(frame);
     if (!this.flushQueued) {
       this.flushQueued = true;
       // Replies produced in one burst (one chunk of requests, or one sync) leave in one write.
-      queueMicrotask(() => this.flush());
+      queueMicrotask(this.flush);
     }
   }
 
-  private flush(): void {
+  private readonly flush = (): void => {
     this.flushQueued = false;
     if (this.output.length === 0 || this.closed) return;
     const batch = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
@@ -163,7 +197,7 @@ export class NativeSession {
       this.draining = undefined;
       done();
     }
-  }
+  };
 
   private maybePause(): void {
     if (this.inFlight >= pipelineDepthMax || this.socket.writableLength > connectionOutputBytesMax) {
