@@ -14,7 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '../src/client/client.js';
 import { LatencyHistogram } from '../src/core/histogram.js';
-import { startServer } from './server-process.js';
+import { startServer } from '../test/helpers/server-process.js';
 
 const durationMs = Number(process.env['BENCH_DURATION_MS'] ?? 3000);
 const depth = Number(process.env['BENCH_DEPTH'] ?? 32);
@@ -95,7 +95,11 @@ async function preload(port: number): Promise<void> {
 const rows: Row[] = [];
 for (const durability of ['fsync', 'memory'] as const) {
   const dataDir = mkdtempSync(join(tmpdir(), 'catena-bench-'));
-  const server = await startServer({ dataDir, durability });
+  // BENCH_PROFILE_DIR=dir writes a CPU profile of the server there (open it in Chrome DevTools
+  // or speedscope for a flame graph).
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const server = await startServer({ dataDir, durability, nodeArgs });
   try {
     await preload(server.port);
     for (const op of ['get', 'put'] as const) {

@@ -27,6 +27,8 @@ export interface Exit {
 export interface ServerOptions {
   dataDir: string;
   durability?: Durability;
+  /** Flags for node itself, before the script (e.g. ['--cpu-prof'] for a benchmark profile). */
+  nodeArgs?: readonly string[];
   /** Extra flags after the standard ones (e.g. ['--value-bytes-max', '1024']). */
   extraArgs?: readonly string[];
   /** How long to wait for the listening line (default 30 s: tsx compiles on first start). */
@@ -88,7 +90,7 @@ function spawnServer(options: ServerOptions): {
   out: () => string;
   err: () => string;
 } {
-  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? [])];
   const child = spawn(command!, [...prefix, ...serverArgs(options)], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
