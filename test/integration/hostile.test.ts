@@ -19,7 +19,7 @@ import {
   peekRequestId,
   type Response,
 } from '../../src/protocol/native/codec.js';
-import { PingRequestSchema, PutRequestSchema } from '../../src/protocol/native/gen/catena_pb.js';
+import { GetRequestSchema, PingRequestSchema, PutRequestSchema } from '../../src/protocol/native/gen/catena_pb.js';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/native/frame.js';
 import { killLeftoverServers, sleep, startServer, withTimeout, type ServerProcess } from '../helpers/server-process.js';
 import { tempDir, text } from '../helpers/tmp.js';
@@ -535,5 +535,62 @@ void describe('hostile input against a server process', () => {
     } finally {
       await big.close();
     }
+  });
+});
+
+describe('a client that never reads its replies', () => {
+  const dir = tempDir();
+  let server: ServerProcess;
+
+  after(async () => {
+    await killLeftoverServers();
+    dir.remove();
+  });
+
+  void it('cannot make the node buffer replies without bound, and is served once it reads', async () => {
+    server = await startServer({ dataDir: dir.path, durability: 'memory' });
+    const client = await Client.connect({ port: server.port });
+    const big = Buffer.alloc(4 * MiB, 0x5a);
+    await client.put('big', big);
+    const rss = rssBytes(server.pid);
+
+    // 400 gets of a 4 MiB value is 1.6 GiB of replies, asked for with 5 KiB of requests.
+    const requests = 400;
+    const socket = connect({ host: '127.0.0.1', port: server.port });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.pause(); // never read, until we say so
+    const frames = Array.from({ length: requests }, (_, i) =>
+      encodeFrame(encodeRequest(i + 1, { case: 'get', value: create(GetRequestSchema, { key: Buffer.from('big') }) })),
+    );
+    socket.write(Buffer.concat(frames));
+    await sleep(1500);
+    const rssAfter = rssBytes(server.pid);
+    if (rss !== undefined && rssAfter !== undefined) {
+      assert.ok(rssAfter - rss < 300 * MiB, `resident memory grew by ${Math.round((rssAfter - rss) / MiB)} MiB`);
+    }
+    assert.equal((await client.ping('others are served')).toString(), 'others are served');
+
+    // Reading now lets the node go on: every request is answered, in full.
+    const decoder = new FrameDecoder(64 * MiB);
+    let answered = 0;
+    let wrong = 0;
+    const done = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        for (const event of decoder.push(chunk)) {
+          const decoded = event.kind === 'frame' ? decodeResponse(event.body) : undefined;
+          const result = decoded?.ok === true ? decoded.message.result : undefined;
+          if (result?.case === 'get' && result.value.found && result.value.value.length === big.length) answered += 1;
+          else wrong += 1;
+        }
+        if (answered + wrong >= requests) resolve();
+      });
+    });
+    socket.resume();
+    await withTimeout(done, 30_000);
+    assert.equal(wrong, 0);
+    assert.equal(answered, requests);
+    socket.destroy();
+    await client.close();
+    await server.stop();
   });
 });

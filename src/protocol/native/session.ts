@@ -17,7 +17,7 @@ import {
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import { decodeRequest, encodeResponseFrame, peekRequestId, type ResponseResult } from './codec.js';
-import { FrameDecoder } from './frame.js';
+import { FrameDecoder, type FrameEvent } from './frame.js';
 
 export interface SessionHost {
   readonly context: CommandContext;
@@ -28,6 +28,9 @@ export interface SessionHost {
   /** A storage failure: the node must stop. */
   fatal(error: unknown): void;
 }
+
+/** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
+const concatBytesMax = 64 * 1024;
 
 interface PendingReply {
   frame: Uint8Array;
@@ -47,6 +50,12 @@ export class NativeSession {
   private inFlight = 0;
   private output: Uint8Array[] = [];
   private waiting: SyncGroup | undefined;
+  /** Reply bytes encoded but not yet handed to the socket (waiting for a sync, or a flush). */
+  private queuedBytes = 0;
+  /** Frames received but not yet handled, because the connection was over its budget. */
+  private backlog: FrameEvent[] = [];
+  private backlogNext = 0;
+  private backlogReceivedAt = 0;
   private flushQueued = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private draining: (() => void) | undefined;
@@ -62,6 +71,7 @@ export class NativeSession {
     socket.setNoDelay(true);
     socket.setTimeout(idleTimeoutMs, () => {
       if (this.inFlight === 0) socket.destroy();
+      else socket.setTimeout(idleTimeoutMs); // busy, not idle: look again later
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
@@ -98,23 +108,47 @@ export class NativeSession {
   }
 
   private onData(chunk: Buffer): void {
-    const receivedAt = performance.now();
-    let completed = false;
-    for (const event of this.decoder.push(chunk)) {
-      completed = true;
-      if (event.kind === 'too-large') {
-        this.host.recordProtocolError();
-        const limit = frameBytesMax(this.host.context.valueBytesMax);
-        this.reply(
-          peekRequestId(event.head),
-          errorResult('ERR_FRAME_TOO_LARGE', `frame of ${event.declaredBytes} bytes is over the ${limit}-byte limit`),
-        );
+    const events = this.decoder.push(chunk);
+    this.armFrameTimer(events.length > 0);
+    if (events.length === 0) return;
+    this.backlog =
+      this.backlogNext < this.backlog.length ? [...this.backlog.slice(this.backlogNext), ...events] : events;
+    this.backlogNext = 0;
+    this.backlogReceivedAt = performance.now();
+    this.processBacklog();
+  }
+
+  /**
+   * Handles received frames one at a time while the connection is within its budget (requests
+   * in flight, reply bytes queued); past it, stops reading the socket and keeps the rest (at most
+   * one chunk's frames) until replies have drained.
+   */
+  private processBacklog(): void {
+    while (this.backlogNext < this.backlog.length) {
+      if (this.overBudget()) {
+        this.socket.pause();
+        return;
+      }
+      const event = this.backlog[this.backlogNext++]!;
+      if (event.kind === 'frame') {
+        this.handleFrame(event.body, this.backlogReceivedAt);
         continue;
       }
-      this.handleFrame(event.body, receivedAt);
+      this.host.recordProtocolError();
+      const limit = frameBytesMax(this.host.context.valueBytesMax);
+      this.reply(
+        peekRequestId(event.head),
+        errorResult('ERR_FRAME_TOO_LARGE', `frame of ${event.declaredBytes} bytes is over the ${limit}-byte limit`),
+      );
     }
-    this.armFrameTimer(completed);
-    this.maybePause();
+    this.backlog = [];
+    this.backlogNext = 0;
+  }
+
+  private overBudget(): boolean {
+    return (
+      this.inFlight >= pipelineDepthMax || this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax
+    );
   }
 
   private handleFrame(body: Uint8Array, receivedAt: number): void {
@@ -142,6 +176,7 @@ export class NativeSession {
       failed: execution.result.case === 'error',
       receivedAt,
     };
+    this.queuedBytes += reply.frame.length;
     if (execution.kind === 'now') {
       this.send(reply);
       return;
@@ -173,7 +208,9 @@ export class NativeSession {
   }
 
   private reply(id: number, result: ResponseResult): void {
-    this.push(encodeResponseFrame(id, result));
+    const frame = encodeResponseFrame(id, result);
+    this.queuedBytes += frame.length;
+    this.push(frame);
   }
 
   private push(frame: Uint8Array): void {
@@ -189,9 +226,20 @@ export class NativeSession {
   private readonly flush = (): void => {
     this.flushQueued = false;
     if (this.output.length === 0 || this.closed) return;
-    const batch = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
+    const frames = this.output;
     this.output = [];
-    this.socket.write(batch);
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.length;
+    this.queuedBytes -= bytes;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]!);
+    } else if (bytes <= concatBytesMax) {
+      this.socket.write(Buffer.concat(frames, bytes)); // one small write beats many tiny ones
+    } else {
+      this.socket.cork(); // large replies go out as they are: one writev, no copy
+      for (const frame of frames) this.socket.write(frame);
+      this.socket.uncork();
+    }
     if (this.draining !== undefined && this.inFlight === 0) {
       const done = this.draining;
       this.draining = undefined;
@@ -199,17 +247,10 @@ export class NativeSession {
     }
   };
 
-  private maybePause(): void {
-    if (this.inFlight >= pipelineDepthMax || this.socket.writableLength > connectionOutputBytesMax) {
-      this.socket.pause();
-    }
-  }
-
   private maybeResume(): void {
     if (this.stopping || this.closed) return;
-    if (this.inFlight < pipelineDepthMax && this.socket.writableLength <= connectionOutputBytesMax) {
-      this.socket.resume();
-    }
+    this.processBacklog();
+    if (this.backlogNext >= this.backlog.length && !this.overBudget()) this.socket.resume();
   }
 
   /** A client that starts a frame must finish it in time (slow loris); each completed frame restarts the clock. */
