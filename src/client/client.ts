@@ -8,7 +8,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { CatenaError, isErrorCode } from '../core/errors.js';
-import { frameBytesMax, requestTimeoutMsDefault, valueBytesMaxDefault } from '../core/limits.js';
+import { replyFrameBytesMax, requestTimeoutMsDefault } from '../core/limits.js';
 import type { CommandName, RequestInit } from '../commands/index.js';
 import { decodeResponse, encodeRequestFrame, type ReplyOf } from '../protocol/native/codec.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
@@ -38,6 +38,14 @@ interface Pending {
   deadlineMs: number;
 }
 
+/** A non-negative integer as a uint64 field, or ERR_INVALID_ARGUMENT. */
+function toUint64(value: number | bigint, what: string): bigint {
+  if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer`);
+  }
+  return BigInt(value);
+}
+
 const toBuffer = (value: Bytes): Buffer =>
   typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length);
 const sweepIntervalMs = 50;
@@ -45,7 +53,7 @@ const closeTimeoutMs = 1_000;
 
 export class Client {
   private readonly pending = new Map<number, Pending>();
-  private readonly decoder = new FrameDecoder(frameBytesMax(valueBytesMaxDefault) * 2);
+  private readonly decoder = new FrameDecoder(replyFrameBytesMax);
   private readonly timeoutMs: number;
   private nextId = 1;
   private output: Uint8Array[] = [];
@@ -98,36 +106,51 @@ export class Client {
 
   /** Sends any command from the table and resolves with its reply (the shell and CLI use this). */
   send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
-    return this.call(name, request, (reply) => reply as ReplyOf<C>);
+    return this.call(
+      name,
+      () => request,
+      (reply) => reply as ReplyOf<C>,
+    );
   }
 
   // The hot commands convert their reply inside the one promise each call makes (no async
   // wrapper, no second promise): this is most of the client's cost per request.
 
   put(key: Bytes, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ version: bigint }> {
-    const request = { key: toBuffer(key), value: toBuffer(value), ttlMs: BigInt(options.ttlMs ?? 0) };
-    return this.call('put', request, (reply) => ({ version: (reply as ReplyOf<'put'>).version }));
+    return this.call(
+      'put',
+      () => ({ key: toBuffer(key), value: toBuffer(value), ttlMs: toUint64(options.ttlMs ?? 0, 'ttlMs') }),
+      (reply) => ({ version: (reply as ReplyOf<'put'>).version }),
+    );
   }
 
   /** The entry stored under key, or undefined when there is none. Its buffers are the client's own. */
   get(key: Bytes): Promise<Entry | undefined> {
     const keyBytes = toBuffer(key);
-    return this.call('get', { key: keyBytes }, (result) => {
-      const reply = result as ReplyOf<'get'>;
-      if (!reply.found) return undefined;
-      // The value is a view of the reply frame, which nothing else holds or reuses.
-      const value = reply.value;
-      return {
-        key: keyBytes,
-        value: Buffer.from(value.buffer, value.byteOffset, value.length),
-        version: reply.version,
-        ttlMs: reply.ttlMs,
-      };
-    });
+    return this.call(
+      'get',
+      () => ({ key: keyBytes }),
+      (result) => {
+        const reply = result as ReplyOf<'get'>;
+        if (!reply.found) return undefined;
+        // The value is a view of the reply frame, which nothing else holds or reuses.
+        const value = reply.value;
+        return {
+          key: keyBytes,
+          value: Buffer.from(value.buffer, value.byteOffset, value.length),
+          version: reply.version,
+          ttlMs: reply.ttlMs,
+        };
+      },
+    );
   }
 
   del(key: Bytes): Promise<boolean> {
-    return this.call('del', { key: toBuffer(key) }, (reply) => (reply as ReplyOf<'del'>).deleted);
+    return this.call(
+      'del',
+      () => ({ key: toBuffer(key) }),
+      (reply) => (reply as ReplyOf<'del'>).deleted,
+    );
   }
 
   async size(): Promise<{ keys: number; bytes: number }> {
@@ -166,7 +189,7 @@ export class Client {
       key: toBuffer(key),
       expectedVersion,
       value: toBuffer(value),
-      ttlMs: BigInt(options.ttlMs ?? 0),
+      ttlMs: toUint64(options.ttlMs ?? 0, 'ttlMs'),
     });
     return { swapped: reply.swapped, version: reply.version };
   }
@@ -182,7 +205,7 @@ export class Client {
 
   /** Sets the key's TTL (0 removes it); false when the key does not exist. */
   async expire(key: Bytes, ttlMs: number): Promise<boolean> {
-    return (await this.send('expire', { key: toBuffer(key), ttlMs: BigInt(ttlMs) })).found;
+    return (await this.send('expire', { key: toBuffer(key), ttlMs: toUint64(ttlMs, 'ttlMs') })).found;
   }
 
   /** Remaining TTL in ms (0n: no expiry), or undefined when the key does not exist. */
@@ -241,10 +264,20 @@ export class Client {
     });
   }
 
-  private call<T>(name: CommandName, request: object, convert: (reply: unknown) => T): Promise<T> {
+  /**
+   * Sends one request. The request is built and encoded here, so bad arguments (a negative or
+   * fractional TTL, a number out of range) reject the returned promise rather than throw.
+   */
+  private call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
     const id = this.allocateId();
-    const frame = encodeRequestFrame(id, { case: name, value: request } as Parameters<typeof encodeRequestFrame>[1]);
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequestFrame(id, { case: name, value: build() } as Parameters<typeof encodeRequestFrame>[1]);
+    } catch (error) {
+      if (error instanceof CatenaError) return Promise.reject(error);
+      return Promise.reject(new CatenaError('ERR_INVALID_ARGUMENT', `invalid ${name} request: ${String(error)}`));
+    }
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {
         resolve: (reply) => resolve(convert(reply)),

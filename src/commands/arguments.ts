@@ -3,7 +3,14 @@
 
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
-import { keyBytesMax, scanCountDefault, scanCountMax, ttlMsMax } from '../core/limits.js';
+import {
+  keyBytesMax,
+  scanCountDefault,
+  scanCountMax,
+  scanExamineMax,
+  scanReplyBytesMax,
+  ttlMsMax,
+} from '../core/limits.js';
 import type { ScanEntry, Store, StoredValue } from '../storage/store.js';
 
 export function checkKey(key: Uint8Array): Uint8Array {
@@ -74,22 +81,17 @@ export function parseCount(word: Buffer | undefined): number {
 }
 
 /**
- * Up to `limit` live entries with the prefix, in key order, and whether more exist. Pages past
- * runs of expired keys (a single store page may stop early on them).
+ * Up to `limit` live entries with the prefix, in key order, for a one-reply listing (getkeys,
+ * gettable). `truncated` says more may exist: more entries than the limit, or the reply's byte
+ * budget or the work budget (expired keys stepped over) ran out first.
  */
 export function scanUpTo(
   store: Store,
   prefix: Uint8Array | undefined,
   limit: number,
 ): { entries: ScanEntry[]; truncated: boolean } {
-  const entries: ScanEntry[] = [];
-  let after: Uint8Array | undefined;
-  do {
-    const page = store.scan({ prefix, after, limit: limit + 1 - entries.length });
-    entries.push(...page.entries);
-    after = page.cursor;
-  } while (after !== undefined && entries.length <= limit);
-  return { entries: entries.slice(0, limit), truncated: entries.length > limit };
+  const page = store.scan({ prefix, limit: limit + 1, bytesMax: scanReplyBytesMax, examineMax: scanExamineMax });
+  return { entries: page.entries.slice(0, limit), truncated: page.entries.length > limit || page.cursor !== undefined };
 }
 
 /** Shows bytes to people: printable UTF-8 as a quoted string, anything else with escapes. */

@@ -27,6 +27,8 @@ export const frameOverheadBytes = 4 * KiB;
 export function frameBytesMax(valueBytesMax: number): number {
   return keyBytesMax + valueBytesMax + frameOverheadBytes;
 }
+/** Largest message of a request that carries no value (get, scan, ...): a key, a cursor, options. */
+export const keylessRequestBytesMax = 2 * keyBytesMax + KiB;
 /** Length of the u32 big-endian prefix of each native frame. */
 export const framePrefixBytes = 4;
 
@@ -47,6 +49,10 @@ export const scanCountMax = 10_000;
 export const scanCountDefault = 100;
 /** Bytes of keys and values one scan reply may carry (it stops early and returns a cursor). */
 export const scanReplyBytesMax = 4 * MiB;
+/** Records (expired ones included) one getkeys or gettable reply may step over. */
+export const scanExamineMax = 100_000;
+/** Largest reply frame any node can send (a scan page, or one value at the ceiling): the client's limit. */
+export const replyFrameBytesMax = frameBytesMax(valueBytesCeiling);
 
 /** Largest TTL accepted (about 100 years), so expiry times stay exact in a float64. */
 export const ttlMsMax = 100 * 365 * 24 * 3600 * 1000;
@@ -82,6 +88,8 @@ assert(keyBytesMax + expiryIndexPrefixBytes <= lmdbKeyBytesMax, 'every key and i
 assert(valueBytesMaxDefault <= valueBytesCeiling, 'default value limit within the ceiling');
 assert(frameBytesMax(valueBytesCeiling) < 2 ** 32, 'a frame length fits the u32 prefix');
 assert(scanReplyBytesMax <= valueBytesMaxDefault, 'a scan page fits a default frame');
+assert(scanReplyBytesMax + scanCountMax * 64 < replyFrameBytesMax, 'a full scan page fits a reply frame');
+assert(scanExamineMax >= 4 * scanCountMax, 'a listing may step over expired keys');
 assert(frameTimeoutMs < idleTimeoutMs, 'a frame deadline is shorter than the idle deadline');
 assert(Number.isSafeInteger(Date.UTC(2200, 0) + ttlMsMax), 'expiry times are exact in a float64');
 assert(expiryReclaimBatchMax > 0 && expiryReclaimIntervalMs > 0, 'expiry reclamation makes progress');

@@ -40,8 +40,10 @@ export interface ScanOptions {
   after?: Uint8Array;
   /** Entries to return at most. */
   limit: number;
-  /** Stop once the keys and values returned add up to this many bytes (at least one entry). */
+  /** Keys and values returned add up to at most this many bytes (but a page holds at least one entry). */
   bytesMax?: number;
+  /** Records (expired ones included) a page may step over before it returns a cursor; default 4 × limit. */
+  examineMax?: number;
 }
 
 export interface ScanEntry extends StoredValue {
@@ -214,22 +216,23 @@ export abstract class BaseStore implements Store {
   scan(options: ScanOptions): ScanResult {
     assert(options.limit > 0, 'scan limit is positive');
     const bytesMax = options.bytesMax ?? Number.POSITIVE_INFINITY;
+    // Expired keys are skipped but still count as work, so a page never walks unboundedly.
+    const examineMax = options.examineMax ?? options.limit * 4;
     const entries: ScanEntry[] = [];
     let bytes = 0;
     let examined = 0;
     let lastKey: Uint8Array | undefined;
-    // Expired keys are skipped but still count as work, so a page never walks unboundedly.
-    const examineMax = options.limit * 4;
     const nowMs = this.clock.nowMs();
     for (const entry of this.scanRecords(options)) {
-      if (entries.length >= options.limit || bytes >= bytesMax || examined >= examineMax) {
-        return { entries, cursor: lastKey };
-      }
+      if (entries.length >= options.limit || examined >= examineMax) return { entries, cursor: lastKey };
+      const expired = entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs;
+      const size = entry.key.length + entry.value.length;
+      if (!expired && entries.length > 0 && bytes + size > bytesMax) return { entries, cursor: lastKey };
       examined += 1;
       lastKey = entry.key;
-      if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs) continue;
+      if (expired) continue;
       entries.push(entry);
-      bytes += entry.key.length + entry.value.length;
+      bytes += size;
     }
     return { entries, cursor: undefined };
   }

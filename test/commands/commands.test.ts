@@ -15,7 +15,7 @@ import {
 import type { CommandName } from '../../src/commands/types.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CatenaError, type ErrorCode } from '../../src/core/errors.js';
-import { keyBytesMax, scanCountMax, ttlMsMax, valueBytesMaxDefault } from '../../src/core/limits.js';
+import { keyBytesMax, scanCountMax, scanReplyBytesMax, ttlMsMax, valueBytesMaxDefault } from '../../src/core/limits.js';
 import {
   decodeResponse,
   encodeRequest,
@@ -511,6 +511,19 @@ describe('scan', () => {
 });
 
 describe('getkeys and gettable', () => {
+
+  it('gettable stays within the reply byte budget and says it is truncated', () => {
+    const h = harness(valueBytesMaxDefault);
+    const big = Buffer.alloc(3 * 1024 * 1024, 1);
+    for (const key of ['a', 'b', 'c']) h.store.put(bytes(key), big);
+    const reply = run.gettable(h, bytes(''), 0);
+    assert.deepEqual(
+      reply.entries.map((e) => text(e.key)),
+      ['a'],
+    );
+    assert.equal(reply.truncated, true);
+    assert.ok(reply.entries.reduce((n, e) => n + e.value.length, 0) <= scanReplyBytesMax);
+  });
   const fill = (h: Harness, n: number, prefix = 'k'): string[] => {
     const keys = Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
     for (const key of keys) run.put(h, bytes(key), bytes(`v${key}`));

@@ -23,6 +23,7 @@ import {
   type ResponseResult,
 } from '../../src/protocol/native/codec.js';
 import { encodeFrame } from '../../src/protocol/native/frame.js';
+import { keylessRequestBytesMax } from '../../src/core/limits.js';
 import {
   AppendReplySchema,
   AppendRequestSchema,
@@ -1068,3 +1069,34 @@ describe('framed encoders', () => {
     }
   });
 });
+
+describe('cold request size bounds', () => {
+  it('a keyless request larger than its limit is refused before reflection decoding', () => {
+    // Request { id: 7, ping (field 15): <many unknown varint fields> }
+    const inner = Buffer.alloc(keylessRequestBytesMax + 2, 0);
+    for (let i = 0; i + 1 < inner.length; i += 2) inner[i] = 0x50; // field 10, varint, value 0
+    const body = Buffer.concat([
+      Buffer.from([0x08, 0x07, 0x7a]),
+      varint(inner.length),
+      inner.subarray(0, inner.length - (inner.length % 2)),
+    ]);
+    const decoded = decodeRequest(body);
+    assert.equal(decoded.ok, false);
+    assert.ok(!decoded.ok && /over its \d+-byte limit/.test(decoded.reason), !decoded.ok ? decoded.reason : '');
+    assert.equal(peekRequestId(body), 7);
+  });
+
+  it('value-carrying cold requests (cas, append) may be as large as a frame', () => {
+    const value = Buffer.alloc(keylessRequestBytesMax * 4, 3);
+    for (const command of [
+      create(RequestSchema, { command: { case: 'cas', value: { key: Buffer.from('k'), value, expectedVersion: 1n } } })
+        .command,
+      create(RequestSchema, { command: { case: 'append', value: { key: Buffer.from('k'), value } } }).command,
+    ]) {
+      const decoded = decodeRequest(encodeRequest(1, command));
+      assert.ok(decoded.ok);
+      assert.equal(decoded.message.command.case, command.case);
+    }
+  });
+});
+

@@ -220,15 +220,48 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
         assert.equal(text(page2.entries[0]?.value), 'v-b3');
       }));
 
-    it('scan stops at the byte budget but always returns at least one entry', () =>
+    it('scan stays within the byte budget but always returns at least one entry', () =>
       withStore((store) => {
         for (const key of ['a', 'b', 'c']) store.put(bytes(key), Buffer.alloc(100));
-        const page = store.scan({ limit: 10, bytesMax: 150 });
+        const two = store.scan({ limit: 10, bytesMax: 202 });
         assert.deepEqual(
-          page.entries.map((e) => text(e.key)),
+          two.entries.map((e) => text(e.key)),
           ['a', 'b'],
         );
-        assert.equal(text(page.cursor), 'b');
+        assert.equal(text(two.cursor), 'b');
+        const one = store.scan({ limit: 10, bytesMax: 150 });
+        assert.deepEqual(
+          one.entries.map((e) => text(e.key)),
+          ['a'],
+        );
+        assert.equal(text(one.cursor), 'a');
+        const oversized = store.scan({ limit: 10, bytesMax: 10 });
+        assert.deepEqual(
+          oversized.entries.map((e) => text(e.key)),
+          ['a'],
+        );
+        const rest = store.scan({ limit: 10, bytesMax: 1000, after: one.cursor });
+        assert.deepEqual(
+          rest.entries.map((e) => text(e.key)),
+          ['b', 'c'],
+        );
+        assert.equal(rest.cursor, undefined);
+      }));
+
+    it('scan steps over at most examineMax records, expired ones included, and returns a cursor', () =>
+      withStore((store, clock) => {
+        for (let i = 0; i < 10; i++) store.put(bytes(`e${i}`), bytes('x'), { expiresAtMs: clock.nowMs() + 1 });
+        store.put(bytes('live'), bytes('y'));
+        clock.advance(1);
+        const short = store.scan({ limit: 5, examineMax: 4 });
+        assert.deepEqual(short.entries, []);
+        assert.equal(text(short.cursor), 'e3');
+        const long = store.scan({ limit: 5, examineMax: 100 });
+        assert.deepEqual(
+          long.entries.map((e) => text(e.key)),
+          ['live'],
+        );
+        assert.equal(long.cursor, undefined);
       }));
 
     it('size and bytes count keys and their bytes', () =>

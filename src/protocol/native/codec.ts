@@ -28,7 +28,7 @@
 
 import { create, fromBinary, mergeFromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { assert } from '../../core/assert.js';
-import { framePrefixBytes } from '../../core/limits.js';
+import { framePrefixBytes, keylessRequestBytesMax } from '../../core/limits.js';
 import { encodeFrame } from './frame.js';
 import {
   RequestSchema,
@@ -60,6 +60,7 @@ import {
   writeUint64,
   writeUtf8,
   writeVarint,
+  WireError,
 } from './wire.js';
 
 export type { Request, Response };
@@ -264,7 +265,7 @@ function readRequest(r: Reader): Request {
         };
         break;
       default:
-        command = readColdMember(r, t, coldCommands, command);
+        command = readColdMember(r, t, coldCommands, command, requestBytesMaxOf);
     }
   }
   return { $typeName: 'catena.v1.Request', id, command };
@@ -334,6 +335,7 @@ function readColdMember<O extends { case: string | undefined; value?: Message }>
   t: number,
   members: ReadonlyMap<number, OneofMember>,
   current: O,
+  bytesMaxOf: (localName: string) => number = () => Number.POSITIVE_INFINITY,
 ): O {
   const member = members.get(t >>> 3);
   if (member === undefined) {
@@ -341,13 +343,24 @@ function readColdMember<O extends { case: string | undefined; value?: Message }>
     return current;
   }
   const bytes = r.bytes(t);
+  // Reflection decoding is slow and keeps what it does not know: bound it before it starts.
+  const bytesMax = bytesMaxOf(member.localName);
+  if (bytes.length > bytesMax) {
+    throw new WireError(`a ${member.localName} request of ${bytes.length} bytes is over its ${bytesMax}-byte limit`);
+  }
+  const options = { readUnknownFields: false };
   const value =
     current.case === member.localName && current.value !== undefined
-      ? mergeFromBinary(member.schema, current.value, bytes)
-      : fromBinary(member.schema, bytes);
+      ? mergeFromBinary(member.schema, current.value, bytes, options)
+      : fromBinary(member.schema, bytes, options);
   // The members come from the schema the oneof type was generated from, so case and value agree.
   return { case: member.localName, value } as unknown as O;
 }
+
+/** Only requests that carry a value may be as large as a frame; the others hold keys at most. */
+const valueCarryingRequests = new Set(['put', 'cas', 'append']);
+const requestBytesMaxOf = (localName: string): number =>
+  valueCarryingRequests.has(localName) ? Number.POSITIVE_INFINITY : keylessRequestBytesMax;
 
 // ---------------------------------------------------------------------------------------------
 // Fields of the hot messages. Each hot field number is below 16, so every tag is one byte.
