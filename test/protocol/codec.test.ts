@@ -1099,4 +1099,3 @@ describe('cold request size bounds', () => {
     }
   });
 });
-
