@@ -511,7 +511,6 @@ describe('scan', () => {
 });
 
 describe('getkeys and gettable', () => {
-
   it('gettable stays within the reply byte budget and says it is truncated', () => {
     const h = harness(valueBytesMaxDefault);
     const big = Buffer.alloc(3 * 1024 * 1024, 1);
