@@ -55,3 +55,25 @@ describe('lmdb store', () => {
     dir.remove();
   });
 });
+
+describe('data directory lock', () => {
+  it('takes over a lock left by a process that no longer exists, or an unreadable one', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync, readFileSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    for (const content of [`${dead}\n`, '', 'garbage']) {
+      const dir = tempDir();
+      writeFileSync(join(dir.path, 'LOCK'), content);
+      const store = new LmdbStore({ dataDir: dir.path, clock: new ManualClock(), durability: 'fsync' });
+      assert.equal(readFileSync(join(dir.path, 'LOCK'), 'utf8'), `${process.pid}\n`);
+      await store.close();
+      assert.deepEqual(
+        readdirSync(dir.path).filter((name) => name.startsWith('LOCK')),
+        [],
+        'no lock files are left behind',
+      );
+      dir.remove();
+    }
+  });
+});
