@@ -65,7 +65,10 @@ export async function evaluateLine(client: Client, line: string, json = false): 
     const reply = await client.send(name, definition.parse(rest) as never);
     return json ? JSON.stringify(toJson(reply)) : definition.render(reply);
   } catch (error) {
-    if (error instanceof CatenaError) return `(error) ${error.code}: ${error.message}`;
+    // A lost connection ends the shell (exit code 3); any other error is one line of output.
+    if (error instanceof CatenaError && !error.code.startsWith('ERR_CONNECTION')) {
+      return `(error) ${error.code}: ${error.message}`;
+    }
     throw error;
   }
 }

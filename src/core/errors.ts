@@ -17,6 +17,7 @@ export const errorCodes = {
   ERR_CONNECTION_CLOSED: 'connection closed',
   ERR_CONNECTION_FAILED: 'could not connect',
   ERR_DATA_DIR_LOCKED: 'data directory is in use by another process',
+  ERR_LISTEN_FAILED: 'could not listen on the address',
   ERR_STORAGE: 'storage failure',
   ERR_INTERNAL: 'internal error',
 } as const;

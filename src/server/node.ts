@@ -18,6 +18,7 @@ import {
 import { silentLogger, type Logger } from '../core/log.js';
 import { NativeSession, type SessionHost } from '../protocol/native/session.js';
 import { LmdbStore } from '../storage/lmdb-store.js';
+import type { Store } from '../storage/store.js';
 import { NodeStats } from './stats.js';
 import { catenaVersion } from '../core/version.js';
 
@@ -30,6 +31,11 @@ export interface NodeOptions {
   valueBytesMax?: number;
   clock?: Clock;
   log?: Logger;
+  /**
+   * Opens the store instead of LMDB in `dataDir` (tests: an in-memory store with a simulated
+   * disk). The node closes it on stop.
+   */
+  openStore?: () => Store;
   /** Called on a storage failure (a failed fsync): the node can no longer promise durability. */
   onFatal?: (error: unknown) => void;
 }
@@ -42,7 +48,7 @@ export class CatenaNode {
   private stopping: Promise<void> | undefined;
 
   private constructor(
-    private readonly store: LmdbStore,
+    private readonly store: Store,
     private readonly options: Required<Pick<NodeOptions, 'durability' | 'valueBytesMax' | 'clock' | 'log'>> &
       NodeOptions,
     readonly nodeId: string,
@@ -70,13 +76,10 @@ export class CatenaNode {
     const clock = options.clock ?? systemClock;
     const log = options.log ?? silentLogger;
     let onStoreFailure = (error: unknown): void => log.log('error', 'storage failure', { error: String(error) });
-    const store = new LmdbStore({
-      dataDir: options.dataDir,
-      clock,
-      durability,
-      onFatal: (error) => onStoreFailure(error),
-    });
-    const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, store.nodeId());
+    const onFatal = (error: unknown): void => onStoreFailure(error);
+    const store = options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock, durability, onFatal });
+    const nodeId = store instanceof LmdbStore ? store.nodeId() : 'local';
+    const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, nodeId);
     onStoreFailure = (error) => node.fatal(error);
     await node.listen();
     node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
@@ -97,16 +100,20 @@ export class CatenaNode {
 
   private listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', (error) => {
+      const onListenError = (error: Error) => {
         void this.store.close();
         reject(
-          new CatenaError(
-            'ERR_CONNECTION_FAILED',
-            `cannot listen on ${this.host}:${this.options.port}: ${error.message}`,
-          ),
+          new CatenaError('ERR_LISTEN_FAILED', `cannot listen on ${this.host}:${this.options.port}: ${error.message}`),
         );
+      };
+      this.server.once('error', onListenError);
+      this.server.listen(this.options.port, this.host, () => {
+        this.server.off('error', onListenError);
+        // Later listener errors (rare: the kernel refusing accept) are logged; clients' own
+        // errors arrive on their sockets, not here.
+        this.server.on('error', (error) => this.options.log.log('error', 'listener error', { error: error.message }));
+        resolve();
       });
-      this.server.listen(this.options.port, this.host, () => resolve());
     });
   }
 

@@ -89,6 +89,7 @@ export class MemoryStore extends BaseStore {
   }
 
   clear(): void {
+    this.nextVersion();
     this.undo.push({ kind: 'clear', records: this.records });
     this.records = new Map();
     this.storedBytes = 0;
