@@ -1,7 +1,7 @@
 // `catena <command> [args]`: one request, its reply printed for people (or as JSON with --json).
 // Exit codes: 0 success, 1 the node answered with an error, 2 bad usage, 3 cannot connect.
 
-import { commandNames, commandTable, isCommandName, type CommandName } from '../commands/index.js';
+import { commandByName, commandNames, commandTable, isCommandName, type CommandName } from '../commands/index.js';
 import { CatenaError } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
@@ -34,10 +34,7 @@ export async function runOneShot(name: CommandName, argv: readonly string[]): Pr
     process.stdout.write(commandHelp(name));
     return 0;
   }
-  const definition = commandTable[name] as unknown as {
-    parse(words: Buffer[]): object;
-    render(reply: unknown): string;
-  };
+  const definition = commandByName(name);
   const request = definition.parse(args.positional.map((word) => Buffer.from(word, 'utf8')));
   const client = await connectFromFlags(args, oneShotFlags);
   try {

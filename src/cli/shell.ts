@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Client } from '../client/client.js';
-import { commandNames, commandTable, isCommandName, type CommandName } from '../commands/index.js';
+import { commandByName, commandNames, commandTable, isCommandName } from '../commands/index.js';
 import { CatenaError } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
@@ -57,10 +57,7 @@ export async function evaluateLine(client: Client, line: string, json = false): 
   if (name === 'quit' || name === 'exit') return undefined;
   if (name === 'help' || name === '?') return helpText(rest[0]?.toString('utf8').toLowerCase());
   if (!isCommandName(name)) return `(error) unknown command "${first.toString('utf8')}"; type help for the list`;
-  const definition = commandTable[name as CommandName] as unknown as {
-    parse(words: Buffer[]): object;
-    render(reply: unknown): string;
-  };
+  const definition = commandByName(name);
   try {
     const reply = await client.send(name, definition.parse(rest) as never);
     return json ? JSON.stringify(toJson(reply)) : definition.render(reply);

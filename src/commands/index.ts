@@ -14,7 +14,7 @@ import { scan } from './scan.js';
 import { size } from './size.js';
 import { stats } from './stats.js';
 import { ttl } from './ttl.js';
-import type { CommandDefinition, CommandName } from './types.js';
+import type { CommandContext, CommandDefinition, CommandName } from './types.js';
 
 export const commandTable: { readonly [C in CommandName]: CommandDefinition<C> } = {
   put,
@@ -34,6 +34,23 @@ export const commandTable: { readonly [C in CommandName]: CommandDefinition<C> }
 };
 
 export const commandNames = Object.keys(commandTable) as CommandName[];
+
+/**
+ * A table entry seen without its request and reply types, for code that dispatches on a name it
+ * got at run time (the node, the CLI, the shell). Sound because every entry is indexed by its own
+ * name: the request built or received for a name is that command's request.
+ */
+export interface UntypedCommand {
+  readonly name: CommandName;
+  readonly mutates: boolean;
+  parse(words: readonly Buffer[]): object;
+  execute(context: CommandContext, request: unknown): object;
+  render(reply: unknown): string;
+}
+
+export function commandByName(name: CommandName): UntypedCommand {
+  return commandTable[name] as unknown as UntypedCommand;
+}
 
 export function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(commandTable, name);

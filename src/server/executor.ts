@@ -6,7 +6,7 @@
 // still take back. With nothing unsynced, reads are answered at once. Syncs are shared: every
 // request waiting in one event turn waits on one flush (group commit).
 
-import { commandTable, type CommandContext, type CommandName } from '../commands/index.js';
+import { commandByName, type CommandContext, type CommandName } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { AssertionError } from '../core/assert.js';
 import type { Request, ResponseResult } from '../protocol/native/codec.js';
@@ -31,11 +31,7 @@ export function execute(context: CommandContext, request: Request, durable: bool
   }
   let result: ResponseResult;
   try {
-    // The table is indexed by the request's own case, so value and definition always agree.
-    const definition = commandTable[name] as unknown as {
-      execute(c: CommandContext, r: unknown): object;
-    };
-    result = { case: name, value: definition.execute(context, request.command.value) } as ResponseResult;
+    result = { case: name, value: commandByName(name).execute(context, request.command.value) } as ResponseResult;
   } catch (error) {
     if (error instanceof AssertionError) throw error; // a broken invariant stops the node
     if (error instanceof CatenaError) result = errorResult(error.code, error.message);
