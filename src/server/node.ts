@@ -84,7 +84,13 @@ export class CatenaNode {
     await node.listen();
     node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
     node.reclaimTimer.unref();
-    log.log('info', 'node started', { port: node.port, dataDir: options.dataDir, durability, keys: store.size() });
+    log.log('info', 'node started', {
+      nodeId,
+      port: node.port,
+      dataDir: options.dataDir,
+      durability,
+      keys: store.size(),
+    });
     return node;
   }
 
