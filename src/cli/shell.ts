@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Client } from '../client/client.js';
 import { commandByName, commandNames, commandTable, isCommandName } from '../commands/index.js';
-import { CatenaError } from '../core/errors.js';
+import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 import { toJson } from './output.js';
@@ -47,25 +47,38 @@ function helpText(topic?: string): string {
   ].join('\n');
 }
 
-/** Runs one shell line; returns the text to print, or undefined to quit. */
-export async function evaluateLine(client: Client, line: string, json = false): Promise<string | undefined> {
+export interface LineResult {
+  /** Text to print ('' for nothing). */
+  text: string;
+  failed: boolean;
+}
+
+/** Runs one shell line; returns what to print, or undefined to quit. */
+export async function evaluateLine(client: Client, line: string, json = false): Promise<LineResult | undefined> {
+  // Errors found by the shell itself read plainly; the node's errors show their stable code.
+  const failure = (code: ErrorCode, message: string, local = false): LineResult => ({
+    text: json ? JSON.stringify({ error: { code, message } }) : `(error) ${local ? '' : `${code}: `}${message}`,
+    failed: true,
+  });
   const split = splitWords(line);
-  if (!split.ok) return `(error) ${split.error}`;
+  if (!split.ok) return failure('ERR_INVALID_ARGUMENT', split.error, true);
   const [first, ...rest] = split.words;
-  if (first === undefined) return '';
+  if (first === undefined) return { text: '', failed: false };
   const name = first.toString('utf8').toLowerCase();
   if (name === 'quit' || name === 'exit') return undefined;
-  if (name === 'help' || name === '?') return helpText(rest[0]?.toString('utf8').toLowerCase());
-  if (!isCommandName(name)) return `(error) unknown command "${first.toString('utf8')}"; type help for the list`;
+  if (name === 'help' || name === '?')
+    return { text: helpText(rest[0]?.toString('utf8').toLowerCase()), failed: false };
+  if (!isCommandName(name)) {
+    return failure('ERR_UNKNOWN_COMMAND', `unknown command "${first.toString('utf8')}"; type help for the list`, true);
+  }
   const definition = commandByName(name);
   try {
     const reply = await client.send(name, definition.parse(rest) as never);
-    return json ? JSON.stringify(toJson(reply)) : definition.render(reply);
+    return { text: json ? JSON.stringify(toJson(reply)) : definition.render(reply), failed: false };
   } catch (error) {
     // A lost connection ends the shell (exit code 3); any other error is one line of output.
-    if (error instanceof CatenaError && !error.code.startsWith('ERR_CONNECTION')) {
-      return `(error) ${error.code}: ${error.message}`;
-    }
+    if (error instanceof CatenaError && !error.code.startsWith('ERR_CONNECTION'))
+      return failure(error.code, error.message);
     throw error;
   }
 }
@@ -112,8 +125,8 @@ export async function runShell(argv: readonly string[]): Promise<number> {
       }
       const output = await evaluateLine(client, line, args.flags.has('json'));
       if (output === undefined) break;
-      if (output.startsWith('(error)')) failed = true;
-      if (output !== '') process.stdout.write(`${output}\n`);
+      if (output.failed) failed = true;
+      if (output.text !== '') process.stdout.write(`${output.text}\n`);
       if (interactive) rl.prompt();
     }
   } catch (error) {

@@ -36,7 +36,8 @@ export function splitWords(line: string): WordsResult {
           i += 1;
           continue;
         }
-        const next = String.fromCharCode(input[i + 1] ?? 0);
+        if (i + 1 >= input.length) return { ok: false, error: 'unterminated double quote' };
+        const next = String.fromCharCode(input[i + 1]!);
         if (next === 'x') {
           const hex = input.subarray(i + 2, i + 4).toString('latin1');
           if (!/^[0-9a-fA-F]{2}$/.test(hex)) return { ok: false, error: '\\x needs two hex digits' };
@@ -46,7 +47,11 @@ export function splitWords(line: string): WordsResult {
           push(simpleEscapes[next]);
           i += 2;
         } else {
-          return { ok: false, error: `unknown escape \\${next}` };
+          const shown = input
+            .subarray(i + 1, i + 5)
+            .toString('utf8')
+            .charAt(0);
+          return { ok: false, error: `unknown escape \\${shown}` };
         }
       }
       i += 1;
