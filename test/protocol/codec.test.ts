@@ -366,7 +366,7 @@ describe('codec: golden bytes', () => {
   });
 
   it('encodes what the client and executor pass: plain init objects with absent fields', () => {
-    // src/client/client.ts and src/server/executor.ts hand the codec command requests and
+    // src/client/client.ts and src/commands/execute.ts hand the codec command requests and
     // replies as built by `parse` and `execute` (RequestInit / ReplyInit: no $typeName, fields
     // left out or undefined), cast to the message types. Any codec must accept them.
     const get = { case: 'get', value: { key: Buffer.from('k') } } as unknown as RequestCommand;

@@ -2,11 +2,11 @@
 // message codecs. It owns the limits that protect the node from one client: frame size (checked
 // before buffering), requests in flight and queued reply bytes (past either it stops reading the
 // socket: backpressure, not errors), a deadline for finishing a started frame (slow loris), and
-// an idle deadline. Bad input gets an error reply; only a stream that cannot be resynchronised
-// (a frame over the limit) is closed.
+// an idle deadline. Bad input gets an error reply and the connection goes on (an oversized
+// frame is skipped, not buffered); only a client that misses a deadline is disconnected.
 
 import type { Socket } from 'node:net';
-import { errorResult, execute, type Execution } from '../../server/executor.js';
+import { errorResult, execute, type Execution } from '../../commands/execute.js';
 import type { CommandContext, CommandName } from '../../commands/index.js';
 import {
   connectionOutputBytesMax,

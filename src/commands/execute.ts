@@ -6,7 +6,7 @@
 // still take back. With nothing unsynced, reads are answered at once. Syncs are shared: every
 // request waiting in one event turn waits on one flush (group commit).
 
-import { commandByName, type CommandContext, type CommandName } from '../commands/index.js';
+import { commandByName, type CommandContext, type CommandName } from './index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { AssertionError } from '../core/assert.js';
 import type { Request, ResponseResult } from '../protocol/native/codec.js';
