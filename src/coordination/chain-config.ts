@@ -1,0 +1,22 @@
+// A chain's configuration as the coordinator stores it (DESIGN.md §2): its members in order
+// (head first, tail last), the joining node catching up to become the new tail, and the epoch,
+// raised by every change. The manager computes new configurations from old ones (manager.ts).
+
+export interface ChainConfig {
+  readonly chainId: string;
+  /** Raised by one on every change; nodes reject messages from lower epochs. */
+  readonly epoch: number;
+  /** Head first, tail last. Never empty once the chain has started. */
+  readonly members: readonly string[];
+  /** A node receiving state from the tail, not yet a member. */
+  readonly joining: string | undefined;
+  /**
+   * Time (ms, the manager's clock) before which the tail must not serve reads: set when a tail
+   * is appended or promoted while the old tail's session may still be alive, so an isolated old
+   * tail's read lease has surely run out first (DESIGN.md §3.5).
+   */
+  readonly readsAllowedAtMs: number;
+}
+
+export const head = (config: ChainConfig): string | undefined => config.members[0];
+export const tail = (config: ChainConfig): string | undefined => config.members[config.members.length - 1];
