@@ -1,7 +1,14 @@
 // `catena <command> [args]`: one request, its reply printed for people (or as JSON with --json).
 // Exit codes: 0 success, 1 the node answered with an error, 2 bad usage, 3 cannot connect.
 
-import { commandByName, commandNames, commandTable, isCommandName, type CommandName } from '../commands/index.js';
+import {
+  commandByName,
+  commandNames,
+  commandTable,
+  isCommandName,
+  type CommandName,
+  usageWidth,
+} from '../commands/index.js';
 import { CatenaError } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
@@ -18,7 +25,7 @@ export const isOneShot = (name: string): name is CommandName => isCommandName(na
 export function oneShotHelp(): string {
   const rows = commandNames.map((name) => {
     const def = commandTable[name];
-    return `  ${def.usage.padEnd(44)} ${def.summary}`;
+    return `  ${def.usage.padEnd(usageWidth)} ${def.summary}`;
   });
   return `Commands:\n${rows.join('\n')}\n\nOptions for commands:\n${renderFlags(oneShotFlags)}\n`;
 }

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Client } from '../client/client.js';
-import { commandByName, commandNames, commandTable, isCommandName } from '../commands/index.js';
+import { commandByName, commandNames, commandTable, isCommandName, usageWidth } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
@@ -36,12 +36,14 @@ function helpText(topic?: string): string {
     const def = commandTable[topic];
     return `${def.usage}\n  ${def.summary}`;
   }
-  const rows = commandNames.map((name) => `  ${commandTable[name].usage.padEnd(44)} ${commandTable[name].summary}`);
+  const rows = commandNames.map(
+    (name) => `  ${commandTable[name].usage.padEnd(usageWidth)} ${commandTable[name].summary}`,
+  );
   return [
     'Commands:',
     ...rows,
-    "  help [command]                               this help, or one command's",
-    '  quit                                         leave the shell (also exit, Ctrl-D)',
+    `  ${'help [command]'.padEnd(usageWidth)} this help, or one command's`,
+    `  ${'quit'.padEnd(usageWidth)} leave the shell (also exit, Ctrl-D)`,
     '',
     'Quote words with spaces: put "my key" "a value". In double quotes \\n \\t \\" \\\\ and \\xHH work.',
   ].join('\n');

@@ -52,6 +52,9 @@ export function commandByName(name: CommandName): UntypedCommand {
   return commandTable[name] as unknown as UntypedCommand;
 }
 
+/** Width of the widest usage line, for help screens that list every command. */
+export const usageWidth = Math.max(...commandNames.map((name) => commandTable[name].usage.length));
+
 export function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(commandTable, name);
 }
