@@ -1,0 +1,18 @@
+// Messages between the members of one chain. Every message carries the sender's epoch; a node
+// accepts a message only from its current predecessor (entries, hello-from-below is the
+// successor's) or successor (acks, hello) in its current configuration, and only at its own
+// epoch (DESIGN.md §3.4). A message from another epoch is dropped, never answered.
+
+import type { LogEntry } from './log-entry.js';
+
+export type ChainMessage<Op = unknown> =
+  /** Predecessor -> successor: entries in sequence order, continuing the successor's log. */
+  | { kind: 'entries'; epoch: number; from: string; entries: readonly LogEntry<Op>[] }
+  /** Successor -> predecessor: every sequence <= `sequence` is committed (applied at the tail). */
+  | { kind: 'ack'; epoch: number; from: string; sequence: number }
+  /**
+   * Successor -> predecessor, on every configuration change that gives it a new predecessor:
+   * "my log ends here". The predecessor re-sends everything after it (the middle-failure rule,
+   * §3.7) and acknowledges what it already knows is committed.
+   */
+  | { kind: 'hello'; epoch: number; from: string; lastSequence: number; lastEpoch: number };

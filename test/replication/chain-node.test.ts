@@ -1,0 +1,269 @@
+// The chain-node core against a small synchronous harness: messages are queued and delivered
+// when a test says, persists complete when a test says (or at once), so every interleaving is
+// written out. Tests are named after the rules of chain replication (van Renesse & Schneider,
+// OSDI 2004, §2–3) and DESIGN.md §3.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChainConfig } from '../../src/coordination/chain-config.js';
+import { ChainNode } from '../../src/replication/chain-node.js';
+import type { Effect } from '../../src/replication/effects.js';
+import type { ChainMessage } from '../../src/replication/messages.js';
+
+type Op = string;
+
+class Harness {
+  readonly nodes = new Map<string, ChainNode<Op>>();
+  /** In-flight messages in send order (FIFO per link, and globally here). */
+  queue: { to: string; message: ChainMessage<Op> }[] = [];
+  readonly replies: number[] = [];
+  readonly rejected: string[] = [];
+  /** Entries each node has persisted, in order. */
+  readonly disk = new Map<string, Op[]>();
+  /** Entries handed to persist but not yet reported durable. */
+  readonly unsynced = new Map<string, number>();
+  autoPersist = true;
+  private epoch = 0;
+  private clientSequence = 0;
+
+  constructor(names: string[]) {
+    for (const name of names) {
+      this.nodes.set(name, new ChainNode<Op>({ self: name }));
+      this.disk.set(name, []);
+    }
+  }
+
+  node(name: string): ChainNode<Op> {
+    return this.nodes.get(name)!;
+  }
+
+  configure(members: string[], options: { only?: string[]; readsAllowedAtMs?: number } = {}): ChainConfig {
+    this.epoch += 1;
+    const config: ChainConfig = {
+      chainId: 'c0',
+      epoch: this.epoch,
+      members,
+      joining: undefined,
+      readsAllowedAtMs: options.readsAllowedAtMs ?? 0,
+    };
+    for (const name of options.only ?? [...this.nodes.keys()]) this.run(name, this.node(name).configure(config));
+    return config;
+  }
+
+  write(at: string, op: Op): void {
+    this.clientSequence += 1;
+    this.run(at, this.node(at).write({ clientId: 'client', clientSequence: this.clientSequence }, op));
+  }
+
+  run(name: string, effects: Effect<Op>[]): void {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case 'persist':
+          this.disk.get(name)!.push(...effect.entries.map((e) => e.operation));
+          this.unsynced.set(name, effect.entries[effect.entries.length - 1]!.sequence);
+          if (this.autoPersist) this.sync(name);
+          break;
+        case 'send':
+          this.queue.push({ to: effect.to, message: effect.message });
+          break;
+        case 'reply':
+          this.replies.push(effect.requestId.clientSequence);
+          break;
+        case 'reject':
+          this.rejected.push(effect.reason);
+          break;
+      }
+    }
+  }
+
+  /** The disk of `name` finishes its writes. */
+  sync(name: string): void {
+    const upTo = this.unsynced.get(name);
+    if (upTo === undefined) return;
+    this.unsynced.delete(name);
+    this.run(name, this.node(name).persisted(upTo));
+  }
+
+  /** Delivers queued messages (optionally only those matching) until none are left. */
+  deliver(filter: (m: { to: string; message: ChainMessage<Op> }) => boolean = () => true): void {
+    for (let guard = 0; guard < 10_000; guard++) {
+      const index = this.queue.findIndex(filter);
+      if (index < 0) return;
+      const [item] = this.queue.splice(index, 1);
+      this.run(item!.to, this.node(item!.to).message(item!.message));
+    }
+    assert.fail('message storm');
+  }
+
+  /** Drops queued messages matching the filter (a crash, a broken connection). */
+  drop(filter: (m: { to: string; message: ChainMessage<Op> }) => boolean): void {
+    this.queue = this.queue.filter((m) => !filter(m));
+  }
+}
+
+describe('chain node: the normal case', () => {
+  it('updates enter at the head, flow to the tail, and are answered once applied at the tail', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.write('a', 'x=1');
+    h.write('a', 'x=2');
+    assert.deepEqual(h.replies, [], 'no answer before the tail has it');
+    h.deliver();
+    assert.deepEqual(h.replies, [1, 2]);
+    for (const name of ['a', 'b', 'c']) {
+      assert.deepEqual(h.disk.get(name), ['x=1', 'x=2'], `${name} holds the same log`);
+      assert.equal(h.node(name).progress.committed, 2);
+      assert.equal(h.node(name).progress.pending, 0, 'acknowledged entries leave the pending list');
+    }
+  });
+
+  it('an entry goes downstream only after it is persisted, and is answered only after the tail persisted it', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.deliver(); // the configuration's hellos
+    h.autoPersist = false;
+    h.write('a', 'x=1');
+    assert.deepEqual(h.queue, [], 'nothing is sent before the head persisted');
+    h.sync('a');
+    h.deliver();
+    assert.deepEqual(h.disk.get('b'), ['x=1']);
+    assert.deepEqual(h.replies, [], 'the tail has not persisted yet');
+    h.sync('b');
+    h.deliver();
+    assert.deepEqual(h.replies, [1]);
+  });
+
+  it('a single-node chain is head and tail: it answers once persisted', () => {
+    const h = new Harness(['a']);
+    h.configure(['a']);
+    h.write('a', 'x=1');
+    assert.deepEqual(h.replies, [1]);
+    assert.equal(h.node('a').role, 'head-and-tail');
+  });
+
+  it('writes anywhere but the head are refused', () => {
+    const h = new Harness(['a', 'b']);
+    h.write('a', 'early');
+    h.configure(['a', 'b']);
+    h.write('b', 'x=1');
+    assert.deepEqual(h.rejected, ['no-configuration', 'not-head']);
+  });
+
+  it('only the tail serves reads, only while its session is connected and its lease wait is over', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b'], { readsAllowedAtMs: 500 });
+    h.node('b').sessionChanged(true);
+    h.node('a').sessionChanged(true);
+    assert.equal(h.node('a').canServeReads(), false, 'the head never serves reads');
+    assert.equal(h.node('b').canServeReads(), false, 'not before readsAllowedAtMs');
+    h.node('b').tick(500);
+    assert.equal(h.node('b').canServeReads(), true);
+    h.node('b').sessionChanged(false);
+    assert.equal(h.node('b').canServeReads(), false, 'a disconnected tail stops serving at once');
+  });
+});
+
+describe('chain node: failures (§3.7)', () => {
+  it('head failure: its successor becomes head and continues the log', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.write('a', 'x=1');
+    h.deliver();
+    h.write('a', 'lost'); // never leaves the old head
+    h.drop(() => true);
+    h.configure(['b', 'c'], { only: ['b', 'c'] });
+    h.deliver();
+    h.write('b', 'x=2');
+    h.deliver();
+    assert.deepEqual(h.disk.get('c'), ['x=1', 'x=2']);
+    assert.deepEqual(h.replies, [1, 3]);
+  });
+
+  it('middle failure: the predecessor re-sends its pending entries to its new successor', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.write('a', 'x=1');
+    h.write('a', 'x=2');
+    h.deliver((m) => m.to === 'b'); // b has them ...
+    h.drop((m) => m.to === 'c'); // ... but dies before c gets them
+    assert.deepEqual(h.disk.get('c'), []);
+    h.configure(['a', 'c'], { only: ['a', 'c'] });
+    h.deliver();
+    assert.deepEqual(h.disk.get('c'), ['x=1', 'x=2']);
+    assert.deepEqual(h.replies, [1, 2]);
+  });
+
+  it('middle failure, whichever of predecessor and successor learns the new epoch first', () => {
+    for (const first of ['a', 'c']) {
+      const h = new Harness(['a', 'b', 'c']);
+      h.configure(['a', 'b', 'c']);
+      h.write('a', 'x=1');
+      h.deliver((m) => m.to === 'b');
+      h.drop((m) => m.to === 'c' || m.to === 'a');
+      const second = first === 'a' ? 'c' : 'a';
+      const config = h.configure(['a', 'c'], { only: [first] });
+      h.deliver(); // messages to the node still at the old epoch are fenced off
+      h.run(second, h.node(second).configure(config));
+      h.deliver();
+      assert.deepEqual(h.disk.get('c'), ['x=1'], `${first} first`);
+      assert.deepEqual(h.replies, [1], `${first} first`);
+    }
+  });
+
+  it('tail failure: the predecessor becomes tail, and everything it holds is committed at once', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.write('a', 'x=1');
+    h.deliver((m) => m.to === 'b');
+    h.drop(() => true); // c dies before it acknowledges
+    assert.deepEqual(h.replies, []);
+    h.configure(['a', 'b'], { only: ['a', 'b'] });
+    h.deliver();
+    assert.deepEqual(h.replies, [1]);
+    assert.equal(h.node('b').progress.committed, 1);
+  });
+
+  it('epoch fencing: a removed head cannot get a write committed', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.configure(['b', 'c'], { only: ['b', 'c'] }); // a is cut off and does not learn it
+    h.write('a', 'zombie');
+    h.deliver();
+    assert.deepEqual(h.disk.get('b'), [], 'b drops entries from an old epoch');
+    assert.deepEqual(h.replies, []);
+  });
+
+  it('epoch fencing: messages stamped with another epoch are dropped, even from the right neighbour', () => {
+    const b = new ChainNode<Op>({ self: 'b' });
+    b.configure({ chainId: 'c0', epoch: 2, members: ['a', 'b', 'c'], joining: undefined, readsAllowedAtMs: 0 });
+    const entry = { sequence: 1, epoch: 1, requestId: { clientId: 'x', clientSequence: 1 }, operation: 'old' };
+    assert.deepEqual(b.message({ kind: 'entries', epoch: 1, from: 'a', entries: [entry] }), []);
+    assert.deepEqual(b.message({ kind: 'entries', epoch: 3, from: 'a', entries: [entry] }), []);
+    assert.deepEqual(b.message({ kind: 'entries', epoch: 2, from: 'c', entries: [entry] }), [], 'not its predecessor');
+    const accepted = b.message({ kind: 'entries', epoch: 2, from: 'a', entries: [entry] });
+    assert.deepEqual(
+      accepted.map((e) => e.kind),
+      ['persist'],
+    );
+  });
+
+  it('a gap in received entries makes the node ask its predecessor again', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.write('a', 'x=1');
+    h.drop(() => true); // the first batch is lost with a connection
+    h.write('a', 'x=2');
+    h.deliver();
+    assert.deepEqual(h.disk.get('b'), ['x=1', 'x=2']);
+    assert.deepEqual(h.replies, [1, 2]);
+  });
+
+  it('a node removed from the chain stops taking writes', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.configure(['b']);
+    h.write('a', 'x');
+    assert.deepEqual(h.rejected, ['not-head']);
+    assert.equal(h.node('a').role, 'outside');
+  });
+});
