@@ -4,7 +4,9 @@
 // operations time out: their outcome is hidden, and half of them never take effect at all.
 
 import { ManualClock } from '../../core/clock.js';
+import { Prng } from '../../core/prng.js';
 import { MemoryStore } from '../../storage/memory-store.js';
+import type { Store } from '../../storage/store.js';
 import type { Input, Operation, Output } from './history.js';
 
 export interface GenerateOptions {
@@ -16,16 +18,10 @@ export interface GenerateOptions {
   seed: number;
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+/** A seeded random float generator in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 interface Planned {
@@ -73,7 +69,8 @@ function plan(options: GenerateOptions, random: () => number): Planned[] {
   return planned;
 }
 
-function run(store: MemoryStore, key: string, input: Input): Output {
+/** Runs one operation on a store and says what its client is told. */
+export function applyToStore(store: Store, key: string, input: Input): Output {
   const k = Buffer.from(key);
   switch (input.f) {
     case 'get': {
@@ -112,7 +109,7 @@ export function generateHistory(options: GenerateOptions): Operation[] {
     const input = randomInput(random, lastVersion.get(p.key) ?? 0);
     let output: Output | undefined;
     if (p.applies) {
-      output = run(store, p.key, input);
+      output = applyToStore(store, p.key, input);
       const version = store.get(Buffer.from(p.key))?.version;
       if (version !== undefined) lastVersion.set(p.key, version);
     }

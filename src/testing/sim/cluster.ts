@@ -1,0 +1,505 @@
+// A deterministic simulation of one chain: nodes running the real chain-node core over in-memory
+// stores, a coordinator whose sessions expire and whose watches arrive late, a network that
+// delays, drops, duplicates, reorders and partitions, crashes, and clients with timeouts and
+// retries whose history is checked for linearizability. Everything runs on one seeded Prng and
+// virtual time (event-queue.ts), so a seed replays a run exactly (DESIGN.md §4).
+//
+// This first version simulates one chain whose crashed nodes stay down (restart and joining
+// come with the join protocol); the manager (coordination/manager.ts) removes them.
+
+import { assert } from '../../core/assert.js';
+import { ManualClock } from '../../core/clock.js';
+import { Prng } from '../../core/prng.js';
+import type { ChainConfig } from '../../coordination/chain-config.js';
+import { decide } from '../../coordination/manager.js';
+import { ChainNode } from '../../replication/chain-node.js';
+import { ClientTable } from '../../replication/client-table.js';
+import type { Effect } from '../../replication/effects.js';
+import type { LogEntry, RequestId } from '../../replication/log-entry.js';
+import type { ChainMessage } from '../../replication/messages.js';
+import { MemoryStore } from '../../storage/memory-store.js';
+import { applyToStore } from '../linearizability/generate.js';
+import type { Input, Operation, Output } from '../linearizability/history.js';
+import { EventQueue } from './event-queue.js';
+
+/** A write as it travels in the log: the key and the client's input. */
+export interface SimOp {
+  readonly key: string;
+  readonly input: Exclude<Input, { f: 'get' }>;
+}
+
+export interface SimOptions {
+  seed: number;
+  nodes: number;
+  clients: number;
+  operationsPerClient: number;
+  keys: number;
+  /** Network faults, as probabilities per message. */
+  dropRate: number;
+  duplicateRate: number;
+  /** Node crashes during the run (at most nodes - 1). */
+  crashes: number;
+  /** Symmetric partitions between two nodes, each healed later. */
+  partitions: number;
+  /** Partitions between one node and the coordinator (its session disconnects, then expires). */
+  coordinatorPartitions: number;
+  sessionTimeoutMs: number;
+  clientTimeoutMs: number;
+}
+
+export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
+  nodes: 3,
+  clients: 5,
+  operationsPerClient: 30,
+  keys: 3,
+  dropRate: 0.02,
+  duplicateRate: 0.02,
+  crashes: 1,
+  partitions: 1,
+  coordinatorPartitions: 1,
+  sessionTimeoutMs: 300,
+  clientTimeoutMs: 150,
+};
+
+/** Hooks that let tests build deliberately broken variants of a node. */
+export interface SimVariant {
+  /** Replaces the core's decision to serve a read at this node. */
+  canServeReads?: (node: SimNode, honest: boolean) => boolean;
+  /** Rewrites a node's effects before they are carried out. */
+  effects?: (node: SimNode, effects: Effect<SimOp>[]) => Effect<SimOp>[];
+  /** Extra effects right after a node applied persisted entries (before the core hears of it). */
+  afterPersist?: (node: SimNode, entries: readonly LogEntry<SimOp>[]) => Effect<SimOp>[];
+}
+
+export class SimNode {
+  readonly core: ChainNode<SimOp>;
+  readonly store = new MemoryStore(new ManualClock());
+  readonly clients = new ClientTable<Output | undefined>({ clientsMax: 1000, idleEntriesMax: 100_000 });
+  /** Results of applied entries, by sequence, for the head's replies. */
+  readonly results = new Map<number, Output | undefined>();
+  /** Every entry this node persisted, in order (for the prefix-property check). */
+  readonly log: LogEntry<SimOp>[] = [];
+  alive = true;
+  diskFreeAt = 0;
+
+  constructor(readonly id: string) {
+    this.core = new ChainNode<SimOp>({ self: id });
+  }
+
+  /** Applies persisted entries: each once per request id (§3.6), results kept for replies. */
+  apply(entries: readonly LogEntry<SimOp>[]): void {
+    for (const entry of entries) {
+      const seen = this.clients.lookup(entry.requestId);
+      let result: Output | undefined;
+      if (seen.kind === 'new') {
+        result = applyToStore(this.store, entry.operation.key, entry.operation.input);
+        this.clients.record(entry.requestId, result, entry.sequence);
+      } else if (seen.kind === 'duplicate') {
+        result = seen.result;
+      }
+      this.results.set(entry.sequence, result);
+      this.log.push(entry);
+    }
+    void this.store.sync();
+  }
+
+  digest(): string {
+    return this.store
+      .scan({ limit: 100_000 })
+      .entries.map((e) => `${Buffer.from(e.key).toString()}=${Buffer.from(e.value).toString()}@${e.version}`)
+      .join(',');
+  }
+}
+
+type Packet =
+  | { kind: 'chain'; message: ChainMessage<SimOp> }
+  | { kind: 'write'; requestId: RequestId; op: SimOp; client: number }
+  | { kind: 'read'; key: string; client: number; readId: number }
+  | { kind: 'write-reply'; requestId: RequestId; output: Output | undefined }
+  | { kind: 'write-rejected'; requestId: RequestId }
+  | { kind: 'read-reply'; client: number; readId: number; output: Output | undefined };
+
+export interface SimResult {
+  readonly seed: number;
+  readonly history: Operation[];
+  readonly nodes: SimNode[];
+  readonly config: ChainConfig;
+  readonly traceHash: string;
+  readonly endedAtMs: number;
+  readonly unfinishedClients: number;
+  /** Outputs of the operations of the client started after every fault had healed. */
+  readonly probeOutputs: (Output | undefined)[];
+}
+
+interface ClientState {
+  id: number;
+  /** The configuration as this client last heard it (watches arrive late). */
+  view: ChainConfig;
+  /** Operations this client runs in all. */
+  total: number;
+  done: number;
+  clientSequence: number;
+  /** The operation in progress. */
+  current:
+    | { kind: 'write'; requestId: RequestId; op: SimOp; callAt: number; attempts: number }
+    | { kind: 'read'; key: string; callAt: number; attempts: number; readId: number }
+    | undefined;
+}
+
+/** Operations of the client that checks progress once every fault has healed. */
+export const probeOperations = 4;
+
+export function simulate(options: SimOptions, variant: SimVariant = {}): SimResult {
+  return new Simulation(options, variant).run();
+}
+
+class Simulation {
+  private readonly random: Prng;
+  private readonly queue = new EventQueue();
+  private readonly nodes: SimNode[];
+  private config: ChainConfig;
+  private readonly sessionExpired = new Set<string>();
+  private readonly partitioned = new Set<string>();
+  private readonly history: Operation[] = [];
+  private readonly clients: ClientState[] = [];
+  private trace = 0x811c9dc5;
+  /** Read ids, unique in the run: a late reply to an earlier read must not answer a later one. */
+  private reads = 0;
+  /** Nodes cut off from the coordinator: no watches reach them, their sessions lapse. */
+  private readonly cutOff = new Set<string>();
+  private probeOutputs: (Output | undefined)[] = [];
+
+  constructor(
+    private readonly options: SimOptions,
+    private readonly variant: SimVariant,
+  ) {
+    this.random = new Prng(options.seed);
+    this.nodes = Array.from({ length: options.nodes }, (_, i) => new SimNode(`n${i}`));
+    this.config = {
+      chainId: 'c0',
+      epoch: 1,
+      members: this.nodes.map((n) => n.id),
+      joining: undefined,
+      readsAllowedAtMs: 0,
+    };
+  }
+
+  run(): SimResult {
+    for (const node of this.nodes) {
+      this.execute(node, node.core.sessionChanged(true));
+      this.execute(node, node.core.configure(this.config));
+    }
+    this.scheduleFaults();
+    for (let i = 0; i < this.options.clients; i++) this.startClient(this.options.operationsPerClient);
+    const limitMs = 600_000;
+    while (this.queue.step(limitMs)) this.record(`t${this.queue.now}`);
+    // Progress: with every fault healed, a fresh client's writes and reads must all complete.
+    const probe = this.startClient(probeOperations);
+    while (this.queue.step(limitMs * 2)) this.record(`t${this.queue.now}`);
+    this.probeOutputs = this.history.filter((o) => o.client === probe.id).map((o) => o.output);
+    this.finalReads();
+    return {
+      seed: this.options.seed,
+      history: this.history,
+      nodes: this.nodes,
+      config: this.config,
+      traceHash: (this.trace >>> 0).toString(16).padStart(8, '0'),
+      endedAtMs: this.queue.now,
+      unfinishedClients: this.clients.filter((c) => c.done < c.total).length,
+      probeOutputs: this.probeOutputs,
+    };
+  }
+
+  private startClient(total: number): ClientState {
+    const client: ClientState = {
+      id: this.clients.length,
+      view: this.config,
+      total,
+      done: 0,
+      clientSequence: 0,
+      current: undefined,
+    };
+    this.clients.push(client);
+    this.queue.after(this.random.int(0, 20), () => this.nextOperation(client));
+    return client;
+  }
+
+  /** After everything settled, read every key at the tail: no acknowledged write may be missing. */
+  private finalReads(): void {
+    const tail = this.node(this.config.members[this.config.members.length - 1]!);
+    if (!tail.alive || !tail.core.canServeReads()) return;
+    const at = this.queue.now + 1;
+    for (let k = 0; k < this.options.keys; k++) {
+      const key = `k${k}`;
+      const output = applyToStore(tail.store, key, { f: 'get' });
+      this.history.push({ client: -1, key, input: { f: 'get' }, output, callAt: at, returnAt: at });
+    }
+  }
+
+  private record(event: string): void {
+    for (let i = 0; i < event.length; i++) {
+      this.trace ^= event.charCodeAt(i);
+      this.trace = Math.imul(this.trace, 0x01000193);
+    }
+  }
+
+  private node(id: string): SimNode {
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  // ---- faults and the coordinator ------------------------------------------------------------
+
+  private scheduleFaults(): void {
+    const crashes = Math.min(this.options.crashes, this.options.nodes - 1);
+    const victims = [...this.nodes].sort(() => this.random.next() - 0.5).slice(0, crashes);
+    for (const victim of victims) this.queue.at(this.random.int(50, 1500), () => this.crash(victim));
+    for (let p = 0; p < this.options.coordinatorPartitions; p++) {
+      const node = this.random.pick(this.nodes);
+      const from = this.random.int(50, 1500);
+      this.queue.at(from, () => this.cutFromCoordinator(node, from + this.random.int(100, 1500)));
+    }
+    for (let p = 0; p < this.options.partitions; p++) {
+      const a = this.random.pick(this.nodes).id;
+      const b = this.random.pick(this.nodes.filter((n) => n.id !== a)).id;
+      const from = this.random.int(50, 1500);
+      this.queue.at(from, () => this.partitioned.add(`${a}|${b}`));
+      this.queue.at(from + this.random.int(50, 800), () => this.partitioned.delete(`${a}|${b}`));
+    }
+  }
+
+  /**
+   * The node loses the coordinator: it notices after 2/3 of the session timeout and stops
+   * serving (§3.5); the coordinator expires the session after the whole timeout and the manager
+   * removes the node. It hears of no configuration until the partition heals.
+   */
+  private cutFromCoordinator(node: SimNode, healAt: number): void {
+    if (this.cutOff.has(node.id)) return;
+    this.record(`cut ${node.id}`);
+    this.cutOff.add(node.id);
+    const timeout = this.options.sessionTimeoutMs;
+    this.queue.after(Math.floor((timeout * 2) / 3), () => {
+      if (this.cutOff.has(node.id) && node.alive) this.execute(node, node.core.sessionChanged(false));
+    });
+    this.queue.after(timeout, () => {
+      if (!this.cutOff.has(node.id)) return;
+      this.sessionExpired.add(node.id);
+      this.reconfigure();
+    });
+    this.queue.at(Math.max(healAt, this.queue.now + 1), () => {
+      this.cutOff.delete(node.id);
+      this.record(`heal ${node.id}`);
+      if (!node.alive) return;
+      this.execute(node, node.core.configure(this.config));
+      // A new session; a node whose old session expired is no longer a member (it would rejoin).
+      this.execute(node, node.core.sessionChanged(true));
+    });
+  }
+
+  private crash(node: SimNode): void {
+    this.record(`crash ${node.id}`);
+    node.alive = false;
+    node.store.crash();
+    this.queue.after(this.options.sessionTimeoutMs, () => {
+      this.sessionExpired.add(node.id);
+      this.reconfigure();
+    });
+  }
+
+  private reconfigure(): void {
+    for (;;) {
+      const liveNodes = new Set(this.nodes.filter((n) => !this.sessionExpired.has(n.id)).map((n) => n.id));
+      const decision = decide(this.config, {
+        liveNodes,
+        suspectedNodes: new Set(),
+        caughtUp: new Set(),
+        candidates: [],
+        nowMs: this.queue.now,
+        sessionTimeoutMs: this.options.sessionTimeoutMs,
+      });
+      if (decision.kind === 'none') return;
+      this.config = decision.config;
+      this.record(`epoch ${this.config.epoch} ${this.config.members.join(',')}`);
+      const config = this.config;
+      // Watches arrive late, and not at the same time everywhere.
+      for (const node of this.nodes) {
+        this.queue.after(this.random.int(1, 60), () => {
+          if (node.alive && !this.cutOff.has(node.id)) this.execute(node, node.core.configure(config));
+        });
+      }
+      for (const client of this.clients) {
+        this.queue.after(this.random.int(1, 200), () => {
+          if (client.view.epoch < config.epoch) client.view = config;
+        });
+      }
+    }
+  }
+
+  // ---- nodes -----------------------------------------------------------------------------------
+
+  private execute(node: SimNode, effects: Effect<SimOp>[]): void {
+    const carried = this.variant.effects?.(node, effects) ?? effects;
+    for (const effect of carried) {
+      switch (effect.kind) {
+        case 'persist': {
+          const done = Math.max(node.diskFreeAt, this.queue.now) + this.random.int(1, 5);
+          node.diskFreeAt = done;
+          this.queue.at(done, () => {
+            if (!node.alive) return;
+            node.apply(effect.entries);
+            this.execute(node, this.variant.afterPersist?.(node, effect.entries) ?? []);
+            this.execute(node, node.core.persisted(effect.entries[effect.entries.length - 1]!.sequence));
+          });
+          break;
+        }
+        case 'send':
+          this.transmit(node.id, effect.to, { kind: 'chain', message: effect.message });
+          break;
+        case 'reply': {
+          const output = node.results.get(effect.sequence);
+          this.transmit(node.id, effect.requestId.clientId, {
+            kind: 'write-reply',
+            requestId: effect.requestId,
+            output,
+          });
+          break;
+        }
+        case 'reject':
+          this.transmit(node.id, effect.requestId.clientId, { kind: 'write-rejected', requestId: effect.requestId });
+          break;
+      }
+    }
+  }
+
+  private transmit(from: string, to: string, packet: Packet): void {
+    if (this.random.chance(this.options.dropRate)) return;
+    const copies = this.random.chance(this.options.duplicateRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      this.queue.after(this.random.int(1, 20), () => this.arrive(from, to, packet));
+    }
+  }
+
+  private arrive(from: string, to: string, packet: Packet): void {
+    if (this.partitioned.has(`${from}|${to}`) || this.partitioned.has(`${to}|${from}`)) return;
+    if (to.startsWith('client')) {
+      this.clientReceives(this.clients[Number(to.slice('client'.length))]!, packet);
+      return;
+    }
+    const node = this.node(to);
+    if (!node.alive) return;
+    switch (packet.kind) {
+      case 'chain':
+        this.execute(node, node.core.message(packet.message));
+        break;
+      case 'write':
+        this.execute(node, node.core.write(packet.requestId, packet.op));
+        break;
+      case 'read': {
+        const honest = node.core.canServeReads();
+        const serve = this.variant.canServeReads?.(node, honest) ?? honest;
+        const output = serve ? applyToStore(node.store, packet.key, { f: 'get' }) : undefined;
+        this.transmit(node.id, `client${packet.client}`, {
+          kind: 'read-reply',
+          client: packet.client,
+          readId: packet.readId,
+          output,
+        });
+        break;
+      }
+      default:
+        assert(false, `a node never receives ${packet.kind}`);
+    }
+  }
+
+  // ---- clients ---------------------------------------------------------------------------------
+
+  private nextOperation(client: ClientState): void {
+    if (client.done >= client.total) return;
+    const key = `k${this.random.int(0, this.options.keys - 1)}`;
+    const r = this.random.next();
+    if (r < 0.4) {
+      this.reads += 1;
+      client.current = { kind: 'read', key, callAt: this.queue.now, attempts: 0, readId: this.reads };
+    } else {
+      client.clientSequence += 1;
+      const input: SimOp['input'] =
+        r < 0.65
+          ? { f: 'put', value: `c${client.id}-${client.clientSequence}` }
+          : r < 0.8
+            ? { f: 'incr', delta: 1n }
+            : r < 0.9
+              ? { f: 'append', value: String.fromCharCode(97 + client.id) }
+              : { f: 'del' };
+      const requestId = { clientId: `client${client.id}`, clientSequence: client.clientSequence };
+      client.current = { kind: 'write', requestId, op: { key, input }, callAt: this.queue.now, attempts: 0 };
+    }
+    this.attempt(client);
+  }
+
+  private attempt(client: ClientState): void {
+    const current = client.current;
+    if (current === undefined) return;
+    current.attempts += 1;
+    const members = client.view.members; // clients watch the configuration too, late
+    const attempt = current.attempts;
+    if (current.kind === 'write') {
+      this.transmit(`client${client.id}`, members[0]!, {
+        kind: 'write',
+        requestId: current.requestId,
+        op: current.op,
+        client: client.id,
+      });
+    } else {
+      const tail = members[members.length - 1]!;
+      this.transmit(`client${client.id}`, tail, {
+        kind: 'read',
+        key: current.key,
+        client: client.id,
+        readId: current.readId,
+      });
+    }
+    this.queue.after(this.options.clientTimeoutMs, () => {
+      if (client.current !== current || current.attempts !== attempt) return;
+      if (current.attempts < 6) this.attempt(client);
+      else this.finish(client, undefined); // gave up: the outcome is unknown
+    });
+  }
+
+  private clientReceives(client: ClientState, packet: Packet): void {
+    const current = client.current;
+    if (current === undefined) return;
+    if (
+      packet.kind === 'write-reply' &&
+      current.kind === 'write' &&
+      packet.requestId.clientSequence === current.requestId.clientSequence
+    ) {
+      this.finish(client, packet.output);
+    } else if (
+      packet.kind === 'write-rejected' &&
+      current.kind === 'write' &&
+      packet.requestId.clientSequence === current.requestId.clientSequence
+    ) {
+      // Not the head (any more): the timeout retries, by then the configuration may have moved.
+    } else if (
+      packet.kind === 'read-reply' &&
+      current.kind === 'read' &&
+      packet.readId === current.readId &&
+      packet.output !== undefined
+    ) {
+      this.finish(client, packet.output);
+    }
+  }
+
+  private finish(client: ClientState, output: Output | undefined): void {
+    const current = client.current!;
+    const input: Input = current.kind === 'write' ? current.op.input : { f: 'get' };
+    const key = current.kind === 'write' ? current.op.key : current.key;
+    // A read nobody answered tells nothing; keep it out of the history.
+    if (!(current.kind === 'read' && output === undefined)) {
+      this.history.push({ client: client.id, key, input, output, callAt: current.callAt, returnAt: this.queue.now });
+    }
+    client.current = undefined;
+    client.done += 1;
+    this.record(`done c${client.id}`);
+    this.queue.after(this.random.int(0, 10), () => this.nextOperation(client));
+  }
+}
