@@ -12,8 +12,15 @@
 // triggers the transfer that succeeds, so neither order of learning loses entries. A node that
 // becomes tail commits everything it has persisted and acknowledges it at once.
 //
-// Not yet here (issue #3): joining by snapshot + delta (a joiner is not a member, so this core
-// ignores it), restart catch-up, and read-lease renewal by heartbeats.
+// Joining (§3.8): the configuration names a joiner; it sends the tail `join` with the end of its
+// durable log; the tail's shell brings it up to date (`catch-up`: the missing entries when the
+// joiner's log is a prefix of the tail's, else a snapshot that replaces the joiner's state and
+// discards its divergent suffix), then the tail forwards each new entry to it; when the joiner
+// acknowledges everything the tail has, the tail reports it caught up and the manager appends it
+// as the new tail. A restarted node never acts as a member of a chain of several: it waits to be
+// removed and joins like any new node; only the sole member of a chain resumes (§3.7).
+//
+// Not yet here (issue #3): read-lease renewal by heartbeats.
 
 import { assert } from '../core/assert.js';
 import type { ChainConfig } from '../coordination/chain-config.js';
@@ -21,13 +28,17 @@ import type { Effect } from './effects.js';
 import type { LogEntry, RequestId } from './log-entry.js';
 import type { ChainMessage } from './messages.js';
 
-export type Role = 'head' | 'middle' | 'tail' | 'head-and-tail' | 'outside';
+export type Role = 'head' | 'middle' | 'tail' | 'head-and-tail' | 'joining' | 'outside';
 
 export interface ChainNodeOptions {
   readonly self: string;
   /** End of the durable log found at start (0, 0 for an empty node). */
   readonly lastSequence?: number;
   readonly lastEpoch?: number;
+  /** True when this process restarted with a log from before: it must rejoin, not resume. */
+  readonly restarted?: boolean;
+  /** A joiner with no progress for this long asks the tail again (its request or reply may be lost). */
+  readonly joinRetryMs?: number;
 }
 
 export class ChainNode<Op = unknown> {
@@ -48,6 +59,18 @@ export class ChainNode<Op = unknown> {
   private readonly waiting = new Map<number, RequestId>();
   private sessionConnected = false;
   private nowMs = 0;
+  /** A restarted node must not act as a member until it has been removed (or is the sole member). */
+  private mustRejoin: boolean;
+  /**
+   * At the tail: the joiner being brought up to date. `sent` is the last sequence sent to it, or
+   * undefined until it has acknowledged a catch-up (before that its log may still diverge, so
+   * nothing may be forwarded on top of it).
+   */
+  private joiner: { id: string; sent: number | undefined } | undefined;
+  /** Reads wait until this much is persisted here (a joiner that became tail may still lack committed entries). */
+  private readFloor = 0;
+  private readonly joinRetryMs: number;
+  private joinAskedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: ChainNodeOptions) {
     this.self = options.self;
@@ -55,6 +78,8 @@ export class ChainNode<Op = unknown> {
     this.lastEpoch = options.lastEpoch ?? 0;
     this.persistedSequence = this.lastSequence;
     this.committedSequence = 0;
+    this.mustRejoin = options.restarted ?? false;
+    this.joinRetryMs = options.joinRetryMs ?? 200;
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -62,7 +87,8 @@ export class ChainNode<Op = unknown> {
   get role(): Role {
     const members = this.config?.members ?? [];
     const index = members.indexOf(this.self);
-    if (index < 0) return 'outside';
+    if (index < 0) return this.config?.joining === this.self && !this.mustRejoin ? 'joining' : 'outside';
+    if (this.mustRejoin) return 'outside';
     if (members.length === 1) return 'head-and-tail';
     if (index === 0) return 'head';
     return index === members.length - 1 ? 'tail' : 'middle';
@@ -86,19 +112,27 @@ export class ChainNode<Op = unknown> {
   canServeReads(): boolean {
     const role = this.role;
     if (role !== 'tail' && role !== 'head-and-tail') return false;
+    if (this.persistedSequence < this.readFloor) return false;
     return this.sessionConnected && this.nowMs >= (this.config?.readsAllowedAtMs ?? 0);
   }
 
   private get predecessor(): string | undefined {
+    if (this.mustRejoin) return undefined;
     const members = this.config?.members ?? [];
     const index = members.indexOf(this.self);
     return index > 0 ? members[index - 1] : undefined;
   }
 
   private get successor(): string | undefined {
+    if (this.mustRejoin) return undefined;
     const members = this.config?.members ?? [];
     const index = members.indexOf(this.self);
     return index >= 0 && index + 1 < members.length ? members[index + 1] : undefined;
+  }
+
+  private get tailId(): string | undefined {
+    const members = this.config?.members ?? [];
+    return members[members.length - 1];
   }
 
   private get isTail(): boolean {
@@ -123,28 +157,60 @@ export class ChainNode<Op = unknown> {
     assert(sequence <= this.lastSequence, 'only issued entries can be persisted');
     if (sequence <= this.persistedSequence) return [];
     this.persistedSequence = sequence;
-    if (this.isTail) return this.commit(sequence);
+    if (this.role === 'joining') {
+      this.joinAskedAtMs = this.nowMs; // progress: no need to ask again yet
+      return [this.send(this.tailId!, { kind: 'ack', sequence })];
+    }
+    if (this.isTail) return [...this.commit(sequence), ...this.forwardToJoiner()];
     return this.forward();
   }
 
   message(message: ChainMessage<Op>): Effect<Op>[] {
     if (this.config === undefined || message.epoch !== this.config.epoch) return []; // fenced (§3.4)
+    const fromUpstream = message.from === this.predecessor || (this.role === 'joining' && message.from === this.tailId);
+    const fromJoiner = this.isTail && message.from === this.config.joining;
     switch (message.kind) {
       case 'entries':
-        return message.from === this.predecessor ? this.receive(message.entries) : [];
+        return fromUpstream ? this.receive(message.entries) : [];
       case 'ack':
+        if (fromJoiner) return this.joinerAcked(message.sequence);
         return message.from === this.successor ? this.commit(message.sequence) : [];
       case 'hello':
         return message.from === this.successor ? this.resendAfter(message.lastSequence) : [];
+      case 'join':
+        return fromJoiner ? this.startCatchUp(message.from, message.lastSequence, message.lastEpoch) : [];
+      case 'snapshot':
+        return fromUpstream && this.role === 'joining' ? this.install(message) : [];
+      case 'committed':
+        if (message.from !== this.predecessor) return [];
+        this.readFloor =
+          this.readFloor === Number.POSITIVE_INFINITY ? message.sequence : Math.max(this.readFloor, message.sequence);
+        return [];
     }
   }
 
   /** A new configuration of this node's chain (epochs only go up). */
   configure(config: ChainConfig): Effect<Op>[] {
     if (this.config !== undefined && config.epoch <= this.config.epoch) return [];
-    const before = { predecessor: this.predecessor, successor: this.successor, tail: this.isTail };
+    const before = {
+      predecessor: this.predecessor,
+      successor: this.successor,
+      tail: this.isTail,
+      joiningTo: this.role === 'joining' ? this.tailId : undefined,
+      member: this.role !== 'joining' && this.role !== 'outside',
+    };
     this.config = config;
+    if (this.mustRejoin && (!config.members.includes(this.self) || config.members.length === 1)) {
+      this.mustRejoin = false; // removed (so it may join), or the chain's last member (so it resumes)
+    }
     const effects: Effect<Op>[] = [];
+    if (!this.isTail || config.joining === undefined) this.joiner = undefined;
+    else if (config.joining !== this.joiner?.id) this.joiner = { id: config.joining, sent: undefined };
+    if (this.role === 'joining') {
+      const tail = this.tailId!;
+      if (tail !== before.joiningTo) effects.push(this.askToJoin());
+      return effects;
+    }
     if (this.role === 'outside') {
       this.waiting.clear(); // removed: its clients will time out and retry at the new head
       return effects;
@@ -156,6 +222,9 @@ export class ChainNode<Op = unknown> {
         this.send(predecessor, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
       );
     }
+    // A node that becomes tail without having been a member (a joiner, or a node that skipped
+    // configurations) may lack committed entries: no reads until its predecessor says what is committed.
+    if (this.isTail && !before.member && this.predecessor !== undefined) this.readFloor = Number.POSITIVE_INFINITY;
     if (this.isTail && !before.tail) {
       effects.push(...this.commit(this.persistedSequence)); // the tail's state is the committed state
     } else if (this.isTail && predecessor !== undefined && predecessor !== before.predecessor) {
@@ -163,7 +232,9 @@ export class ChainNode<Op = unknown> {
     }
     const successor = this.successor;
     if (successor !== undefined && successor !== before.successor) {
-      this.sentSequence = this.committedSequence; // it has at least what is committed
+      this.sentSequence = this.committedSequence; // it has at least what is committed (else its hello says so)
+      const mark = this.committedMark();
+      if (mark !== undefined) effects.push(this.send(successor, { kind: 'committed', sequence: mark }));
       effects.push(...this.forward());
     }
     return effects;
@@ -174,9 +245,34 @@ export class ChainNode<Op = unknown> {
     return [];
   }
 
+  /** True while this node waits on a message that may be lost, so its shell must keep ticking it. */
+  get needsTicks(): boolean {
+    return this.role === 'joining' || (this.predecessor !== undefined && this.persistedSequence < this.readFloor);
+  }
+
   tick(nowMs: number): Effect<Op>[] {
     this.nowMs = Math.max(this.nowMs, nowMs);
+    if (this.nowMs - this.joinAskedAtMs < this.joinRetryMs) return [];
+    if (this.role === 'joining') return [this.askToJoin()];
+    if (this.predecessor !== undefined && this.persistedSequence < this.readFloor) {
+      // Committed entries are missing here, or it is not yet known which: ask the predecessor.
+      this.joinAskedAtMs = this.nowMs;
+      return [
+        this.send(this.predecessor, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
+      ];
+    }
     return [];
+  }
+
+  /** What this node knows to be committed in the chain (it may not hold all of it yet). */
+  private committedMark(): number | undefined {
+    if (this.readFloor === Number.POSITIVE_INFINITY) return undefined;
+    return Math.max(this.committedSequence, this.readFloor);
+  }
+
+  private askToJoin(): Effect<Op> {
+    this.joinAskedAtMs = this.nowMs;
+    return this.send(this.tailId!, { kind: 'join', lastSequence: this.persistedSequence, lastEpoch: this.lastEpoch });
   }
 
   // ---- steps --------------------------------------------------------------------------------
@@ -196,9 +292,9 @@ export class ChainNode<Op = unknown> {
     if (fresh.length === 0) return [];
     if (fresh[0]!.sequence !== this.lastSequence + 1) {
       // A gap: something before was lost with an old connection. Ask again from our end.
-      return [
-        this.send(this.predecessor!, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
-      ];
+      const ask = { lastSequence: this.lastSequence, lastEpoch: this.lastEpoch };
+      if (this.role === 'joining') return [this.askToJoin()];
+      return [this.send(this.predecessor!, { kind: 'hello', ...ask })];
     }
     this.append(fresh);
     return [{ kind: 'persist', entries: fresh }];
@@ -216,8 +312,64 @@ export class ChainNode<Op = unknown> {
 
   private resendAfter(lastSequence: number): Effect<Op>[] {
     assert(lastSequence <= this.persistedSequence, 'a successor holds only what this node sent it');
+    const effects: Effect<Op>[] = [];
+    if (lastSequence < this.committedSequence) {
+      // Committed entries are no longer pending (a new tail that was a joiner may lack some):
+      // they come from the durable log.
+      const from = { sequence: lastSequence, epoch: 0 };
+      effects.push({
+        kind: 'catch-up',
+        to: this.successor!,
+        from,
+        upTo: this.committedSequence,
+        epoch: this.epoch,
+        trusted: true,
+      });
+    }
     this.sentSequence = Math.max(lastSequence, this.committedSequence);
-    return this.forward();
+    // Repeated for a successor that missed it: what it must hold before it may serve reads.
+    const mark = this.committedMark();
+    if (mark !== undefined) effects.push(this.send(this.successor!, { kind: 'committed', sequence: mark }));
+    return [...effects, ...this.forward()];
+  }
+
+  /** At the tail: a joiner said where its log ends. Nothing is forwarded until it confirms the catch-up. */
+  private startCatchUp(joiner: string, lastSequence: number, lastEpoch: number): Effect<Op>[] {
+    this.joiner = { id: joiner, sent: undefined };
+    const from = { sequence: lastSequence, epoch: lastEpoch };
+    return [{ kind: 'catch-up', to: joiner, from, upTo: this.persistedSequence, epoch: this.epoch, trusted: false }];
+  }
+
+  /** At the tail: new persisted entries go to a joiner whose log is known to follow this one. */
+  private forwardToJoiner(): Effect<Op>[] {
+    const joiner = this.joiner;
+    if (joiner?.sent === undefined || joiner.sent >= this.persistedSequence) return [];
+    const from = { sequence: joiner.sent, epoch: 0 };
+    joiner.sent = this.persistedSequence;
+    return [{ kind: 'catch-up', to: joiner.id, from, upTo: this.persistedSequence, epoch: this.epoch, trusted: true }];
+  }
+
+  private joinerAcked(sequence: number): Effect<Op>[] {
+    const joiner = this.joiner;
+    if (joiner === undefined) return [];
+    // An acknowledgement means its log is a prefix of this one up to `sequence`.
+    if (joiner.sent === undefined || joiner.sent < sequence) joiner.sent = sequence;
+    if (sequence >= this.persistedSequence) return [{ kind: 'caught-up', joiner: joiner.id }];
+    return this.forwardToJoiner();
+  }
+
+  /** At a joiner: the tail's state replaces this node's, divergent suffix and all. */
+  private install(snapshot: Extract<ChainMessage<Op>, { kind: 'snapshot' }>): Effect<Op>[] {
+    this.pending = [];
+    this.lastSequence = snapshot.sequence;
+    this.lastEpoch = snapshot.lastEpoch;
+    this.persistedSequence = snapshot.sequence;
+    this.committedSequence = snapshot.sequence;
+    this.joinAskedAtMs = this.nowMs;
+    return [
+      { kind: 'install', sequence: snapshot.sequence, lastEpoch: snapshot.lastEpoch, state: snapshot.state },
+      this.send(snapshot.from, { kind: 'ack', sequence: snapshot.sequence }),
+    ];
   }
 
   private commit(sequence: number): Effect<Op>[] {

@@ -21,5 +21,24 @@ export type Effect<Op = unknown> =
   | { kind: 'send'; to: string; message: ChainMessage<Op> }
   /** The write with this request id is committed at this sequence: answer its client. */
   | { kind: 'reply'; requestId: RequestId; sequence: number }
+  /**
+   * Bring a peer from `from` up to `upTo` using the durable log: if the log holds the entry
+   * `from.sequence` with epoch `from.epoch` (or `from.sequence` is 0), send the entries after it
+   * as `entries` messages; otherwise (a divergent or trimmed log) send a `snapshot` of the state
+   * at `upTo`. Messages are stamped with `epoch`. With `trusted`, the peer's log is known to be a
+   * prefix of this one (no check needed).
+   */
+  | {
+      kind: 'catch-up';
+      to: string;
+      from: { sequence: number; epoch: number };
+      upTo: number;
+      epoch: number;
+      trusted: boolean;
+    }
+  /** Replace the local state and log with this snapshot (durably) before anything after it. */
+  | { kind: 'install'; sequence: number; lastEpoch: number; state: unknown }
+  /** Tell the coordinator that this joiner holds everything this tail has (§3.8). */
+  | { kind: 'caught-up'; joiner: string }
   /** The write cannot be taken here (not the head, no configuration): the client should retry elsewhere. */
   | { kind: 'reject'; requestId: RequestId; reason: 'not-head' | 'no-configuration' };

@@ -15,4 +15,16 @@ export type ChainMessage<Op = unknown> =
    * "my log ends here". The predecessor re-sends everything after it (the middle-failure rule,
    * §3.7) and acknowledges what it already knows is committed.
    */
-  | { kind: 'hello'; epoch: number; from: string; lastSequence: number; lastEpoch: number };
+  | { kind: 'hello'; epoch: number; from: string; lastSequence: number; lastEpoch: number }
+  /**
+   * Predecessor -> a new successor: everything <= `sequence` is committed. A joiner that just
+   * became tail serves no read before it holds all of it (it may still be receiving it).
+   */
+  | { kind: 'committed'; epoch: number; from: string; sequence: number }
+  /** Joiner -> tail (§3.8): "my durable log ends at (lastSequence, lastEpoch); bring me up to date". */
+  | { kind: 'join'; epoch: number; from: string; lastSequence: number; lastEpoch: number }
+  /**
+   * Tail -> joiner, when the joiner's log is not a prefix of the tail's (or is too old): the
+   * tail's whole state at `sequence`, opaque to the core. The joiner discards its own first.
+   */
+  | { kind: 'snapshot'; epoch: number; from: string; sequence: number; lastEpoch: number; state: unknown };

@@ -152,6 +152,8 @@ describe('chain node: the normal case', () => {
   it('only the tail serves reads, only while its session is connected and its lease wait is over', () => {
     const h = new Harness(['a', 'b']);
     h.configure(['a', 'b'], { readsAllowedAtMs: 500 });
+    assert.equal(h.node('b').canServeReads(), false, 'a new tail first hears from its predecessor what is committed');
+    h.deliver();
     h.node('b').sessionChanged(true);
     h.node('a').sessionChanged(true);
     assert.equal(h.node('a').canServeReads(), false, 'the head never serves reads');

@@ -37,7 +37,7 @@ export interface SimOptions {
   /** Network faults, as probabilities per message. */
   dropRate: number;
   duplicateRate: number;
-  /** Node crashes during the run (at most nodes - 1). */
+  /** Node crashes during the run (at most nodes - 1); each crashed node restarts later and rejoins. */
   crashes: number;
   /** Symmetric partitions between two nodes, each healed later. */
   partitions: number;
@@ -71,19 +71,50 @@ export interface SimVariant {
   afterPersist?: (node: SimNode, entries: readonly LogEntry<SimOp>[]) => Effect<SimOp>[];
 }
 
+const clientTableLimits = { clientsMax: 1000, idleEntriesMax: 100_000 };
+
 export class SimNode {
-  readonly core: ChainNode<SimOp>;
-  readonly store = new MemoryStore(new ManualClock());
-  readonly clients = new ClientTable<Output | undefined>({ clientsMax: 1000, idleEntriesMax: 100_000 });
+  core: ChainNode<SimOp>;
+  store = new MemoryStore(new ManualClock());
+  clients = new ClientTable<Output | undefined>(clientTableLimits);
   /** Results of applied entries, by sequence, for the head's replies. */
-  readonly results = new Map<number, Output | undefined>();
-  /** Every entry this node persisted, in order (for the prefix-property check). */
-  readonly log: LogEntry<SimOp>[] = [];
+  results = new Map<number, Output | undefined>();
+  /** Every entry this node persisted, in order (durable: it survives crashes). */
+  log: LogEntry<SimOp>[] = [];
   alive = true;
   diskFreeAt = 0;
+  /** Raised by every restart: events of an older incarnation are ignored. */
+  incarnation = 0;
+  /** A tick is scheduled for this node. */
+  ticking = false;
+  /** Raised by a snapshot install: disk writes issued before it are void. */
+  diskGeneration = 0;
 
   constructor(readonly id: string) {
     this.core = new ChainNode<SimOp>({ self: id });
+  }
+
+  /** A new process on the same durable state (the store and log survive; memory does not). */
+  restart(): void {
+    this.incarnation += 1;
+    this.alive = true;
+    const last = this.log[this.log.length - 1];
+    this.core = new ChainNode<SimOp>({
+      self: this.id,
+      lastSequence: last?.sequence ?? 0,
+      lastEpoch: last?.epoch ?? 0,
+      restarted: true,
+    });
+  }
+
+  /** Replaces the state with a snapshot: here, the tail's log, replayed from an empty store. */
+  install(entries: readonly LogEntry<SimOp>[]): void {
+    this.diskGeneration += 1;
+    this.store = new MemoryStore(new ManualClock());
+    this.clients = new ClientTable<Output | undefined>(clientTableLimits);
+    this.results = new Map();
+    this.log = [];
+    this.apply(entries);
   }
 
   /** Applies persisted entries: each once per request id (§3.6), results kept for replies. */
@@ -165,6 +196,10 @@ class Simulation {
   private trace = 0x811c9dc5;
   /** Read ids, unique in the run: a late reply to an earlier read must not answer a later one. */
   private reads = 0;
+  /** Joiners their tail reported caught up (the coordinator's view). */
+  private readonly caughtUp = new Set<string>();
+  /** Restarted nodes still listed as members: the manager must remove them so they rejoin. */
+  private readonly staleMembers = new Set<string>();
   /** Nodes cut off from the coordinator: no watches reach them, their sessions lapse. */
   private readonly cutOff = new Set<string>();
   private probeOutputs: (Output | undefined)[] = [];
@@ -290,8 +325,10 @@ class Simulation {
       this.record(`heal ${node.id}`);
       if (!node.alive) return;
       this.execute(node, node.core.configure(this.config));
-      // A new session; a node whose old session expired is no longer a member (it would rejoin).
+      // A new session; a node whose old session expired is no longer a member: it rejoins.
       this.execute(node, node.core.sessionChanged(true));
+      this.sessionExpired.delete(node.id);
+      this.reconfigure();
     });
   }
 
@@ -299,25 +336,43 @@ class Simulation {
     this.record(`crash ${node.id}`);
     node.alive = false;
     node.store.crash();
+    const incarnation = node.incarnation;
     this.queue.after(this.options.sessionTimeoutMs, () => {
+      if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
       this.sessionExpired.add(node.id);
       this.reconfigure();
     });
+    this.queue.after(this.random.int(100, 2000), () => this.restart(node));
+  }
+
+  /** The node comes back with its durable state and a new session; it rejoins (§3.8). */
+  private restart(node: SimNode): void {
+    this.record(`restart ${node.id}`);
+    node.restart();
+    this.sessionExpired.delete(node.id);
+    const members = this.config.members;
+    if (members.includes(node.id) && members.length > 1) this.staleMembers.add(node.id);
+    this.execute(node, node.core.sessionChanged(true));
+    if (!this.cutOff.has(node.id)) this.execute(node, node.core.configure(this.config));
+    this.reconfigure();
   }
 
   private reconfigure(): void {
     for (;;) {
+      for (const id of this.staleMembers) if (!this.config.members.includes(id)) this.staleMembers.delete(id);
       const liveNodes = new Set(this.nodes.filter((n) => !this.sessionExpired.has(n.id)).map((n) => n.id));
+      const candidates = [...liveNodes].filter((id) => !this.config.members.includes(id) && !this.cutOff.has(id));
       const decision = decide(this.config, {
         liveNodes,
-        suspectedNodes: new Set(),
-        caughtUp: new Set(),
-        candidates: [],
+        suspectedNodes: this.staleMembers,
+        caughtUp: this.caughtUp,
+        candidates,
         nowMs: this.queue.now,
         sessionTimeoutMs: this.options.sessionTimeoutMs,
       });
       if (decision.kind === 'none') return;
       this.config = decision.config;
+      for (const id of this.config.members) this.caughtUp.delete(id);
       this.record(`epoch ${this.config.epoch} ${this.config.members.join(',')}`);
       const config = this.config;
       // Watches arrive late, and not at the same time everywhere.
@@ -336,15 +391,30 @@ class Simulation {
 
   // ---- nodes -----------------------------------------------------------------------------------
 
+  /** A node waiting on a message that may be lost (a joiner, a new tail) has a timer to ask again. */
+  private keepTicking(node: SimNode): void {
+    if (node.ticking || !node.alive || !node.core.needsTicks) return;
+    node.ticking = true;
+    const incarnation = node.incarnation;
+    this.queue.after(100, () => {
+      node.ticking = false;
+      if (!node.alive || node.incarnation !== incarnation) return;
+      this.execute(node, node.core.tick(this.queue.now));
+    });
+  }
+
   private execute(node: SimNode, effects: Effect<SimOp>[]): void {
+    this.keepTicking(node);
     const carried = this.variant.effects?.(node, effects) ?? effects;
     for (const effect of carried) {
       switch (effect.kind) {
         case 'persist': {
           const done = Math.max(node.diskFreeAt, this.queue.now) + this.random.int(1, 5);
           node.diskFreeAt = done;
+          const generation = node.diskGeneration;
+          const incarnation = node.incarnation;
           this.queue.at(done, () => {
-            if (!node.alive) return;
+            if (!node.alive || node.incarnation !== incarnation || node.diskGeneration !== generation) return;
             node.apply(effect.entries);
             this.execute(node, this.variant.afterPersist?.(node, effect.entries) ?? []);
             this.execute(node, node.core.persisted(effect.entries[effect.entries.length - 1]!.sequence));
@@ -366,8 +436,50 @@ class Simulation {
         case 'reject':
           this.transmit(node.id, effect.requestId.clientId, { kind: 'write-rejected', requestId: effect.requestId });
           break;
+        case 'catch-up':
+          this.catchUp(node, effect);
+          break;
+        case 'install': {
+          const state = effect.state as LogEntry<SimOp>[];
+          node.install(state);
+          break;
+        }
+        case 'caught-up':
+          this.queue.after(this.random.int(1, 30), () => {
+            if (this.config.joining !== effect.joiner) return;
+            this.caughtUp.add(effect.joiner);
+            this.reconfigure();
+          });
+          break;
       }
     }
+  }
+
+  /** The shell's side of `catch-up`: entries from the durable log when they continue the peer's log, else a snapshot. */
+  private catchUp(node: SimNode, effect: Extract<Effect<SimOp>, { kind: 'catch-up' }>): void {
+    const { from, upTo } = effect;
+    const anchor = from.sequence === 0 ? undefined : node.log[from.sequence - 1];
+    const continues = effect.trusted || from.sequence === 0 || (anchor !== undefined && anchor.epoch === from.epoch);
+    if (continues && from.sequence <= upTo) {
+      const entries = node.log.slice(from.sequence, upTo);
+      if (entries.length > 0)
+        this.transmit(node.id, effect.to, {
+          kind: 'chain',
+          message: { kind: 'entries', epoch: effect.epoch, from: node.id, entries },
+        });
+      return;
+    }
+    const state = node.log.slice(0, upTo);
+    const lastEpoch = state[state.length - 1]?.epoch ?? 0;
+    const message: ChainMessage<SimOp> = {
+      kind: 'snapshot',
+      epoch: effect.epoch,
+      from: node.id,
+      sequence: upTo,
+      lastEpoch,
+      state,
+    };
+    this.transmit(node.id, effect.to, { kind: 'chain', message });
   }
 
   private transmit(from: string, to: string, packet: Packet): void {
@@ -386,6 +498,7 @@ class Simulation {
     }
     const node = this.node(to);
     if (!node.alive) return;
+    node.core.tick(this.queue.now); // the node's clock: virtual time
     switch (packet.kind) {
       case 'chain':
         this.execute(node, node.core.message(packet.message));
