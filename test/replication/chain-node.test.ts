@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { ChainConfig } from '../../src/coordination/chain-config.js';
 import { ChainNode } from '../../src/replication/chain-node.js';
 import type { Effect } from '../../src/replication/effects.js';
+import type { LogEntry } from '../../src/replication/log-entry.js';
 import type { ChainMessage } from '../../src/replication/messages.js';
 
 type Op = string;
@@ -18,6 +19,9 @@ class Harness {
   queue: { to: string; message: ChainMessage<Op> }[] = [];
   readonly replies: number[] = [];
   readonly rejected: string[] = [];
+  readonly caughtUp: string[] = [];
+  /** The durable log of each node, as entries (what catch-up reads). */
+  readonly logs = new Map<string, LogEntry<Op>[]>();
   /** Entries each node has persisted, in order. */
   readonly disk = new Map<string, Op[]>();
   /** Entries handed to persist but not yet reported durable. */
@@ -30,6 +34,7 @@ class Harness {
     for (const name of names) {
       this.nodes.set(name, new ChainNode<Op>({ self: name }));
       this.disk.set(name, []);
+      this.logs.set(name, []);
     }
   }
 
@@ -37,13 +42,16 @@ class Harness {
     return this.nodes.get(name)!;
   }
 
-  configure(members: string[], options: { only?: string[]; readsAllowedAtMs?: number } = {}): ChainConfig {
+  configure(
+    members: string[],
+    options: { only?: string[]; readsAllowedAtMs?: number; joining?: string } = {},
+  ): ChainConfig {
     this.epoch += 1;
     const config: ChainConfig = {
       chainId: 'c0',
       epoch: this.epoch,
       members,
-      joining: undefined,
+      joining: options.joining,
       readsAllowedAtMs: options.readsAllowedAtMs ?? 0,
     };
     for (const name of options.only ?? [...this.nodes.keys()]) this.run(name, this.node(name).configure(config));
@@ -60,6 +68,7 @@ class Harness {
       switch (effect.kind) {
         case 'persist':
           this.disk.get(name)!.push(...effect.entries.map((e) => e.operation));
+          this.logs.get(name)!.push(...effect.entries);
           this.unsynced.set(name, effect.entries[effect.entries.length - 1]!.sequence);
           if (this.autoPersist) this.sync(name);
           break;
@@ -72,6 +81,40 @@ class Harness {
         case 'reject':
           this.rejected.push(effect.reason);
           break;
+        case 'caught-up':
+          this.caughtUp.push(effect.joiner);
+          break;
+        case 'catch-up': {
+          const log = this.logs.get(name)!;
+          const anchor = effect.from.sequence === 0 ? undefined : log[effect.from.sequence - 1];
+          const continues = effect.trusted || effect.from.sequence === 0 || anchor?.epoch === effect.from.epoch;
+          const message: ChainMessage<Op> = continues
+            ? {
+                kind: 'entries',
+                epoch: effect.epoch,
+                from: name,
+                entries: log.slice(effect.from.sequence, effect.upTo),
+              }
+            : {
+                kind: 'snapshot',
+                epoch: effect.epoch,
+                from: name,
+                sequence: effect.upTo,
+                lastEpoch: log[effect.upTo - 1]?.epoch ?? 0,
+                state: log.slice(0, effect.upTo),
+              };
+          this.queue.push({ to: effect.to, message });
+          break;
+        }
+        case 'install': {
+          const entries = effect.state as LogEntry<Op>[];
+          this.logs.set(name, [...entries]);
+          this.disk.set(
+            name,
+            entries.map((e) => e.operation),
+          );
+          break;
+        }
       }
     }
   }
@@ -267,5 +310,65 @@ describe('chain node: failures (§3.7)', () => {
     h.write('a', 'x');
     assert.deepEqual(h.rejected, ['not-head']);
     assert.equal(h.node('a').role, 'outside');
+  });
+});
+
+describe('chain node: joining is the only way in (§3.8)', () => {
+  it('a new node catches up from the tail, is reported caught up, and becomes the tail', () => {
+    const h = new Harness(['a', 'b', 'j']);
+    h.configure(['a', 'b']);
+    h.write('a', 'x=1');
+    h.write('a', 'x=2');
+    h.deliver();
+    h.configure(['a', 'b'], { joining: 'j' });
+    h.deliver();
+    assert.deepEqual(h.disk.get('j'), ['x=1', 'x=2']);
+    assert.deepEqual(h.caughtUp, ['j']);
+    assert.equal(h.node('j').role, 'joining');
+    h.write('a', 'x=3'); // the tail forwards new entries to a caught-up joiner
+    h.deliver();
+    assert.deepEqual(h.disk.get('j'), ['x=1', 'x=2', 'x=3']);
+    h.configure(['a', 'b', 'j']);
+    h.node('j').sessionChanged(true);
+    h.deliver();
+    assert.equal(h.node('j').role, 'tail');
+    assert.equal(h.node('j').canServeReads(), true);
+    h.write('a', 'x=4');
+    h.deliver();
+    assert.deepEqual(h.disk.get('j'), ['x=1', 'x=2', 'x=3', 'x=4']);
+    assert.deepEqual(h.replies, [1, 2, 3, 4]);
+  });
+
+  it('a restarted node whose log diverges gets a snapshot and loses its divergent suffix', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.write('a', 'x=1');
+    h.deliver();
+    h.write('a', 'lost'); // persisted at a only: a crashes before sending it
+    h.drop(() => true);
+    const log = h.logs.get('a')!;
+    h.nodes.set('a', new ChainNode<Op>({ self: 'a', lastSequence: 2, lastEpoch: log[1]!.epoch, restarted: true }));
+    h.configure(['b']);
+    h.write('b', 'y=1'); // the chain moved on: sequence 2 is a different write now
+    h.configure(['b'], { joining: 'a' });
+    h.deliver();
+    assert.deepEqual(h.disk.get('a'), ['x=1', 'y=1'], 'the divergent entry is gone');
+    assert.deepEqual(h.caughtUp, ['a']);
+  });
+
+  it('a restarted node still listed in a chain of several does not act until removed; a sole member resumes', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.write('a', 'x=1');
+    h.deliver();
+    h.nodes.set('b', new ChainNode<Op>({ self: 'b', lastSequence: 1, lastEpoch: 1, restarted: true }));
+    h.configure(['a', 'b'], { only: ['b'] });
+    assert.equal(h.node('b').role, 'outside');
+    assert.equal(h.node('b').canServeReads(), false);
+    const alone = new ChainNode<Op>({ self: 'a', lastSequence: 1, lastEpoch: 1, restarted: true });
+    h.nodes.set('a', alone);
+    h.configure(['a'], { only: ['a'] });
+    assert.equal(alone.role, 'head-and-tail');
+    assert.equal(alone.progress.committed, 1, 'its durable log is the committed state');
   });
 });

@@ -94,4 +94,13 @@ describe('simulator: broken variants are caught', () => {
     assert.ok(found !== undefined, 'no seed exposed the early answer');
     assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
   });
+
+  it('a tail that trusts a joiner log instead of checking it (a divergent suffix survives)', () => {
+    const found = firstFailure(() => ({
+      effects: (_node, effects) =>
+        effects.map((effect): Effect<SimOp> => (effect.kind === 'catch-up' ? { ...effect, trusted: true } : effect)),
+    }));
+    assert.ok(found !== undefined, 'no seed exposed the divergent suffix');
+    assert.match(found.failures.join('\n'), /prefix property|differ|not linearizable/, `seed ${found.seed}`);
+  });
 });
