@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client } from '../../src/client/client.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { Prng } from '../../src/core/prng.js';
 import { CatenaNode } from '../../src/server/node.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -37,25 +38,14 @@ class SlowDiskStore extends MemoryStore {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-/** mulberry32: a seeded generator, so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('node durability against a simulated disk', () => {
   it('never acknowledges a write, or shows a value, before the disk has it', async () => {
     const store = new SlowDiskStore(new ManualClock());
     const dir = tempDir();
     const node = await CatenaNode.start({ dataDir: dir.path, port: 0, durability: 'fsync', openStore: () => store });
     const seed = 20261122;
-    const random = prng(seed);
+    const prng = new Prng(seed);
+    const random = () => prng.next();
     const acknowledged = new Map<string, string>();
     const observed: { key: string; value: string }[] = [];
     let client = await Client.connect({ port: node.port, timeoutMs: 60_000 });
