@@ -168,6 +168,8 @@ interface ClientState {
   view: ChainConfig;
   /** Operations this client runs in all. */
   total: number;
+  /** Last version seen per key (for compare-and-set). */
+  seen: Map<string, number>;
   done: number;
   clientSequence: number;
   /** The operation in progress. */
@@ -250,6 +252,7 @@ class Simulation {
       id: this.clients.length,
       view: this.config,
       total,
+      seen: new Map(),
       done: 0,
       clientSequence: 0,
       current: undefined,
@@ -534,14 +537,17 @@ class Simulation {
       client.current = { kind: 'read', key, callAt: this.queue.now, attempts: 0, readId: this.reads };
     } else {
       client.clientSequence += 1;
+      const value = `c${client.id}-${client.clientSequence}`;
       const input: SimOp['input'] =
-        r < 0.65
-          ? { f: 'put', value: `c${client.id}-${client.clientSequence}` }
-          : r < 0.8
-            ? { f: 'incr', delta: 1n }
-            : r < 0.9
-              ? { f: 'append', value: String.fromCharCode(97 + client.id) }
-              : { f: 'del' };
+        r < 0.55
+          ? { f: 'put', value }
+          : r < 0.65
+            ? { f: 'cas', expectedVersion: client.seen.get(key) ?? 0, value }
+            : r < 0.8
+              ? { f: 'incr', delta: 1n }
+              : r < 0.9
+                ? { f: 'append', value: String.fromCharCode(97 + client.id) }
+                : { f: 'del' };
       const requestId = { clientId: `client${client.id}`, clientSequence: client.clientSequence };
       client.current = { kind: 'write', requestId, op: { key, input }, callAt: this.queue.now, attempts: 0 };
     }
@@ -602,6 +608,21 @@ class Simulation {
     }
   }
 
+  /** The version a client last saw for a key: what its next compare-and-set expects. */
+  private remember(client: ClientState, key: string, output: Output | undefined): void {
+    if (output === undefined) return;
+    if (output.f === 'get') {
+      if (output.found) client.seen.set(key, output.version);
+      else client.seen.delete(key);
+    } else if (output.f === 'put' || (output.f === 'cas' && output.swapped)) {
+      client.seen.set(key, output.version);
+    } else if (output.f === 'cas') {
+      client.seen.set(key, output.currentVersion);
+    } else if (output.f === 'del') {
+      client.seen.delete(key);
+    }
+  }
+
   private finish(client: ClientState, output: Output | undefined): void {
     const current = client.current!;
     const input: Input = current.kind === 'write' ? current.op.input : { f: 'get' };
@@ -610,6 +631,7 @@ class Simulation {
     if (!(current.kind === 'read' && output === undefined)) {
       this.history.push({ client: client.id, key, input, output, callAt: current.callAt, returnAt: this.queue.now });
     }
+    this.remember(client, key, output);
     client.current = undefined;
     client.done += 1;
     this.record(`done c${client.id}`);
