@@ -43,6 +43,8 @@ export interface SimOptions {
   partitions: number;
   /** Partitions between one node and the coordinator (its session disconnects, then expires). */
   coordinatorPartitions: number;
+  /** One-way partitions: messages from one node to another are lost, the other way they pass. */
+  oneWayPartitions: number;
   sessionTimeoutMs: number;
   clientTimeoutMs: number;
 }
@@ -57,6 +59,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   crashes: 1,
   partitions: 1,
   coordinatorPartitions: 1,
+  oneWayPartitions: 1,
   sessionTimeoutMs: 300,
   clientTimeoutMs: 150,
 };
@@ -303,6 +306,13 @@ class Simulation {
       this.queue.at(from, () => this.partitioned.add(`${a}|${b}`));
       this.queue.at(from + this.random.int(50, 800), () => this.partitioned.delete(`${a}|${b}`));
     }
+    for (let p = 0; p < this.options.oneWayPartitions; p++) {
+      const a = this.random.pick(this.nodes).id;
+      const b = this.random.pick(this.nodes.filter((n) => n.id !== a)).id;
+      const from = this.random.int(50, 1500);
+      this.queue.at(from, () => this.partitioned.add(`${a}>${b}`));
+      this.queue.at(from + this.random.int(50, 800), () => this.partitioned.delete(`${a}>${b}`));
+    }
   }
 
   /**
@@ -495,6 +505,7 @@ class Simulation {
 
   private arrive(from: string, to: string, packet: Packet): void {
     if (this.partitioned.has(`${from}|${to}`) || this.partitioned.has(`${to}|${from}`)) return;
+    if (this.partitioned.has(`${from}>${to}`)) return;
     if (to.startsWith('client')) {
       this.clientReceives(this.clients[Number(to.slice('client'.length))]!, packet);
       return;
