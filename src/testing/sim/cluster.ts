@@ -4,8 +4,9 @@
 // retries whose history is checked for linearizability. Everything runs on one seeded Prng and
 // virtual time (event-queue.ts), so a seed replays a run exactly (DESIGN.md §4).
 //
-// This first version simulates one chain whose crashed nodes stay down (restart and joining
-// come with the join protocol); the manager (coordination/manager.ts) removes them.
+// One chain is simulated (sharding comes later). The manager (coordination/manager.ts) removes
+// crashed and expired members; crashed nodes restart with their durable state, and they and
+// healed nodes rejoin through the join protocol (§3.8).
 
 import { assert } from '../../core/assert.js';
 import { ManualClock } from '../../core/clock.js';
