@@ -25,13 +25,14 @@ export const stats = defineCommand({
       nodeId: node.nodeId,
       durability: node.durability,
       version: node.version,
+      protocolErrors: BigInt(node.protocolErrors()),
     };
   },
   render(reply) {
     const lines = [
       `node ${reply.nodeId}  version ${reply.version}  durability ${reply.durability}`,
       `uptime ${(Number(reply.uptimeMs) / 1000).toFixed(1)} s  connections ${reply.connections} open / ${reply.connectionsTotal} total`,
-      `keys ${reply.keys}  bytes ${reply.bytes}`,
+      `keys ${reply.keys}  bytes ${reply.bytes}  protocol errors ${reply.protocolErrors}`,
       'command       calls     errors   p50 µs   p99 µs  p99.9 µs   max µs',
     ];
     for (const c of reply.commands) {

@@ -25,6 +25,8 @@ export interface NodeFacts {
   version: string;
   connections(): { open: number; total: number };
   commandStats(): ReplyInit<'stats'>['commands'];
+  /** Frames rejected before reaching a command. */
+  protocolErrors(): number;
 }
 
 export interface CommandContext {

@@ -147,6 +147,7 @@ export class CatenaNode {
       version: catenaVersion,
       connections: () => ({ open: this.stats.connectionsOpen, total: this.stats.connectionsTotal }),
       commandStats: () => this.stats.commandStats(),
+      protocolErrors: () => this.stats.protocolErrors,
     };
     assert(commandNames.length > 0, 'the command table is not empty');
     return { store: this.store, clock: this.options.clock, valueBytesMax: this.options.valueBytesMax, node };

@@ -80,6 +80,7 @@ function harness(valueBytesMax = 64): Harness {
     version: '9.9.9',
     connections: () => ({ open: 2, total: 7 }),
     commandStats: () => commandStats,
+    protocolErrors: () => 3,
   };
   return { ctx: { store, clock, valueBytesMax, node }, store, clock };
 }
@@ -631,6 +632,7 @@ describe('size, ping, stats', () => {
       nodeId: 'node-1',
       durability: 'memory',
       version: '9.9.9',
+      protocolErrors: 3n,
     });
   });
 });
@@ -981,7 +983,7 @@ describe('render', () => {
     const lines = rendered.split('\n');
     assert.equal(lines[0], 'node node-1  version 9.9.9  durability memory');
     assert.equal(lines[1], 'uptime 5.0 s  connections 2 open / 7 total');
-    assert.equal(lines[2], 'keys 1  bytes 2');
+    assert.equal(lines[2], 'keys 1  bytes 2  protocol errors 3');
     assert.match(lines[3] ?? '', /^command\s+calls\s+errors/);
     assert.equal(lines.length, 5);
     assert.deepEqual(lines[4]?.trim().split(/\s+/), ['get', '3', '1', '10', '20', '30', '40']);

@@ -373,6 +373,7 @@ void describe('hostile input against a server process', () => {
         false,
         `fixture ${b.hex} is malformed`,
       );
+    const errorsBefore = (await client.stats()).protocolErrors;
     await survives(async () => {
       const raw = await RawConnection.open(server.port);
       await raw.write(Buffer.concat([...bad.map((b) => frame(b.hex)), pingFrame(9, 'after the garbage')]));
@@ -391,6 +392,8 @@ void describe('hostile input against a server process', () => {
       assert.ok(raw.isOpen);
       await raw.close();
     });
+    const errorsAfter = (await client.stats()).protocolErrors;
+    assert.equal(errorsAfter - errorsBefore, BigInt(bad.length), 'stats counts each rejected frame');
   });
 
   void it('answers an unknown oneof field, or a request with no command, with ERR_UNKNOWN_COMMAND', async () => {
