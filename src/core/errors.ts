@@ -20,6 +20,10 @@ export const errorCodes = {
   ERR_LISTEN_FAILED: 'could not listen on the address',
   ERR_STORAGE: 'storage failure',
   ERR_INTERNAL: 'internal error',
+  ERR_NOT_HEAD: 'this node is not the head of the chain: send writes to the head',
+  ERR_NOT_TAIL: 'this node does not serve reads now: send reads to the tail',
+  ERR_UNAVAILABLE: 'the chain cannot take requests now (no configuration, or no coordinator session)',
+  ERR_COORDINATOR: 'coordinator failure',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

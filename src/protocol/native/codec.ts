@@ -84,8 +84,9 @@ export function encodeRequestFrame(id: number, command: RequestCommand): Uint8Ar
   return encodeRequestAs(id, command, framePrefixBytes);
 }
 
-function encodeRequestAs(id: number, command: RequestCommand, prefix: number): Uint8Array {
+function encodeRequestAs(id: number, command: RequestCommand, prefix: number, writer?: WriterIds): Uint8Array {
   try {
+    if (writer !== undefined && (writer.clientId !== '' || writer.clientSequence !== 0n)) throw unsupported;
     switch (command.case) {
       case 'put':
         return encodeEnvelope(id, requestField.put, command.value, putRequest, prefix);
@@ -99,8 +100,19 @@ function encodeRequestAs(id: number, command: RequestCommand, prefix: number): U
   } catch (error) {
     if (error !== unsupported) throw error;
   }
-  const body = toBinary(RequestSchema, create(RequestSchema, { id, command }));
+  const body = toBinary(RequestSchema, create(RequestSchema, { id, command, ...writer }));
   return prefix === 0 ? body : encodeFrame(body);
+}
+
+/** Who wrote a request, for exactly-once writes in a cluster (Request.client_id, client_sequence). */
+export interface WriterIds {
+  readonly clientId: string;
+  readonly clientSequence: bigint;
+}
+
+/** A request frame that names its writer (these take protobuf-es's slower path). */
+export function encodeWriterRequestFrame(id: number, command: RequestCommand, writer: WriterIds): Uint8Array {
+  return encodeRequestAs(id, command, framePrefixBytes, writer);
 }
 
 export function decodeRequest(body: Uint8Array): Decoded<Request> {
@@ -172,7 +184,7 @@ function failure(error: unknown): { ok: false; reason: string } {
 // Envelopes. Field 1 is the id; the oneof member, always the last field, is one of the fields
 // below (from proto/catena.proto, checked against the generated schema when this module loads).
 
-const requestField = { put: 2, get: 3, del: 4, incr: 10 } as const;
+const requestField = { put: 2, get: 3, del: 4, incr: 10, clientId: 30, clientSequence: 31 } as const;
 const responseField = { error: 2, put: 3, get: 4, del: 5, incr: 11 } as const;
 
 function checkFieldNumbers(schema: DescMessage, numbers: Record<string, number>): void {
@@ -234,11 +246,19 @@ function encodeEnvelope<T extends Message>(
 function readRequest(r: Reader): Request {
   let id = 0;
   let command: RequestCommand = { case: undefined };
+  let clientId = '';
+  let clientSequence = 0n;
   while (r.more()) {
     const t = r.tag();
     switch (t >>> 3) {
       case 1:
         id = r.uint32(t);
+        break;
+      case requestField.clientId:
+        clientId = r.string(t);
+        break;
+      case requestField.clientSequence:
+        clientSequence = r.uint64(t);
         break;
       case requestField.put:
         command = {
@@ -268,7 +288,7 @@ function readRequest(r: Reader): Request {
         command = readColdMember(r, t, coldCommands, command, requestBytesMaxOf);
     }
   }
-  return { $typeName: 'catena.v1.Request', id, command };
+  return { $typeName: 'catena.v1.Request', id, command, clientId, clientSequence };
 }
 
 function readResponse(r: Reader): Response {

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catena.proto.
  */
 export const file_catena: GenFile = /*@__PURE__*/
-  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSLeBAoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SABCCQoHY29tbWFuZCLlBAoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIAEIICgZyZXN1bHQiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCIpCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBIiGgoJSW5jclJlcGx5Eg0KBXZhbHVlGAEgASgSIisKDUFwcGVuZFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMIh0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBCIsCg1FeHBpcmVSZXF1ZXN0EgsKA2tleRgBIAEoDBIOCgZ0dGxfbXMYAiABKAQiHAoLRXhwaXJlUmVwbHkSDQoFZm91bmQYASABKAgiGQoKVHRsUmVxdWVzdBILCgNrZXkYASABKAwiKQoIVHRsUmVwbHkSDQoFZm91bmQYASABKAgSDgoGdHRsX21zGAIgASgEIk4KC1NjYW5SZXF1ZXN0Eg4KBnByZWZpeBgBIAEoDBINCgVhZnRlchgCIAEoDBINCgVsaW1pdBgDIAEoDRIRCglrZXlzX29ubHkYBCABKAgiPgoJU2NhblJlcGx5EiEKB2VudHJpZXMYASADKAsyEC5jYXRlbmEudjEuRW50cnkSDgoGY3Vyc29yGAIgASgMIh4KC1BpbmdSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwiHAoJUGluZ1JlcGx5Eg8KB21lc3NhZ2UYASABKAxiBnByb3RvMw");
+  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSLuBQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCLFBQoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIAEIICgZyZXN1bHQiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCIpCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBIiGgoJSW5jclJlcGx5Eg0KBXZhbHVlGAEgASgSIisKDUFwcGVuZFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMIh0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBCIsCg1FeHBpcmVSZXF1ZXN0EgsKA2tleRgBIAEoDBIOCgZ0dGxfbXMYAiABKAQiHAoLRXhwaXJlUmVwbHkSDQoFZm91bmQYASABKAgiGQoKVHRsUmVxdWVzdBILCgNrZXkYASABKAwiKQoIVHRsUmVwbHkSDQoFZm91bmQYASABKAgSDgoGdHRsX21zGAIgASgEIk4KC1NjYW5SZXF1ZXN0Eg4KBnByZWZpeBgBIAEoDBINCgVhZnRlchgCIAEoDBINCgVsaW1pdBgDIAEoDRIRCglrZXlzX29ubHkYBCABKAgiPgoJU2NhblJlcGx5EiEKB2VudHJpZXMYASADKAsyEC5jYXRlbmEudjEuRW50cnkSDgoGY3Vyc29yGAIgASgMIh4KC1BpbmdSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwiHAoJUGluZ1JlcGx5Eg8KB21lc3NhZ2UYASABKAwiEQoPVG9wb2xvZ3lSZXF1ZXN0In4KDVRvcG9sb2d5UmVwbHkSDwoHY2x1c3RlchgBIAEoCRIPCgdtYW5hZ2VyGAIgASgJEiQKBmNoYWlucxgDIAMoCzIULmNhdGVuYS52MS5DaGFpbkluZm8SJQoFbm9kZXMYBCADKAsyFi5jYXRlbmEudjEuTm9kZUFkZHJlc3MiTgoJQ2hhaW5JbmZvEhAKCGNoYWluX2lkGAEgASgJEg0KBWVwb2NoGAIgASgEEg8KB21lbWJlcnMYAyADKAkSDwoHam9pbmluZxgEIAEoCSJeCgtOb2RlQWRkcmVzcxIPCgdub2RlX2lkGAEgASgJEg4KBm5hdGl2ZRgCIAEoCRIMCgRyZXNwGAMgASgJEhEKCW1lbWNhY2hlZBgEIAEoCRINCgVhZG1pbhgFIAEoCSITChFOb2RlU3RhdHVzUmVxdWVzdCLjAQoPTm9kZVN0YXR1c1JlcGx5Eg8KB25vZGVfaWQYASABKAkSEAoIY2hhaW5faWQYAiABKAkSDAoEcm9sZRgDIAEoCRINCgVlcG9jaBgEIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAUgASgEEhoKEnBlcnNpc3RlZF9zZXF1ZW5jZRgGIAEoBBIaChJjb21taXR0ZWRfc2VxdWVuY2UYByABKAQSGQoRc2Vzc2lvbl9jb25uZWN0ZWQYCCABKAgSFQoNc2VydmluZ19yZWFkcxgJIAEoCBIPCgdtYW5hZ2VyGAogASgIYgZwcm90bzM");
 
 /**
  * @generated from message catena.v1.Request
@@ -122,7 +122,33 @@ export type Request = Message<"catena.v1.Request"> & {
      */
     value: PingRequest;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: catena.v1.TopologyRequest topology = 16;
+     */
+    value: TopologyRequest;
+    case: "topology";
+  } | {
+    /**
+     * @generated from field: catena.v1.NodeStatusRequest nodestatus = 17;
+     */
+    value: NodeStatusRequest;
+    case: "nodestatus";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Exactly-once writes in a cluster (DESIGN.md §3.6): a client names itself and numbers its
+   * writes; a write retried after a failover carries the same pair and is applied once. Both
+   * empty/zero: the node makes up a one-off pair (no retry protection).
+   *
+   * @generated from field: string client_id = 30;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: uint64 client_sequence = 31;
+   */
+  clientSequence: bigint;
 };
 
 /**
@@ -234,6 +260,18 @@ export type Response = Message<"catena.v1.Response"> & {
      */
     value: PingReply;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: catena.v1.TopologyReply topology = 17;
+     */
+    value: TopologyReply;
+    case: "topology";
+  } | {
+    /**
+     * @generated from field: catena.v1.NodeStatusReply nodestatus = 18;
+     */
+    value: NodeStatusReply;
+    case: "nodestatus";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1003,4 +1041,209 @@ export type PingReply = Message<"catena.v1.PingReply"> & {
  */
 export const PingReplySchema: GenMessage<PingReply> = /*@__PURE__*/
   messageDesc(file_catena, 32);
+
+/**
+ * The cluster as the coordinator describes it: which nodes exist, where they listen, and each
+ * chain's members in order (head first, tail last). A standalone node (no --cluster) answers
+ * with an empty cluster name and no chains.
+ *
+ * @generated from message catena.v1.TopologyRequest
+ */
+export type TopologyRequest = Message<"catena.v1.TopologyRequest"> & {
+};
+
+/**
+ * Describes the message catena.v1.TopologyRequest.
+ * Use `create(TopologyRequestSchema)` to create a new message.
+ */
+export const TopologyRequestSchema: GenMessage<TopologyRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 33);
+
+/**
+ * @generated from message catena.v1.TopologyReply
+ */
+export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
+  /**
+   * @generated from field: string cluster = 1;
+   */
+  cluster: string;
+
+  /**
+   * Node id of the elected manager; empty when none is elected.
+   *
+   * @generated from field: string manager = 2;
+   */
+  manager: string;
+
+  /**
+   * @generated from field: repeated catena.v1.ChainInfo chains = 3;
+   */
+  chains: ChainInfo[];
+
+  /**
+   * @generated from field: repeated catena.v1.NodeAddress nodes = 4;
+   */
+  nodes: NodeAddress[];
+};
+
+/**
+ * Describes the message catena.v1.TopologyReply.
+ * Use `create(TopologyReplySchema)` to create a new message.
+ */
+export const TopologyReplySchema: GenMessage<TopologyReply> = /*@__PURE__*/
+  messageDesc(file_catena, 34);
+
+/**
+ * @generated from message catena.v1.ChainInfo
+ */
+export type ChainInfo = Message<"catena.v1.ChainInfo"> & {
+  /**
+   * @generated from field: string chain_id = 1;
+   */
+  chainId: string;
+
+  /**
+   * @generated from field: uint64 epoch = 2;
+   */
+  epoch: bigint;
+
+  /**
+   * Head first, tail last.
+   *
+   * @generated from field: repeated string members = 3;
+   */
+  members: string[];
+
+  /**
+   * A node catching up to become the new tail; empty when none.
+   *
+   * @generated from field: string joining = 4;
+   */
+  joining: string;
+};
+
+/**
+ * Describes the message catena.v1.ChainInfo.
+ * Use `create(ChainInfoSchema)` to create a new message.
+ */
+export const ChainInfoSchema: GenMessage<ChainInfo> = /*@__PURE__*/
+  messageDesc(file_catena, 35);
+
+/**
+ * @generated from message catena.v1.NodeAddress
+ */
+export type NodeAddress = Message<"catena.v1.NodeAddress"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * host:port of each listener; empty when the node does not listen for it.
+   *
+   * @generated from field: string native = 2;
+   */
+  native: string;
+
+  /**
+   * @generated from field: string resp = 3;
+   */
+  resp: string;
+
+  /**
+   * @generated from field: string memcached = 4;
+   */
+  memcached: string;
+
+  /**
+   * @generated from field: string admin = 5;
+   */
+  admin: string;
+};
+
+/**
+ * Describes the message catena.v1.NodeAddress.
+ * Use `create(NodeAddressSchema)` to create a new message.
+ */
+export const NodeAddressSchema: GenMessage<NodeAddress> = /*@__PURE__*/
+  messageDesc(file_catena, 36);
+
+/**
+ * One node's view of its own replication state, for `catena status`.
+ *
+ * @generated from message catena.v1.NodeStatusRequest
+ */
+export type NodeStatusRequest = Message<"catena.v1.NodeStatusRequest"> & {
+};
+
+/**
+ * Describes the message catena.v1.NodeStatusRequest.
+ * Use `create(NodeStatusRequestSchema)` to create a new message.
+ */
+export const NodeStatusRequestSchema: GenMessage<NodeStatusRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 37);
+
+/**
+ * @generated from message catena.v1.NodeStatusReply
+ */
+export type NodeStatusReply = Message<"catena.v1.NodeStatusReply"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: string chain_id = 2;
+   */
+  chainId: string;
+
+  /**
+   * head, middle, tail, head-and-tail, joining, outside, standalone
+   *
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * @generated from field: uint64 epoch = 4;
+   */
+  epoch: bigint;
+
+  /**
+   * @generated from field: uint64 last_sequence = 5;
+   */
+  lastSequence: bigint;
+
+  /**
+   * @generated from field: uint64 persisted_sequence = 6;
+   */
+  persistedSequence: bigint;
+
+  /**
+   * @generated from field: uint64 committed_sequence = 7;
+   */
+  committedSequence: bigint;
+
+  /**
+   * @generated from field: bool session_connected = 8;
+   */
+  sessionConnected: boolean;
+
+  /**
+   * @generated from field: bool serving_reads = 9;
+   */
+  servingReads: boolean;
+
+  /**
+   * @generated from field: bool manager = 10;
+   */
+  manager: boolean;
+};
+
+/**
+ * Describes the message catena.v1.NodeStatusReply.
+ * Use `create(NodeStatusReplySchema)` to create a new message.
+ */
+export const NodeStatusReplySchema: GenMessage<NodeStatusReply> = /*@__PURE__*/
+  messageDesc(file_catena, 38);
 
