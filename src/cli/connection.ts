@@ -1,18 +1,43 @@
-// Connection flags shared by the shell and the one-shot commands.
+// Connection flags shared by the shell, the one-shot commands and `catena status`. Every one of
+// them talks through a ClusterClient, so it keeps working while a node of a cluster dies, and
+// talks to a standalone node exactly like a plain Client.
+//
+// Seeds: --seeds h:p,h:p when given, plus --host/--port when either is given explicitly; with
+// neither, the default --host:--port.
 
-import { Client } from '../client/client.js';
+import { ClusterClient } from '../client/cluster-client.js';
+import { CatenaError } from '../core/errors.js';
 import { flagInt, flagString, type FlagSpec, type ParsedArgs } from './args.js';
 
 export const connectionFlags: FlagSpec = {
   host: { kind: 'string', description: 'node address', default: '127.0.0.1' },
   port: { kind: 'string', description: 'node native-protocol port', default: '7000' },
-  timeout: { kind: 'string', description: 'request deadline in ms', default: '5000' },
+  seeds: { kind: 'string', description: 'native addresses of cluster nodes to start from, host:port,host:port' },
+  timeout: { kind: 'string', description: 'request deadline in ms, retries included', default: '10000' },
 };
 
-export function connectFromFlags(args: ParsedArgs, spec: FlagSpec): Promise<Client> {
-  return Client.connect({
-    host: flagString(args, spec, 'host')!,
-    port: flagInt(args, spec, 'port', { min: 1, max: 65535 })!,
-    timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: 3_600_000 })!,
+const timeoutMsMax = 3_600_000;
+
+/** The seed addresses the flags name, in the order given. */
+export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
+  const listed = (flagString(args, spec, 'seeds') ?? '')
+    .split(',')
+    .map((seed) => seed.trim())
+    .filter((seed) => seed !== '');
+  if (args.flags.has('seeds') && listed.length === 0) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--seeds needs at least one host:port');
+  }
+  const named = args.flags.has('host') || args.flags.has('port') || listed.length === 0;
+  if (!named) return listed;
+  const host = flagString(args, spec, 'host')!;
+  const port = flagInt(args, spec, 'port', { min: 1, max: 65535 })!;
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return [address, ...listed.filter((seed) => seed !== address)];
+}
+
+export function connectFromFlags(args: ParsedArgs, spec: FlagSpec): Promise<ClusterClient> {
+  return ClusterClient.connect({
+    seeds: seedsFromFlags(args, spec),
+    timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: timeoutMsMax })!,
   });
 }

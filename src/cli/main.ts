@@ -1,17 +1,21 @@
-// The `catena` command: `server` runs a node, `shell` opens the interactive shell, and every
-// command of the table runs once (`catena put k v`, `catena get k --json`).
+// The `catena` command: `server` runs a node, `shell` opens the interactive shell, `status`
+// shows the cluster, and every command of the table runs once (`catena put k v`, `catena get k --json`).
 
 import { CatenaError } from '../core/errors.js';
 import { catenaVersion } from '../core/version.js';
 import { runServer } from './server-command.js';
 import { runOneShot, oneShotHelp, isOneShot } from './one-shot.js';
 import { runShell } from './shell.js';
+import { runStatus } from './status.js';
+import { runUp } from './up.js';
 
 const mainHelp = (): string => `Catena ${catenaVersion}: a replicated key-value store.
 
 Usage:
+  catena up [--nodes 3]                start a local cluster (catena up --help)
   catena server [options]              run a node (catena server --help)
   catena shell [--host H] [--port P]   interactive shell
+  catena status [--json]               chains, members, sequences and lag (catena status --help)
   catena <command> [args] [options]    run one command and print the reply
   catena --version
 
@@ -31,7 +35,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     if (first === 'server') return await runServer(rest);
+    if (first === 'up') return await runUp(rest);
     if (first === 'shell') return await runShell(rest);
+    if (first === 'status') return await runStatus(rest);
     if (isOneShot(first)) return await runOneShot(first, rest);
     process.stderr.write(`catena: unknown command "${first}"\n\n${mainHelp()}`);
     return 2;

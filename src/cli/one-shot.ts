@@ -1,4 +1,6 @@
 // `catena <command> [args]`: one request, its reply printed for people (or as JSON with --json).
+// It goes through a ClusterClient (connection.ts): routed to the node that serves it and retried
+// across a failover until --timeout, or sent to a standalone node as is.
 // Exit codes: 0 success, 1 the node answered with an error, 2 bad usage, 3 cannot connect.
 
 import {

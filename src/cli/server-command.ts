@@ -2,7 +2,7 @@
 // in-flight requests and closes LMDB cleanly.
 
 import { CatenaError } from '../core/errors.js';
-import { valueBytesCeiling, valueBytesMaxDefault } from '../core/limits.js';
+import { sessionTimeoutMsDefault, valueBytesCeiling, valueBytesMaxDefault } from '../core/limits.js';
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
@@ -21,6 +21,17 @@ export const serverFlags: FlagSpec = {
     description: 'largest value accepted, in bytes',
     default: String(valueBytesMaxDefault),
   },
+  cluster: { kind: 'string', description: 'join this cluster (needs --coordinator); absent: a standalone node' },
+  coordinator: {
+    kind: 'string',
+    description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
+  },
+  'peer-port': { kind: 'string', description: 'port for chain traffic from other nodes; 0 picks a free one', default: '0' },
+  'session-timeout-ms': {
+    kind: 'string',
+    description: 'coordinator session timeout: how long a dead node takes to be removed',
+    default: String(sessionTimeoutMsDefault),
+  },
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -28,8 +39,13 @@ export const serverFlags: FlagSpec = {
 export const serverHelp = `Usage: catena server [options]
 
 Runs one Catena node in the foreground. It prints one line when it is ready:
-  catena node <id> listening on <host>:<port> ...
+  catena node <id> listening on <host>:<port> (native protocol), ...
 and stops cleanly (answering requests in flight, closing LMDB) on SIGTERM or SIGINT.
+
+Standalone (default), the node serves everything itself. With --cluster and --coordinator it is
+one replica of a chain: it registers with the coordinator, the elected manager places it in the
+chain (the first node starts it, later ones join as tail), writes go to the head and reads to the
+tail; other nodes' addresses come from the coordinator. \`catena up\` starts a whole local cluster.
 
 Options:
 ${renderFlags(serverFlags)}
@@ -53,6 +69,14 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   const port = flagInt(args, serverFlags, 'port', { min: 0, max: 65535 })!;
   const valueBytesMax = flagInt(args, serverFlags, 'value-bytes-max', { min: 1, max: valueBytesCeiling })!;
   const host = flagString(args, serverFlags, 'host')!;
+  const clusterName = flagString(args, serverFlags, 'cluster');
+  const coordinator = flagString(args, serverFlags, 'coordinator');
+  if ((clusterName === undefined) !== (coordinator === undefined))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster and --coordinator go together');
+  if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster must be 1-64 letters, digits, _ . or -');
+  const peerPort = flagInt(args, serverFlags, 'peer-port', { min: 0, max: 65535 })!;
+  const sessionTimeoutMs = flagInt(args, serverFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   let log = createLogger({ node: '-', level });
   const node = await CatenaNode.start({
     dataDir,
@@ -62,10 +86,15 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     valueBytesMax,
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
+    ...(clusterName === undefined || coordinator === undefined
+      ? {}
+      : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs } }),
   });
   log = createLogger({ node: node.nodeId, level });
   process.stdout.write(
-    `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), data ${dataDir}, durability ${durability}\n`,
+    `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
+      (clusterName === undefined ? '' : `peer ${node.host}:${node.peerPort}, cluster ${clusterName}, `) +
+      `data ${dataDir}, durability ${durability}\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

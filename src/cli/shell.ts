@@ -1,4 +1,5 @@
-// `catena shell`: an interactive REPL against one node. Words may be quoted (see words.ts), so
+// `catena shell`: an interactive REPL against a cluster (through a ClusterClient, so it rides
+// out the death of any one node) or a standalone node. Words may be quoted (see words.ts), so
 // keys and values can hold spaces and any byte; replies are shown binary-safe. History is kept
 // in ~/.catena_history. Input that is not a terminal (a pipe, a script) is read line by line
 // with no prompt, so `echo 'put k v' | catena shell` works too.
@@ -7,7 +8,8 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Client } from '../client/client.js';
+import type { ClientCommands } from '../client/client.js';
+import type { ClusterClient } from '../client/cluster-client.js';
 import { commandByName, commandNames, commandTable, isCommandName, usageWidth } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
@@ -56,7 +58,11 @@ export interface LineResult {
 }
 
 /** Runs one shell line; returns what to print, or undefined to quit. */
-export async function evaluateLine(client: Client, line: string, json = false): Promise<LineResult | undefined> {
+export async function evaluateLine(
+  client: ClientCommands,
+  line: string,
+  json = false,
+): Promise<LineResult | undefined> {
   // Errors found by the shell itself read plainly; the node's errors show their stable code.
   const failure = (code: ErrorCode, message: string, local = false): LineResult => ({
     text: json ? JSON.stringify({ error: { code, message } }) : `(error) ${local ? '' : `${code}: `}${message}`,
@@ -85,6 +91,12 @@ export async function evaluateLine(client: Client, line: string, json = false): 
   }
 }
 
+function connectedLine(client: ClusterClient): string {
+  if (client.isStandalone) return `Connected to ${client.anyNodeAddress}.`;
+  const { cluster, nodes } = client.knownTopology;
+  return `Connected to cluster ${cluster} (${nodes.length} nodes) through ${client.anyNodeAddress}.`;
+}
+
 function loadHistory(): string[] {
   try {
     return readFileSync(historyPath(), 'utf8').split('\n').filter(Boolean).slice(-historyMax).reverse();
@@ -110,9 +122,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     prompt: 'catena> ',
   });
   if (interactive) {
-    process.stdout.write(
-      `Connected to ${args.flags.get('host') ?? '127.0.0.1'}:${args.flags.get('port') ?? '7000'}. Type help for commands, quit to leave.\n`,
-    );
+    process.stdout.write(`${connectedLine(client)} Type help for commands, quit to leave.\n`);
     rl.prompt();
   }
   let failed = false;

@@ -5,12 +5,22 @@
 //   const client = await Client.connect({ port: 7000 });
 //   await client.put('greeting', 'hello');
 //   (await client.get('greeting'))?.value.toString();   // 'hello'
+//
+// The typed methods (put, get, incr, scan, ...) live in `ClientCommands`, written once over one
+// abstract `call`; `Client` implements it with one connection, `ClusterClient`
+// (cluster-client.ts) with routing and retries over one `Client` per node.
 
 import { connect, type Socket } from 'node:net';
 import { CatenaError, isErrorCode } from '../core/errors.js';
 import { replyFrameBytesMax, requestTimeoutMsDefault } from '../core/limits.js';
 import type { CommandName, RequestInit } from '../commands/index.js';
-import { decodeResponse, encodeRequestFrame, type ReplyOf } from '../protocol/native/codec.js';
+import {
+  decodeResponse,
+  encodeRequestFrame,
+  encodeWriterRequestFrame,
+  type ReplyOf,
+  type WriterIds,
+} from '../protocol/native/codec.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
 
 export type Bytes = string | Uint8Array;
@@ -32,10 +42,19 @@ export interface Entry {
   ttlMs: bigint;
 }
 
+/** Per-request options of `Client.sendWith` (ClusterClient's retries use them). */
+export interface SendOptions {
+  /** Names the writer for exactly-once writes; a retry of one write sends the same pair. */
+  writer?: WriterIds;
+  /** Deadline for this request, in ms, instead of the client's `timeoutMs`. */
+  timeoutMs?: number;
+}
+
 interface Pending {
   resolve(reply: unknown): void;
   reject(error: CatenaError): void;
   deadlineMs: number;
+  timeoutMs: number;
 }
 
 /** A non-negative integer as a uint64 field, or ERR_INVALID_ARGUMENT. */
@@ -51,58 +70,16 @@ const toBuffer = (value: Bytes): Buffer =>
 const sweepIntervalMs = 50;
 const closeTimeoutMs = 1_000;
 
-export class Client {
-  private readonly pending = new Map<number, Pending>();
-  private readonly decoder = new FrameDecoder(replyFrameBytesMax);
-  private readonly timeoutMs: number;
-  private nextId = 1;
-  private output: Uint8Array[] = [];
-  private flushQueued = false;
-  private closedError: CatenaError | undefined;
-  private readonly sweeper: NodeJS.Timeout;
-
-  private constructor(
-    private readonly socket: Socket,
-    options: ClientOptions,
-  ) {
-    this.timeoutMs = options.timeoutMs ?? requestTimeoutMsDefault;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) =>
-      this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)),
-    );
-    socket.on('close', () => this.fail(new CatenaError('ERR_CONNECTION_CLOSED')));
-    this.sweeper = setInterval(() => this.expireOverdue(), sweepIntervalMs);
-    this.sweeper.unref();
-  }
-
-  static connect(options: ClientOptions): Promise<Client> {
-    const host = options.host ?? '127.0.0.1';
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host, port: options.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new CatenaError(
-            'ERR_CONNECTION_FAILED',
-            `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`,
-          ),
-        );
-      }, options.connectTimeoutMs ?? 5000);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(new Client(socket, options));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(
-          new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port}: ${error.message}`, {
-            cause: error,
-          }),
-        );
-      });
-    });
-  }
+/**
+ * The typed methods every Catena client offers, written once over `call`: build the request
+ * (bad arguments reject, never throw), send it somewhere, convert the reply.
+ */
+export abstract class ClientCommands {
+  /**
+   * Sends one request and converts its reply. `build` runs once per call, so arguments are
+   * checked once and a retry sends the very same request.
+   */
+  protected abstract call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T>;
 
   /** Sends any command from the table and resolves with its reply (the shell and CLI use this). */
   send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
@@ -245,6 +222,89 @@ export class Client {
     );
   }
 
+  /** The cluster as the node describes it (a standalone node: cluster '' and no chains). */
+  async topology(): Promise<ReplyOf<'topology'>> {
+    return this.send('topology', {});
+  }
+
+  /** The replication state of the node that answers. */
+  async nodeStatus(): Promise<ReplyOf<'nodestatus'>> {
+    return this.send('nodestatus', {});
+  }
+}
+
+export class Client extends ClientCommands {
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder = new FrameDecoder(replyFrameBytesMax);
+  private readonly timeoutMs: number;
+  private nextId = 1;
+  private output: Uint8Array[] = [];
+  private flushQueued = false;
+  private closedError: CatenaError | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+
+  private constructor(
+    private readonly socket: Socket,
+    options: ClientOptions,
+  ) {
+    super();
+    this.timeoutMs = options.timeoutMs ?? requestTimeoutMsDefault;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) =>
+      this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)),
+    );
+    socket.on('close', () => this.fail(new CatenaError('ERR_CONNECTION_CLOSED')));
+    this.sweeper = setInterval(() => this.expireOverdue(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  static connect(options: ClientOptions): Promise<Client> {
+    const host = options.host ?? '127.0.0.1';
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new CatenaError(
+            'ERR_CONNECTION_FAILED',
+            `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`,
+          ),
+        );
+      }, options.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new Client(socket, options));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(
+          new CatenaError('ERR_CONNECTION_FAILED', `could not connect to ${host}:${options.port}: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      });
+    });
+  }
+
+  /**
+   * Sends a command from the table with per-request options: the writer ids of an exactly-once
+   * write, a deadline of its own. Resolves with the reply as decoded.
+   */
+  sendWith<C extends CommandName>(name: C, request: RequestInit<C>, options: SendOptions): Promise<ReplyOf<C>> {
+    return this.call(
+      name,
+      () => request,
+      (reply) => reply as ReplyOf<C>,
+      options,
+    );
+  }
+
+  /** True once the connection is closed or failed: every later request rejects. */
+  get closed(): boolean {
+    return this.closedError !== undefined || this.socket.destroyed;
+  }
+
   /** Requests sent and not yet answered. */
   get inFlight(): number {
     return this.pending.size;
@@ -268,12 +328,20 @@ export class Client {
    * Sends one request. The request is built and encoded here, so bad arguments (a negative or
    * fractional TTL, a number out of range) reject the returned promise rather than throw.
    */
-  private call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T> {
+  protected call<T>(
+    name: CommandName,
+    build: () => object,
+    convert: (reply: unknown) => T,
+    options?: SendOptions,
+  ): Promise<T> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
     const id = this.allocateId();
+    const timeoutMs = options?.timeoutMs ?? this.timeoutMs;
     let frame: Uint8Array;
     try {
-      frame = encodeRequestFrame(id, { case: name, value: build() } as Parameters<typeof encodeRequestFrame>[1]);
+      const command = { case: name, value: build() } as Parameters<typeof encodeRequestFrame>[1];
+      const writer = options?.writer;
+      frame = writer === undefined ? encodeRequestFrame(id, command) : encodeWriterRequestFrame(id, command, writer);
     } catch (error) {
       if (error instanceof CatenaError) return Promise.reject(error);
       return Promise.reject(new CatenaError('ERR_INVALID_ARGUMENT', `invalid ${name} request: ${String(error)}`));
@@ -282,7 +350,8 @@ export class Client {
       this.pending.set(id, {
         resolve: (reply) => resolve(convert(reply)),
         reject,
-        deadlineMs: Date.now() + this.timeoutMs,
+        deadlineMs: Date.now() + timeoutMs,
+        timeoutMs,
       });
       this.output.push(frame);
       if (!this.flushQueued) {
@@ -340,7 +409,7 @@ export class Client {
     for (const [id, waiter] of this.pending) {
       if (waiter.deadlineMs > now) continue;
       this.pending.delete(id);
-      waiter.reject(new CatenaError('ERR_TIMEOUT', `request timed out after ${this.timeoutMs} ms`));
+      waiter.reject(new CatenaError('ERR_TIMEOUT', `request timed out after ${waiter.timeoutMs} ms`));
     }
   }
 

@@ -13,7 +13,9 @@ import type { Request, ResponseResult } from '../protocol/native/codec.js';
 
 export type Execution =
   | { kind: 'now'; result: ResponseResult; command: CommandName | undefined }
-  | { kind: 'after-sync'; result: ResponseResult; command: CommandName; sync: Promise<void> };
+  | { kind: 'after-sync'; result: ResponseResult; command: CommandName; sync: Promise<void> }
+  /** Answered later (a replicated write: once the chain has committed it). Never rejects. */
+  | { kind: 'later'; result: Promise<ResponseResult>; command: CommandName };
 
 export function errorResult(code: ErrorCode, message?: string): ResponseResult {
   const error = new CatenaError(code, message);

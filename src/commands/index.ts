@@ -8,11 +8,13 @@ import { get } from './get.js';
 import { getkeys } from './getkeys.js';
 import { gettable } from './gettable.js';
 import { incr } from './incr.js';
+import { nodestatus } from './nodestatus.js';
 import { ping } from './ping.js';
 import { put } from './put.js';
 import { scan } from './scan.js';
 import { size } from './size.js';
 import { stats } from './stats.js';
+import { topology } from './topology.js';
 import { ttl } from './ttl.js';
 import type { CommandContext, CommandDefinition, CommandName } from './types.js';
 
@@ -31,6 +33,8 @@ export const commandTable: { readonly [C in CommandName]: CommandDefinition<C> }
   ttl,
   scan,
   ping,
+  topology,
+  nodestatus,
 };
 
 export const commandNames = Object.keys(commandTable) as CommandName[];

@@ -27,6 +27,10 @@ export interface NodeFacts {
   commandStats(): ReplyInit<'stats'>['commands'];
   /** Frames rejected before reaching a command. */
   protocolErrors(): number;
+  /** The cluster as this node knows it (a standalone node: cluster '' and no chains). */
+  topology(): ReplyInit<'topology'>;
+  /** This node's replication state. */
+  nodeStatus(): ReplyInit<'nodestatus'>;
 }
 
 export interface CommandContext {

@@ -8,9 +8,12 @@
 //     removed: if every member is down the chain waits for one to come back;
 //   * a node that is neither member nor joining, and is live, may become the joiner (one at a time);
 //   * a joiner that has caught up with the tail is appended as the new tail;
-//   * whenever the tail changes while the old tail may still be serving (it was removed on a
-//     peer's report rather than after its session expired, or a joiner was appended), the new
-//     tail serves reads only after the read lease of the old one has run out;
+//   * when a tail is removed while it may still be serving (on a peer's report, before its
+//     session expired), the new tail serves reads only after the old one's read lease has run
+//     out. Appending a joiner needs no wait: every entry reaches the new tail through the old
+//     one, which while it still believes itself tail has committed that entry itself, and once
+//     it knows the new configuration has stopped serving (2000-seed sweep, and the
+//     'join under load' scenario);
 //   * every change raises the epoch by exactly one, and one decision makes one change, so each
 //     step is small and every node sees every configuration in order.
 
@@ -55,7 +58,6 @@ export function decide(config: ChainConfig, view: ClusterView): Decision {
       {
         members: [...config.members, config.joining],
         joining: undefined,
-        readsAllowedAtMs: view.nowMs + view.sessionTimeoutMs,
       },
       `joiner ${config.joining} caught up: appended as tail`,
     );

@@ -62,6 +62,26 @@ export const expiryReclaimBatchMax = 1_000;
 
 /** Client-side default deadline for one request. */
 export const requestTimeoutMsDefault = 5_000;
+
+// ---- chain traffic between nodes (src/server/peers.ts, chain-wire.ts)
+/** Largest frame between nodes: one entry with the largest value, plus room for a batch around it. */
+export const peerFrameBytesMax = frameBytesMax(valueBytesCeiling) + 4 * MiB;
+/** An entries message is split into frames of about this many bytes (a frame always holds one entry). */
+export const peerBatchBytesTarget = 1 * MiB;
+/** Frames queued for a peer (connecting, or its socket not draining) past this are dropped with the connection. */
+export const peerQueueBytesMax = 256 * MiB;
+/** Snapshot records per chunk streamed to a joiner; the stream yields to the event loop between chunks. */
+export const snapshotChunkRecords = 512;
+/** Log entries a catch-up sends from the log; a joiner further behind gets a snapshot. */
+export const catchUpEntriesMax = 100_000;
+/** Log entries kept behind the newest (for delta catch-up and the exactly-once table); older ones are trimmed. */
+export const logEntriesKept = 200_000;
+/** Between retries of a failed peer connection. */
+export const peerReconnectMs = 100;
+/** Coordinator session timeout: a dead node is removed from its chain this long after it died. */
+export const sessionTimeoutMsDefault = 4_000;
+/** The replication core's timer (join retries, lease checks). */
+export const chainTickMs = 50;
 /** How long a stopping server waits for in-flight requests before closing anyway. */
 export const shutdownDrainMsMax = 5_000;
 /** After draining, how long a stopping server waits for queued replies to reach each client. */

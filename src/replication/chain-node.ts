@@ -240,6 +240,29 @@ export class ChainNode<Op = unknown> {
     return effects;
   }
 
+  /**
+   * The shell has a new connection from `peer` (its earlier messages may have been lost with the
+   * old one). A successor asks its predecessor to re-send after its log and repeats its ack; a
+   * joiner asks its tail again. Safe at any time: both are idempotent.
+   */
+  peerConnected(peer: string): Effect<Op>[] {
+    if (this.config === undefined) return [];
+    if (this.role === 'joining' && peer === this.tailId) return [this.askToJoin()];
+    if (peer !== this.predecessor) return [];
+    const effects = [
+      this.send(peer, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
+    ];
+    if (this.isTail && this.committedSequence > 0) {
+      effects.push(this.send(peer, { kind: 'ack', sequence: this.committedSequence }));
+    }
+    return effects;
+  }
+
+  /** True while this restarted node waits to be removed from its chain before it may join again. */
+  get awaitingRemoval(): boolean {
+    return this.mustRejoin && this.config !== undefined && this.config.members.includes(this.self);
+  }
+
   sessionChanged(connected: boolean): Effect<Op>[] {
     this.sessionConnected = connected;
     return [];
@@ -289,7 +312,14 @@ export class ChainNode<Op = unknown> {
 
   private receive(entries: readonly LogEntry<Op>[]): Effect<Op>[] {
     const fresh = entries.filter((entry) => entry.sequence > this.lastSequence);
-    if (fresh.length === 0) return [];
+    if (fresh.length === 0) {
+      // The tail found this joiner's log continues its own and had nothing to add (an empty
+      // catch-up): acknowledging what is durable here is how it learns the joiner caught up.
+      if (this.role === 'joining' && this.persistedSequence === this.lastSequence) {
+        return [this.send(this.tailId!, { kind: 'ack', sequence: this.persistedSequence })];
+      }
+      return [];
+    }
     if (fresh[0]!.sequence !== this.lastSequence + 1) {
       // A gap: something before was lost with an old connection. Ask again from our end.
       const ask = { lastSequence: this.lastSequence, lastEpoch: this.lastEpoch };

@@ -24,7 +24,7 @@ export type Lookup<Result> =
   /** Older than the client's last applied write: a late copy nobody waits for; apply nothing. */
   | { kind: 'stale' };
 
-interface ClientRecord<Result> {
+export interface ClientRecord<Result> {
   clientSequence: number;
   result: Result;
   /** Log sequence of the entry that applied it. */
@@ -53,8 +53,11 @@ export class ClientTable<Result> {
     return { kind: 'stale' };
   }
 
-  /** Records the result of the write applied at log position `sequence`, then forgets idle clients. */
-  record(requestId: RequestId, result: Result, sequence: number): void {
+  /**
+   * Records the result of the write applied at log position `sequence`, then forgets idle
+   * clients. Returns the ids of the clients forgotten (a durable copy of the table drops them too).
+   */
+  record(requestId: RequestId, result: Result, sequence: number): string[] {
     const previous = this.clients.get(requestId.clientId);
     assert(
       previous === undefined || requestId.clientSequence > previous.clientSequence,
@@ -63,15 +66,23 @@ export class ClientTable<Result> {
     // Re-inserting keeps the map ordered by last write, oldest first.
     this.clients.delete(requestId.clientId);
     this.clients.set(requestId.clientId, { clientSequence: requestId.clientSequence, result, sequence });
-    this.forget(sequence);
+    return this.forget(sequence);
   }
 
-  private forget(sequence: number): void {
+  private forget(sequence: number): string[] {
+    const forgotten: string[] = [];
     for (const [clientId, record] of this.clients) {
       const idle = sequence - record.sequence > this.limits.idleEntriesMax;
-      if (!idle && this.clients.size <= this.limits.clientsMax) return;
+      if (!idle && this.clients.size <= this.limits.clientsMax) break;
       this.clients.delete(clientId);
+      forgotten.push(clientId);
     }
+    return forgotten;
+  }
+
+  /** The remembered write of one client, for a durable copy of the table. */
+  entry(clientId: string): Readonly<ClientRecord<Result>> | undefined {
+    return this.clients.get(clientId);
   }
 
   snapshot(): ClientTableSnapshot<Result> {

@@ -21,6 +21,27 @@ import { LmdbStore } from '../storage/lmdb-store.js';
 import type { Store } from '../storage/store.js';
 import { NodeStats } from './stats.js';
 import { catenaVersion } from '../core/version.js';
+import { errorResult, execute, type Execution } from '../commands/execute.js';
+import type { ReplyInit } from '../commands/index.js';
+import { commandByName } from '../commands/index.js';
+import type { Request } from '../protocol/native/codec.js';
+import { ApplyClock, Replica } from './replica.js';
+import { PeerNetwork } from './peers.js';
+import { Membership } from '../coordination/membership.js';
+import { parseAddress } from '../coordination/cluster-paths.js';
+
+/** Commands any node answers about itself, wherever it sits in a chain. */
+const localCommands = new Set(['stats', 'ping', 'topology', 'nodestatus']);
+
+export interface ClusterOptions {
+  /** The cluster's name: its znodes live under /catena/<name>. */
+  readonly name: string;
+  /** zk://host:port[,host:port...] or embedded://host:port */
+  readonly coordinator: string;
+  /** Port for chain traffic from other nodes; 0 picks a free one. */
+  readonly peerPort: number;
+  readonly sessionTimeoutMs: number;
+}
 
 export interface NodeOptions {
   dataDir: string;
@@ -38,6 +59,15 @@ export interface NodeOptions {
   openStore?: () => Store;
   /** Called on a storage failure (a failed fsync): the node can no longer promise durability. */
   onFatal?: (error: unknown) => void;
+  /** Join a cluster (chain replication through a coordinator); absent: a standalone node. */
+  cluster?: ClusterOptions;
+}
+
+/** The parts a cluster node has and a standalone one does not. */
+interface ClusterParts {
+  readonly replica: Replica;
+  readonly membership: Membership;
+  peers: PeerNetwork | undefined;
 }
 
 export class CatenaNode {
@@ -47,6 +77,9 @@ export class CatenaNode {
   private reclaimTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
 
+  private cluster: ClusterParts | undefined;
+  private context: CommandContext | undefined;
+
   private constructor(
     private readonly store: Store,
     private readonly options: Required<Pick<NodeOptions, 'durability' | 'valueBytesMax' | 'clock' | 'log'>> &
@@ -54,9 +87,10 @@ export class CatenaNode {
     readonly nodeId: string,
   ) {
     const context = this.commandContext();
+    const durable = options.durability === 'fsync';
     const host: SessionHost = {
       context,
-      durable: options.durability === 'fsync',
+      execute: (request) => this.execute(context, request, durable),
       log: options.log,
       recordCommand: (name, latencyUs, failed) => this.stats.record(name, latencyUs, failed),
       recordProtocolError: () => {
@@ -77,11 +111,29 @@ export class CatenaNode {
     const log = options.log ?? silentLogger;
     let onStoreFailure = (error: unknown): void => log.log('error', 'storage failure', { error: String(error) });
     const onFatal = (error: unknown): void => onStoreFailure(error);
-    const store = options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock, durability, onFatal });
+    // In a cluster, commands and the store read the clock through ApplyClock, so a replicated
+    // write computes expiries from the head's clock on every replica.
+    const applyClock = options.cluster === undefined ? undefined : new ApplyClock();
+    const storeClock = applyClock ?? clock;
+    const store =
+      options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock: storeClock, durability, onFatal });
     const nodeId = store instanceof LmdbStore ? store.nodeId() : 'local';
-    const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock, log }, nodeId);
+    const node = new CatenaNode(
+      store,
+      { ...options, durability, valueBytesMax, clock: storeClock, log },
+      nodeId,
+    );
     onStoreFailure = (error) => node.fatal(error);
-    await node.listen();
+    try {
+      await node.listen();
+      if (options.cluster !== undefined) {
+        assert(store instanceof LmdbStore && applyClock !== undefined, 'a cluster node keeps its log in LMDB');
+        await node.joinCluster(options.cluster, store, applyClock);
+      }
+    } catch (error) {
+      await node.stop().catch(() => undefined);
+      throw error;
+    }
     node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
     node.reclaimTimer.unref();
     log.log('info', 'node started', {
@@ -92,6 +144,131 @@ export class CatenaNode {
       keys: store.size(),
     });
     return node;
+  }
+
+  private async joinCluster(cluster: ClusterOptions, store: LmdbStore, applyClock: ApplyClock): Promise<void> {
+    const log = this.options.log;
+    const replica = new Replica({
+      self: this.nodeId,
+      store,
+      applyClock,
+      context: this.context!,
+      durable: this.options.durability === 'fsync',
+      log,
+      onCaughtUp: (joiner, epoch) => parts.membership.reportCaughtUp(joiner, epoch),
+      onStateChanged: () => parts.membership.publish(),
+      fatal: (error) => this.fatal(error),
+    });
+    const membership = new Membership({
+      coordinatorUrl: cluster.coordinator,
+      cluster: cluster.name,
+      nodeId: this.nodeId,
+      sessionTimeoutMs: cluster.sessionTimeoutMs,
+      info: () => {
+        const position = replica.lastLogPosition;
+        return {
+          nodeId: this.nodeId,
+          native: `${this.host}:${this.port}`,
+          peer: parts.peers === undefined ? '' : `${this.host}:${parts.peers.port}`,
+          admin: '',
+          resp: '',
+          memcached: '',
+          lastSequence: position.lastSequence,
+          lastEpoch: position.lastEpoch,
+          awaitingRemoval: replica.status().awaitingRemoval,
+        };
+      },
+      onConfig: (config) => replica.configure(config),
+      onSession: (connected) => replica.sessionChanged(connected),
+      log,
+    });
+    const parts: ClusterParts = { replica, membership, peers: undefined };
+    this.cluster = parts;
+    parts.peers = await PeerNetwork.start({
+      self: this.nodeId,
+      cluster: cluster.name,
+      host: this.host,
+      port: cluster.peerPort,
+      resolve: (nodeId) => parseAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
+      onFrame: (frame) => replica.frame(frame),
+      onPeerConnected: (peer) => replica.peerConnected(peer),
+      log,
+    });
+    replica.start(parts.peers);
+    await membership.start();
+  }
+
+  /** Chain traffic port (cluster mode), else undefined. */
+  get peerPort(): number | undefined {
+    return this.cluster?.peers?.port;
+  }
+
+  private execute(context: CommandContext, request: Request, durable: boolean): Execution {
+    const cluster = this.cluster;
+    const name = request.command.case;
+    if (cluster === undefined || name === undefined || localCommands.has(name)) {
+      return execute(context, request, durable);
+    }
+    if (this.stopping !== undefined) {
+      return { kind: 'now', result: errorResult('ERR_SHUTTING_DOWN'), command: name };
+    }
+    if (commandByName(name).mutates) return { kind: 'later', result: cluster.replica.write(request), command: name };
+    return cluster.replica.read(request);
+  }
+
+  private topology(): ReplyInit<'topology'> {
+    const membership = this.cluster?.membership;
+    if (membership === undefined) return { cluster: '', manager: '', chains: [], nodes: [] };
+    const chain = membership.chain;
+    return {
+      cluster: this.options.cluster?.name ?? '',
+      manager: membership.manager ?? '',
+      chains:
+        chain === undefined
+          ? []
+          : [
+              {
+                chainId: chain.chainId,
+                epoch: BigInt(chain.epoch),
+                members: [...chain.members],
+                joining: chain.joining ?? '',
+              },
+            ],
+      nodes: membership.allNodes().map((n) => ({
+        nodeId: n.nodeId,
+        native: n.native,
+        resp: n.resp,
+        memcached: n.memcached,
+        admin: n.admin,
+      })),
+    };
+  }
+
+  private nodeStatus(): ReplyInit<'nodestatus'> {
+    const cluster = this.cluster;
+    if (cluster === undefined) {
+      return {
+        nodeId: this.nodeId,
+        chainId: '',
+        role: 'standalone',
+        sessionConnected: false,
+        servingReads: true,
+        manager: false,
+      };
+    }
+    const status = cluster.replica.status();
+    return {
+      nodeId: this.nodeId,
+      chainId: cluster.membership.chain?.chainId ?? '',
+      role: status.awaitingRemoval ? 'restarted' : status.role,
+      epoch: BigInt(status.epoch),
+      lastSequence: BigInt(status.last),
+      persistedSequence: BigInt(status.persisted),
+      committedSequence: BigInt(status.committed),
+      sessionConnected: cluster.membership.sessionState === 'connected',
+      servingReads: status.servingReads,
+      manager: cluster.membership.isManager,
+    };
   }
 
   get port(): number {
@@ -148,9 +325,12 @@ export class CatenaNode {
       connections: () => ({ open: this.stats.connectionsOpen, total: this.stats.connectionsTotal }),
       commandStats: () => this.stats.commandStats(),
       protocolErrors: () => this.stats.protocolErrors,
+      topology: () => this.topology(),
+      nodeStatus: () => this.nodeStatus(),
     };
     assert(commandNames.length > 0, 'the command table is not empty');
-    return { store: this.store, clock: this.options.clock, valueBytesMax: this.options.valueBytesMax, node };
+    this.context = { store: this.store, clock: this.options.clock, valueBytesMax: this.options.valueBytesMax, node };
+    return this.context;
   }
 
   private reclaim(): void {
@@ -185,6 +365,11 @@ export class CatenaNode {
     clearTimeout(timer);
     await Promise.all([...this.sessions].map((session) => session.close(shutdownCloseMsMax)));
     await closed;
+    if (this.cluster !== undefined) {
+      this.cluster.replica.stop();
+      await this.cluster.membership.stop();
+      await this.cluster.peers?.close();
+    }
     await this.store.close();
     this.options.log.log('info', 'node stopped');
   }

@@ -286,6 +286,117 @@ export class LmdbStore extends BaseStore {
     return promise;
   }
 
+  // ---- the replication layer's records (DESIGN.md §5): written in the same event turn as the
+  // data they go with, so they land in the same LMDB transaction and move together.
+
+  /** Appends (or replaces) the log record at `sequence`. */
+  putLogRecord(sequence: number, record: Uint8Array): void {
+    this.track(this.log.put(sequence, Buffer.from(record)));
+  }
+
+  /** A committed log record (one written in an earlier, flushed transaction), or undefined. */
+  logRecord(sequence: number): Buffer | undefined {
+    return this.log.get(sequence);
+  }
+
+  /** Committed log records with from < sequence <= to, in order. */
+  *logRecords(from: number, to: number): Iterable<{ sequence: number; record: Buffer }> {
+    for (const { key, value } of this.log.getRange({ start: from + 1, end: to + 1 })) {
+      yield { sequence: key as number, record: value };
+    }
+  }
+
+  /** First and last sequence in the log, or undefined when it is empty. */
+  logBounds(): { first: number; last: number } | undefined {
+    let first: number | undefined;
+    for (const key of this.log.getKeys({ limit: 1 })) first = key as number;
+    if (first === undefined) return undefined;
+    let last = first;
+    for (const key of this.log.getKeys({ reverse: true, limit: 1 })) last = key as number;
+    return { first, last };
+  }
+
+  /** Removes log records with sequence < below (log trimming). */
+  trimLog(below: number): void {
+    for (const key of this.log.getKeys({ end: below })) this.track(this.log.remove(key));
+  }
+
+  clearLog(): void {
+    this.track(this.log.clearAsync());
+  }
+
+  putMeta(name: string, value: unknown): void {
+    assert(name !== 'state' && name !== 'nodeId', 'reserved meta names');
+    this.track(this.meta.put(name, value));
+  }
+
+  getMeta(name: string): unknown {
+    return this.meta.get(name);
+  }
+
+  removeMeta(name: string): void {
+    assert(name !== 'state' && name !== 'nodeId', 'reserved meta names');
+    this.track(this.meta.remove(name));
+  }
+
+  /** Committed meta records whose names start with `prefix`, in name order. */
+  *metaEntries(prefix: string): Iterable<[string, unknown]> {
+    for (const { key, value } of this.meta.getRange({ start: prefix, end: prefix + '\uffff' })) {
+      yield [key, value];
+    }
+  }
+
+  /** The revision counter, for a snapshot (every replica must agree on versions). */
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  /** Installs a record from a snapshot as it is, version and expiry included. */
+  restoreRecord(key: Uint8Array, record: StoredValue): void {
+    this.writeRecord(key, record, this.readRecord(key));
+  }
+
+  /** Sets the revision counter from a snapshot. */
+  restoreRevision(revision: number): void {
+    assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a non-negative integer');
+    this.revision = revision;
+    this.queueMetaWrite();
+  }
+
+  /**
+   * A consistent view of the committed state for streaming to a joiner: the records, and the
+   * meta values read in the same LMDB read transaction. Call `done()` when finished.
+   */
+  snapshotReader(): {
+    meta(name: string): unknown;
+    metaRange(prefix: string): Iterable<[string, unknown]>;
+    records(after: Uint8Array | undefined, limit: number): ScanEntry[];
+    revision: number;
+    done(): void;
+  } {
+    const transaction = this.env.useReadTransaction();
+    const state = this.meta.get('state', { transaction }) as MetaState | undefined;
+    return {
+      revision: state?.revision ?? 0,
+      meta: (name) => this.meta.get(name, { transaction }),
+      metaRange: (prefix) =>
+        [...this.meta.getRange({ transaction, start: prefix, end: prefix + '\uffff' })].map(
+          ({ key, value }) => [key, value] as [string, unknown],
+        ),
+      records: (after, limit) => {
+        const out: ScanEntry[] = [];
+        const range = this.data.getRange({ transaction, ...(after === undefined ? {} : { start: Buffer.from(after) }) });
+        for (const { key, value } of range) {
+          if (after !== undefined && compareKeys(key, after) <= 0) continue;
+          out.push({ key: Buffer.from(key), ...decodeRecord(Buffer.from(value)) });
+          if (out.length >= limit) break;
+        }
+        return out;
+      },
+      done: () => transaction.done(),
+    };
+  }
+
   /** This data directory's node id: made once, at first open, and kept in meta. */
   nodeId(): string {
     const existing = this.meta.get('nodeId');

@@ -244,7 +244,8 @@ export abstract class BaseStore implements Store {
     for (const key of this.dueKeys(nowMs, limit)) {
       const previous = this.readRecord(key);
       if (previous === undefined || previous.expiresAtMs === 0 || previous.expiresAtMs > nowMs) continue;
-      this.nextVersion();
+      // No new revision: reclaiming removes what reads already treat as gone, and replicas
+      // reclaim at different moments, so it must not move the counter they agree on.
       this.removeRecord(key, previous);
       removed += 1;
     }

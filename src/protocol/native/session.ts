@@ -6,7 +6,7 @@
 // frame is skipped, not buffered); only a client that misses a deadline is disconnected.
 
 import type { Socket } from 'node:net';
-import { errorResult, execute, type Execution } from '../../commands/execute.js';
+import { errorResult, type Execution } from '../../commands/execute.js';
 import type { CommandContext, CommandName } from '../../commands/index.js';
 import {
   connectionOutputBytesMax,
@@ -16,12 +16,13 @@ import {
   pipelineDepthMax,
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import { decodeRequest, encodeResponseFrame, peekRequestId, type ResponseResult } from './codec.js';
+import { decodeRequest, encodeResponseFrame, peekRequestId, type Request, type ResponseResult } from './codec.js';
 import { FrameDecoder, type FrameEvent } from './frame.js';
 
 export interface SessionHost {
   readonly context: CommandContext;
-  readonly durable: boolean;
+  /** Runs one decoded request (standalone: the command table; in a cluster: through the chain). */
+  execute(request: Request): Execution;
   readonly log: Logger;
   recordCommand(name: CommandName, latencyUs: number, failed: boolean): void;
   recordProtocolError(): void;
@@ -164,9 +165,21 @@ export class NativeSession {
     const request = decoded.message;
     let execution: Execution;
     try {
-      execution = execute(this.host.context, request, this.host.durable);
+      execution = this.host.execute(request);
     } catch (error) {
       this.host.fatal(error);
+      return;
+    }
+    if (execution.kind === 'later') {
+      this.inFlight += 1;
+      const command = execution.command;
+      void execution.result.then((result) => {
+        this.inFlight -= 1;
+        const frame = encodeResponseFrame(request.id, result);
+        this.queuedBytes += frame.length;
+        this.send({ frame, command, failed: result.case === 'error', receivedAt });
+        this.maybeResume();
+      });
       return;
     }
     // Encoded at once: a reply may hold views of storage buffers that later requests reuse.

@@ -397,9 +397,9 @@ class Simulation {
     const anchor = from.sequence === 0 ? undefined : node.log[from.sequence - 1];
     const continues = effect.trusted || from.sequence === 0 || (anchor !== undefined && anchor.epoch === from.epoch);
     if (continues && from.sequence <= upTo) {
+      // Sent even when empty: a joiner that already holds everything acknowledges it.
       const entries = node.log.slice(from.sequence, upTo);
-      if (entries.length > 0)
-        this.transmit(node.id, effect.to, {
+      this.transmit(node.id, effect.to, {
           kind: 'chain',
           message: { kind: 'entries', epoch: effect.epoch, from: node.id, entries },
         });

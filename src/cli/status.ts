@@ -1,0 +1,320 @@
+// `catena status`: the cluster at a glance. Asks one node for the topology, then every node for
+// its own replication state (in parallel, each with a short deadline, so a dead node shows as
+// unreachable instead of stalling the report), and prints each chain's members in order with
+// their role, sequences, lag, session and read state, plus the joining node and the manager.
+//
+// I/O and presentation are apart: `gatherStatus` talks to the nodes; `buildReport`,
+// `renderStatus` and `statusDocument` are pure (tested on made-up replies). The JSON document
+// (--json) is stable for scripts: its keys are always present, null when unknown.
+//
+// Lag is each node's last sequence minus the tail's committed sequence: +n means n entries are
+// pending (not yet committed), -n that the node is n entries behind the tail (a joining node).
+
+import type { ClusterClient, Topology } from '../client/cluster-client.js';
+import type { ReplyOf } from '../protocol/native/codec.js';
+import { CatenaError } from '../core/errors.js';
+import { parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { connectFromFlags, connectionFlags } from './connection.js';
+
+type NodeStatus = ReplyOf<'nodestatus'>;
+
+/** A node's place in the chain configuration (what the topology says, not what the node says). */
+export type ConfiguredRole = 'head' | 'middle' | 'tail' | 'head-and-tail' | 'joining' | 'outside' | 'standalone';
+
+export type NodeAnswer = { ok: true; status: NodeStatus } | { ok: false; code: string; message: string };
+
+export interface NodeReport {
+  nodeId: string;
+  role: ConfiguredRole;
+  /** Native address; '' when the node has registered none. */
+  native: string;
+  answer: NodeAnswer;
+}
+
+export interface ChainReport {
+  chainId: string;
+  epoch: bigint;
+  /** Head first, tail last. */
+  members: NodeReport[];
+  joining: NodeReport | undefined;
+}
+
+export interface StatusReport {
+  cluster: string;
+  manager: string;
+  /** The node itself when it runs without a cluster; then there are no chains. */
+  standalone: NodeReport | undefined;
+  chains: ChainReport[];
+  /** Registered nodes that are in no chain and not joining one. */
+  outside: NodeReport[];
+}
+
+const statusFlags: FlagSpec = {
+  ...connectionFlags,
+  json: { kind: 'boolean', description: 'print a JSON document for scripts' },
+  help: { kind: 'boolean', description: 'show this help' },
+};
+
+/** Deadline of each node's nodestatus request: a node slower than this shows as unreachable. */
+const nodeStatusTimeoutMs = 1_000;
+
+export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p,h:p] [--json]
+
+Shows each chain's epoch and members in order (head first) with role, node id, native address,
+last/persisted/committed sequence, lag behind the tail, coordinator session and whether the node
+serves reads; the joining node; and which node is the manager. Against a standalone node it shows
+that node.
+
+Options:
+${renderFlags(statusFlags)}
+`;
+
+export async function runStatus(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, statusFlags);
+  if (args.flags.has('help')) {
+    process.stdout.write(statusHelp);
+    return 0;
+  }
+  if (args.positional.length > 0) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
+  }
+  const client = await connectFromFlags(args, statusFlags);
+  try {
+    const report = await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
+    const text = args.flags.has('json') ? JSON.stringify(statusDocument(report), null, 2) : renderStatus(report);
+    process.stdout.write(`${text}\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gathering (I/O).
+
+export async function gatherStatus(client: ClusterClient, options: { nodeTimeoutMs: number }): Promise<StatusReport> {
+  const ask = async (address: string): Promise<NodeAnswer> => {
+    if (address === '') return { ok: false, code: 'ERR_UNAVAILABLE', message: 'no native address registered' };
+    try {
+      return { ok: true, status: await client.sendTo(address, 'nodestatus', {}, { timeoutMs: options.nodeTimeoutMs }) };
+    } catch (error) {
+      if (!(error instanceof CatenaError)) throw error;
+      return { ok: false, code: error.code, message: error.message };
+    }
+  };
+  if (client.isStandalone) {
+    const address = client.anyNodeAddress;
+    const answer = await ask(address);
+    const nodeId = answer.ok ? answer.status.nodeId : '?';
+    return standaloneReport({ nodeId, role: 'standalone', native: address, answer });
+  }
+  const topology = await client.topology();
+  const addresses = nativeAddresses(topology);
+  const ids = [...addresses.keys()];
+  const answers = await Promise.all(ids.map((id) => ask(addresses.get(id) ?? '')));
+  return buildReport(topology, new Map(ids.map((id, i) => [id, answers[i]!])));
+}
+
+/** Every node the topology mentions (members, joining, registered), with its address or ''. */
+function nativeAddresses(topology: Topology): Map<string, string> {
+  const addresses = new Map<string, string>();
+  for (const chain of topology.chains) {
+    for (const id of [...chain.members, chain.joining]) if (id !== '') addresses.set(id, '');
+  }
+  for (const node of topology.nodes) addresses.set(node.nodeId, node.native);
+  return addresses;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report (pure).
+
+const unknownNode: NodeAnswer = { ok: false, code: 'ERR_UNAVAILABLE', message: 'not asked' };
+
+export function standaloneReport(node: NodeReport): StatusReport {
+  return { cluster: '', manager: '', standalone: node, chains: [], outside: [] };
+}
+
+/** Puts each node's answer in its place in the topology. */
+export function buildReport(topology: Topology, answers: ReadonlyMap<string, NodeAnswer>): StatusReport {
+  const natives = new Map(topology.nodes.map((node) => [node.nodeId, node.native]));
+  const report = (nodeId: string, role: ConfiguredRole): NodeReport => ({
+    nodeId,
+    role,
+    native: natives.get(nodeId) ?? '',
+    answer: answers.get(nodeId) ?? unknownNode,
+  });
+  const placed = new Set<string>();
+  const chains = topology.chains.map((chain): ChainReport => {
+    for (const id of [...chain.members, chain.joining]) placed.add(id);
+    return {
+      chainId: chain.chainId,
+      epoch: chain.epoch,
+      members: chain.members.map((id, i) => report(id, memberRole(i, chain.members.length))),
+      joining: chain.joining === '' ? undefined : report(chain.joining, 'joining'),
+    };
+  });
+  const outside = topology.nodes.filter((node) => !placed.has(node.nodeId)).map((n) => report(n.nodeId, 'outside'));
+  return { cluster: topology.cluster, manager: topology.manager, standalone: undefined, chains, outside };
+}
+
+function memberRole(index: number, length: number): ConfiguredRole {
+  if (length === 1) return 'head-and-tail';
+  if (index === 0) return 'head';
+  return index === length - 1 ? 'tail' : 'middle';
+}
+
+/** The tail's committed sequence, when the tail answered. */
+function tailCommitted(chain: ChainReport): bigint | undefined {
+  const tail = chain.members.at(-1)?.answer;
+  return tail?.ok === true ? tail.status.committedSequence : undefined;
+}
+
+function lagOf(node: NodeReport, committed: bigint | undefined): bigint | undefined {
+  if (!node.answer.ok || committed === undefined) return undefined;
+  return node.answer.status.lastSequence - committed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering for people (pure).
+
+const header = ['ROLE', 'NODE', 'NATIVE', 'EPOCH', 'LAST', 'PERSISTED', 'COMMITTED', 'LAG', 'SESSION', 'READS', 'MGR'];
+
+export function renderStatus(report: StatusReport): string {
+  if (report.standalone !== undefined) {
+    const node = report.standalone;
+    const rows = [header, nodeRow(node, undefined, '')];
+    return [`standalone node ${node.nodeId} at ${node.native || '?'}`, ...indent(alignColumns(rows))].join('\n');
+  }
+  const lines = [`cluster ${report.cluster}  manager ${report.manager === '' ? '(none elected)' : report.manager}`];
+  if (report.chains.length === 0) lines.push('no chain configured yet');
+  for (const chain of report.chains) lines.push('', ...renderChain(chain, report.manager));
+  if (report.outside.length > 0) {
+    const rows = [header, ...report.outside.map((node) => nodeRow(node, undefined, report.manager))];
+    lines.push('', 'nodes in no chain', ...indent(alignColumns(rows)));
+  }
+  return lines.join('\n');
+}
+
+function renderChain(chain: ChainReport, manager: string): string[] {
+  const committed = tailCommitted(chain);
+  const nodes = chain.joining === undefined ? chain.members : [...chain.members, chain.joining];
+  const rows = [header, ...nodes.map((node) => nodeRow(node, committed, manager))];
+  const joining = chain.joining === undefined ? '' : `, joining ${chain.joining.nodeId}`;
+  const title = `chain ${chain.chainId}  epoch ${chain.epoch}  ${chain.members.length} members${joining}`;
+  return [title, ...indent(alignColumns(rows))];
+}
+
+function nodeRow(node: NodeReport, committed: bigint | undefined, manager: string): string[] {
+  const head = [node.role, node.nodeId, node.native || '-'];
+  const isManager = node.nodeId === manager || (node.answer.ok && node.answer.status.manager);
+  const mgr = isManager ? '*' : '';
+  if (!node.answer.ok) {
+    return [...head, '-', '-', '-', '-', '-', '-', '-', mgr, `unreachable: ${node.answer.code} ${node.answer.message}`];
+  }
+  const s = node.answer.status;
+  const inChain = node.role !== 'standalone' && node.role !== 'outside';
+  const lag = lagOf(node, committed);
+  return [
+    ...head,
+    String(s.epoch),
+    String(s.lastSequence),
+    String(s.persistedSequence),
+    String(s.committedSequence),
+    !inChain ? '-' : lag === undefined ? '?' : lag > 0n ? `+${lag}` : String(lag),
+    node.role === 'standalone' ? '-' : s.sessionConnected ? 'connected' : 'lost',
+    s.servingReads ? 'yes' : 'no',
+    mgr,
+    disagreement(node, s),
+  ];
+}
+
+/** A note when the node sees itself differently from the topology (it has not caught up yet). */
+function disagreement(node: NodeReport, status: NodeStatus): string {
+  if (status.role === node.role || status.nodeId === '') return '';
+  return `node says ${status.role}`;
+}
+
+/** Pads every column but the last to its widest cell; trailing blanks are trimmed. */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+const indent = (lines: readonly string[]): string[] => lines.map((line) => `  ${line}`);
+
+// ---------------------------------------------------------------------------------------------
+// The JSON document (pure). 64-bit integers are numbers when exact, else decimal strings.
+
+export interface NodeDocument {
+  nodeId: string;
+  role: ConfiguredRole;
+  native: string;
+  reachable: boolean;
+  error: { code: string; message: string } | null;
+  reportedRole: string | null;
+  epoch: number | string | null;
+  lastSequence: number | string | null;
+  persistedSequence: number | string | null;
+  committedSequence: number | string | null;
+  lag: number | string | null;
+  sessionConnected: boolean | null;
+  servingReads: boolean | null;
+  manager: boolean;
+}
+
+export interface StatusDocument {
+  cluster: string;
+  manager: string;
+  standalone: NodeDocument | null;
+  chains: { chainId: string; epoch: number | string; members: NodeDocument[]; joining: NodeDocument | null }[];
+  outside: NodeDocument[];
+}
+
+export function statusDocument(report: StatusReport): StatusDocument {
+  const doc = (node: NodeReport, committed: bigint | undefined) => nodeDocument(node, committed, report.manager);
+  return {
+    cluster: report.cluster,
+    manager: report.manager,
+    standalone: report.standalone === undefined ? null : doc(report.standalone, undefined),
+    chains: report.chains.map((chain) => {
+      const committed = tailCommitted(chain);
+      return {
+        chainId: chain.chainId,
+        epoch: jsonInt(chain.epoch),
+        members: chain.members.map((node) => doc(node, committed)),
+        joining: chain.joining === undefined ? null : doc(chain.joining, committed),
+      };
+    }),
+    outside: report.outside.map((node) => doc(node, undefined)),
+  };
+}
+
+function nodeDocument(node: NodeReport, committed: bigint | undefined, manager: string): NodeDocument {
+  const s = node.answer.ok ? node.answer.status : undefined;
+  const lag = lagOf(node, committed);
+  return {
+    nodeId: node.nodeId,
+    role: node.role,
+    native: node.native,
+    reachable: node.answer.ok,
+    error: node.answer.ok ? null : { code: node.answer.code, message: node.answer.message },
+    reportedRole: s?.role ?? null,
+    epoch: s === undefined ? null : jsonInt(s.epoch),
+    lastSequence: s === undefined ? null : jsonInt(s.lastSequence),
+    persistedSequence: s === undefined ? null : jsonInt(s.persistedSequence),
+    committedSequence: s === undefined ? null : jsonInt(s.committedSequence),
+    lag: lag === undefined ? null : jsonInt(lag),
+    sessionConnected: s?.sessionConnected ?? null,
+    servingReads: s?.servingReads ?? null,
+    manager: node.nodeId === manager || s?.manager === true,
+  };
+}
+
+const jsonInt = (value: bigint): number | string =>
+  Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();

@@ -1,0 +1,229 @@
+// `catena up`: a whole cluster on this machine in one command (DESIGN.md §1, the supervisor).
+// It starts the embedded coordinator in this process (or uses the ZooKeeper given), starts N
+// `catena server` child processes with their data under the data directory, restarts a node that
+// dies (with a growing delay, like seed 002's coordinator), prints where to connect, and on
+// Ctrl-C (or SIGTERM) stops every node cleanly, then the coordinator.
+//
+//   <data-dir>/coordinator.json   the embedded coordinator's persistent znodes (chain configuration)
+//   <data-dir>/node<i>/           node i's LMDB environment
+//   <data-dir>/node<i>.log        node i's log (JSON lines)
+//
+// Ports are fixed from --port so a restarted node (and a restarted `catena up`) is found where
+// it was: node i listens on port + 10·i (native) and port + 10·i + 4 (chain traffic); the
+// embedded coordinator on port + 100.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
+import { CatenaError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { sessionTimeoutMsDefault } from '../core/limits.js';
+import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+
+export const upFlags: FlagSpec = {
+  nodes: { kind: 'string', description: 'how many nodes', default: '3' },
+  port: { kind: 'string', description: 'first node native port (node i: port + 10·i)', default: '7000' },
+  'data-dir': { kind: 'string', description: 'where nodes keep their data', default: './catena-data' },
+  cluster: { kind: 'string', description: 'cluster name', default: 'local' },
+  zookeeper: { kind: 'string', description: 'use this ZooKeeper (host:port[,host:port]) instead of the embedded one' },
+  durability: { kind: 'string', description: 'fsync or memory', default: 'fsync' },
+  'session-timeout-ms': {
+    kind: 'string',
+    description: 'coordinator session timeout (failover time)',
+    default: String(sessionTimeoutMsDefault),
+  },
+  help: { kind: 'boolean', description: 'show this help' },
+};
+
+export const upHelp = `Usage: catena up [options]
+
+Starts a local Catena cluster: the embedded coordinator (or --zookeeper) and N nodes forming one
+chain, restarts nodes that die, and stops everything cleanly on Ctrl-C.
+
+Options:
+${renderFlags(upFlags)}
+`;
+
+/** A node that dies is restarted after this delay, doubled on each quick death up to the max. */
+const restartDelayMsInitial = 500;
+const restartDelayMsMax = 10_000;
+/** A node that ran this long is healthy again: its next restart is quick. */
+const healthyAfterMs = 30_000;
+/** On stop, nodes get this long to exit after SIGTERM before SIGKILL. */
+const stopGraceMs = 10_000;
+const readyTimeoutMs = 60_000;
+
+interface Managed {
+  readonly index: number;
+  readonly port: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly logFile: WriteStream;
+  child: ChildProcess | undefined;
+  startedAtMs: number;
+  restartDelayMs: number;
+  nodeId: string | undefined;
+}
+
+export async function runUp(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, upFlags);
+  if (args.flags.has('help')) {
+    process.stdout.write(upHelp);
+    return 0;
+  }
+  if (args.positional.length > 0) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
+  const count = flagInt(args, upFlags, 'nodes', { min: 1, max: 32 })!;
+  const basePort = flagInt(args, upFlags, 'port', { min: 1, max: 65535 - 400 })!;
+  const dataDir = resolve(flagString(args, upFlags, 'data-dir')!);
+  const cluster = flagString(args, upFlags, 'cluster')!;
+  const durability = flagString(args, upFlags, 'durability')!;
+  const sessionTimeoutMs = flagInt(args, upFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
+  const zookeeper = flagString(args, upFlags, 'zookeeper');
+  mkdirSync(dataDir, { recursive: true });
+
+  const log = createLogger({ node: 'supervisor', level: 'info' });
+  let embedded: EmbeddedCoordinatorServer | undefined;
+  let coordinatorUrl: string;
+  if (zookeeper === undefined) {
+    embedded = await EmbeddedCoordinatorServer.start({
+      host: '127.0.0.1',
+      port: basePort + 100,
+      dataFile: join(dataDir, 'coordinator.json'),
+      log,
+    });
+    coordinatorUrl = embedded.url;
+  } else {
+    coordinatorUrl = zookeeper.startsWith('zk://') ? zookeeper : `zk://${zookeeper}`;
+  }
+
+  let stopping = false;
+  const nodes: Managed[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodeDir = join(dataDir, `node${i}`);
+    nodes.push({
+      index: i,
+      port: basePort + 10 * i,
+      peerPort: basePort + 10 * i + 4,
+      dataDir: nodeDir,
+      logFile: createWriteStream(join(dataDir, `node${i}.log`), { flags: 'a' }),
+      child: undefined,
+      startedAtMs: 0,
+      restartDelayMs: restartDelayMsInitial,
+      nodeId: undefined,
+    });
+  }
+
+  const launch = (node: Managed): Promise<void> => {
+    const serverArgs = [
+      ...process.execArgv,
+      process.argv[1]!,
+      'server',
+      '--cluster',
+      cluster,
+      '--coordinator',
+      coordinatorUrl,
+      '--data-dir',
+      node.dataDir,
+      '--port',
+      String(node.port),
+      '--peer-port',
+      String(node.peerPort),
+      '--durability',
+      durability,
+      '--session-timeout-ms',
+      String(sessionTimeoutMs),
+    ];
+    const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.child = child;
+    node.startedAtMs = Date.now();
+    child.stderr.pipe(node.logFile, { end: false });
+    return new Promise((ready) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        node.logFile.write(chunk);
+        out += chunk.toString();
+        const match = /^catena node (\S+) listening/m.exec(out);
+        if (match !== null && node.nodeId === undefined) node.nodeId = match[1];
+        if (match !== null) ready();
+      });
+      child.on('exit', (code, signal) => {
+        ready();
+        if (node.child === child) node.child = undefined;
+        if (stopping) return;
+        const ranMs = Date.now() - node.startedAtMs;
+        if (ranMs > healthyAfterMs) node.restartDelayMs = restartDelayMsInitial;
+        log.log('warn', `node${node.index} exited: restarting`, {
+          code,
+          signal,
+          inMs: node.restartDelayMs,
+          log: join(dataDir, `node${node.index}.log`),
+        });
+        setTimeout(() => {
+          if (!stopping) void launch(node);
+        }, node.restartDelayMs);
+        node.restartDelayMs = Math.min(restartDelayMsMax, node.restartDelayMs * 2);
+      });
+    });
+  };
+
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    const exits = nodes.map((node) => {
+      const child = node.child;
+      if (child === undefined || child.exitCode !== null) return Promise.resolve();
+      return new Promise<void>((done) => {
+        const kill = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          done();
+        });
+        child.kill('SIGTERM');
+      });
+    });
+    await Promise.all(exits);
+    for (const node of nodes) node.logFile.end();
+    await embedded?.stop();
+  };
+
+  const stopped = new Promise<void>((done) => {
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      process.stdout.write(`\n${signal}: stopping ${count} nodes...\n`);
+      void stopAll().then(done);
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+  });
+
+  const readyTimer = setTimeout(() => log.log('warn', 'some nodes are slow to start: see their logs'), readyTimeoutMs);
+  await Promise.all(nodes.map((node) => launch(node)));
+  clearTimeout(readyTimer);
+  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes }));
+  await stopped;
+  process.stdout.write('stopped\n');
+  return 0;
+}
+
+function summary(options: { cluster: string; coordinatorUrl: string; dataDir: string; nodes: Managed[] }): string {
+  const lines = [
+    `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
+    '',
+    '  node    id        native           chain traffic    data',
+  ];
+  for (const node of options.nodes) {
+    lines.push(
+      `  node${String(node.index).padEnd(3)} ${(node.nodeId ?? '?').padEnd(9)} 127.0.0.1:${String(node.port).padEnd(6)} 127.0.0.1:${String(node.peerPort).padEnd(6)} ${node.dataDir}`,
+    );
+  }
+  const first = options.nodes[0]!;
+  lines.push(
+    '',
+    'Connect:',
+    `  npx catena shell --port ${first.port}          (any node works; the shell follows the chain)`,
+    `  npx catena status --port ${first.port}`,
+    `Logs: ${options.dataDir}/node<i>.log    Stop: Ctrl-C`,
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,594 @@
+// The cluster-aware client. It learns the cluster's topology from any node, sends each request
+// to the node that can serve it (a write to the head of its key's chain, a read to the tail,
+// stats/ping/nodestatus/topology to any node), and retries around failovers, so a caller gets
+// one answer per call while nodes die and chains are reconfigured.
+//
+//   const client = await ClusterClient.connect({ seeds: ['10.0.0.1:7000', '10.0.0.2:7000'] });
+//   await client.incr('visits');   // applied once, even if the head dies during the call
+//
+// Contract:
+//  * every call settles within `timeoutMs` (default 10 s), retries included. An attempt that
+//    fails with a routing or transport error (`retryableCodes`) refreshes the topology from any
+//    reachable node, backs off (50 ms doubling to 500 ms, jittered) and tries again; the last
+//    such error is thrown at the deadline. Any other error is the answer and returns at once.
+//  * exactly-once writes (DESIGN.md §3.6): a write gets its (client id, client sequence) pair
+//    before its first attempt and every retry sends the same pair, so a node that already
+//    applied it answers with the first result. Nodes remember one result per client id, which
+//    is enough only while a client id has one write in flight; concurrent writes therefore use
+//    distinct writer "lanes" (`<clientId>`, `<clientId>/1`, ...), each with its own sequence and
+//    at most one write in flight, and at most `writeLanesMax` lanes.
+//  * a topology reply is adopted only if no chain in it is older (a lower epoch) than the one
+//    known, so a stale node cannot send the client back to a removed head.
+//  * a standalone node (topology cluster '') is used exactly like `Client`: one node, one
+//    connection, no routing and no retries (it has no exactly-once table to make retries safe).
+
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { commandByName, type CommandName, type RequestInit } from '../commands/index.js';
+import { assert } from '../core/assert.js';
+import { CatenaError, type ErrorCode } from '../core/errors.js';
+import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
+import { Client, ClientCommands } from './client.js';
+
+export interface ClusterClientOptions {
+  /** Native-protocol addresses (`host:port`) of any nodes; the first that answers is asked first. */
+  seeds: readonly string[];
+  /** Deadline of each call in ms, retries included (default 10000). */
+  timeoutMs?: number;
+  /** Names this client for exactly-once writes (default: 16 random hex digits). */
+  clientId?: string;
+  /** Deadline of one attempt in ms, capped by what is left of the call's (default 2000). */
+  attemptTimeoutMs?: number;
+  /** How often the topology is refreshed while the client is in use, in ms (default 1000). */
+  refreshIntervalMs?: number;
+}
+
+export type Topology = ReplyOf<'topology'>;
+export type ChainInfo = Topology['chains'][number];
+
+/** Where a command goes: writes to the head, reads to the tail, node commands to any node. */
+export type Route = 'write' | 'read' | 'node';
+
+/** A topology reply with its node id → native address index. */
+export interface TopologyView {
+  readonly reply: Topology;
+  readonly natives: ReadonlyMap<string, string>;
+}
+
+export type Target = { ok: true; address: string } | { ok: false; reason: string };
+
+const timeoutMsDefault = 10_000;
+const attemptTimeoutMsDefault = 2_000;
+const refreshIntervalMsDefault = 1_000;
+const backoffMsInitial = 50;
+const backoffMsMax = 500;
+/** After the first topology answer of a refresh, how long to wait for the others (newest wins). */
+const refreshSettleMs = 25;
+/** Nodes asked at once in one wave of a refresh. */
+const refreshFanoutMax = 8;
+/** Writes one client has in flight at once (one per lane); more wait for a lane. */
+const writeLanesMax = 256;
+const clientIdBytes = 8;
+
+/** Errors that mean "this node cannot answer now, ask again elsewhere or later". */
+export const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_NOT_HEAD',
+  'ERR_NOT_TAIL',
+  'ERR_UNAVAILABLE',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_CONNECTION_FAILED',
+  'ERR_TIMEOUT',
+  // A node draining on SIGTERM: its chain is about to be reconfigured without it.
+  'ERR_SHUTTING_DOWN',
+]);
+
+/** Commands about the node that answers rather than about the data: any node will do. */
+const nodeCommands: ReadonlySet<CommandName> = new Set<CommandName>(['stats', 'ping', 'nodestatus', 'topology']);
+
+export function routeOf(name: CommandName): Route {
+  if (commandByName(name).mutates) return 'write';
+  return nodeCommands.has(name) ? 'node' : 'read';
+}
+
+/**
+ * The chain that owns a key (undefined: a keyless read such as scan or size). Today a cluster
+ * has one chain; with hash slots this becomes slot → chain, and keyless reads fan out.
+ */
+export function chainFor(view: TopologyView, key: Uint8Array | undefined): ChainInfo | undefined {
+  void key;
+  return view.reply.chains[0];
+}
+
+/** The node address a request should go to, or why there is none now. */
+export function targetFor(view: TopologyView, route: Route, key: Uint8Array | undefined, anyAddress: string): Target {
+  if (route === 'node') return { ok: true, address: anyAddress };
+  const chain = chainFor(view, key);
+  if (chain === undefined) return { ok: false, reason: `cluster ${view.reply.cluster} has no chain configured yet` };
+  const role = route === 'write' ? 'head' : 'tail';
+  const nodeId = route === 'write' ? chain.members[0] : chain.members.at(-1);
+  if (nodeId === undefined) return { ok: false, reason: `chain ${chain.chainId} has no members` };
+  const address = view.natives.get(nodeId);
+  if (address === undefined)
+    return { ok: false, reason: `node ${nodeId} (${role} of ${chain.chainId}) has no address` };
+  return { ok: true, address };
+}
+
+/** Indexes a topology reply; a node without a usable native address is left out (unroutable). */
+export function viewOf(reply: Topology): TopologyView {
+  const natives = new Map<string, string>();
+  for (const node of reply.nodes) if (isAddress(node.native)) natives.set(node.nodeId, node.native);
+  return { reply, natives };
+}
+
+/** True when `incoming` may replace `current`: same cluster, and no chain in it is older. */
+export function supersedes(incoming: TopologyView, current: TopologyView): boolean {
+  if (incoming.reply.cluster !== current.reply.cluster) return false;
+  if (incoming.reply.chains.length === 0 && current.reply.chains.length > 0) return false;
+  for (const chain of current.reply.chains) {
+    const next = incoming.reply.chains.find((c) => c.chainId === chain.chainId);
+    if (next !== undefined && next.epoch < chain.epoch) return false;
+  }
+  return true;
+}
+
+/** `host:port` or `[v6]:port` → its parts; ERR_INVALID_ARGUMENT otherwise. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const parsed = splitAddress(address);
+  if (parsed === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `"${address}" is not a host:port address`);
+  return parsed;
+}
+
+const isAddress = (address: string): boolean => splitAddress(address) !== undefined;
+
+function splitAddress(address: string): { host: string; port: number } | undefined {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, Math.max(colon, 0)).replace(/^\[(.*)\]$/, '$1');
+  const portText = address.slice(colon + 1);
+  const port = Number(portText);
+  if (colon <= 0 || host === '' || !/^\d+$/.test(portText) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+/** The next backoff after `previousMs`, and the jittered wait to use now (half to all of it). */
+export function backoffStep(previousMs: number | undefined, random: number): { baseMs: number; waitMs: number } {
+  const baseMs = previousMs === undefined ? backoffMsInitial : Math.min(previousMs * 2, backoffMsMax);
+  return { baseMs, waitMs: baseMs / 2 + (random * baseMs) / 2 };
+}
+
+const keyOf = (request: object): Uint8Array | undefined => {
+  const key = (request as { key?: unknown }).key;
+  return key instanceof Uint8Array ? key : undefined;
+};
+
+const asCatenaError = (name: CommandName, error: unknown): CatenaError =>
+  error instanceof CatenaError
+    ? error
+    : new CatenaError('ERR_INVALID_ARGUMENT', `invalid ${name} request: ${String(error)}`);
+
+/** A node from before the topology command answers it as unknown: it is a standalone node. */
+const standaloneView: TopologyView = viewOf({
+  $typeName: 'catena.v1.TopologyReply',
+  cluster: '',
+  manager: '',
+  chains: [],
+  nodes: [],
+});
+
+type TopologyAnswer =
+  { ok: true; address: string; view: TopologyView } | { ok: false; address: string; error: CatenaError };
+type Outcome = { ok: true; reply: unknown } | { ok: false; error: CatenaError };
+type RefreshOutcome = { ok: true } | { ok: false; error: CatenaError };
+
+interface NodeConnection {
+  readonly connecting: Promise<Client>;
+  client: Client | undefined;
+}
+
+export class ClusterClient extends ClientCommands {
+  readonly clientId: string;
+  private readonly seeds: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly refreshIntervalMs: number;
+  private readonly lanes: WriterLanes;
+  /** One connection per node address, opened on first use. */
+  private readonly nodes = new Map<string, NodeConnection>();
+  private view: TopologyView = standaloneView;
+  /** Set when the seed that answered is a standalone node: everything goes to it. */
+  private standalone: Client | undefined;
+  /** The node that last answered a topology request: where node commands go. */
+  private preferred = '';
+  private refreshing: Promise<RefreshOutcome> | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private usedSinceRefresh = false;
+  private closing = false;
+
+  private constructor(options: ClusterClientOptions) {
+    super();
+    if (options.seeds.length === 0) throw new CatenaError('ERR_INVALID_ARGUMENT', 'give at least one seed address');
+    for (const seed of options.seeds) parseAddress(seed);
+    this.seeds = [...new Set(options.seeds)];
+    this.timeoutMs = options.timeoutMs ?? timeoutMsDefault;
+    this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? attemptTimeoutMsDefault, this.timeoutMs);
+    this.refreshIntervalMs = options.refreshIntervalMs ?? refreshIntervalMsDefault;
+    this.clientId = options.clientId ?? randomBytes(clientIdBytes).toString('hex');
+    assert(this.timeoutMs > 0 && this.attemptTimeoutMs > 0 && this.refreshIntervalMs > 0, 'positive timings');
+    if (this.clientId === '') throw new CatenaError('ERR_INVALID_ARGUMENT', 'clientId must not be empty');
+    this.lanes = new WriterLanes(this.clientId, writeLanesMax);
+  }
+
+  /**
+   * Asks the seeds, in order, for the topology and connects to the first that answers. Fails
+   * with the last seed's error when none answers (each seed is tried once: nothing has been
+   * sent yet, and a wrong address should be reported at once).
+   */
+  static async connect(options: ClusterClientOptions): Promise<ClusterClient> {
+    const client = new ClusterClient(options);
+    try {
+      await client.discover();
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  /** True when the seed that answered is a standalone node (no cluster). */
+  get isStandalone(): boolean {
+    return this.standalone !== undefined;
+  }
+
+  /** The newest topology this client knows (cluster '' for a standalone node). */
+  get knownTopology(): Topology {
+    return this.view.reply;
+  }
+
+  /** The address node commands go to: the node that last answered a topology request. */
+  get anyNodeAddress(): string {
+    return this.preferred;
+  }
+
+  /** The cluster's topology, freshly asked of the reachable nodes (the newest answer wins). */
+  override async topology(): Promise<Topology> {
+    if (this.standalone !== undefined) return super.topology();
+    const outcome = await waitAtMost(this.refresh(), this.timeoutMs);
+    if (outcome === undefined) throw new CatenaError('ERR_TIMEOUT', `no node answered within ${this.timeoutMs} ms`);
+    if (!outcome.ok) throw outcome.error;
+    return this.view.reply;
+  }
+
+  /** The replication state of the node at `nodeAddress` (one attempt), or of any node. */
+  override async nodeStatus(nodeAddress?: string): Promise<ReplyOf<'nodestatus'>> {
+    if (nodeAddress === undefined) return super.nodeStatus();
+    return this.sendTo(nodeAddress, 'nodestatus', {});
+  }
+
+  /**
+   * Sends a command to one node, once: no routing, no retries, no writer ids (so a write sent
+   * this way has no retry protection). For node commands (stats, nodestatus) of a chosen node.
+   */
+  async sendTo<C extends CommandName>(
+    address: string,
+    name: C,
+    request: RequestInit<C>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ReplyOf<C>> {
+    if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+    const timeoutMs = options.timeoutMs ?? this.attemptTimeoutMs;
+    const node = await this.clientFor(address, timeoutMs);
+    return node.sendWith(name, request, { timeoutMs });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.refreshTimer);
+    const connections = [...this.nodes.values()];
+    this.nodes.clear();
+    // A connection still being opened is closed once open; one that fails has nothing to close.
+    await Promise.all(
+      connections.map((c) =>
+        c.connecting.then(
+          (client) => client.close(),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  protected call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T> {
+    let request: object;
+    try {
+      request = build();
+    } catch (error) {
+      return Promise.reject(asCatenaError(name, error));
+    }
+    if (this.standalone !== undefined) {
+      return this.standalone.sendWith(name, request as never, { timeoutMs: this.timeoutMs }).then(convert);
+    }
+    return this.callRouted(name, request, convert);
+  }
+
+  private async callRouted<T>(name: CommandName, request: object, convert: (reply: unknown) => T): Promise<T> {
+    if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+    this.usedSinceRefresh = true;
+    const deadlineMs = Date.now() + this.timeoutMs;
+    const route = routeOf(name);
+    if (route !== 'write') return convert(await this.withRetries(name, request, route, undefined, deadlineMs));
+    const lane = await this.lanes.acquire();
+    try {
+      const writer = lane.next();
+      return convert(await this.withRetries(name, request, route, writer, deadlineMs));
+    } finally {
+      this.lanes.release(lane);
+    }
+  }
+
+  /** Attempts until one succeeds, fails for good, or the deadline passes. */
+  private async withRetries(
+    name: CommandName,
+    request: object,
+    route: Route,
+    writer: WriterIds | undefined,
+    deadlineMs: number,
+  ): Promise<unknown> {
+    const key = keyOf(request);
+    let lastError: CatenaError | undefined;
+    let backoffMs: number | undefined;
+    // Bounded by the deadline: every failed attempt waits at least backoffMsInitial / 2.
+    for (let attempts = 0; ; attempts++) {
+      const remainingMs = deadlineMs - Date.now();
+      if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+      if (remainingMs <= 0) throw this.giveUp(lastError, attempts);
+      const outcome = await this.attempt({ name, request, route, key, writer, remainingMs });
+      if (outcome.ok) return outcome.reply;
+      lastError = outcome.error;
+      await waitAtMost(this.refresh(), deadlineMs - Date.now());
+      const step = backoffStep(backoffMs, Math.random());
+      backoffMs = step.baseMs;
+      await delay(Math.max(0, Math.min(step.waitMs, deadlineMs - Date.now())));
+    }
+  }
+
+  private async attempt(a: {
+    name: CommandName;
+    request: object;
+    route: Route;
+    key: Uint8Array | undefined;
+    writer: WriterIds | undefined;
+    remainingMs: number;
+  }): Promise<Outcome> {
+    const target = targetFor(this.view, a.route, a.key, this.preferred);
+    if (!target.ok) return { ok: false, error: new CatenaError('ERR_UNAVAILABLE', target.reason) };
+    const timeoutMs = Math.min(this.attemptTimeoutMs, a.remainingMs);
+    try {
+      const node = await this.clientFor(target.address, timeoutMs);
+      return { ok: true, reply: await node.sendWith(a.name, a.request as never, { writer: a.writer, timeoutMs }) };
+    } catch (error) {
+      if (error instanceof CatenaError && retryableCodes.has(error.code)) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  private giveUp(lastError: CatenaError | undefined, attempts: number): CatenaError {
+    if (lastError === undefined) {
+      return new CatenaError('ERR_TIMEOUT', `no attempt could start within ${this.timeoutMs} ms`);
+    }
+    const message = `${lastError.message} (gave up after ${attempts} attempts in ${this.timeoutMs} ms)`;
+    return new CatenaError(lastError.code, message, { cause: lastError });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Topology: discovery, refresh, adoption.
+
+  private async discover(): Promise<void> {
+    const deadlineMs = Date.now() + this.timeoutMs;
+    let lastError: CatenaError | undefined;
+    for (const seed of this.seeds) {
+      const remainingMs = deadlineMs - Date.now();
+      if (remainingMs <= 0) break;
+      const answer = await this.askTopology(seed, Math.min(this.attemptTimeoutMs, remainingMs));
+      if (!answer.ok) {
+        lastError = answer.error;
+        continue;
+      }
+      if (answer.view.reply.cluster === '') {
+        this.standalone = await this.clientFor(seed, this.attemptTimeoutMs);
+        this.preferred = seed;
+        return;
+      }
+      this.adopt(answer);
+      this.startRefreshTimer();
+      return;
+    }
+    throw lastError ?? new CatenaError('ERR_TIMEOUT', `no seed answered within ${this.timeoutMs} ms`);
+  }
+
+  private startRefreshTimer(): void {
+    this.refreshTimer = setInterval(() => {
+      if (!this.usedSinceRefresh || this.closing) return;
+      this.usedSinceRefresh = false;
+      // refresh() reports failures as values; a rejection would be a bug, left to crash loudly.
+      void this.refresh();
+    }, this.refreshIntervalMs);
+    this.refreshTimer.unref();
+  }
+
+  /** Asks reachable nodes for the topology and adopts the newest answer. One refresh at a time. */
+  private refresh(): Promise<RefreshOutcome> {
+    this.refreshing ??= this.refreshOnce().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /**
+   * Two waves: the nodes of the known topology (the last good one first, then the chains'
+   * members), then the seeds if none of those answered.
+   */
+  private async refreshOnce(): Promise<RefreshOutcome> {
+    const memberIds = this.view.reply.chains.flatMap((chain) => [...chain.members, chain.joining]);
+    const known = [...memberIds, ...this.view.natives.keys()].map((id) => this.view.natives.get(id));
+    const firstWave = [...new Set([this.preferred, ...known])]
+      .filter((address): address is string => address !== undefined && address !== '')
+      .slice(0, refreshFanoutMax);
+    const secondWave = this.seeds.filter((seed) => !firstWave.includes(seed)).slice(0, refreshFanoutMax);
+    let lastError = new CatenaError('ERR_UNAVAILABLE', 'no node to ask for the topology');
+    for (const wave of [firstWave, secondWave]) {
+      const asks = wave.map((address) => this.askTopology(address, this.attemptTimeoutMs));
+      const answers = await gatherAnswers(asks, refreshSettleMs);
+      const newest = newestAnswer(answers, this.view);
+      if (newest !== undefined) this.adopt(newest);
+      if (answers.some((answer) => answer.ok)) return { ok: true };
+      for (const answer of answers) if (!answer.ok) lastError = answer.error;
+    }
+    return { ok: false, error: lastError };
+  }
+
+  private adopt(answer: { address: string; view: TopologyView }): void {
+    this.view = answer.view;
+    this.preferred = answer.address;
+    const live = new Set(answer.view.natives.values());
+    live.add(answer.address);
+    for (const address of [...this.nodes.keys()]) if (!live.has(address)) this.dropConnection(address);
+  }
+
+  private async askTopology(address: string, timeoutMs: number): Promise<TopologyAnswer> {
+    try {
+      const node = await this.clientFor(address, timeoutMs);
+      return { ok: true, address, view: viewOf(await node.sendWith('topology', {}, { timeoutMs })) };
+    } catch (error) {
+      if (!(error instanceof CatenaError)) throw error;
+      if (error.code === 'ERR_UNKNOWN_COMMAND') return { ok: true, address, view: standaloneView };
+      return { ok: false, address, error };
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connections: one Client per node address, opened on first use, reopened after a failure.
+
+  private clientFor(address: string, connectTimeoutMs: number): Promise<Client> {
+    const existing = this.nodes.get(address);
+    if (existing !== undefined && existing.client?.closed !== true) return existing.connecting;
+    if (this.closing) return Promise.reject(new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed'));
+    const { host, port } = parseAddress(address);
+    const connecting = Client.connect({ host, port, connectTimeoutMs, timeoutMs: this.attemptTimeoutMs });
+    const connection: NodeConnection = { connecting, client: undefined };
+    this.nodes.set(address, connection);
+    void connecting.then(
+      (client) => {
+        if (this.nodes.get(address) === connection) connection.client = client;
+        else void client.close(); // dropped (or the client closed) while connecting
+      },
+      () => {
+        if (this.nodes.get(address) === connection) this.nodes.delete(address);
+      },
+    );
+    return connecting;
+  }
+
+  private dropConnection(address: string): void {
+    const connection = this.nodes.get(address);
+    if (connection === undefined) return;
+    this.nodes.delete(address);
+    // Requests in flight on it reject with ERR_CONNECTION_CLOSED and are retried elsewhere.
+    void connection.connecting.then(
+      (client) => client.close(),
+      () => undefined,
+    );
+  }
+}
+
+/**
+ * Writer lanes: a lane is a client id with at most one write in flight, numbering its writes
+ * 1, 2, 3, ... Free lanes are reused most recent first, so a client with little concurrency
+ * keeps using the same few ids (nodes keep a bounded table of client ids).
+ */
+class WriterLanes {
+  private readonly free: Lane[] = [];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
+  private created = 0;
+
+  constructor(
+    private readonly clientId: string,
+    private readonly lanesMax: number,
+  ) {}
+
+  acquire(): Promise<Lane> {
+    const lane = this.free.pop();
+    if (lane !== undefined) return Promise.resolve(lane);
+    if (this.created < this.lanesMax) {
+      const id = this.created === 0 ? this.clientId : `${this.clientId}/${this.created}`;
+      this.created += 1;
+      return Promise.resolve(new Lane(id));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(lane: Lane): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next(lane);
+    else this.free.push(lane);
+    assert(this.free.length <= this.created, 'a lane is released once');
+  }
+}
+
+class Lane {
+  private sequence = 0n;
+
+  constructor(readonly id: string) {}
+
+  next(): WriterIds {
+    this.sequence += 1n;
+    return { clientId: this.id, clientSequence: this.sequence };
+  }
+}
+
+/** The answers in when all have settled, or `settleMs` after the first good one. */
+function gatherAnswers(asks: readonly Promise<TopologyAnswer>[], settleMs: number): Promise<TopologyAnswer[]> {
+  return new Promise((resolve, reject) => {
+    const answers: TopologyAnswer[] = [];
+    let pending = asks.length;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      resolve([...answers]);
+    };
+    if (pending === 0) finish();
+    for (const ask of asks) {
+      void ask.then((answer) => {
+        answers.push(answer);
+        pending -= 1;
+        if (pending === 0) finish();
+        else if (answer.ok && timer === undefined) timer = setTimeout(finish, settleMs);
+      }, reject);
+    }
+  });
+}
+
+/** Among the answers that may replace `current`, one that no other strictly supersedes. */
+function newestAnswer(
+  answers: readonly TopologyAnswer[],
+  current: TopologyView,
+): { address: string; view: TopologyView } | undefined {
+  let newest: { address: string; view: TopologyView } | undefined;
+  for (const answer of answers) {
+    if (!answer.ok || !supersedes(answer.view, current)) continue;
+    if (newest === undefined || (supersedes(answer.view, newest.view) && !supersedes(newest.view, answer.view)))
+      newest = answer;
+  }
+  return newest;
+}
+
+/** The promise's value, or undefined when it takes longer than `ms`. */
+async function waitAtMost<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  if (ms <= 0) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

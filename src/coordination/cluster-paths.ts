@@ -1,0 +1,120 @@
+// Where a cluster lives in the coordinator (DESIGN.md §2), and the JSON documents stored there.
+//
+//   /catena/<cluster>/nodes/<nodeId>        ephemeral   NodeInfo
+//   /catena/<cluster>/manager/lock-<seq>    ephemeral sequential: the lowest is the manager
+//   /catena/<cluster>/chains/<chainId>      persistent  ChainConfig
+//
+// Documents are JSON (readable with zkCli.sh `get`), validated when read: a document that does
+// not parse is reported and ignored, never trusted.
+
+import type { ChainConfig } from './chain-config.js';
+
+export interface ClusterPaths {
+  readonly root: string;
+  readonly nodes: string;
+  readonly manager: string;
+  readonly chains: string;
+  node(nodeId: string): string;
+  chain(chainId: string): string;
+}
+
+export function clusterPaths(cluster: string): ClusterPaths {
+  const root = `/catena/${cluster}`;
+  return {
+    root,
+    nodes: `${root}/nodes`,
+    manager: `${root}/manager`,
+    chains: `${root}/chains`,
+    node: (nodeId) => `${root}/nodes/${nodeId}`,
+    chain: (chainId) => `${root}/chains/${chainId}`,
+  };
+}
+
+/** What a node publishes about itself in its ephemeral znode. */
+export interface NodeInfo {
+  readonly nodeId: string;
+  /** host:port of each listener ('' when not listening). */
+  readonly native: string;
+  readonly peer: string;
+  readonly admin: string;
+  readonly resp: string;
+  readonly memcached: string;
+  /** End of its log when it last published: lets the manager pick who starts a new chain. */
+  readonly lastSequence: number;
+  readonly lastEpoch: number;
+  /** A restarted member that must be removed from its chain before it may join again (§3.8). */
+  readonly awaitingRemoval: boolean;
+  /** Set by a tail: this joiner holds everything the tail has, at this epoch of this chain. */
+  readonly caughtUp: { readonly chainId: string; readonly joiner: string; readonly epoch: number } | undefined;
+}
+
+export const chainIdDefault = 'c0';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeJson(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+function parse(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(decoder.decode(bytes));
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
+  const v = parse(bytes);
+  if (v === undefined) return undefined;
+  const { nodeId, native, peer, admin, resp, memcached, lastSequence, lastEpoch, awaitingRemoval, caughtUp } = v;
+  if (![nodeId, native, peer, admin, resp, memcached].every(isString)) return undefined;
+  if (!isCount(lastSequence) || !isCount(lastEpoch) || typeof awaitingRemoval !== 'boolean') return undefined;
+  let caught: NodeInfo['caughtUp'];
+  if (typeof caughtUp === 'object' && caughtUp !== null) {
+    const c = caughtUp as Record<string, unknown>;
+    if (isString(c.chainId) && isString(c.joiner) && isCount(c.epoch)) {
+      caught = { chainId: c.chainId, joiner: c.joiner, epoch: c.epoch };
+    }
+  }
+  return {
+    nodeId: nodeId as string,
+    native: native as string,
+    peer: peer as string,
+    admin: admin as string,
+    resp: resp as string,
+    memcached: memcached as string,
+    lastSequence,
+    lastEpoch,
+    awaitingRemoval,
+    caughtUp: caught,
+  };
+}
+
+export function encodeChainConfig(config: ChainConfig): Uint8Array {
+  return encodeJson({ ...config, joining: config.joining ?? null });
+}
+
+export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
+  const v = parse(bytes);
+  if (v === undefined) return undefined;
+  const { chainId, epoch, members, joining, readsAllowedAtMs } = v;
+  if (!isString(chainId) || !isCount(epoch) || !isCount(readsAllowedAtMs)) return undefined;
+  if (!Array.isArray(members) || !members.every(isString)) return undefined;
+  if (joining !== null && !isString(joining)) return undefined;
+  return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs };
+}
+
+/** "host:port" -> parts, or undefined. */
+export function parseAddress(address: string): { host: string; port: number } | undefined {
+  const at = address.lastIndexOf(':');
+  if (at <= 0) return undefined;
+  const port = Number(address.slice(at + 1));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { host: address.slice(0, at), port };
+}

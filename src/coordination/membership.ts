@@ -1,0 +1,275 @@
+// A node's side of the coordinator (DESIGN.md §2): its session, its ephemeral znode (NodeInfo),
+// the manager election, and watches on the cluster that keep a local copy of the topology (the
+// nodes and their addresses, the chain configuration, who is manager) up to date. None of this
+// is on a request's path: requests read the local copy.
+//
+// Session: `connected` and `disconnected` are passed on to the replica at once (a tail stops
+// serving reads the moment its session is disconnected, §3.5). An expired session is replaced
+// by a new one: the node registers again and stands for election again.
+//
+// Election: every node creates `manager/lock-<seq>` (ephemeral, sequential, holding its id); the
+// lowest is the manager and runs the ManagerDriver whenever something changes, and every few
+// seconds in case a change was missed.
+
+import { assert } from '../core/assert.js';
+import type { Logger } from '../core/log.js';
+import type { ChainConfig } from './chain-config.js';
+import {
+  chainIdDefault,
+  clusterPaths,
+  decodeChainConfig,
+  decodeNodeInfo,
+  encodeJson,
+  type ClusterPaths,
+  type NodeInfo,
+} from './cluster-paths.js';
+import { connectCoordinator } from './connect.js';
+import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
+import { ManagerDriver } from './manager-driver.js';
+
+export interface MembershipOptions {
+  readonly coordinatorUrl: string;
+  readonly cluster: string;
+  readonly nodeId: string;
+  readonly sessionTimeoutMs: number;
+  /** What this node publishes now (caughtUp is added here). */
+  info(): Omit<NodeInfo, 'caughtUp'>;
+  onConfig(config: ChainConfig): void;
+  onSession(connected: boolean): void;
+  readonly log: Logger;
+}
+
+/** A full re-read of the cluster this often, in case a watch was missed. */
+const refreshIntervalMs = 2_000;
+/** Between attempts to reach the coordinator after a session expired. */
+const reconnectDelayMs = 500;
+/** How long `start` waits for the first session. */
+const firstSessionTimeoutMs = 30_000;
+
+export class Membership {
+  readonly paths: ClusterPaths;
+  private coordinator: Coordinator | undefined;
+  private nodes = new Map<string, NodeInfo>();
+  private config: ChainConfig | undefined;
+  private managerId: string | undefined;
+  private lockPath: string | undefined;
+  private driver: ManagerDriver | undefined;
+  private caughtUp: NodeInfo['caughtUp'];
+  private readonly watched = new Set<string>();
+  private refreshQueued = false;
+  private publishQueued = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: MembershipOptions) {
+    this.paths = clusterPaths(options.cluster);
+  }
+
+  async start(): Promise<void> {
+    const deadline = Date.now() + firstSessionTimeoutMs;
+    for (;;) {
+      try {
+        await this.openSession();
+        break;
+      } catch (error) {
+        if (Date.now() > deadline || !(error instanceof CoordinatorError)) throw error;
+        this.options.log.log('warn', 'coordinator not reachable yet', { error: error.message });
+        await sleep(reconnectDelayMs);
+      }
+    }
+    this.timer = setInterval(() => this.scheduleRefresh(), refreshIntervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.coordinator?.close().catch(() => undefined);
+  }
+
+  // ---- the local copy ------------------------------------------------------------------------
+
+  get manager(): string | undefined {
+    return this.managerId;
+  }
+
+  get isManager(): boolean {
+    return this.driver !== undefined;
+  }
+
+  get chain(): ChainConfig | undefined {
+    return this.config;
+  }
+
+  get sessionState(): SessionState | 'none' {
+    return this.coordinator?.state ?? 'none';
+  }
+
+  nodeInfo(nodeId: string): NodeInfo | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  allNodes(): NodeInfo[] {
+    return [...this.nodes.values()].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  }
+
+  /** Publishes this node's info again (its state changed). */
+  publish(): void {
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    setImmediate(() => {
+      this.publishQueued = false;
+      void this.write();
+    });
+  }
+
+  reportCaughtUp(joiner: string, epoch: number): void {
+    this.caughtUp = { chainId: this.config?.chainId ?? chainIdDefault, joiner, epoch };
+    this.publish();
+  }
+
+  // ---- session -------------------------------------------------------------------------------
+
+  private async openSession(): Promise<void> {
+    const coordinator = await connectCoordinator(this.options.coordinatorUrl, {
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+    });
+    this.coordinator = coordinator;
+    this.watched.clear();
+    coordinator.onStateChange((state) => this.sessionChanged(coordinator, state));
+    for (const path of [this.paths.nodes, this.paths.manager, this.paths.chains]) await coordinator.ensurePath(path);
+    await this.register(coordinator);
+    this.lockPath = await coordinator.create(
+      `${this.paths.manager}/lock-`,
+      encodeJson(this.options.nodeId),
+      'ephemeral-sequential',
+    );
+    this.options.onSession(true);
+    this.options.log.log('info', 'coordinator session open', { timeoutMs: coordinator.sessionTimeoutMs });
+    await this.refresh();
+  }
+
+  private sessionChanged(coordinator: Coordinator, state: SessionState): void {
+    if (coordinator !== this.coordinator || this.stopped) return;
+    this.options.log.log(state === 'connected' ? 'info' : 'warn', `coordinator session ${state}`);
+    if (state === 'connected') {
+      this.options.onSession(true);
+      this.scheduleRefresh();
+      return;
+    }
+    this.options.onSession(false);
+    if (state === 'expired') {
+      this.driver = undefined;
+      this.coordinator = undefined;
+      void this.replaceSession();
+    }
+  }
+
+  private async replaceSession(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.openSession();
+        return;
+      } catch (error) {
+        this.options.log.log('warn', 'cannot open a new coordinator session', { error: String(error) });
+        await sleep(reconnectDelayMs);
+      }
+    }
+  }
+
+  /** Creates this node's ephemeral znode, replacing one left by an earlier process of this node. */
+  private async register(coordinator: Coordinator): Promise<void> {
+    const path = this.paths.node(this.options.nodeId);
+    const data = encodeJson({ ...this.options.info(), caughtUp: this.caughtUp });
+    try {
+      await coordinator.create(path, data, 'ephemeral');
+    } catch (error) {
+      if (!(error instanceof CoordinatorError) || error.code !== 'node-exists') throw error;
+      // Our data directory is locked by this process, so the holder is a dead earlier process.
+      await coordinator.delete(path, anyVersion).catch(() => undefined);
+      await coordinator.create(path, data, 'ephemeral');
+    }
+  }
+
+  private async write(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (coordinator === undefined || coordinator.state !== 'connected') return;
+    const data = encodeJson({ ...this.options.info(), caughtUp: this.caughtUp });
+    try {
+      await coordinator.set(this.paths.node(this.options.nodeId), data, anyVersion);
+    } catch (error) {
+      this.options.log.log('debug', 'cannot publish node info', { error: String(error) });
+    }
+  }
+
+  // ---- watching --------------------------------------------------------------------------------
+
+  private scheduleRefresh(): void {
+    if (this.refreshQueued || this.stopped) return;
+    this.refreshQueued = true;
+    setTimeout(() => {
+      this.refreshQueued = false;
+      void this.refresh();
+    }, 5);
+  }
+
+  /** A watcher for `key`, unless one is already waiting there (watches are one-shot). */
+  private watch(key: string): (() => void) | undefined {
+    if (this.watched.has(key)) return undefined;
+    this.watched.add(key);
+    return () => {
+      this.watched.delete(key);
+      this.scheduleRefresh();
+    };
+  }
+
+  private async refresh(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (coordinator === undefined || coordinator.state !== 'connected' || this.stopped) return;
+    try {
+      const chainPath = this.paths.chain(chainIdDefault);
+      const [names, chain, locks] = await Promise.all([
+        coordinator.children(this.paths.nodes, this.watch(`children:${this.paths.nodes}`)),
+        coordinator.get(chainPath, this.watch(chainPath)),
+        coordinator.children(this.paths.manager, this.watch(`children:${this.paths.manager}`)),
+      ]);
+      const infos = await Promise.all(
+        names.map((name) => coordinator.get(this.paths.node(name), this.watch(this.paths.node(name)))),
+      );
+      const nodes = new Map<string, NodeInfo>();
+      for (const found of infos) {
+        const info = found === undefined ? undefined : decodeNodeInfo(found.data);
+        if (info !== undefined) nodes.set(info.nodeId, info);
+      }
+      this.nodes = nodes;
+      await this.election(coordinator, locks);
+      const config = chain === undefined ? undefined : decodeChainConfig(chain.data);
+      if (config !== undefined && (this.config === undefined || config.epoch > this.config.epoch)) {
+        this.config = config;
+        this.options.onConfig(config);
+      }
+      if (this.driver !== undefined) await this.driver.evaluate();
+    } catch (error) {
+      if (!(error instanceof CoordinatorError)) throw error;
+      this.options.log.log('debug', 'cluster refresh interrupted', { error: error.message });
+    }
+  }
+
+  private async election(coordinator: Coordinator, locks: readonly string[]): Promise<void> {
+    const sorted = [...locks].sort(); // lock-<10 digits>: name order is creation order
+    const lowest = sorted[0];
+    if (lowest === undefined) return;
+    const holder = await coordinator.get(`${this.paths.manager}/${lowest}`);
+    this.managerId = holder === undefined ? undefined : String(JSON.parse(new TextDecoder().decode(holder.data)));
+    const mine = this.lockPath !== undefined && `${this.paths.manager}/${lowest}` === this.lockPath;
+    if (mine && this.driver === undefined) {
+      assert(this.lockPath !== undefined, 'a manager holds a lock');
+      this.options.log.log('info', 'elected manager');
+      this.driver = new ManagerDriver(coordinator, this.paths, this.lockPath, this.options.log);
+    } else if (!mine && this.driver !== undefined) {
+      this.options.log.log('info', 'no longer manager');
+      this.driver = undefined;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

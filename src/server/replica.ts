@@ -1,0 +1,628 @@
+// The replica: the I/O shell around one node's chain-replication core (DESIGN.md §3-§5). It
+// carries out the core's effects in the order effects.ts documents, on the LMDB store and the
+// peer network, and turns what happens (a write, a frame from a peer, a finished fsync, a new
+// configuration, a tick) into the core's inputs.
+//
+//   client write ─▶ write(): core.write ─▶ persist: apply to the store + log record + meta, one
+//     LMDB transaction (every write of the event turn shares it and its fsync: group commit)
+//     ─▶ sync resolves ─▶ core.persisted ─▶ send downstream ... ack ─▶ reply: answer the client
+//   client read ─▶ read(): only while the core says this node may serve reads (the tail, session
+//     connected), answered after the store is durable
+//
+// Applying is deterministic, so every replica reaches the same state from the same log: the
+// operation carries the head's clock (expiries are computed from it, not from each replica's),
+// versions come from the replicated revision counter, and the exactly-once client table
+// (client-table.ts) is kept durably in `meta` (`client:<id>`), updated in the same transaction.
+//
+// Durable records (LMDB `log` and `meta`, lmdb-store.ts):
+//   log[sequence]      LogRecord: epoch, request id, the head's clock, the request, its result
+//   meta 'replica'     { lastSequence, lastEpoch }  the end of the log, moved with each batch
+//   meta 'installed'   { sequence, lastEpoch }      the snapshot this node's log continues, if any
+//   meta 'installing'  true while a snapshot is being received: on restart the state is discarded
+//   meta 'client:<id>' { clientSequence, result, sequence }
+//
+// Snapshots (a joiner whose log does not continue the tail's, §3.8) are streamed in chunks from
+// one LMDB read transaction, yielding to the event loop between chunks. While a joiner receives
+// one, its core is left alone (no ticks, no configurations); a stream that is interrupted
+// discards the partial state and starts the joiner over from an empty store.
+
+import { Packr } from 'msgpackr';
+import { commandByName, type CommandContext } from '../commands/index.js';
+import { errorResult, execute, type Execution } from '../commands/execute.js';
+import { AssertionError, assert } from '../core/assert.js';
+import type { ClientRecord } from '../replication/client-table.js';
+import { ClientTable } from '../replication/client-table.js';
+import { ChainNode } from '../replication/chain-node.js';
+import type { Effect } from '../replication/effects.js';
+import type { LogEntry, RequestId } from '../replication/log-entry.js';
+import type { ChainMessage } from '../replication/messages.js';
+import type { ChainConfig } from '../coordination/chain-config.js';
+import { CatenaError } from '../core/errors.js';
+import {
+  catchUpEntriesMax,
+  chainTickMs,
+  logEntriesKept,
+  peerBatchBytesTarget,
+  snapshotChunkRecords,
+} from '../core/limits.js';
+import type { Logger } from '../core/log.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  type Request,
+  type ResponseResult,
+} from '../protocol/native/codec.js';
+import type { LmdbStore } from '../storage/lmdb-store.js';
+import type { PeerFrame, ReplicatedOp, SnapshotPart, SnapshotRecord } from './chain-wire.js';
+
+/** The clock commands and the store see: the head's clock while an entry is applied, else the system's. */
+export class ApplyClock {
+  private pinnedMs: number | undefined;
+  nowMs(): number {
+    return this.pinnedMs ?? Date.now();
+  }
+  pin(nowMs: number | undefined): void {
+    this.pinnedMs = nowMs;
+  }
+}
+
+interface LogRecord {
+  e: number; // epoch
+  c: string; // clientId
+  s: number; // clientSequence
+  t: number; // the head's clock
+  r: Uint8Array; // request body
+  x: Uint8Array | undefined; // encoded result (a Response with id 0), undefined for a stale copy
+}
+
+interface ReplicaMeta {
+  lastSequence: number;
+  lastEpoch: number;
+}
+
+const clientTableLimits = { clientsMax: 100_000, idleEntriesMax: 100_000 };
+const clientKeyPrefix = 'client:';
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+/** A joiner receiving a snapshot gives up on a stream that sends nothing for this long. */
+const snapshotStallMs = 10_000;
+/** A snapshot stream waits for its connection to drain below this before the next chunk. */
+const snapshotBacklogBytesMax = 8 * 1024 * 1024;
+
+export interface ReplicaPeers {
+  send(to: string, frame: PeerFrame): void;
+  backlogBytes(to: string): number;
+}
+
+export interface ReplicaOptions {
+  readonly self: string;
+  readonly store: LmdbStore;
+  readonly applyClock: ApplyClock;
+  readonly context: CommandContext;
+  readonly durable: boolean;
+  readonly log: Logger;
+  /** This tail found its joiner caught up: tell the manager (through the coordinator). */
+  onCaughtUp(joiner: string, epoch: number): void;
+  /** Something `status()` reports changed (role, awaiting removal): refresh what the coordinator shows. */
+  onStateChanged(): void;
+  fatal(error: unknown): void;
+}
+
+interface Receiving {
+  readonly stream: number;
+  readonly from: string;
+  readonly epoch: number;
+  readonly sequence: number;
+  readonly lastEpoch: number;
+  readonly revision: number;
+  lastFrameAtMs: number;
+}
+
+export class Replica {
+  private core: ChainNode<ReplicatedOp>;
+  private clients: ClientTable<Uint8Array | undefined>;
+  private config: ChainConfig | undefined;
+  /** At the head: log sequence -> the clients waiting for it to commit. */
+  private readonly waiters = new Map<number, ((result: ResponseResult) => void)[]>();
+  /** Results of applied entries someone waits for, by sequence. */
+  private readonly results = new Map<number, ResponseResult>();
+  private peers: ReplicaPeers | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private receiving: Receiving | undefined;
+  private streamCounter = 0;
+  /** Snapshot streams this node is sending, by joiner: a newer one cancels the older. */
+  private readonly sending = new Map<string, number>();
+  private lastRole = '';
+  private sessionConnected = false;
+  private stopped = false;
+
+  constructor(private readonly options: ReplicaOptions) {
+    const store = options.store;
+    if (store.getMeta('installing') === true) {
+      options.log.log('warn', 'a snapshot install was interrupted: discarding the partial state');
+      this.discardState();
+    }
+    const meta = (store.getMeta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
+    this.clients = this.loadClients();
+    this.core = new ChainNode<ReplicatedOp>({
+      self: options.self,
+      lastSequence: meta.lastSequence,
+      lastEpoch: meta.lastEpoch,
+      restarted: meta.lastSequence > 0,
+      joinRetryMs: 1_000,
+    });
+  }
+
+  start(peers: ReplicaPeers): void {
+    this.peers = peers;
+    this.timer = setInterval(() => this.tick(), chainTickMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const [sequence, waiters] of this.waiters) {
+      for (const resolve of waiters) resolve(errorResult('ERR_SHUTTING_DOWN'));
+      this.waiters.delete(sequence);
+    }
+  }
+
+  // ---- what the node asks ------------------------------------------------------------------
+
+  status(): {
+    role: string;
+    epoch: number;
+    last: number;
+    persisted: number;
+    committed: number;
+    servingReads: boolean;
+    awaitingRemoval: boolean;
+  } {
+    const progress = this.core.progress;
+    return {
+      role: this.receiving !== undefined ? 'joining' : this.core.role,
+      epoch: this.core.epoch,
+      last: progress.last,
+      persisted: progress.persisted,
+      committed: progress.committed,
+      servingReads: this.canServeReads(),
+      awaitingRemoval: this.core.awaitingRemoval,
+    };
+  }
+
+  get lastLogPosition(): ReplicaMeta {
+    const progress = this.core.progress;
+    return { lastSequence: progress.last, lastEpoch: progress.lastEpoch };
+  }
+
+  /** A write from a client: answered once committed (or at once with an error to retry elsewhere). */
+  write(request: Request): Promise<ResponseResult> {
+    const requestId: RequestId = { clientId: request.clientId, clientSequence: Number(request.clientSequence) };
+    const operation: ReplicatedOp = { request: encodeRequest(0, request.command), nowMs: Date.now() };
+    const effects = this.core.write(requestId, operation);
+    const first = effects[0];
+    if (first?.kind === 'reject') {
+      const code = first.reason === 'not-head' ? 'ERR_NOT_HEAD' : 'ERR_UNAVAILABLE';
+      return Promise.resolve(errorResult(code, this.rejection(code)));
+    }
+    assert(first?.kind === 'persist' && first.entries.length === 1, 'a write is persisted first');
+    const sequence = first.entries[0]!.sequence;
+    const answered = new Promise<ResponseResult>((resolve) => {
+      const list = this.waiters.get(sequence);
+      if (list === undefined) this.waiters.set(sequence, [resolve]);
+      else list.push(resolve);
+    });
+    this.run(effects);
+    return answered;
+  }
+
+  /** A read: executed only where and when reads are linearizable. */
+  read(request: Request): Execution {
+    this.tick();
+    if (!this.canServeReads()) {
+      const code = this.config === undefined ? 'ERR_UNAVAILABLE' : 'ERR_NOT_TAIL';
+      return { kind: 'now', result: errorResult(code, this.rejection(code)), command: request.command.case };
+    }
+    return execute(this.options.context, request, this.options.durable);
+  }
+
+  canServeReads(): boolean {
+    return this.receiving === undefined && this.core.canServeReads();
+  }
+
+  private rejection(code: 'ERR_NOT_HEAD' | 'ERR_NOT_TAIL' | 'ERR_UNAVAILABLE'): string {
+    const members = this.config?.members ?? [];
+    if (code === 'ERR_NOT_HEAD') return `not the head of chain ${this.config?.chainId}: the head is ${members[0]}`;
+    if (code === 'ERR_NOT_TAIL') {
+      const tail = members[members.length - 1];
+      return tail === this.options.self
+        ? 'the tail cannot serve reads yet (coordinator session down, or waiting for committed entries)'
+        : `not the tail of chain ${this.config?.chainId}: the tail is ${tail}`;
+    }
+    return 'no chain configuration yet';
+  }
+
+  // ---- inputs from the node ----------------------------------------------------------------
+
+  configure(config: ChainConfig): void {
+    if (this.config !== undefined && config.epoch <= this.config.epoch) return;
+    this.config = config;
+    if (this.receiving !== undefined) {
+      // The snapshot was for an older configuration: start over from nothing.
+      this.abandonInstall('the configuration changed during a snapshot');
+      return;
+    }
+    this.run(this.core.configure(config));
+    if (this.core.role !== 'head' && this.core.role !== 'head-and-tail') {
+      // Writes this node took as head may still commit, or not: their clients retry at the new
+      // head with the same request id and get the one result (exactly-once).
+      this.failWaiters('ERR_UNAVAILABLE', 'the chain changed before this write was confirmed: retry it');
+    }
+    this.noteStateChange();
+  }
+
+  sessionChanged(connected: boolean): void {
+    this.sessionConnected = connected;
+    this.run(this.core.sessionChanged(connected));
+  }
+
+  peerConnected(peer: string): void {
+    if (this.receiving !== undefined) return;
+    this.run(this.core.peerConnected(peer));
+  }
+
+  frame(frame: Exclude<PeerFrame, { kind: 'peer' }>): void {
+    if (this.stopped) return;
+    switch (frame.kind) {
+      case 'snapshot-begin':
+      case 'snapshot-records':
+      case 'snapshot-end':
+        this.snapshotPart(frame);
+        return;
+      default:
+        if (this.receiving !== undefined) return; // nothing but the snapshot until it is in
+        this.run(this.core.message(frame as ChainMessage<ReplicatedOp>));
+    }
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const nowMs = Date.now();
+    if (this.receiving !== undefined) {
+      if (nowMs - this.receiving.lastFrameAtMs > snapshotStallMs) this.abandonInstall('the snapshot stream stalled');
+      return;
+    }
+    this.run(this.core.tick(nowMs));
+  }
+
+  private noteStateChange(): void {
+    const role = `${this.core.role}/${this.core.awaitingRemoval}`;
+    if (role === this.lastRole) return;
+    this.lastRole = role;
+    this.options.onStateChanged();
+  }
+
+  // ---- effects -----------------------------------------------------------------------------
+
+  private run(effects: readonly Effect<ReplicatedOp>[]): void {
+    for (const effect of effects) {
+      switch (effect.kind) {
+        case 'persist':
+          this.persist(effect.entries);
+          break;
+        case 'send':
+          this.send(effect.to, effect.message);
+          break;
+        case 'reply':
+          this.reply(effect.sequence);
+          break;
+        case 'reject':
+          break; // only `write` produces it, and handles it there
+        case 'catch-up':
+          this.catchUp(effect);
+          break;
+        case 'install':
+          // The snapshot is already in the store (snapshotPart): only the core's view moves.
+          break;
+        case 'caught-up':
+          this.options.onCaughtUp(effect.joiner, this.core.epoch);
+          break;
+      }
+    }
+  }
+
+  private persist(entries: readonly LogEntry<ReplicatedOp>[]): void {
+    const store = this.options.store;
+    for (const entry of entries) this.apply(entry);
+    const last = entries[entries.length - 1]!;
+    store.putMeta('replica', { lastSequence: last.sequence, lastEpoch: last.epoch } satisfies ReplicaMeta);
+    if (last.sequence % 1024 === 0) store.trimLog(last.sequence - logEntriesKept);
+    store.sync().then(
+      () => {
+        if (!this.stopped && this.receiving === undefined) this.run(this.core.persisted(last.sequence));
+      },
+      (error: unknown) => this.options.fatal(error),
+    );
+  }
+
+  /** Applies one entry: once per request id (§3.6), deterministically (the head's clock). */
+  private apply(entry: LogEntry<ReplicatedOp>): void {
+    const store = this.options.store;
+    const id = entry.requestId;
+    const seen = id.clientId === '' ? ({ kind: 'new' } as const) : this.clients.lookup(id);
+    let result: ResponseResult | undefined;
+    let encoded: Uint8Array | undefined;
+    if (seen.kind === 'new') {
+      result = this.execute(entry.operation);
+      encoded = encodeResponse(0, result);
+      if (id.clientId !== '') {
+        const forgotten = this.clients.record(id, encoded, entry.sequence);
+        store.putMeta(clientKeyPrefix + id.clientId, this.clients.entry(id.clientId));
+        for (const clientId of forgotten) store.removeMeta(clientKeyPrefix + clientId);
+      }
+    } else if (seen.kind === 'duplicate') {
+      encoded = seen.result;
+      if (encoded !== undefined) {
+        const decoded = decodeResponse(encoded);
+        result = decoded.ok ? decoded.message.result : errorResult('ERR_INTERNAL', 'unreadable saved result');
+      }
+    }
+    const record: LogRecord = {
+      e: entry.epoch,
+      c: id.clientId,
+      s: id.clientSequence,
+      t: entry.operation.nowMs,
+      r: entry.operation.request,
+      x: encoded,
+    };
+    store.putLogRecord(entry.sequence, packr.pack(record));
+    if (this.waiters.has(entry.sequence)) {
+      this.results.set(entry.sequence, result ?? errorResult('ERR_UNAVAILABLE', 'a newer write of this client won'));
+    }
+  }
+
+  private execute(operation: ReplicatedOp): ResponseResult {
+    const decoded = decodeRequest(operation.request);
+    assert(decoded.ok, 'a logged request decodes');
+    const request = decoded.message;
+    const name = request.command.case;
+    assert(name !== undefined && commandByName(name).mutates, 'only writes are logged');
+    this.options.applyClock.pin(operation.nowMs);
+    try {
+      return { case: name, value: commandByName(name).execute(this.options.context, request.command.value) } as ResponseResult;
+    } catch (error) {
+      if (error instanceof AssertionError) throw error;
+      if (error instanceof CatenaError) return errorResult(error.code, error.message);
+      return errorResult('ERR_INTERNAL', error instanceof Error ? error.message : String(error));
+    } finally {
+      this.options.applyClock.pin(undefined);
+    }
+  }
+
+  private reply(sequence: number): void {
+    const waiters = this.waiters.get(sequence);
+    const result = this.results.get(sequence);
+    this.waiters.delete(sequence);
+    this.results.delete(sequence);
+    if (waiters === undefined) return;
+    for (const resolve of waiters) resolve(result ?? errorResult('ERR_INTERNAL', 'no result recorded'));
+  }
+
+  private failWaiters(code: 'ERR_UNAVAILABLE', message: string): void {
+    for (const [sequence, waiters] of this.waiters) {
+      for (const resolve of waiters) resolve(errorResult(code, message));
+      this.waiters.delete(sequence);
+      this.results.delete(sequence);
+    }
+  }
+
+  private send(to: string, message: ChainMessage<ReplicatedOp>): void {
+    const peers = this.peers;
+    if (peers === undefined) return;
+    if (message.kind === 'snapshot') return; // snapshots are streamed by catchUp, never sent whole
+    if (message.kind !== 'entries') {
+      peers.send(to, message);
+      return;
+    }
+    // Large batches go in several frames, each continuing the last.
+    let batch: LogEntry<ReplicatedOp>[] = [];
+    let bytes = 0;
+    for (const entry of message.entries) {
+      batch.push(entry);
+      bytes += entry.operation.request.length + 64;
+      if (bytes >= peerBatchBytesTarget) {
+        peers.send(to, { ...message, entries: batch });
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length > 0 || message.entries.length === 0) peers.send(to, { ...message, entries: batch });
+  }
+
+  // ---- catching a peer up (§3.7, §3.8) -------------------------------------------------------
+
+  private catchUp(effect: Extract<Effect<ReplicatedOp>, { kind: 'catch-up' }>): void {
+    const { to, from, upTo, epoch } = effect;
+    if (this.canSendDelta(from, upTo, effect.trusted)) {
+      const entries: LogEntry<ReplicatedOp>[] = [];
+      for (const { sequence, record } of this.options.store.logRecords(from.sequence, upTo)) {
+        entries.push(toEntry(sequence, packr.unpack(record) as LogRecord));
+      }
+      this.send(to, { kind: 'entries', epoch, from: this.options.self, entries });
+      return;
+    }
+    void this.streamSnapshot(to, epoch);
+  }
+
+  private canSendDelta(from: { sequence: number; epoch: number }, upTo: number, trusted: boolean): boolean {
+    if (from.sequence > upTo || upTo - from.sequence > catchUpEntriesMax) return false;
+    const store = this.options.store;
+    const installed = store.getMeta('installed') as ReplicaMeta | undefined;
+    const firstHeld = store.logBounds()?.first ?? upTo + 1;
+    // Every entry after `from` must still be in the log (not trimmed, not before a snapshot).
+    if (from.sequence < upTo && firstHeld > from.sequence + 1) return false;
+    if (from.sequence === 0 && upTo > 0 && installed !== undefined) return false;
+    if (trusted || from.sequence === 0) return true;
+    const anchor = store.logRecord(from.sequence);
+    const anchorEpoch =
+      anchor !== undefined
+        ? (packr.unpack(anchor) as LogRecord).e
+        : installed?.lastSequence === from.sequence
+          ? installed.lastEpoch
+          : undefined;
+    return anchorEpoch === from.epoch;
+  }
+
+  private async streamSnapshot(to: string, epoch: number): Promise<void> {
+    const peers = this.peers;
+    if (peers === undefined) return;
+    const stream = ++this.streamCounter;
+    this.sending.set(to, stream);
+    const reader = this.options.store.snapshotReader();
+    const self = this.options.self;
+    try {
+      const meta = (reader.meta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
+      this.options.log.log('info', 'streaming a snapshot', { to, sequence: meta.lastSequence });
+      peers.send(to, {
+        kind: 'snapshot-begin',
+        epoch,
+        from: self,
+        stream,
+        sequence: meta.lastSequence,
+        lastEpoch: meta.lastEpoch,
+        revision: reader.revision,
+      });
+      let after: Uint8Array | undefined;
+      for (;;) {
+        const records = reader.records(after, snapshotChunkRecords);
+        if (records.length > 0) {
+          const chunk: SnapshotRecord[] = records.map((r) => [r.key, r.value, r.version, r.expiresAtMs]);
+          peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, records: chunk });
+          after = records[records.length - 1]!.key;
+        }
+        if (records.length < snapshotChunkRecords) break;
+        // Yield, and let the connection drain, before the next chunk.
+        do await new Promise((resolve) => setTimeout(resolve, 1));
+        while (peers.backlogBytes(to) > snapshotBacklogBytesMax && !this.stopped);
+        if (this.stopped || this.sending.get(to) !== stream || this.core.epoch !== epoch) return;
+      }
+      const clients: [string, ClientRecord<Uint8Array | undefined>][] = [];
+      for (const [name, value] of reader.metaRange(clientKeyPrefix)) {
+        clients.push([name.slice(clientKeyPrefix.length), value as ClientRecord<Uint8Array | undefined>]);
+      }
+      peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, clients: { clients } });
+    } catch (error) {
+      this.options.log.log('error', 'snapshot stream failed', { to, error: String(error) });
+    } finally {
+      reader.done();
+      if (this.sending.get(to) === stream) this.sending.delete(to);
+    }
+  }
+
+  // ---- receiving a snapshot (joiner) ---------------------------------------------------------
+
+  private snapshotPart(part: SnapshotPart): void {
+    const store = this.options.store;
+    if (part.kind === 'snapshot-begin') {
+      if (this.core.role !== 'joining' || part.epoch !== this.core.epoch) return;
+      if (this.config?.members[this.config.members.length - 1] !== part.from) return;
+      this.options.log.log('info', 'receiving a snapshot', { from: part.from, sequence: part.sequence });
+      this.discardState();
+      store.putMeta('installing', true);
+      this.receiving = { ...part, lastFrameAtMs: Date.now() };
+      return;
+    }
+    const receiving = this.receiving;
+    if (receiving === undefined || part.stream !== receiving.stream || part.from !== receiving.from) return;
+    receiving.lastFrameAtMs = Date.now();
+    if (part.kind === 'snapshot-records') {
+      for (const [key, value, version, expiresAtMs] of part.records) {
+        store.restoreRecord(key, { value, version, expiresAtMs });
+      }
+      return;
+    }
+    store.restoreRevision(receiving.revision);
+    for (const [clientId, record] of part.clients.clients) store.putMeta(clientKeyPrefix + clientId, record);
+    const position: ReplicaMeta = { lastSequence: receiving.sequence, lastEpoch: receiving.lastEpoch };
+    store.putMeta('replica', position);
+    store.putMeta('installed', position);
+    store.putMeta('installing', false);
+    const ordered = [...part.clients.clients].sort((a, b) => a[1].sequence - b[1].sequence); // oldest first
+    this.clients = ClientTable.restore(clientTableLimits, { clients: ordered });
+    store.sync().then(
+      () => {
+        if (this.receiving !== receiving || this.stopped) return;
+        this.receiving = undefined;
+        const effects = this.core.message({
+          kind: 'snapshot',
+          epoch: receiving.epoch,
+          from: receiving.from,
+          sequence: receiving.sequence,
+          lastEpoch: receiving.lastEpoch,
+          state: undefined,
+        });
+        if (!effects.some((e) => e.kind === 'install')) {
+          // The core no longer takes it (its configuration moved on): begin again from what is on disk.
+          this.restartCore(position);
+          return;
+        }
+        this.options.log.log('info', 'snapshot installed', { sequence: receiving.sequence });
+        this.run(effects);
+      },
+      (error: unknown) => this.options.fatal(error),
+    );
+  }
+
+  private abandonInstall(reason: string): void {
+    this.options.log.log('warn', 'abandoning a snapshot install', { reason });
+    this.receiving = undefined;
+    this.discardState();
+    this.restartCore({ lastSequence: 0, lastEpoch: 0 });
+  }
+
+  /** A new core on what the store holds now, told the latest configuration. */
+  private restartCore(position: ReplicaMeta): void {
+    this.core = new ChainNode<ReplicatedOp>({
+      self: this.options.self,
+      lastSequence: position.lastSequence,
+      lastEpoch: position.lastEpoch,
+      joinRetryMs: 1_000,
+    });
+    this.core.sessionChanged(this.sessionConnected);
+    if (this.config !== undefined) this.run(this.core.configure(this.config));
+    this.noteStateChange();
+  }
+
+  /** Empties the store, the log and the client table (before a snapshot, or after a broken one). */
+  private discardState(): void {
+    const store = this.options.store;
+    store.clear();
+    store.clearLog();
+    for (const [name] of store.metaEntries(clientKeyPrefix)) store.removeMeta(name);
+    store.restoreRevision(0);
+    store.putMeta('replica', { lastSequence: 0, lastEpoch: 0 } satisfies ReplicaMeta);
+    store.removeMeta('installed');
+    store.putMeta('installing', false);
+    this.clients = new ClientTable(clientTableLimits);
+    this.results.clear();
+  }
+
+  private loadClients(): ClientTable<Uint8Array | undefined> {
+    const clients: [string, ClientRecord<Uint8Array | undefined>][] = [];
+    for (const [name, value] of this.options.store.metaEntries(clientKeyPrefix)) {
+      clients.push([name.slice(clientKeyPrefix.length), value as ClientRecord<Uint8Array | undefined>]);
+    }
+    clients.sort((a, b) => a[1].sequence - b[1].sequence); // the table keeps the oldest first
+    return ClientTable.restore(clientTableLimits, { clients });
+  }
+}
+
+function toEntry(sequence: number, record: LogRecord): LogEntry<ReplicatedOp> {
+  return {
+    sequence,
+    epoch: record.e,
+    requestId: { clientId: record.c, clientSequence: record.s },
+    operation: { request: record.r, nowMs: record.t },
+  };
+}

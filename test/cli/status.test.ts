@@ -1,0 +1,265 @@
+// `catena status`: the report built from made-up topology and nodestatus replies, rendered for
+// people and as the JSON document; then gathered from fake nodes (one of them dead), and the
+// command itself run as a child process against them.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
+import {
+  alignColumns,
+  buildReport,
+  gatherStatus,
+  renderStatus,
+  standaloneReport,
+  statusDocument,
+  type NodeAnswer,
+} from '../../src/cli/status.js';
+import type { ReplyOf } from '../../src/protocol/native/codec.js';
+import { FakeCluster, result } from '../client/fake-cluster.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+const topology: Topology = result({
+  case: 'topology',
+  value: {
+    cluster: 'demo',
+    manager: 'n2',
+    chains: [{ chainId: 'c0', epoch: 7n, members: ['n1', 'n2', 'n3'], joining: 'n4' }],
+    nodes: [
+      { nodeId: 'n1', native: '127.0.0.1:7000' },
+      { nodeId: 'n2', native: '127.0.0.1:7010' },
+      { nodeId: 'n3', native: '127.0.0.1:7020' },
+      { nodeId: 'n4', native: '127.0.0.1:7030' },
+      { nodeId: 'n5', native: '127.0.0.1:7040' },
+    ],
+  },
+}).value as Topology;
+
+function status(init: Partial<Omit<ReplyOf<'nodestatus'>, '$typeName'>>): NodeAnswer {
+  const reply = result({ case: 'nodestatus', value: { chainId: 'c0', epoch: 7n, sessionConnected: true, ...init } });
+  return { ok: true, status: reply.value as ReplyOf<'nodestatus'> };
+}
+
+const answers = new Map<string, NodeAnswer>([
+  [
+    'n1',
+    status({ nodeId: 'n1', role: 'head', lastSequence: 1042n, persistedSequence: 1042n, committedSequence: 1040n }),
+  ],
+  ['n2', { ok: false, code: 'ERR_TIMEOUT', message: 'request timed out after 1000 ms' }],
+  [
+    'n3',
+    status({
+      nodeId: 'n3',
+      role: 'tail',
+      lastSequence: 1040n,
+      persistedSequence: 1040n,
+      committedSequence: 1040n,
+      servingReads: true,
+    }),
+  ],
+  [
+    'n4',
+    status({ nodeId: 'n4', role: 'joining', lastSequence: 900n, persistedSequence: 899n, committedSequence: 900n }),
+  ],
+  ['n5', status({ nodeId: 'n5', role: 'middle', epoch: 6n, sessionConnected: false })],
+]);
+
+describe('catena status report (pure)', () => {
+  it('renders each chain in order with aligned columns, lag against the tail, and unreachable nodes', () => {
+    assert.equal(
+      renderStatus(buildReport(topology, answers)),
+      [
+        'cluster demo  manager n2',
+        '',
+        'chain c0  epoch 7  3 members, joining n4',
+        '  ROLE     NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG   SESSION    READS  MGR',
+        '  head     n1    127.0.0.1:7000  7      1042  1042       1040       +2    connected  no',
+        '  middle   n2    127.0.0.1:7010  -      -     -          -          -     -          -      *    unreachable: ERR_TIMEOUT request timed out after 1000 ms',
+        '  tail     n3    127.0.0.1:7020  7      1040  1040       1040       0     connected  yes',
+        '  joining  n4    127.0.0.1:7030  7      900   899        900        -140  connected  no',
+        '',
+        'nodes in no chain',
+        '  ROLE     NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG  SESSION  READS  MGR',
+        '  outside  n5    127.0.0.1:7040  6      0     0          0          -    lost     no          node says middle',
+      ].join('\n'),
+    );
+  });
+
+  it('shows lag as unknown when the tail does not answer, and a cluster with no chain yet', () => {
+    const tailDown = new Map(answers).set('n3', { ok: false, code: 'ERR_CONNECTION_FAILED', message: 'refused' });
+    const text = renderStatus(buildReport(topology, tailDown));
+    assert.match(text, /^ {2}head +n1 .* 1040 +\? +connected/m);
+    const empty = result({ case: 'topology', value: { cluster: 'demo', nodes: topology.nodes } }).value as Topology;
+    const emptyText = renderStatus(buildReport(empty, answers));
+    assert.ok(emptyText.startsWith('cluster demo  manager (none elected)\nno chain configured yet\n'), emptyText);
+    assert.equal(emptyText.split('\n').filter((line) => line.startsWith('  outside')).length, 5);
+  });
+
+  it('prints a stable JSON document: every key present, null when unknown', () => {
+    const doc = statusDocument(buildReport(topology, answers));
+    assert.deepEqual(Object.keys(doc), ['cluster', 'manager', 'standalone', 'chains', 'outside']);
+    assert.equal(doc.standalone, null);
+    assert.equal(doc.chains.length, 1);
+    const chain = doc.chains[0]!;
+    assert.equal(chain.epoch, 7);
+    assert.deepEqual(
+      chain.members.map((m) => [m.nodeId, m.role, m.reachable, m.lag, m.manager]),
+      [
+        ['n1', 'head', true, 2, false],
+        ['n2', 'middle', false, null, true],
+        ['n3', 'tail', true, 0, false],
+      ],
+    );
+    assert.deepEqual(chain.members[1], {
+      nodeId: 'n2',
+      role: 'middle',
+      native: '127.0.0.1:7010',
+      reachable: false,
+      error: { code: 'ERR_TIMEOUT', message: 'request timed out after 1000 ms' },
+      reportedRole: null,
+      epoch: null,
+      lastSequence: null,
+      persistedSequence: null,
+      committedSequence: null,
+      lag: null,
+      sessionConnected: null,
+      servingReads: null,
+      manager: true,
+    });
+    assert.deepEqual(chain.joining, {
+      nodeId: 'n4',
+      role: 'joining',
+      native: '127.0.0.1:7030',
+      reachable: true,
+      error: null,
+      reportedRole: 'joining',
+      epoch: 7,
+      lastSequence: 900,
+      persistedSequence: 899,
+      committedSequence: 900,
+      lag: -140,
+      sessionConnected: true,
+      servingReads: false,
+      manager: false,
+    });
+    assert.deepEqual(
+      doc.outside.map((n) => [n.nodeId, n.role, n.reportedRole, n.lag]),
+      [['n5', 'outside', 'middle', null]],
+    );
+    assert.doesNotThrow(() => JSON.stringify(doc));
+  });
+
+  it('renders a standalone node as one row', () => {
+    const report = standaloneReport({
+      nodeId: 'f00d',
+      role: 'standalone',
+      native: '127.0.0.1:7000',
+      answer: status({
+        nodeId: 'f00d',
+        role: 'standalone',
+        chainId: '',
+        epoch: 0n,
+        lastSequence: 12n,
+        sessionConnected: false,
+        servingReads: true,
+      }),
+    });
+    assert.equal(
+      renderStatus(report),
+      [
+        'standalone node f00d at 127.0.0.1:7000',
+        '  ROLE        NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG  SESSION  READS  MGR',
+        '  standalone  f00d  127.0.0.1:7000  0      12    0          0          -    -        yes',
+      ].join('\n'),
+    );
+    assert.equal(statusDocument(report).standalone?.lastSequence, 12);
+  });
+
+  it('aligns every column but the last', () => {
+    assert.deepEqual(
+      alignColumns([
+        ['a', 'bb', 'c'],
+        ['ddd', 'e', ''],
+      ]),
+      ['a    bb  c', 'ddd  e'],
+    );
+  });
+});
+
+describe('catena status against fake nodes', () => {
+  let fake: FakeCluster;
+  let standalone: FakeCluster;
+
+  before(async () => {
+    fake = await FakeCluster.start(['a', 'b', 'c']);
+    fake.setChain(['a', 'b'], { joining: 'c' });
+    standalone = await FakeCluster.start(['s'], { cluster: '' });
+  });
+
+  after(async () => {
+    await fake.close();
+    await standalone.close();
+  });
+
+  it('asks every node in parallel and shows a dead one as unreachable', async () => {
+    await fake.kill('c');
+    const client = await ClusterClient.connect({ seeds: [fake.node('a').address] });
+    try {
+      const report = await gatherStatus(client, { nodeTimeoutMs: 500 });
+      const chain = report.chains[0]!;
+      assert.deepEqual(
+        chain.members.map((m) => [m.nodeId, m.role, m.answer.ok]),
+        [
+          ['a', 'head', true],
+          ['b', 'tail', true],
+        ],
+      );
+      assert.equal(chain.joining?.answer.ok, false);
+      assert.equal(chain.joining?.answer.ok === false && chain.joining.answer.code, 'ERR_CONNECTION_FAILED');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('runs as `catena status` for a cluster (--json) and a standalone node', async () => {
+    const [cluster, single, help] = await Promise.all([
+      runCli(['status', '--seeds', `${fake.node('b').address},${fake.node('a').address}`, '--json']),
+      runCli(['status', '--port', String(standalone.node('s').port)]),
+      runCli(['status', '--help']),
+    ]);
+    assert.equal(cluster.code, 0, cluster.stderr);
+    const doc = JSON.parse(cluster.stdout) as { cluster: string; chains: { members: { nodeId: string }[] }[] };
+    assert.equal(doc.cluster, 'test');
+    assert.deepEqual(
+      doc.chains[0]?.members.map((m) => m.nodeId),
+      ['a', 'b'],
+    );
+    assert.equal(single.code, 0, single.stderr);
+    assert.match(single.stdout, /^standalone node s at 127\.0\.0\.1:\d+\n {2}ROLE /);
+    assert.equal(help.code, 0);
+    assert.ok(help.stdout.startsWith('Usage: catena status '), help.stdout);
+    assert.ok(help.stdout.includes('--seeds <value>'));
+  });
+});
+
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
