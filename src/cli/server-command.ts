@@ -26,7 +26,11 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
   },
-  'peer-port': { kind: 'string', description: 'port for chain traffic from other nodes; 0 picks a free one', default: '0' },
+  'peer-port': {
+    kind: 'string',
+    description: 'port for chain traffic from other nodes; 0 picks a free one',
+    default: '0',
+  },
   'session-timeout-ms': {
     kind: 'string',
     description: 'coordinator session timeout: how long a dead node takes to be removed',

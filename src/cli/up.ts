@@ -72,7 +72,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     process.stdout.write(upHelp);
     return 0;
   }
-  if (args.positional.length > 0) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
+  if (args.positional.length > 0)
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
   const count = flagInt(args, upFlags, 'nodes', { min: 1, max: 32 })!;
   const basePort = flagInt(args, upFlags, 'port', { min: 1, max: 65535 - 400 })!;
   const dataDir = resolve(flagString(args, upFlags, 'data-dir')!);

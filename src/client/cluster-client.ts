@@ -20,18 +20,20 @@
 //  * a topology reply is adopted only if no chain in it is older (a lower epoch) than the one
 //    known, so a stale node cannot send the client back to a removed head.
 //  * a standalone node (topology cluster '') is used exactly like `Client`: one node, one
-//    connection, no routing and no retries (it has no exactly-once table to make retries safe).
+//    connection, no routing and no retries (there is no other node to fail over to).
 
+import { create } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commandByName, type CommandName, type RequestInit } from '../commands/index.js';
 import { assert } from '../core/assert.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
+import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
 import { Client, ClientCommands } from './client.js';
 
 export interface ClusterClientOptions {
-  /** Native-protocol addresses (`host:port`) of any nodes; the first that answers is asked first. */
+  /** Native-protocol addresses (`host:port`) of any nodes, tried in order by `connect`. */
   seeds: readonly string[];
   /** Deadline of each call in ms, retries included (default 10000). */
   timeoutMs?: number;
@@ -116,7 +118,7 @@ export function targetFor(view: TopologyView, route: Route, key: Uint8Array | un
 /** Indexes a topology reply; a node without a usable native address is left out (unroutable). */
 export function viewOf(reply: Topology): TopologyView {
   const natives = new Map<string, string>();
-  for (const node of reply.nodes) if (isAddress(node.native)) natives.set(node.nodeId, node.native);
+  for (const node of reply.nodes) if (splitAddress(node.native)) natives.set(node.nodeId, node.native);
   return { reply, natives };
 }
 
@@ -138,8 +140,6 @@ export function parseAddress(address: string): { host: string; port: number } {
   return parsed;
 }
 
-const isAddress = (address: string): boolean => splitAddress(address) !== undefined;
-
 function splitAddress(address: string): { host: string; port: number } | undefined {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, Math.max(colon, 0)).replace(/^\[(.*)\]$/, '$1');
@@ -160,19 +160,22 @@ const keyOf = (request: object): Uint8Array | undefined => {
   return key instanceof Uint8Array ? key : undefined;
 };
 
+const clientClosed = (): CatenaError => new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+
+/** Closes a connection once it is open; one that failed to open has nothing to close. */
+const closeWhenOpen = (connecting: Promise<Client>): Promise<void> =>
+  connecting.then(
+    (client) => client.close(),
+    () => undefined,
+  );
+
 const asCatenaError = (name: CommandName, error: unknown): CatenaError =>
   error instanceof CatenaError
     ? error
     : new CatenaError('ERR_INVALID_ARGUMENT', `invalid ${name} request: ${String(error)}`);
 
 /** A node from before the topology command answers it as unknown: it is a standalone node. */
-const standaloneView: TopologyView = viewOf({
-  $typeName: 'catena.v1.TopologyReply',
-  cluster: '',
-  manager: '',
-  chains: [],
-  nodes: [],
-});
+const standaloneView: TopologyView = viewOf(create(TopologyReplySchema));
 
 type TopologyAnswer =
   { ok: true; address: string; view: TopologyView } | { ok: false; address: string; error: CatenaError };
@@ -212,7 +215,13 @@ export class ClusterClient extends ClientCommands {
     this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? attemptTimeoutMsDefault, this.timeoutMs);
     this.refreshIntervalMs = options.refreshIntervalMs ?? refreshIntervalMsDefault;
     this.clientId = options.clientId ?? randomBytes(clientIdBytes).toString('hex');
-    assert(this.timeoutMs > 0 && this.attemptTimeoutMs > 0 && this.refreshIntervalMs > 0, 'positive timings');
+    const timings = [this.timeoutMs, this.attemptTimeoutMs, this.refreshIntervalMs];
+    if (!timings.every((ms) => Number.isFinite(ms) && ms > 0)) {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        'timeoutMs, attemptTimeoutMs and refreshIntervalMs must be positive',
+      );
+    }
     if (this.clientId === '') throw new CatenaError('ERR_INVALID_ARGUMENT', 'clientId must not be empty');
     this.lanes = new WriterLanes(this.clientId, writeLanesMax);
   }
@@ -273,7 +282,7 @@ export class ClusterClient extends ClientCommands {
     request: RequestInit<C>,
     options: { timeoutMs?: number } = {},
   ): Promise<ReplyOf<C>> {
-    if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+    if (this.closing) throw clientClosed();
     const timeoutMs = options.timeoutMs ?? this.attemptTimeoutMs;
     const node = await this.clientFor(address, timeoutMs);
     return node.sendWith(name, request, { timeoutMs });
@@ -284,15 +293,7 @@ export class ClusterClient extends ClientCommands {
     clearInterval(this.refreshTimer);
     const connections = [...this.nodes.values()];
     this.nodes.clear();
-    // A connection still being opened is closed once open; one that fails has nothing to close.
-    await Promise.all(
-      connections.map((c) =>
-        c.connecting.then(
-          (client) => client.close(),
-          () => undefined,
-        ),
-      ),
-    );
+    await Promise.all(connections.map((connection) => closeWhenOpen(connection.connecting)));
   }
 
   protected call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T> {
@@ -309,7 +310,7 @@ export class ClusterClient extends ClientCommands {
   }
 
   private async callRouted<T>(name: CommandName, request: object, convert: (reply: unknown) => T): Promise<T> {
-    if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+    if (this.closing) throw clientClosed();
     this.usedSinceRefresh = true;
     const deadlineMs = Date.now() + this.timeoutMs;
     const route = routeOf(name);
@@ -337,7 +338,7 @@ export class ClusterClient extends ClientCommands {
     // Bounded by the deadline: every failed attempt waits at least backoffMsInitial / 2.
     for (let attempts = 0; ; attempts++) {
       const remainingMs = deadlineMs - Date.now();
-      if (this.closing) throw new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
+      if (this.closing) throw clientClosed();
       if (remainingMs <= 0) throw this.giveUp(lastError, attempts);
       const outcome = await this.attempt({ name, request, route, key, writer, remainingMs });
       if (outcome.ok) return outcome.reply;
@@ -469,7 +470,7 @@ export class ClusterClient extends ClientCommands {
   private clientFor(address: string, connectTimeoutMs: number): Promise<Client> {
     const existing = this.nodes.get(address);
     if (existing !== undefined && existing.client?.closed !== true) return existing.connecting;
-    if (this.closing) return Promise.reject(new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed'));
+    if (this.closing) return Promise.reject(clientClosed());
     const { host, port } = parseAddress(address);
     const connecting = Client.connect({ host, port, connectTimeoutMs, timeoutMs: this.attemptTimeoutMs });
     const connection: NodeConnection = { connecting, client: undefined };
@@ -491,10 +492,7 @@ export class ClusterClient extends ClientCommands {
     if (connection === undefined) return;
     this.nodes.delete(address);
     // Requests in flight on it reject with ERR_CONNECTION_CLOSED and are retried elsewhere.
-    void connection.connecting.then(
-      (client) => client.close(),
-      () => undefined,
-    );
+    void closeWhenOpen(connection.connecting);
   }
 }
 
@@ -565,16 +563,23 @@ function gatherAnswers(asks: readonly Promise<TopologyAnswer>[], settleMs: numbe
   });
 }
 
-/** Among the answers that may replace `current`, one that no other strictly supersedes. */
+/**
+ * Among the answers that may replace `current`, the newest; between equally new ones, one from
+ * a node the topology lists (a node that left answers too, but should not become the node that
+ * node commands go to).
+ */
 function newestAnswer(
   answers: readonly TopologyAnswer[],
   current: TopologyView,
 ): { address: string; view: TopologyView } | undefined {
   let newest: { address: string; view: TopologyView } | undefined;
+  const listed = (a: { address: string; view: TopologyView }) => [...a.view.natives.values()].includes(a.address);
   for (const answer of answers) {
     if (!answer.ok || !supersedes(answer.view, current)) continue;
-    if (newest === undefined || (supersedes(answer.view, newest.view) && !supersedes(newest.view, answer.view)))
-      newest = answer;
+    if (newest === undefined) newest = answer;
+    else if (!supersedes(newest.view, answer.view))
+      newest = answer; // strictly newer
+    else if (supersedes(answer.view, newest.view) && listed(answer) && !listed(newest)) newest = answer;
   }
   return newest;
 }

@@ -13,6 +13,8 @@
 //   reconnect: callers such as the manager must re-read state after a reconnect anyway). Calls
 //   in flight when the connection drops fail with 'connection-loss' too: their effect is unknown.
 //   Once expired, every call fails with 'session-expired'; after close(), with 'closed'.
+// * close() ends the session on the server when connected (its ephemerals go at once); when not
+//   connected it only stops this client, and the server expires the session after its timeout.
 // * Watchers are kept on both sides: the server keeps which session watches what, this client
 //   keeps the functions, registered before the call's promise resolves so no event can slip by.
 

@@ -6,10 +6,10 @@
 //
 // Contract of the server:
 // * The znode tree (embedded-tree.ts) lives in memory. With `dataFile`, every persistent znode
-//   (with its child version, the sequence counter) is written to that file atomically (temp
-//   file, fsync, rename, fsync of the directory) after each change, one write per event-loop
-//   turn however many changes it held, and loaded on start: a restarted supervisor keeps its
-//   chain configurations. Ephemerals and sessions are never persisted.
+//   (with its child version, the sequence counter) is written to that file atomically
+//   (embedded-data-file.ts) after each change, one write per event-loop turn however many
+//   changes it held, and loaded on start: a restarted supervisor keeps its chain
+//   configurations. Ephemerals and sessions are never persisted.
 // * Durability before acknowledgement: while a write is pending, every outgoing message waits
 //   behind it in one FIFO outbox, so a client never sees the effect of a change (a response or
 //   an event) that a crash could still undo, and messages keep their order.
@@ -22,15 +22,14 @@
 //   and logs an error; it never throws out of the server.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { assert, unreachable } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { MultiOp } from './coordinator.js';
-import { ZnodeTree, type PersistedZnode, type TreeResult, type WatchDelivery } from './embedded-tree.js';
+import { loadTree, writeTreeFile } from './embedded-data-file.js';
+import { ZnodeTree, type TreeResult, type WatchDelivery } from './embedded-tree.js';
 import {
   decodeClientMessage,
   encodeMessage,
@@ -57,9 +56,6 @@ const embeddedSessionsMax = 10_000;
 const connectionOutputBytesMax = 16 * 1024 * 1024;
 /** Watch events a session may leave unacknowledged; past it the session is expired. */
 const unackedEventsPerSessionMax = 100_000;
-
-const dataFileFormat = 'catena-embedded-coordinator';
-const dataFileVersion = 1;
 
 export interface EmbeddedCoordinatorOptions {
   /** Listen address; loopback by default. */
@@ -122,7 +118,7 @@ export class EmbeddedCoordinatorServer {
 
   private constructor(
     private readonly server: Server,
-    private tree: ZnodeTree,
+    private readonly tree: ZnodeTree,
     readonly host: string,
     readonly port: number,
     private readonly options: EmbeddedCoordinatorOptions & { log: Logger; timeoutMsMin: number; timeoutMsMax: number },
@@ -548,64 +544,4 @@ function listen(server: Server, host: string, port: number): Promise<number> {
       resolve(address.port);
     });
   });
-}
-
-// ---- data file format: {format, version, znodes: PersistedZnode[]} ---------------------------
-
-async function loadTree(path: string): Promise<ZnodeTree> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new ZnodeTree();
-    throw new CatenaError('ERR_STORAGE', `cannot read coordinator data file ${path}`, { cause: error });
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return ZnodeTree.fromPersisted(persistedZnodes(parsed));
-  } catch (error) {
-    throw new CatenaError('ERR_STORAGE', `coordinator data file ${path} is corrupt: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-}
-
-function persistedZnodes(parsed: unknown): PersistedZnode[] {
-  const file = parsed as { format?: unknown; version?: unknown; znodes?: unknown };
-  if (typeof parsed !== 'object' || parsed === null || file.format !== dataFileFormat)
-    throw new Error('not a data file');
-  if (file.version !== dataFileVersion) throw new Error(`unsupported version ${String(file.version)}`);
-  if (!Array.isArray(file.znodes)) throw new Error('znodes is not a list');
-  return file.znodes.map((item: unknown) => {
-    const znode = item as Partial<Record<keyof PersistedZnode, unknown>>;
-    const valid =
-      typeof item === 'object' &&
-      item !== null &&
-      typeof znode.path === 'string' &&
-      typeof znode.data === 'string' &&
-      Number.isSafeInteger(znode.version) &&
-      Number.isSafeInteger(znode.cversion);
-    if (!valid) throw new Error(`bad znode entry ${JSON.stringify(item)}`);
-    return item as PersistedZnode;
-  });
-}
-
-/** Replaces the file atomically and durably: temp file, fsync, rename, fsync of the directory. */
-async function writeTreeFile(path: string, znodes: readonly PersistedZnode[]): Promise<void> {
-  const temp = `${path}.tmp`;
-  const body = JSON.stringify({ format: dataFileFormat, version: dataFileVersion, znodes });
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(body, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  const directory = await open(dirname(path), 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }

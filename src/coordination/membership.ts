@@ -39,6 +39,16 @@ export interface MembershipOptions {
   readonly log: Logger;
 }
 
+/**
+ * Read lease (DESIGN.md §3.5): the session is confirmed by a round trip to the coordinator this
+ * many times per session timeout, and a confirmation sent at t holds until t + ⅔ of the timeout.
+ * A node whose session expired is removed no sooner than a whole timeout after the server last
+ * heard from it, so a tail whose lease holds cannot have been replaced, even if its process was
+ * frozen (SIGSTOP, a long pause) and its session library has not noticed yet.
+ */
+const leaseConfirmationsPerTimeout = 4;
+const leaseFraction = 2 / 3;
+
 /** A full re-read of the cluster this often, in case a watch was missed. */
 const refreshIntervalMs = 2_000;
 /** Between attempts to reach the coordinator after a session expired. */
@@ -59,6 +69,8 @@ export class Membership {
   private refreshQueued = false;
   private publishQueued = false;
   private timer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseUntilMs = 0;
   private stopped = false;
 
   constructor(private readonly options: MembershipOptions) {
@@ -78,11 +90,34 @@ export class Membership {
       }
     }
     this.timer = setInterval(() => this.scheduleRefresh(), refreshIntervalMs);
+    const confirmEveryMs = Math.max(50, Math.floor(this.options.sessionTimeoutMs / leaseConfirmationsPerTimeout));
+    this.leaseTimer = setInterval(() => void this.confirmSession(), confirmEveryMs);
+  }
+
+  /** True while this node's session is confirmed recently enough that it may serve reads. */
+  get readLeaseValid(): boolean {
+    return Date.now() < this.leaseUntilMs;
+  }
+
+  private async confirmSession(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (coordinator === undefined || coordinator.state !== 'connected') return;
+    const sentAtMs = Date.now();
+    try {
+      // Our own ephemeral znode exists only while our session lives.
+      const version = await coordinator.exists(this.paths.node(this.options.nodeId));
+      if (version === undefined || coordinator !== this.coordinator) return;
+      const until = sentAtMs + coordinator.sessionTimeoutMs * leaseFraction;
+      if (until > this.leaseUntilMs) this.leaseUntilMs = until;
+    } catch (error) {
+      this.options.log.log('debug', 'session confirmation failed', { error: String(error) });
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     await this.coordinator?.close().catch(() => undefined);
   }
 
@@ -144,6 +179,7 @@ export class Membership {
       'ephemeral-sequential',
     );
     this.options.onSession(true);
+    void this.confirmSession();
     this.options.log.log('info', 'coordinator session open', { timeoutMs: coordinator.sessionTimeoutMs });
     await this.refresh();
   }
@@ -157,6 +193,7 @@ export class Membership {
       return;
     }
     this.options.onSession(false);
+    this.leaseUntilMs = 0;
     if (state === 'expired') {
       this.driver = undefined;
       this.coordinator = undefined;

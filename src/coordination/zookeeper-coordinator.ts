@@ -341,8 +341,9 @@ class ZooKeeperCoordinator implements Coordinator {
         `ZooKeeper: ${error.name}`,
       );
     }
-    if (error instanceof Error && error.name === 'AssertionError')
-      return new CoordinatorError('bad-arguments', error.message);
+    if (error instanceof Error && error.name === 'AssertionError') {
+      return new CoordinatorError('bad-arguments', error.message); // the library's argument checks
+    }
     return new CoordinatorError('connection-loss', `ZooKeeper client failure: ${String(error)}`);
   }
 

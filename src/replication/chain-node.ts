@@ -249,9 +249,7 @@ export class ChainNode<Op = unknown> {
     if (this.config === undefined) return [];
     if (this.role === 'joining' && peer === this.tailId) return [this.askToJoin()];
     if (peer !== this.predecessor) return [];
-    const effects = [
-      this.send(peer, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
-    ];
+    const effects = [this.send(peer, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch })];
     if (this.isTail && this.committedSequence > 0) {
       effects.push(this.send(peer, { kind: 'ack', sequence: this.committedSequence }));
     }

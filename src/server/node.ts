@@ -118,11 +118,7 @@ export class CatenaNode {
     const store =
       options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock: storeClock, durability, onFatal });
     const nodeId = store instanceof LmdbStore ? store.nodeId() : 'local';
-    const node = new CatenaNode(
-      store,
-      { ...options, durability, valueBytesMax, clock: storeClock, log },
-      nodeId,
-    );
+    const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock: storeClock, log }, nodeId);
     onStoreFailure = (error) => node.fatal(error);
     try {
       await node.listen();
@@ -157,6 +153,7 @@ export class CatenaNode {
       log,
       onCaughtUp: (joiner, epoch) => parts.membership.reportCaughtUp(joiner, epoch),
       onStateChanged: () => parts.membership.publish(),
+      readLeaseValid: () => parts.membership.readLeaseValid,
       fatal: (error) => this.fatal(error),
     });
     const membership = new Membership({

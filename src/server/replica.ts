@@ -104,6 +104,8 @@ export interface ReplicaOptions {
   readonly log: Logger;
   /** This tail found its joiner caught up: tell the manager (through the coordinator). */
   onCaughtUp(joiner: string, epoch: number): void;
+  /** The coordinator confirmed this node's session recently enough for it to serve reads (§3.5). */
+  readLeaseValid(): boolean;
   /** Something `status()` reports changed (role, awaiting removal): refresh what the coordinator shows. */
   onStateChanged(): void;
   fatal(error: unknown): void;
@@ -228,7 +230,7 @@ export class Replica {
   }
 
   canServeReads(): boolean {
-    return this.receiving === undefined && this.core.canServeReads();
+    return this.receiving === undefined && this.core.canServeReads() && this.options.readLeaseValid();
   }
 
   private rejection(code: 'ERR_NOT_HEAD' | 'ERR_NOT_TAIL' | 'ERR_UNAVAILABLE'): string {
@@ -390,7 +392,10 @@ export class Replica {
     assert(name !== undefined && commandByName(name).mutates, 'only writes are logged');
     this.options.applyClock.pin(operation.nowMs);
     try {
-      return { case: name, value: commandByName(name).execute(this.options.context, request.command.value) } as ResponseResult;
+      return {
+        case: name,
+        value: commandByName(name).execute(this.options.context, request.command.value),
+      } as ResponseResult;
     } catch (error) {
       if (error instanceof AssertionError) throw error;
       if (error instanceof CatenaError) return errorResult(error.code, error.message);

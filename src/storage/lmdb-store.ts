@@ -385,7 +385,10 @@ export class LmdbStore extends BaseStore {
         ),
       records: (after, limit) => {
         const out: ScanEntry[] = [];
-        const range = this.data.getRange({ transaction, ...(after === undefined ? {} : { start: Buffer.from(after) }) });
+        const range = this.data.getRange({
+          transaction,
+          ...(after === undefined ? {} : { start: Buffer.from(after) }),
+        });
         for (const { key, value } of range) {
           if (after !== undefined && compareKeys(key, after) <= 0) continue;
           out.push({ key: Buffer.from(key), ...decodeRecord(Buffer.from(value)) });

@@ -7,7 +7,7 @@
 //   is not told to the other. `blackhole(false)` heals it: held connections are forwarded, waiting
 //   bytes flow in order, and closes are passed on — as TCP does after a partition that was
 //   shorter than its retransmission timeout.
-// * `resetAll()` destroys every open connection at once (both sides get a reset).
+// * `resetAll()` closes every open connection at once, on both sides.
 // * `stop()` closes the listener and every connection.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -77,8 +77,12 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Closes every open connection at once. Sockets are destroyed, not `resetAndDestroy()`ed:
+   * with the latter, Node 20 sometimes never finished closing a handle and spun at process exit.
+   */
   resetAll(): void {
-    for (const link of [...this.links]) this.destroy(link, true);
+    for (const link of [...this.links]) this.destroy(link);
   }
 
   async stop(): Promise<void> {
@@ -119,7 +123,7 @@ export class TcpProxy {
 
   private heal(link: Link): void {
     if (link.closedDuringBlackhole) {
-      this.destroy(link, false);
+      this.destroy(link);
       return;
     }
     if (link.upstream === undefined) {
@@ -133,15 +137,12 @@ export class TcpProxy {
   private sideClosed(link: Link): void {
     if (!this.links.has(link)) return;
     if (this.blackholed) link.closedDuringBlackhole = true;
-    else this.destroy(link, false);
+    else this.destroy(link);
   }
 
-  private destroy(link: Link, reset: boolean): void {
+  private destroy(link: Link): void {
     this.links.delete(link);
-    for (const socket of [link.client, link.upstream]) {
-      if (socket === undefined || socket.destroyed) continue;
-      if (reset) socket.resetAndDestroy();
-      else socket.destroy();
-    }
+    link.client.destroy();
+    link.upstream?.destroy();
   }
 }

@@ -13,7 +13,17 @@
 //   every group still running.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +69,9 @@ function isExecutable(path: string): boolean {
 
 /** True when the ZooKeeper server script and a Java runtime are installed. */
 export function zookeeperAvailable(): boolean {
-  const javaOnPath = (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && isExecutable(join(dir, 'java')));
+  const javaOnPath = (process.env['PATH'] ?? '')
+    .split(':')
+    .some((dir) => dir !== '' && isExecutable(join(dir, 'java')));
   return existsSync(serverScript()) && (javaOnPath || isExecutable('/usr/bin/java'));
 }
 
@@ -147,12 +159,13 @@ function logTail(dir: string): string {
 function spawnServer(dir: string, config: string): ChildProcess {
   const out = openSync(join(dir, 'zookeeper.out'), 'a');
   // The guard: run zkServer.sh (which execs the JVM) in the background, and kill it when the
-  // test process (its grandparent, passed in) is gone or when the guard itself is told to stop.
+  // test process (passed in as $3) is gone or when the guard itself is told to stop.
   const guard = [
     '"$1" start-foreground "$2" & zk=$!',
     'trap \'kill -TERM "$zk" 2>/dev/null; wait "$zk"; exit 0\' TERM INT',
     `while kill -0 "$3" 2>/dev/null && kill -0 "$zk" 2>/dev/null; do sleep ${guardPollSeconds} & wait $!; done`,
     'kill -KILL "$zk" 2>/dev/null; wait "$zk"',
+    'kill -0 "$3" 2>/dev/null || rm -rf "$4"', // the test process died: nobody else will clean up
   ].join('\n');
   const jvmFlags = [
     `-Xmx${jvmHeapMb}m`,
@@ -161,7 +174,7 @@ function spawnServer(dir: string, config: string): ChildProcess {
     `-Djava.io.tmpdir=${dir}`,
     `-Dzookeeper.log.dir=${dir}`,
   ].join(' ');
-  const child = spawn('bash', ['-c', guard, 'zookeeper-guard', serverScript(), config, String(process.pid)], {
+  const child = spawn('bash', ['-c', guard, 'zookeeper-guard', serverScript(), config, String(process.pid), dir], {
     cwd: dir,
     detached: true,
     stdio: ['ignore', out, out],
@@ -206,7 +219,8 @@ async function stopServer(child: ChildProcess, dir: string): Promise<void> {
 
 /** Starts a standalone ZooKeeper on a free loopback port; see the module comment. */
 export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<ZooKeeperServer> {
-  if (!zookeeperAvailable()) throw new Error(`ZooKeeper is not installed (${serverScript()}); run scripts/install-system-packages.sh`);
+  if (!zookeeperAvailable())
+    throw new Error(`ZooKeeper is not installed (${serverScript()}); run scripts/install-system-packages.sh`);
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'catena-zookeeper-'));
   const port = await freePort();

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { connectionFlags, seedsFromFlags } from '../../src/cli/connection.js';
 import {
   alignColumns,
   buildReport,
@@ -186,6 +188,19 @@ describe('catena status report (pure)', () => {
       ]),
       ['a    bb  c', 'ddd  e'],
     );
+  });
+});
+
+describe('connection flags (status, shell, one-shot commands)', () => {
+  const seeds = (...argv: string[]) => seedsFromFlags(parseArgs(argv, connectionFlags), connectionFlags);
+
+  it('takes --seeds, comma-separated, plus --host/--port when given; else the default address', () => {
+    assert.deepEqual(seeds(), ['127.0.0.1:7000']);
+    assert.deepEqual(seeds('--port', '7010'), ['127.0.0.1:7010']);
+    assert.deepEqual(seeds('--seeds', 'a:1, b:2,,c:3'), ['a:1', 'b:2', 'c:3']);
+    assert.deepEqual(seeds('--seeds', 'a:1,b:2', '--port', '7020'), ['127.0.0.1:7020', 'a:1', 'b:2']);
+    assert.deepEqual(seeds('--host', '::1', '--port', '7000'), ['[::1]:7000']);
+    assert.throws(() => seeds('--seeds', ','), { code: 'ERR_INVALID_ARGUMENT' });
   });
 });
 

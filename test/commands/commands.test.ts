@@ -11,6 +11,7 @@ import {
   isCommandName,
   type CommandContext,
   type NodeFacts,
+  type ReplyInit,
 } from '../../src/commands/index.js';
 import type { CommandName } from '../../src/commands/types.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -40,6 +41,8 @@ import {
   GetTableRequestSchema,
   IncrReplySchema,
   IncrRequestSchema,
+  NodeStatusReplySchema,
+  NodeStatusRequestSchema,
   PingReplySchema,
   PingRequestSchema,
   PutReplySchema,
@@ -52,6 +55,8 @@ import {
   SizeRequestSchema,
   StatsReplySchema,
   StatsRequestSchema,
+  TopologyReplySchema,
+  TopologyRequestSchema,
   TtlReplySchema,
   TtlRequestSchema,
 } from '../../src/protocol/native/gen/catena_pb.js';
@@ -64,13 +69,41 @@ const commandStats: ReturnType<NodeFacts['commandStats']> = [
   { name: 'get', calls: 3n, errors: 1n, p50Us: 10n, p99Us: 20n, p999Us: 30n, maxUs: 40n },
 ];
 
+/** What the harness node says about its cluster: two chains, one with a node joining. */
+const clusterTopology: ReplyInit<'topology'> = {
+  cluster: 'prod',
+  manager: 'node-1',
+  chains: [
+    { chainId: 'c0', epoch: 4n, members: ['node-1', 'node-2', 'node-3'], joining: 'node-4' },
+    { chainId: 'c1', epoch: 1n, members: ['node-5'] },
+  ],
+  nodes: [
+    { nodeId: 'node-1', native: '10.0.0.1:7400', resp: '10.0.0.1:6379', memcached: '', admin: '10.0.0.1:7401' },
+    { nodeId: 'node-2', native: '10.0.0.2:7400' },
+  ],
+};
+
+/** What the harness node says about its own replication state. */
+const middleStatus: ReplyInit<'nodestatus'> = {
+  nodeId: 'node-2',
+  chainId: 'c0',
+  role: 'middle',
+  epoch: 4n,
+  lastSequence: 120n,
+  persistedSequence: 118n,
+  committedSequence: 110n,
+  sessionConnected: true,
+  servingReads: true,
+  manager: false,
+};
+
 interface Harness {
   ctx: CommandContext;
   store: MemoryStore;
   clock: ManualClock;
 }
 
-function harness(valueBytesMax = 64): Harness {
+function harness(valueBytesMax = 64, facts: Partial<NodeFacts> = {}): Harness {
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
   const node: NodeFacts = {
@@ -81,6 +114,9 @@ function harness(valueBytesMax = 64): Harness {
     connections: () => ({ open: 2, total: 7 }),
     commandStats: () => commandStats,
     protocolErrors: () => 3,
+    topology: () => clusterTopology,
+    nodeStatus: () => middleStatus,
+    ...facts,
   };
   return { ctx: { store, clock, valueBytesMax, node }, store, clock };
 }
@@ -149,6 +185,10 @@ const run = {
         commandTable.ping.execute(h.ctx, create(PingRequestSchema, message === undefined ? {} : { message })),
       ),
     ),
+  topology: (h: Harness) =>
+    reply(create(TopologyReplySchema, commandTable.topology.execute(h.ctx, create(TopologyRequestSchema)))),
+  nodestatus: (h: Harness) =>
+    reply(create(NodeStatusReplySchema, commandTable.nodestatus.execute(h.ctx, create(NodeStatusRequestSchema)))),
 };
 
 function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp | string): void {
@@ -214,6 +254,8 @@ describe('command table', () => {
       ttl: false,
       scan: false,
       ping: false,
+      topology: false,
+      nodestatus: false,
     };
     for (const name of commandNames) assert.equal(commandTable[name].mutates, expected[name], name);
 
@@ -235,6 +277,8 @@ describe('command table', () => {
       ttl: () => run.ttl(h, k),
       scan: () => run.scan(h, {}),
       ping: () => run.ping(h),
+      topology: () => run.topology(h),
+      nodestatus: () => run.nodestatus(h),
     };
     for (const name of commandNames) {
       h.store.put(k, bytes('5'));
@@ -637,6 +681,84 @@ describe('size, ping, stats', () => {
   });
 });
 
+describe('topology and nodestatus', () => {
+  const standaloneTopology: ReplyInit<'topology'> = { cluster: '', manager: '', chains: [], nodes: [] };
+  const standaloneStatus: ReplyInit<'nodestatus'> = {
+    nodeId: 'solo',
+    chainId: '',
+    role: 'standalone',
+    epoch: 0n,
+    lastSequence: 42n,
+    persistedSequence: 42n,
+    committedSequence: 42n,
+    sessionConnected: false,
+    servingReads: true,
+    manager: false,
+  };
+
+  it('topology returns what the node says about its cluster, and changes nothing', () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('v'));
+    assert.deepEqual(run.topology(h), reply(create(TopologyReplySchema, clusterTopology)));
+    const standalone = harness(64, { topology: () => standaloneTopology });
+    assert.deepEqual(run.topology(standalone), { cluster: '', manager: '', chains: [], nodes: [] });
+    assert.equal(run.size(h).keys, 1n);
+  });
+
+  it('topology renders chains head first, with epochs, joiners and node addresses', () => {
+    const rendered = commandTable.topology.render(create(TopologyReplySchema, run.topology(harness())));
+    assert.equal(
+      rendered,
+      [
+        'cluster prod  manager node-1',
+        'chain c0  epoch 4  node-1 -> node-2 -> node-3  joining node-4',
+        'chain c1  epoch 1  node-5',
+        'node node-1  native 10.0.0.1:7400  admin 10.0.0.1:7401',
+        'node node-2  native 10.0.0.2:7400  admin -',
+      ].join('\n'),
+    );
+  });
+
+  it('topology on a standalone node renders as such', () => {
+    const h = harness(64, { topology: () => standaloneTopology });
+    assert.equal(
+      commandTable.topology.render(create(TopologyReplySchema, run.topology(h))),
+      'standalone node (no cluster)',
+    );
+  });
+
+  it('nodestatus returns what the node says about its replication state', () => {
+    assert.deepEqual(run.nodestatus(harness()), reply(create(NodeStatusReplySchema, middleStatus)));
+    const standalone = harness(64, { nodeStatus: () => standaloneStatus });
+    assert.deepEqual(run.nodestatus(standalone), reply(create(NodeStatusReplySchema, standaloneStatus)));
+  });
+
+  it('nodestatus renders role, epoch, sequences and session state on three lines', () => {
+    assert.equal(
+      commandTable.nodestatus.render(create(NodeStatusReplySchema, run.nodestatus(harness()))),
+      [
+        'node node-2  chain c0  role middle  epoch 4',
+        'last 120  persisted 118  committed 110',
+        'session connected  serving reads yes',
+      ].join('\n'),
+    );
+    const manager = harness(64, { nodeStatus: () => ({ ...middleStatus, role: 'head', manager: true }) });
+    assert.equal(
+      commandTable.nodestatus.render(create(NodeStatusReplySchema, run.nodestatus(manager))).split('\n')[0],
+      'node node-2  chain c0  role head  epoch 4  (manager)',
+    );
+    const standalone = harness(64, { nodeStatus: () => standaloneStatus });
+    assert.equal(
+      commandTable.nodestatus.render(create(NodeStatusReplySchema, run.nodestatus(standalone))),
+      [
+        'node solo  chain -  role standalone  epoch 0',
+        'last 42  persisted 42  committed 42',
+        'session disconnected  serving reads yes',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('argument checks', () => {
   const key1024 = Buffer.alloc(keyBytesMax, 0x6b);
   const key1025 = Buffer.alloc(keyBytesMax + 1, 0x6b);
@@ -718,6 +840,8 @@ describe('replies travel through the native codec', () => {
       ['scan', exec('scan', { keysOnly: true })],
       ['scan', exec('scan', { limit: 1 })],
       ['ping', exec('ping', {})],
+      ['topology', exec('topology', {})],
+      ['nodestatus', exec('nodestatus', {})],
     ];
     for (const [name, value] of replies) {
       const body = encodeResponse(77, { case: name, value } as unknown as ResponseResult);
@@ -752,6 +876,8 @@ const requestSchemas = {
   ttl: TtlRequestSchema,
   scan: ScanRequestSchema,
   ping: PingRequestSchema,
+  topology: TopologyRequestSchema,
+  nodestatus: NodeStatusRequestSchema,
 } as const;
 
 const replySchemas = {
@@ -769,6 +895,8 @@ const replySchemas = {
   ttl: TtlReplySchema,
   scan: ScanReplySchema,
   ping: PingReplySchema,
+  topology: TopologyReplySchema,
+  nodestatus: NodeStatusReplySchema,
 } as const;
 
 // ---- Parse ---------------------------------------------------------------------------------------
@@ -823,6 +951,8 @@ describe('parse', () => {
       [[], { message: undefined }],
       [['hi'], { message: 'hi' }],
     ],
+    topology: [[[], {}]],
+    nodestatus: [[[], {}]],
   };
 
   const wrongArity: { [C in CommandName]: string[][] } = {
@@ -843,6 +973,8 @@ describe('parse', () => {
     ttl: [[], ['a', 'b']],
     scan: [['p', 'a', '1', 'x']],
     ping: [['a', 'b']],
+    topology: [['x'], ['x', 'y']],
+    nodestatus: [['x'], ['node-1', 'c0']],
   };
 
   for (const name of commandNames) {
@@ -972,6 +1104,17 @@ describe('render', () => {
       ],
       [commandTable.scan.render(create(ScanReplySchema, {})), '(end)'],
       [commandTable.ping.render(create(PingReplySchema, { message: bytes('PONG') })), '"PONG"'],
+      [commandTable.topology.render(create(TopologyReplySchema, {})), 'standalone node (no cluster)'],
+      [
+        commandTable.topology.render(
+          create(TopologyReplySchema, { cluster: 'c', chains: [{ chainId: 'c0', epoch: 2n, members: ['a'] }] }),
+        ),
+        'cluster c  manager (none)\nchain c0  epoch 2  a',
+      ],
+      [
+        commandTable.nodestatus.render(create(NodeStatusReplySchema, { nodeId: 'n', role: 'standalone' })),
+        'node n  chain -  role standalone  epoch 0\nlast 0  persisted 0  committed 0\nsession disconnected  serving reads no',
+      ],
     ];
     for (const [actual, expected] of cases) assert.equal(actual, expected);
   });

@@ -33,7 +33,11 @@ const shortPartitionSessionTimeoutMs = 2_000;
 const eventuallyDeadlineMs = 15_000;
 const pollIntervalMs = 20;
 
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, deadlineMs = eventuallyDeadlineMs) {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  deadlineMs = eventuallyDeadlineMs,
+) {
   const deadline = Date.now() + deadlineMs;
   while (!(await condition())) {
     if (Date.now() > deadline) assert.fail(`timed out after ${deadlineMs} ms waiting until ${what}`);
@@ -49,7 +53,11 @@ export async function rejectsWith(promise: Promise<unknown>, code: CoordinatorEr
   });
 }
 
-export function coordinatorContract(name: string, makeEnv: () => Promise<CoordinatorEnv>, options: { skip?: string } = {}) {
+export function coordinatorContract(
+  name: string,
+  makeEnv: () => Promise<CoordinatorEnv>,
+  options: { skip?: string } = {},
+) {
   describe(`coordinator contract: ${name}`, { skip: options.skip }, () => {
     let env: CoordinatorEnv;
     const open: Coordinator[] = [];
@@ -250,7 +258,10 @@ export function coordinatorContract(name: string, makeEnv: () => Promise<Coordin
       );
       assert.equal(await c.exists(`${root}/new`), undefined, 'the create was rolled back');
       assert.equal(text((await c.get(`${root}/config`))?.data), 'v1', 'the set was rolled back');
-      await rejectsWith(c.multi([{ kind: 'set', path: `${root}/config`, data: bytes('x'), version: 0 }]), 'bad-version');
+      await rejectsWith(
+        c.multi([{ kind: 'set', path: `${root}/config`, data: bytes('x'), version: 0 }]),
+        'bad-version',
+      );
       await rejectsWith(c.multi([{ kind: 'delete', path: `${root}/config`, version: 0 }]), 'bad-version');
       await c.multi([
         { kind: 'check', path: `${root}/config`, version: 1 },
@@ -261,9 +272,7 @@ export function coordinatorContract(name: string, makeEnv: () => Promise<Coordin
       assert.deepEqual(await c.get(`${root}/config`), { data: bytes('v2'), version: 2 });
       assert.equal(await c.exists(`${root}/new`), undefined);
       await c.exists(`${root}/config`);
-      assert.deepEqual(events, [
-        { type: 'created', path: `${root}/new` },
-      ], 'only the successful multi fired the watch');
+      assert.deepEqual(events, [{ type: 'created', path: `${root}/new` }], 'only the successful multi fired the watch');
     });
 
     it('fences a deposed manager: multi([check(lock), set(config)]) fails once the lock is gone', async () => {

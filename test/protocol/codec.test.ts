@@ -14,6 +14,7 @@ import {
   encodeRequestFrame,
   encodeResponse,
   encodeResponseFrame,
+  encodeWriterRequestFrame,
   peekRequestId,
   type CommandCase,
   type ReplyCase,
@@ -42,6 +43,8 @@ import {
   GetTableRequestSchema,
   IncrReplySchema,
   IncrRequestSchema,
+  NodeStatusReplySchema,
+  NodeStatusRequestSchema,
   PingReplySchema,
   PingRequestSchema,
   PutReplySchema,
@@ -54,6 +57,8 @@ import {
   SizeRequestSchema,
   StatsReplySchema,
   StatsRequestSchema,
+  TopologyReplySchema,
+  TopologyRequestSchema,
   TtlReplySchema,
   TtlRequestSchema,
   type Error as ErrorMessage,
@@ -79,6 +84,8 @@ const commandCases: readonly CommandCase[] = [
   'ttl',
   'scan',
   'ping',
+  'topology',
+  'nodestatus',
 ];
 const resultCases: readonly (ReplyCase | 'error')[] = ['error', ...commandCases];
 
@@ -410,8 +417,17 @@ const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
     .record({ prefix: bytesArb, after: bytesArb, limit: u32, keysOnly: fc.boolean() })
     .map((v) => create(ScanRequestSchema, v)),
   ping: fc.record({ message: bytesArb }).map((v) => create(PingRequestSchema, v)),
+  topology: fc.constant(create(TopologyRequestSchema)),
+  nodestatus: fc.constant(create(NodeStatusRequestSchema)),
 };
 
+const chainInfoArb = fc.record({
+  chainId: text,
+  epoch: u64,
+  members: fc.array(text, { maxLength: 4 }),
+  joining: text,
+});
+const nodeAddressArb = fc.record({ nodeId: text, native: text, resp: text, memcached: text, admin: text });
 const entryArb = fc.record({ key: bytesArb, value: bytesArb, version: u64, ttlMs: u64 });
 const commandStatsArb = fc.record({
   name: text,
@@ -459,6 +475,28 @@ const resultArbs: { [C in ReplyCase]: fc.Arbitrary<ReplyOf<C>> } & { error: fc.A
     .record({ entries: fc.array(entryArb, { maxLength: 4 }), cursor: bytesArb })
     .map((v) => create(ScanReplySchema, v)),
   ping: fc.record({ message: bytesArb }).map((v) => create(PingReplySchema, v)),
+  topology: fc
+    .record({
+      cluster: text,
+      manager: text,
+      chains: fc.array(chainInfoArb, { maxLength: 3 }),
+      nodes: fc.array(nodeAddressArb, { maxLength: 3 }),
+    })
+    .map((v) => create(TopologyReplySchema, v)),
+  nodestatus: fc
+    .record({
+      nodeId: text,
+      chainId: text,
+      role: text,
+      epoch: u64,
+      lastSequence: u64,
+      persistedSequence: u64,
+      committedSequence: u64,
+      sessionConnected: fc.boolean(),
+      servingReads: fc.boolean(),
+      manager: fc.boolean(),
+    })
+    .map((v) => create(NodeStatusReplySchema, v)),
 };
 
 const anyCommand: fc.Arbitrary<RequestCommand> = fc.oneof(
@@ -504,10 +542,10 @@ describe('codec: round trips', () => {
   }
 
   it('every oneof member has the field number of proto/catena.proto', () => {
-    // Request fields 2..15 and Response fields 2..16, in .proto order; an empty member decodes
+    // Request fields 2..17 and Response fields 2..18, in .proto order; an empty member decodes
     // to its case and encodes back to the same four or five bytes.
     commandCases.forEach((name, i) => {
-      const body = Uint8Array.from([0x08, 0x01, ((i + 2) << 3) | 2, 0x00]);
+      const body = Uint8Array.from([0x08, 0x01, ...varint(((i + 2) << 3) | 2), 0x00]);
       const message = decodedRequest(body);
       assert.equal(message.command.case, name, `request field ${i + 2}`);
       assert.equal(hex(encodeRequest(1, message.command)), hex(body), name);
@@ -1039,6 +1077,105 @@ describe('peekRequestId', () => {
       '00 01',
     ];
     for (const body of cases) assert.equal(peekRequestId(fromHex(body)), 0, body);
+  });
+});
+
+// ---- Writer ids (Request.client_id = 30, client_sequence = 31) ----------------------------------
+
+describe('codec: writer ids', () => {
+  const body = (frame: Uint8Array): Uint8Array => {
+    const length = Buffer.from(frame).readUInt32BE(0);
+    assert.equal(length, frame.length - 4, 'the prefix gives the body length');
+    return frame.subarray(4);
+  };
+  const put: RequestCommand = { case: 'put', value: create(PutRequestSchema, { key: ascii('k'), value: ascii('v') }) };
+
+  it('golden: a put naming its writer (tags f2 01 and f8 01, after the command)', () => {
+    const frame = encodeWriterRequestFrame(1, put, { clientId: 'c1', clientSequence: 300n });
+    const golden = '08 01 12 06 0a 01 6b 12 01 76 f2 01 02 63 31 f8 01 ac 02';
+    assert.equal(hex(frame), hex(fromHex(`00 00 00 13 ${golden}`)));
+    const message = decodedRequest(fromHex(golden));
+    assert.equal(message.id, 1);
+    assert.equal(message.command.case, 'put');
+    assertSameFields(message.command.value, put.value, 'put fields');
+    assert.equal(message.clientId, 'c1');
+    assert.equal(message.clientSequence, 300n);
+  });
+
+  it('property: encodeWriterRequestFrame -> decodeRequest keeps the id, the command and both writer fields', () => {
+    fc.assert(
+      fc.property(u32, anyCommand, text, u64, (id, command, clientId, clientSequence) => {
+        const frame = encodeWriterRequestFrame(id, command, { clientId, clientSequence });
+        const request = body(frame);
+        assert.equal(
+          hex(request),
+          hex(toBinary(RequestSchema, create(RequestSchema, { id, command, clientId, clientSequence }))),
+          'the bytes protobuf-es writes',
+        );
+        const message = decodedRequest(request);
+        assert.equal(message.id, id);
+        assert.equal(message.command.case, command.case);
+        assertSameFields(message.command.value, command.value, String(command.case));
+        assert.equal(message.clientId, clientId);
+        assert.equal(message.clientSequence, clientSequence);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('no writer (empty id, sequence 0) gives the same frame as encodeRequestFrame', () => {
+    fc.assert(
+      fc.property(u32, anyCommand, (id, command) => {
+        assert.equal(
+          hex(encodeWriterRequestFrame(id, command, { clientId: '', clientSequence: 0n })),
+          hex(encodeRequestFrame(id, command)),
+        );
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('absent writer fields decode as empty and 0; encodeRequest never writes them', () => {
+    fc.assert(
+      fc.property(u32, anyCommand, (id, command) => {
+        const message = decodedRequest(encodeRequest(id, command));
+        assert.equal(message.clientId, '');
+        assert.equal(message.clientSequence, 0n);
+      }),
+      { numRuns: 100 },
+    );
+    const bare = decodedRequest(new Uint8Array(0));
+    assert.deepEqual([bare.clientId, bare.clientSequence], ['', 0n], 'an empty body');
+  });
+
+  it('writer fields may come anywhere, alone, or repeated (the last wins)', () => {
+    const first = decodedRequest(fromHex('f8 01 07 f2 01 01 61 08 02 1a 03 0a 01 6b'));
+    assert.deepEqual([first.id, first.command.case, first.clientId, first.clientSequence], [2, 'get', 'a', 7n]);
+    const alone = decodedRequest(fromHex('f2 01 01 61'));
+    assert.deepEqual([alone.command.case, alone.clientId, alone.clientSequence], [undefined, 'a', 0n]);
+    const twice = decodedRequest(fromHex('f2 01 01 61 f8 01 01 f2 01 01 62 f8 01 ff ff ff ff ff ff ff ff ff 01'));
+    assert.deepEqual([twice.clientId, twice.clientSequence], ['b', 2n ** 64n - 1n]);
+  });
+
+  it('a writer field with the wrong wire type, or a client_id that is not UTF-8, is malformed, not thrown', () => {
+    const get = '08 01 1a 03 0a 01 6b';
+    const bad = [
+      [`${get} f0 01 05`, 'client_id as a varint', /field 30/],
+      [`${get} f5 01 61 62 63 64`, 'client_id as fixed32', /field 30/],
+      [`${get} f1 01 00 00 00 00 00 00 00 00`, 'client_id as fixed64', /field 30/],
+      [`${get} fa 01 01 07`, 'client_sequence as length-delimited', /field 31/],
+      [`${get} fd 01 07 00 00 00`, 'client_sequence as fixed32', /field 31/],
+      [`${get} f2 01 02 c3 28`, 'client_id that is not UTF-8', /field 30/],
+      [`${get} f2 01 05 61`, 'client_id longer than the body', /./],
+      [`${get} f8 01 ff`, 'client_sequence cut off mid-varint', /./],
+    ] as const;
+    for (const [hexBody, what, reason] of bad) {
+      let decoded: ReturnType<typeof decodeRequest> | undefined;
+      assert.doesNotThrow(() => (decoded = decodeRequest(fromHex(hexBody))), what);
+      assert.ok(decoded !== undefined && !decoded.ok, `${what} is rejected`);
+      assert.match(decoded.reason, reason, what);
+      assert.equal(peekRequestId(fromHex(hexBody)), 1, `${what}: the id can still be named`);
+    }
   });
 });
 

@@ -173,6 +173,31 @@ describe('fast codec: hot messages match protobuf-es', () => {
     );
   });
 
+  it('decodes writer ids (client_id, client_sequence) on hot requests as protobuf-es does', () => {
+    fc.assert(
+      fc.property(
+        id,
+        hotCommand,
+        text,
+        uint64,
+        fc.boolean(),
+        (requestId, command, clientId, clientSequence, asBuffer) => {
+          const bytes = toBinary(
+            RequestSchema,
+            create(RequestSchema, { id: requestId, command, clientId, clientSequence }),
+          );
+          const body = asBuffer ? Buffer.from(bytes) : bytes;
+          const decoded = decodedMessage(decodeRequest(body));
+          assert.deepStrictEqual(decoded, fromBinary(RequestSchema, body));
+          assert.equal(decoded.command.case, command.case);
+          assert.equal(decoded.clientId, clientId);
+          assert.equal(decoded.clientSequence, clientSequence);
+        },
+      ),
+      runs,
+    );
+  });
+
   it('decodes responses as protobuf-es does, each reading the bytes of the other', () => {
     fc.assert(
       fc.property(id, hotResult, fc.boolean(), (requestId, result, asBuffer) => {
@@ -212,6 +237,8 @@ describe('fast codec: hot messages match protobuf-es', () => {
         case: 'put',
         value: { $typeName: 'catena.v1.PutRequest', key: new Uint8Array(0), value: new Uint8Array(0), ttlMs: 0n },
       },
+      clientId: '',
+      clientSequence: 0n,
     });
   });
 
@@ -362,6 +389,8 @@ const requestMembers: Record<number, Record<number, Kind>> = {
   5: {}, // size (cold)
   13: { 1: 'bytes' }, // ttl (cold)
   14: { 1: 'bytes', 2: 'bytes', 3: 'uint32', 4: 'bool' }, // scan (cold)
+  16: {}, // topology (cold)
+  17: {}, // nodestatus (cold)
 };
 const responseMembers: Record<number, Record<number, Kind>> = {
   2: { 1: 'string', 2: 'string' }, // error
@@ -372,13 +401,43 @@ const responseMembers: Record<number, Record<number, Kind>> = {
   6: { 1: 'uint64', 2: 'uint64' }, // size (cold)
   13: { 1: 'bool' }, // expire (cold)
   16: { 1: 'bytes' }, // ping (cold)
+  18: {
+    1: 'string',
+    2: 'string',
+    3: 'string',
+    4: 'uint64',
+    5: 'uint64',
+    6: 'uint64',
+    7: 'uint64',
+    8: 'bool',
+    9: 'bool',
+    10: 'bool',
+  }, // nodestatus (cold)
 };
 
-/** An envelope: id 0-2 times, 0-3 oneof members (repeats merge, others replace), unknown fields. */
-function envelope(members: Record<number, Record<number, Kind>>, firstUnknown: number): fc.Arbitrary<Uint8Array> {
+/** Field numbers of `schema` below 2^29 that it does not declare, for unknown fields. */
+function undeclaredFields(schema: typeof RequestSchema | typeof ResponseSchema): fc.Arbitrary<number> {
+  const declared = new Set(schema.fields.map((f) => f.number));
+  return fc
+    .oneof(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 2048, max: 2 ** 29 - 1 }))
+    .filter((n) => !declared.has(n));
+}
+
+/**
+ * An envelope: id 0-2 times, each other scalar field 0-2 times, 0-3 oneof members (repeats
+ * merge, others replace), unknown fields.
+ */
+function envelope(
+  members: Record<number, Record<number, Kind>>,
+  scalars: Record<number, Kind>,
+  unknownNumbers: fc.Arbitrary<number>,
+): fc.Arbitrary<Uint8Array> {
   const member = fc.oneof(
     ...Object.entries(members).map(([field, known]) =>
-      message(known, innerUnknown).map((inner) => lengthDelimited(Number(field), inner)),
+      message(
+        known,
+        innerUnknown.filter((n) => !(n in known)),
+      ).map((inner) => lengthDelimited(Number(field), inner)),
     ),
   );
   // Favour runs of one member, so that merging a repeated member is exercised often.
@@ -386,20 +445,17 @@ function envelope(members: Record<number, Record<number, Kind>>, firstUnknown: n
     fc.array(member, { maxLength: 3 }),
     member.map((m) => [m, m]),
   );
+  const scalarRecords = fc.tuple(
+    ...Object.entries({ 1: 'uint32' as Kind, ...scalars }).map(([field, kind]) =>
+      fc.array(record(Number(field), kind), { maxLength: 2 }),
+    ),
+  );
   return fc
-    .tuple(
-      fc.array(record(1, 'uint32'), { maxLength: 2 }),
-      oneofRecords,
-      fc.array(
-        unknownRecord(
-          fc.oneof(fc.integer({ min: firstUnknown, max: 40 }), fc.integer({ min: 2048, max: 2 ** 29 - 1 })),
-        ),
-        { maxLength: 3 },
-      ),
-    )
-    .chain(([ids, oneofs, unknown]) => {
-      // Members keep their relative order (it decides which wins); the rest go anywhere.
-      const others = [...ids, ...unknown];
+    .tuple(scalarRecords, oneofRecords, fc.array(unknownRecord(unknownNumbers), { maxLength: 3 }))
+    .chain(([scalarFields, oneofs, unknown]) => {
+      // Members keep their relative order (it decides which wins); the rest (scalar fields,
+      // repeated or not, and unknown fields) go anywhere.
+      const others = [...scalarFields.flat(), ...unknown];
       return fc
         .array(fc.nat({ max: oneofs.length }), { minLength: others.length, maxLength: others.length })
         .map((slots) => {
@@ -411,8 +467,12 @@ function envelope(members: Record<number, Record<number, Kind>>, firstUnknown: n
     .map((records) => Uint8Array.from(records.flat()));
 }
 
-const validRequests = envelope(requestMembers, 16);
-const validResponses = envelope(responseMembers, 17);
+const validRequests = envelope(
+  requestMembers,
+  { 30: 'string', 31: 'uint64' }, // client_id, client_sequence
+  undeclaredFields(RequestSchema),
+);
+const validResponses = envelope(responseMembers, {}, undeclaredFields(ResponseSchema));
 
 describe('fast codec: decodes any valid encoding as protobuf-es does', () => {
   it('requests: any field order, repeats, unknown fields, padded varints, repeated oneof members', () => {

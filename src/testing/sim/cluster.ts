@@ -400,9 +400,9 @@ class Simulation {
       // Sent even when empty: a joiner that already holds everything acknowledges it.
       const entries = node.log.slice(from.sequence, upTo);
       this.transmit(node.id, effect.to, {
-          kind: 'chain',
-          message: { kind: 'entries', epoch: effect.epoch, from: node.id, entries },
-        });
+        kind: 'chain',
+        message: { kind: 'entries', epoch: effect.epoch, from: node.id, entries },
+      });
       return;
     }
     const state = node.log.slice(0, upTo);

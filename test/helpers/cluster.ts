@@ -1,0 +1,335 @@
+// A real cluster for tests: a coordinator (the embedded one in this process, or a real ZooKeeper
+// started from Debian's package) and N `catena server --cluster` child processes, plus a load
+// generator that records a history for the linearizability checker.
+//
+//   const cluster = await startCluster({ nodes: 3, coordinator: 'embedded', dir });
+//   await cluster.waitForChain((chain) => chain.members.length === 3);
+//   const load = startLoad(cluster, { clients: 4, keys: 4 });
+//   ... kill something ...
+//   const result = await load.stop();      // history, gaps, counts
+//   await cluster.stop();
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ClusterClient } from '../../src/client/cluster-client.js';
+import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
+import type { Input, Operation, Output } from '../../src/testing/linearizability/history.js';
+import { HistoryRecorder } from '../../src/testing/linearizability/history.js';
+import { startZooKeeper, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
+import { CatenaError } from '../../src/core/errors.js';
+import { startServer, type ServerProcess } from './server-process.js';
+
+export type CoordinatorKind = 'embedded' | 'zookeeper';
+
+export interface ClusterOptions {
+  nodes: number;
+  coordinator: CoordinatorKind;
+  dir: string;
+  sessionTimeoutMs?: number;
+  durability?: 'fsync' | 'memory';
+}
+
+export interface ChainView {
+  epoch: number;
+  members: string[];
+  joining: string;
+  manager: string;
+}
+
+export class TestCluster {
+  /** Node processes by index; a killed node stays here (not alive) until restarted. */
+  readonly servers: ServerProcess[] = [];
+  private nextIndex = 0;
+
+  constructor(
+    readonly options: Required<ClusterOptions>,
+    readonly coordinatorUrl: string,
+    private readonly stopCoordinator: () => Promise<void>,
+  ) {}
+
+  /** Starts node `index` (a new one when index is the next free), on its own data directory. */
+  async startNode(index = this.nextIndex): Promise<ServerProcess> {
+    this.nextIndex = Math.max(this.nextIndex, index + 1);
+    const server = await startServer({
+      dataDir: join(this.options.dir, `node${index}`),
+      durability: this.options.durability,
+      extraArgs: [
+        '--cluster',
+        'test',
+        '--coordinator',
+        this.coordinatorUrl,
+        '--session-timeout-ms',
+        String(this.options.sessionTimeoutMs),
+        '--log-level',
+        'info',
+      ],
+    });
+    this.servers[index] = server;
+    return server;
+  }
+
+  get live(): ServerProcess[] {
+    return this.servers.filter((s) => s.alive());
+  }
+
+  seeds(): string[] {
+    return this.servers.map((s) => `127.0.0.1:${s.port}`);
+  }
+
+  byId(nodeId: string): ServerProcess {
+    const server = this.servers.find((s) => s.nodeId === nodeId);
+    assert(server !== undefined, `no node ${nodeId}`);
+    return server;
+  }
+
+  indexOf(nodeId: string): number {
+    return this.servers.findIndex((s) => s.nodeId === nodeId);
+  }
+
+  /** The chain as a live node reports it. */
+  async chain(): Promise<ChainView | undefined> {
+    for (const server of this.live) {
+      let client: ClusterClient | undefined;
+      try {
+        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000 });
+        const topology = await client.topology();
+        const chain = topology.chains[0];
+        if (chain === undefined) continue;
+        return {
+          epoch: Number(chain.epoch),
+          members: [...chain.members],
+          joining: chain.joining,
+          manager: topology.manager,
+        };
+      } catch {
+        // try the next node
+      } finally {
+        await client?.close();
+      }
+    }
+    return undefined;
+  }
+
+  /** Polls until the chain satisfies `predicate` (as seen by some live node). */
+  async waitForChain(predicate: (chain: ChainView) => boolean, what: string, timeoutMs = 30_000): Promise<ChainView> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ChainView | undefined;
+    while (Date.now() < deadline) {
+      last = await this.chain();
+      if (last !== undefined && predicate(last)) return last;
+      await sleep(100);
+    }
+    assert.fail(`timed out waiting for ${what}; last chain seen: ${JSON.stringify(last)}`);
+  }
+
+  /** Waits until `n` live nodes form the chain, with no joiner. */
+  waitForMembers(n: number, timeoutMs?: number): Promise<ChainView> {
+    const liveIds = () => new Set(this.live.map((s) => s.nodeId));
+    return this.waitForChain(
+      (c) => c.members.length === n && c.joining === '' && c.members.every((m) => liveIds().has(m)),
+      `${n} live members`,
+      timeoutMs,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.live.map(async (s) => {
+        s.kill('SIGKILL');
+        await s.exited;
+      }),
+    );
+    await this.stopCoordinator();
+  }
+}
+
+export async function startCluster(options: ClusterOptions): Promise<TestCluster> {
+  const full: Required<ClusterOptions> = { sessionTimeoutMs: 2_000, durability: 'fsync', ...options };
+  let url: string;
+  let stop: () => Promise<void>;
+  if (options.coordinator === 'embedded') {
+    const server = await EmbeddedCoordinatorServer.start({ port: 0, sessionTimeoutMsMin: 500 });
+    url = server.url;
+    stop = () => server.stop();
+  } else {
+    const zk: ZooKeeperServer = await startZooKeeper({ tickTimeMs: 250, minSessionTimeoutMs: 500 });
+    url = zk.url;
+    stop = () => zk.stop();
+  }
+  const cluster = new TestCluster(full, url, stop);
+  try {
+    await Promise.all(Array.from({ length: options.nodes }, (_, i) => cluster.startNode(i)));
+    await cluster.waitForMembers(options.nodes);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+// ---- load with a recorded history ----------------------------------------------------------
+
+export interface LoadResult {
+  operations: Operation[];
+  /** Successful operations. */
+  ok: number;
+  /** Operations whose outcome is unknown (failed after every retry). */
+  unknown: number;
+  /** Longest time with no operation completing, in ms, and when it started (Date.now()). */
+  longestGapMs: number;
+  longestGapAtMs: number;
+}
+
+export interface Load {
+  stop(): Promise<LoadResult>;
+  /** Resolves once `n` more operations have succeeded. */
+  progress(n: number, timeoutMs?: number): Promise<void>;
+}
+
+const outcomeUnknown = Symbol('unknown');
+
+/**
+ * Concurrent clients doing get, put, incr and compare-and-set on a few keys through the cluster
+ * client (with failover and exactly-once retries). Values are integers, so incr applies.
+ */
+export function startLoad(cluster: TestCluster, options: { clients: number; keys: number }): Load {
+  const recorder = new HistoryRecorder();
+  let running = true;
+  let ok = 0;
+  let unknown = 0;
+  let lastDoneMs = Date.now();
+  let longestGapMs = 0;
+  let longestGapAtMs = 0;
+  const waiters: { target: number; resolve: () => void }[] = [];
+  const done = () => {
+    ok += 1;
+    const now = Date.now();
+    if (now - lastDoneMs > longestGapMs) {
+      longestGapMs = now - lastDoneMs;
+      longestGapAtMs = lastDoneMs;
+    }
+    lastDoneMs = now;
+    for (const w of waiters.filter((w) => ok >= w.target)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+
+  const worker = async (index: number): Promise<void> => {
+    const client = await ClusterClient.connect({ seeds: cluster.seeds(), timeoutMs: 15_000 });
+    const versions = new Map<string, bigint>();
+    let step = 0;
+    try {
+      while (running) {
+        step += 1;
+        const key = `k${(index + step) % options.keys}`;
+        const roll = (index * 7 + step * 13) % 10;
+        const input: Input =
+          roll < 4
+            ? { f: 'get' }
+            : roll < 6
+              ? { f: 'put', value: String(index * 1_000_000 + step) }
+              : roll < 8
+                ? { f: 'incr', delta: 1n }
+                : { f: 'cas', expectedVersion: Number(versions.get(key) ?? 0n), value: String(step) };
+        const finish = recorder.invoke(index, key, input, performance.now());
+        const output = await run(client, key, input, versions);
+        if (output === outcomeUnknown) {
+          unknown += 1;
+          if (input.f !== 'get') finish(undefined, performance.now());
+          continue;
+        }
+        finish(output, performance.now());
+        done();
+      }
+    } finally {
+      await client.close();
+    }
+  };
+  const workers = Array.from({ length: options.clients }, (_, i) => worker(i));
+
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return { operations: recorder.operations, ok, unknown, longestGapMs, longestGapAtMs };
+    },
+    progress(n, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`load made no progress of ${n} operations in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiters.push({
+          target: ok + n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    },
+  };
+}
+
+async function run(
+  client: ClusterClient,
+  key: string,
+  input: Input,
+  versions: Map<string, bigint>,
+): Promise<Output | typeof outcomeUnknown> {
+  try {
+    switch (input.f) {
+      case 'get': {
+        const found = await client.get(key);
+        if (found === undefined) return { f: 'get', found: false };
+        versions.set(key, found.version);
+        return { f: 'get', found: true, value: found.value.toString(), version: Number(found.version) };
+      }
+      case 'put':
+        return { f: 'put', version: Number((await client.put(key, input.value)).version) };
+      case 'incr':
+        return { f: 'incr', value: await client.incr(key, input.delta) };
+      case 'cas': {
+        const reply = await client.cas(key, BigInt(input.expectedVersion), input.value);
+        return reply.swapped
+          ? { f: 'cas', swapped: true, version: Number(reply.version) }
+          : { f: 'cas', swapped: false, currentVersion: Number(reply.version) };
+      }
+      default:
+        throw new Error(`unexpected input ${input.f}`);
+    }
+  } catch (error) {
+    if (error instanceof CatenaError && error.code === 'ERR_NOT_AN_INTEGER')
+      return { f: 'error', reason: 'not-an-integer' };
+    if (error instanceof CatenaError) return outcomeUnknown;
+    throw error;
+  }
+}
+
+/** Reads every key once more (after faults healed), recorded in the history, so lost writes show. */
+export async function finalReads(cluster: TestCluster, keys: number, operations: Operation[]): Promise<void> {
+  const client = await ClusterClient.connect({
+    seeds: cluster.live.map((s) => `127.0.0.1:${s.port}`),
+    timeoutMs: 20_000,
+  });
+  const recorder = new HistoryRecorder();
+  try {
+    for (let k = 0; k < keys; k++) {
+      const key = `k${k}`;
+      const finish = recorder.invoke(1_000, key, { f: 'get' }, performance.now());
+      const found = await client.get(key);
+      finish(
+        found === undefined
+          ? { f: 'get', found: false }
+          : { f: 'get', found: true, value: found.value.toString(), version: Number(found.version) },
+        performance.now(),
+      );
+    }
+  } finally {
+    await client.close();
+  }
+  operations.push(...recorder.operations);
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
