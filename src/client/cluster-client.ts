@@ -39,7 +39,7 @@ export interface ClusterClientOptions {
   timeoutMs?: number;
   /** Names this client for exactly-once writes (default: 16 random hex digits). */
   clientId?: string;
-  /** Deadline of one attempt in ms, capped by what is left of the call's (default 2000). */
+  /** Deadline of one attempt in ms, capped by what is left of the call's (default 1000). */
   attemptTimeoutMs?: number;
   /** How often the topology is refreshed while the client is in use, in ms (default 1000). */
   refreshIntervalMs?: number;
@@ -60,7 +60,7 @@ export interface TopologyView {
 export type Target = { ok: true; address: string } | { ok: false; reason: string };
 
 const timeoutMsDefault = 10_000;
-const attemptTimeoutMsDefault = 2_000;
+const attemptTimeoutMsDefault = 1_000;
 const refreshIntervalMsDefault = 1_000;
 const backoffMsInitial = 50;
 const backoffMsMax = 500;

@@ -85,6 +85,8 @@ interface ReplicaMeta {
 const clientTableLimits = { clientsMax: 100_000, idleEntriesMax: 100_000 };
 const clientKeyPrefix = 'client:';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+/** A joiner whose log is longer than the tail's asks this many times before it gets a snapshot. */
+const aheadDeferralsMax = 3;
 /** A joiner receiving a snapshot gives up on a stream that sends nothing for this long. */
 const snapshotStallMs = 10_000;
 /** A snapshot stream waits for its connection to drain below this before the next chunk. */
@@ -135,6 +137,8 @@ export class Replica {
   private streamCounter = 0;
   /** Snapshot streams this node is sending, by joiner: a newer one cancels the older. */
   private readonly sending = new Map<string, number>();
+  /** Joiners whose log was longer than this tail's, and how often their catch-up was put off. */
+  private readonly aheadDeferrals = new Map<string, number>();
   private lastRole = '';
   private sessionConnected = false;
   private stopped = false;
@@ -449,6 +453,14 @@ export class Replica {
 
   private catchUp(effect: Extract<Effect<ReplicatedOp>, { kind: 'catch-up' }>): void {
     const { to, from, upTo, epoch } = effect;
+    if (!effect.trusted && from.sequence > upTo && (this.aheadDeferrals.get(to) ?? 0) < aheadDeferralsMax) {
+      // The peer's log is longer than this one: it may hold entries still on their way here (a
+      // restarted middle node), or a divergent suffix. Let it ask again (it retries) before
+      // replacing its whole state with a snapshot.
+      this.aheadDeferrals.set(to, (this.aheadDeferrals.get(to) ?? 0) + 1);
+      return;
+    }
+    this.aheadDeferrals.delete(to);
     if (this.canSendDelta(from, upTo, effect.trusted)) {
       const entries: LogEntry<ReplicatedOp>[] = [];
       for (const { sequence, record } of this.options.store.logRecords(from.sequence, upTo)) {

@@ -23,7 +23,7 @@ import { tempDir } from '../helpers/tmp.js';
 const sessionTimeoutMs = 2_000;
 const keys = 4;
 /** The cluster client gives up on one attempt after this long and tries elsewhere. */
-const attemptTimeoutMs = 2_000;
+const attemptTimeoutMs = 1_000;
 const serviceGapMaxMs = sessionTimeoutMs + 2_000 + attemptTimeoutMs;
 
 type Scenario = (cluster: TestCluster) => Promise<void>;
@@ -48,6 +48,9 @@ export function faultSuite(kind: CoordinatorKind, skip: string | false): void {
         await scenario(cluster);
         await load.progress(50, 20_000);
         const result = await load.stop();
+        process.stderr.write(
+          `[faults ${kind}] ${name}: ${result.ok} operations, ${result.unknown} unknown, longest gap ${result.longestGapMs} ms\n`,
+        );
         await finalReads(cluster, keys, result.operations);
         const check = checkHistory(result.operations);
         assert(
