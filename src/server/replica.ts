@@ -111,6 +111,10 @@ export interface ReplicaOptions {
   /** Something `status()` reports changed (role, awaiting removal): refresh what the coordinator shows. */
   onStateChanged(): void;
   fatal(error: unknown): void;
+  /** Overrides for tests (defaults: limits.ts logEntriesKept, catchUpEntriesMax, snapshotChunkRecords). */
+  readonly logEntriesKept?: number;
+  readonly catchUpEntriesMax?: number;
+  readonly snapshotChunkRecords?: number;
 }
 
 interface Receiving {
@@ -343,7 +347,11 @@ export class Replica {
     for (const entry of entries) this.apply(entry);
     const last = entries[entries.length - 1]!;
     store.putMeta('replica', { lastSequence: last.sequence, lastEpoch: last.epoch } satisfies ReplicaMeta);
-    if (last.sequence % 1024 === 0) store.trimLog(last.sequence - logEntriesKept);
+    const kept = this.options.logEntriesKept ?? logEntriesKept;
+    const trimEvery = Math.min(1024, kept);
+    if (Math.floor(last.sequence / trimEvery) !== Math.floor((last.sequence - entries.length) / trimEvery)) {
+      store.trimLog(last.sequence - kept);
+    }
     store.sync().then(
       () => {
         if (!this.stopped && this.receiving === undefined) this.run(this.core.persisted(last.sequence));
@@ -473,7 +481,9 @@ export class Replica {
   }
 
   private canSendDelta(from: { sequence: number; epoch: number }, upTo: number, trusted: boolean): boolean {
-    if (from.sequence > upTo || upTo - from.sequence > catchUpEntriesMax) return false;
+    if (from.sequence > upTo || upTo - from.sequence > (this.options.catchUpEntriesMax ?? catchUpEntriesMax)) {
+      return false;
+    }
     const store = this.options.store;
     const installed = store.getMeta('installed') as ReplicaMeta | undefined;
     const firstHeld = store.logBounds()?.first ?? upTo + 1;
@@ -512,13 +522,14 @@ export class Replica {
       });
       let after: Uint8Array | undefined;
       for (;;) {
-        const records = reader.records(after, snapshotChunkRecords);
+        const chunkRecords = this.options.snapshotChunkRecords ?? snapshotChunkRecords;
+        const records = reader.records(after, chunkRecords);
         if (records.length > 0) {
           const chunk: SnapshotRecord[] = records.map((r) => [r.key, r.value, r.version, r.expiresAtMs]);
           peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, records: chunk });
           after = records[records.length - 1]!.key;
         }
-        if (records.length < snapshotChunkRecords) break;
+        if (records.length < chunkRecords) break;
         // Yield, and let the connection drain, before the next chunk.
         do await new Promise((resolve) => setTimeout(resolve, 1));
         while (peers.backlogBytes(to) > snapshotBacklogBytesMax && !this.stopped);
