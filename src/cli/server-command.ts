@@ -26,6 +26,7 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
   },
+  'admin-port': { kind: 'string', description: 'admin HTTP port (GET /health, /status); 0 picks a free one' },
   'peer-port': {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
@@ -79,6 +80,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster and --coordinator go together');
   if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster must be 1-64 letters, digits, _ . or -');
+  const adminPort = flagInt(args, serverFlags, 'admin-port', { min: 0, max: 65535 });
   const peerPort = flagInt(args, serverFlags, 'peer-port', { min: 0, max: 65535 })!;
   const sessionTimeoutMs = flagInt(args, serverFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   let log = createLogger({ node: '-', level });
@@ -90,6 +92,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     valueBytesMax,
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
+    ...(adminPort === undefined ? {} : { adminPort }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}
       : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs } }),
@@ -98,6 +101,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
       (clusterName === undefined ? '' : `peer ${node.host}:${node.peerPort}, cluster ${clusterName}, `) +
+      (node.adminPort === undefined ? '' : `admin http://${node.host}:${node.adminPort}, `) +
       `data ${dataDir}, durability ${durability}\n`,
   );
   await new Promise<void>((resolve) => {

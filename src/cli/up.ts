@@ -9,8 +9,8 @@
 //   <data-dir>/node<i>.log        node i's log (JSON lines)
 //
 // Ports are fixed from --port so a restarted node (and a restarted `catena up`) is found where
-// it was: node i listens on port + 10·i (native) and port + 10·i + 4 (chain traffic); the
-// embedded coordinator on port + 100.
+// it was: node i listens on port + 10·i (native), port + 10·i + 3 (admin HTTP) and
+// port + 10·i + 4 (chain traffic); the embedded coordinator on port + 100.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -130,6 +130,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       String(node.port),
       '--peer-port',
       String(node.peerPort),
+      '--admin-port',
+      String(node.port + 3),
       '--durability',
       durability,
       '--session-timeout-ms',
@@ -210,11 +212,11 @@ function summary(options: { cluster: string; coordinatorUrl: string; dataDir: st
   const lines = [
     `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
     '',
-    '  node    id        native           chain traffic    data',
+    '  node    id        native           admin (http)     chain traffic    data',
   ];
   for (const node of options.nodes) {
     lines.push(
-      `  node${String(node.index).padEnd(3)} ${(node.nodeId ?? '?').padEnd(9)} 127.0.0.1:${String(node.port).padEnd(6)} 127.0.0.1:${String(node.peerPort).padEnd(6)} ${node.dataDir}`,
+      `  node${String(node.index).padEnd(3)} ${(node.nodeId ?? '?').padEnd(9)} 127.0.0.1:${String(node.port).padEnd(6)} 127.0.0.1:${String(node.port + 3).padEnd(6)} 127.0.0.1:${String(node.peerPort).padEnd(6)} ${node.dataDir}`,
     );
   }
   const first = options.nodes[0]!;

@@ -29,6 +29,7 @@ import { ApplyClock, Replica } from './replica.js';
 import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { parseAddress } from '../coordination/cluster-paths.js';
+import { AdminServer } from './admin.js';
 
 /** Commands any node answers about itself, wherever it sits in a chain. */
 const localCommands = new Set(['stats', 'ping', 'topology', 'nodestatus']);
@@ -61,6 +62,8 @@ export interface NodeOptions {
   onFatal?: (error: unknown) => void;
   /** Join a cluster (chain replication through a coordinator); absent: a standalone node. */
   cluster?: ClusterOptions;
+  /** Admin HTTP port (GET /health, /status); 0 picks a free one; absent: no admin listener. */
+  adminPort?: number;
 }
 
 /** The parts a cluster node has and a standalone one does not. */
@@ -79,6 +82,7 @@ export class CatenaNode {
 
   private cluster: ClusterParts | undefined;
   private context: CommandContext | undefined;
+  private admin: AdminServer | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -122,6 +126,21 @@ export class CatenaNode {
     onStoreFailure = (error) => node.fatal(error);
     try {
       await node.listen();
+      if (options.adminPort !== undefined) {
+        node.admin = await AdminServer.start({
+          host: node.host,
+          port: options.adminPort,
+          log,
+          sources: {
+            nodeId,
+            status: () => ({
+              node: node.nodeStatus(),
+              topology: node.topology(),
+              stats: commandByName('stats').execute(node.context!, {}),
+            }),
+          },
+        });
+      }
       if (options.cluster !== undefined) {
         assert(store instanceof LmdbStore && applyClock !== undefined, 'a cluster node keeps its log in LMDB');
         await node.joinCluster(options.cluster, store, applyClock);
@@ -167,7 +186,7 @@ export class CatenaNode {
           nodeId: this.nodeId,
           native: `${this.host}:${this.port}`,
           peer: parts.peers === undefined ? '' : `${this.host}:${parts.peers.port}`,
-          admin: '',
+          admin: this.admin === undefined ? '' : `${this.host}:${this.admin.port}`,
           resp: '',
           memcached: '',
           lastSequence: position.lastSequence,
@@ -193,6 +212,11 @@ export class CatenaNode {
     });
     replica.start(parts.peers);
     await membership.start();
+  }
+
+  /** Admin HTTP port, when it listens. */
+  get adminPort(): number | undefined {
+    return this.admin?.port;
   }
 
   /** Chain traffic port (cluster mode), else undefined. */
@@ -362,6 +386,7 @@ export class CatenaNode {
     clearTimeout(timer);
     await Promise.all([...this.sessions].map((session) => session.close(shutdownCloseMsMax)));
     await closed;
+    await this.admin?.close();
     if (this.cluster !== undefined) {
       this.cluster.replica.stop();
       await this.cluster.membership.stop();

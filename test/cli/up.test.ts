@@ -1,0 +1,111 @@
+// `catena up` for real: the supervisor starts the embedded coordinator and three nodes, prints
+// where to connect, restarts a node that is killed, and stops everything cleanly on SIGINT.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ClusterClient } from '../../src/client/cluster-client.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+async function health(port: number): Promise<{ nodeId: string; pid: number }> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  assert.equal(response.status, 200);
+  return (await response.json()) as { nodeId: string; pid: number };
+}
+
+describe('catena up', () => {
+  const dir = tempDir();
+  after(() => dir.remove());
+
+  it('starts a 3-node chain, restarts a killed node, and stops cleanly on SIGINT', async () => {
+    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        mainScript,
+        'up',
+        '--port',
+        String(base),
+        '--data-dir',
+        dir.path,
+        '--session-timeout-ms',
+        '1500',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until('the summary', async () => (out.includes('is up: 3 nodes') ? true : undefined), 60_000);
+      assert.match(out, new RegExp(`127\\.0\\.0\\.1:${base} `), 'node0 on the first port');
+      assert.match(out, /npx catena shell --port/);
+
+      const seeds = [0, 1, 2].map((i) => `127.0.0.1:${base + 10 * i}`);
+      const client = await ClusterClient.connect({ seeds, timeoutMs: 20_000 });
+      try {
+        await until('a 3-member chain', async () => {
+          const chain = (await client.topology()).chains[0];
+          return chain !== undefined && chain.members.length === 3 ? chain : undefined;
+        });
+        await client.put('greeting', 'hello');
+        assert.equal((await client.get('greeting'))?.value.toString(), 'hello');
+
+        // Kill node1 (whatever its role): the supervisor restarts it and it rejoins.
+        const victim = await health(base + 13);
+        process.kill(victim.pid, 'SIGKILL');
+        await until('node1 restarted', async () => {
+          const now = await health(base + 13);
+          return now.pid !== victim.pid && now.nodeId === victim.nodeId ? now : undefined;
+        });
+        assert.match(err, /node1 exited: restarting/);
+        await until('node1 back in the chain', async () => {
+          const chain = (await client.topology()).chains[0];
+          return chain !== undefined && chain.members.length === 3 && chain.members.includes(victim.nodeId)
+            ? chain
+            : undefined;
+        });
+        assert.equal((await client.incr('visits')).toString(), '1');
+        assert.equal((await client.get('greeting'))?.value.toString(), 'hello');
+      } finally {
+        await client.close();
+      }
+
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, `clean exit; stderr:\n${err}`);
+      assert.match(out, /stopped/);
+      for (const i of [0, 1, 2]) assert.equal(await portOpen(base + 10 * i), false, `node${i} is gone`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
