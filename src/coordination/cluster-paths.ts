@@ -105,8 +105,9 @@ export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
   if (v === undefined) return undefined;
   const { chainId, epoch, members, joining, readsAllowedAtMs } = v;
   if (!isString(chainId) || !isCount(epoch) || !isCount(readsAllowedAtMs)) return undefined;
-  if (!Array.isArray(members) || !members.every(isString)) return undefined;
-  if (joining !== null && !isString(joining)) return undefined;
+  if (!Array.isArray(members) || members.length === 0 || !members.every(isString)) return undefined;
+  if (new Set(members).size !== members.length) return undefined;
+  if (joining !== null && (!isString(joining) || members.includes(joining))) return undefined;
   return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs };
 }
 

@@ -71,6 +71,13 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseUntilMs = 0;
+  /**
+   * False from a session's expiry until a refresh in the new session has delivered the current
+   * configuration: until then this node may believe it is a tail it no longer is (no reads).
+   */
+  private configCurrent = false;
+  /** The node info last written to the coordinator, to write again whenever it differs. */
+  private published = '';
   private stopped = false;
 
   constructor(private readonly options: MembershipOptions) {
@@ -96,13 +103,13 @@ export class Membership {
 
   /** True while this node's session is confirmed recently enough that it may serve reads. */
   get readLeaseValid(): boolean {
-    return Date.now() < this.leaseUntilMs;
+    return this.configCurrent && performance.now() < this.leaseUntilMs;
   }
 
   private async confirmSession(): Promise<void> {
     const coordinator = this.coordinator;
     if (coordinator === undefined || coordinator.state !== 'connected') return;
-    const sentAtMs = Date.now();
+    const sentAtMs = performance.now();
     try {
       // Our own ephemeral znode exists only while our session lives.
       const version = await coordinator.exists(this.paths.node(this.options.nodeId));
@@ -168,20 +175,29 @@ export class Membership {
     const coordinator = await connectCoordinator(this.options.coordinatorUrl, {
       sessionTimeoutMs: this.options.sessionTimeoutMs,
     });
-    this.coordinator = coordinator;
-    this.watched.clear();
-    coordinator.onStateChange((state) => this.sessionChanged(coordinator, state));
-    for (const path of [this.paths.nodes, this.paths.manager, this.paths.chains]) await coordinator.ensurePath(path);
-    await this.register(coordinator);
-    this.lockPath = await coordinator.create(
-      `${this.paths.manager}/lock-`,
-      encodeJson(this.options.nodeId),
-      'ephemeral-sequential',
-    );
-    this.options.onSession(true);
-    void this.confirmSession();
-    this.options.log.log('info', 'coordinator session open', { timeoutMs: coordinator.sessionTimeoutMs });
-    await this.refresh();
+    try {
+      this.coordinator = coordinator;
+      this.watched.clear();
+      coordinator.onStateChange((state) => this.sessionChanged(coordinator, state));
+      for (const path of [this.paths.nodes, this.paths.manager, this.paths.chains]) await coordinator.ensurePath(path);
+      await this.register(coordinator);
+      this.lockPath = await coordinator.create(
+        `${this.paths.manager}/lock-`,
+        encodeJson(this.options.nodeId),
+        'ephemeral-sequential',
+      );
+      // The configuration first: a node coming back from an expired session may have been removed.
+      if (!(await this.refresh())) throw new CoordinatorError('connection-loss', 'could not read the cluster');
+      this.configCurrent = true;
+      this.options.onSession(true);
+      void this.confirmSession();
+      this.options.log.log('info', 'coordinator session open', { timeoutMs: coordinator.sessionTimeoutMs });
+    } catch (error) {
+      // Leave nothing of a half-opened session behind (its lock znode would confuse the election).
+      if (this.coordinator === coordinator) this.coordinator = undefined;
+      await coordinator.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   private sessionChanged(coordinator: Coordinator, state: SessionState): void {
@@ -195,6 +211,7 @@ export class Membership {
     this.options.onSession(false);
     this.leaseUntilMs = 0;
     if (state === 'expired') {
+      this.configCurrent = false;
       this.driver = undefined;
       this.coordinator = undefined;
       void this.replaceSession();
@@ -216,7 +233,9 @@ export class Membership {
   /** Creates this node's ephemeral znode, replacing one left by an earlier process of this node. */
   private async register(coordinator: Coordinator): Promise<void> {
     const path = this.paths.node(this.options.nodeId);
-    const data = encodeJson({ ...this.options.info(), caughtUp: this.caughtUp });
+    const text = JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp });
+    const data = new TextEncoder().encode(text);
+    this.published = text;
     try {
       await coordinator.create(path, data, 'ephemeral');
     } catch (error) {
@@ -230,9 +249,10 @@ export class Membership {
   private async write(): Promise<void> {
     const coordinator = this.coordinator;
     if (coordinator === undefined || coordinator.state !== 'connected') return;
-    const data = encodeJson({ ...this.options.info(), caughtUp: this.caughtUp });
+    const text = JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp });
     try {
-      await coordinator.set(this.paths.node(this.options.nodeId), data, anyVersion);
+      await coordinator.set(this.paths.node(this.options.nodeId), new TextEncoder().encode(text), anyVersion);
+      this.published = text;
     } catch (error) {
       this.options.log.log('debug', 'cannot publish node info', { error: String(error) });
     }
@@ -259,9 +279,10 @@ export class Membership {
     };
   }
 
-  private async refresh(): Promise<void> {
+  /** Re-reads the cluster; false when it could not (the next refresh tries again). */
+  private async refresh(): Promise<boolean> {
     const coordinator = this.coordinator;
-    if (coordinator === undefined || coordinator.state !== 'connected' || this.stopped) return;
+    if (coordinator === undefined || coordinator.state !== 'connected' || this.stopped) return false;
     try {
       const chainPath = this.paths.chain(chainIdDefault);
       const [names, chain, locks] = await Promise.all([
@@ -285,9 +306,14 @@ export class Membership {
         this.options.onConfig(config);
       }
       if (this.driver !== undefined) await this.driver.evaluate();
+      if (JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp }) !== this.published) this.publish();
+      return true;
     } catch (error) {
-      if (!(error instanceof CoordinatorError)) throw error;
-      this.options.log.log('debug', 'cluster refresh interrupted', { error: error.message });
+      // Watches set by a failed call may not be armed: arm them again next time.
+      this.watched.clear();
+      const level = error instanceof CoordinatorError ? 'debug' : 'error';
+      this.options.log.log(level, 'cluster refresh interrupted', { error: String(error) });
+      return false;
     }
   }
 
@@ -296,7 +322,7 @@ export class Membership {
     const lowest = sorted[0];
     if (lowest === undefined) return;
     const holder = await coordinator.get(`${this.paths.manager}/${lowest}`);
-    this.managerId = holder === undefined ? undefined : String(JSON.parse(new TextDecoder().decode(holder.data)));
+    this.managerId = holder === undefined ? undefined : lockHolder(holder.data);
     const mine = this.lockPath !== undefined && `${this.paths.manager}/${lowest}` === this.lockPath;
     if (mine && this.driver === undefined) {
       assert(this.lockPath !== undefined, 'a manager holds a lock');
@@ -306,6 +332,16 @@ export class Membership {
       this.options.log.log('info', 'no longer manager');
       this.driver = undefined;
     }
+  }
+}
+
+/** The node id in a lock znode, or undefined when it is not one. */
+function lockHolder(data: Uint8Array): string | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 

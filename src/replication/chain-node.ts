@@ -20,7 +20,8 @@
 // as the new tail. A restarted node never acts as a member of a chain of several: it waits to be
 // removed and joins like any new node; only the sole member of a chain resumes (§3.7).
 //
-// Not yet here (issue #3): read-lease renewal by heartbeats.
+// Read leases (§3.5) are the shell's: it asks `canServeReads` and adds its own check that the
+// coordinator confirmed its session recently (src/coordination/membership.ts).
 
 import { assert } from '../core/assert.js';
 import type { ChainConfig } from '../coordination/chain-config.js';
@@ -339,7 +340,9 @@ export class ChainNode<Op = unknown> {
   }
 
   private resendAfter(lastSequence: number): Effect<Op>[] {
-    assert(lastSequence <= this.persistedSequence, 'a successor holds only what this node sent it');
+    // A successor holds only what this node sent it, all of it persisted here; a claim beyond
+    // that is not from this chain's history (or is garbage): ignore it.
+    if (lastSequence > this.persistedSequence) return [];
     const effects: Effect<Op>[] = [];
     if (lastSequence < this.committedSequence) {
       // Committed entries are no longer pending (a new tail that was a joiner may lack some):

@@ -8,6 +8,7 @@
 // joiner hands the core one `snapshot` message once the last part is durable.
 
 import { Packr } from 'msgpackr';
+import { keyBytesMax, valueBytesCeiling } from '../core/limits.js';
 import type { ChainMessage } from '../replication/messages.js';
 import type { ClientTableSnapshot } from '../replication/client-table.js';
 
@@ -30,12 +31,22 @@ export type SnapshotPart =
       lastEpoch: number;
       revision: number;
     }
-  | { kind: 'snapshot-records'; epoch: number; from: string; stream: number; records: SnapshotRecord[] }
+  | {
+      kind: 'snapshot-records';
+      epoch: number;
+      from: string;
+      stream: number;
+      /** 0, 1, 2, ...: the joiner abandons the install on a gap. */
+      part: number;
+      records: SnapshotRecord[];
+    }
   | {
       kind: 'snapshot-end';
       epoch: number;
       from: string;
       stream: number;
+      /** How many records parts came before. */
+      parts: number;
       clients: ClientTableSnapshot<Uint8Array | undefined>;
     };
 
@@ -79,21 +90,89 @@ export function decodePeerFrame(body: Uint8Array): { ok: true; frame: PeerFrame 
     return { ok: false, reason: `unknown peer frame kind ${String(frame.kind)}` };
   }
   if (typeof frame.from !== 'string') return { ok: false, reason: 'a peer frame names its sender' };
-  if (frame.kind !== 'peer' && typeof frame.epoch !== 'number') return { ok: false, reason: 'no epoch' };
-  if (frame.kind === 'entries' && !validEntries(frame.entries)) return { ok: false, reason: 'malformed entries' };
+  const problem =
+    frame.kind === 'peer' ? (typeof frame.cluster === 'string' ? undefined : 'no cluster') : invalid(frame);
+  if (problem !== undefined) return { ok: false, reason: `malformed ${frame.kind} frame: ${problem}` };
   return { ok: true, frame: frame as unknown as PeerFrame };
+}
+
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** What is wrong with a chain frame's fields, or undefined: nothing a peer sends may throw later. */
+function invalid(frame: Record<string, unknown>): string | undefined {
+  if (!isCount(frame.epoch)) return 'epoch';
+  switch (frame.kind) {
+    case 'entries':
+      return validEntries(frame.entries) ? undefined : 'entries';
+    case 'ack':
+    case 'committed':
+      return isCount(frame.sequence) ? undefined : 'sequence';
+    case 'hello':
+    case 'join':
+      return isCount(frame.lastSequence) && isCount(frame.lastEpoch) ? undefined : 'log position';
+    case 'snapshot-begin':
+      return [frame.stream, frame.sequence, frame.lastEpoch, frame.revision].every(isCount) ? undefined : 'fields';
+    case 'snapshot-records':
+      return isCount(frame.stream) && isCount(frame.part) && validRecords(frame.records) ? undefined : 'records';
+    case 'snapshot-end':
+      return isCount(frame.stream) && isCount(frame.parts) && validClients(frame.clients) ? undefined : 'clients';
+    default:
+      return 'kind';
+  }
+}
+
+function validRecords(records: unknown): boolean {
+  if (!Array.isArray(records)) return false;
+  return (records as unknown[]).every(
+    (r) =>
+      Array.isArray(r) &&
+      r.length === 4 &&
+      r[0] instanceof Uint8Array &&
+      r[0].length > 0 &&
+      r[0].length <= keyBytesMax &&
+      r[1] instanceof Uint8Array &&
+      r[1].length <= valueBytesCeiling &&
+      isCount(r[2]) &&
+      (r[2] as number) > 0 &&
+      isCount(r[3]),
+  );
+}
+
+function validClients(clients: unknown): boolean {
+  if (typeof clients !== 'object' || clients === null) return false;
+  const list = (clients as Record<string, unknown>).clients;
+  if (!Array.isArray(list)) return false;
+  return (list as unknown[]).every((entry) => {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') return false;
+    const record = entry[1] as Record<string, unknown> | null;
+    if (typeof record !== 'object' || record === null) return false;
+    return (
+      isCount(record.clientSequence) &&
+      isCount(record.sequence) &&
+      (record.result === undefined || record.result === null || record.result instanceof Uint8Array)
+    );
+  });
 }
 
 function validEntries(entries: unknown): boolean {
   if (!Array.isArray(entries)) return false;
+  let previous: Record<string, unknown> | undefined;
   for (const entry of entries as unknown[]) {
     if (typeof entry !== 'object' || entry === null) return false;
     const e = entry as Record<string, unknown>;
     const op = e.operation as Record<string, unknown> | undefined;
     const id = e.requestId as Record<string, unknown> | undefined;
-    if (typeof e.sequence !== 'number' || typeof e.epoch !== 'number') return false;
-    if (typeof id?.clientId !== 'string' || typeof id.clientSequence !== 'number') return false;
-    if (!(op?.request instanceof Uint8Array) || typeof op.nowMs !== 'number') return false;
+    if (!isCount(e.sequence) || !isCount(e.epoch)) return false;
+    if (typeof id?.clientId !== 'string' || !isCount(id.clientSequence)) return false;
+    if (!(op?.request instanceof Uint8Array) || !isCount(op.nowMs)) return false;
+    // In order, without gaps, epochs never going down: as every log is.
+    if (
+      previous !== undefined &&
+      (e.sequence !== (previous.sequence as number) + 1 || (e.epoch as number) < (previous.epoch as number))
+    ) {
+      return false;
+    }
+    previous = e;
   }
   return true;
 }

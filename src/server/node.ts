@@ -149,8 +149,13 @@ export class CatenaNode {
       await node.stop().catch(() => undefined);
       throw error;
     }
-    node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
-    node.reclaimTimer.unref();
+    if (options.cluster === undefined) {
+      // In a cluster, replicas would reclaim expired keys at different moments, and a reclaimed
+      // key applies differently from an expired one still present (versions, incr on it): expired
+      // keys stay (invisible to reads) until overwritten. Reclaiming through the log is to come.
+      node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
+      node.reclaimTimer.unref();
+    }
     log.log('info', 'node started', {
       nodeId,
       port: node.port,

@@ -89,6 +89,12 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const aheadDeferralsMax = 3;
 /** A joiner receiving a snapshot gives up on a stream that sends nothing for this long. */
 const snapshotStallMs = 10_000;
+/** A snapshot stream that takes longer than this is abandoned (the joiner asks again). */
+const snapshotStreamMsMax = 10 * 60_000;
+/** A delta catch-up sends at most this many bytes at once; the peer's acknowledgement asks for the rest. */
+const catchUpBytesMax = 64 * 1024 * 1024;
+/** Every node repeats `hello` and its ack to its predecessor this often, repairing lost frames on an idle chain. */
+const repairIntervalMs = 1_000;
 /** A snapshot stream waits for its connection to drain below this before the next chunk. */
 const snapshotBacklogBytesMax = 8 * 1024 * 1024;
 
@@ -124,6 +130,8 @@ interface Receiving {
   readonly sequence: number;
   readonly lastEpoch: number;
   readonly revision: number;
+  /** The number the next records part must carry: a gap means a part was lost. */
+  nextPart: number;
   lastFrameAtMs: number;
 }
 
@@ -144,6 +152,11 @@ export class Replica {
   /** Joiners whose log was longer than this tail's, and how often their catch-up was put off. */
   private readonly aheadDeferrals = new Map<string, number>();
   private lastRole = '';
+  /** The newest head clock stamp applied or issued here. */
+  private lastStampMs = 0;
+  /** Raised whenever the core is replaced: completions for an older core are ignored. */
+  private coreGeneration = 0;
+  private lastRepairMs = 0;
   private sessionConnected = false;
   private stopped = false;
 
@@ -209,7 +222,10 @@ export class Replica {
   /** A write from a client: answered once committed (or at once with an error to retry elsewhere). */
   write(request: Request): Promise<ResponseResult> {
     const requestId: RequestId = { clientId: request.clientId, clientSequence: Number(request.clientSequence) };
-    const operation: ReplicatedOp = { request: encodeRequest(0, request.command), nowMs: Date.now() };
+    // The head's clock, never going back along the log: replicas apply with it, so expiry
+    // decisions agree even if this machine's clock steps backwards.
+    this.lastStampMs = Math.max(this.lastStampMs, Date.now());
+    const operation: ReplicatedOp = { request: encodeRequest(0, request.command), nowMs: this.lastStampMs };
     const effects = this.core.write(requestId, operation);
     const first = effects[0];
     if (first?.kind === 'reject') {
@@ -304,6 +320,14 @@ export class Replica {
       return;
     }
     this.run(this.core.tick(nowMs));
+    if (nowMs - this.lastRepairMs >= repairIntervalMs) {
+      this.lastRepairMs = nowMs;
+      // As if the connection to the predecessor were new: `hello` makes it re-send what this node
+      // lacks, and the repeated ack answers writes whose ack was lost. Both are idempotent.
+      const members = this.config?.members ?? [];
+      const index = members.indexOf(this.options.self);
+      if (index > 0) this.run(this.core.peerConnected(members[index - 1]!));
+    }
   }
 
   private noteStateChange(): void {
@@ -352,9 +376,11 @@ export class Replica {
     if (Math.floor(last.sequence / trimEvery) !== Math.floor((last.sequence - entries.length) / trimEvery)) {
       store.trimLog(last.sequence - kept);
     }
+    const generation = this.coreGeneration;
     store.sync().then(
       () => {
-        if (!this.stopped && this.receiving === undefined) this.run(this.core.persisted(last.sequence));
+        if (this.stopped || this.receiving !== undefined || generation !== this.coreGeneration) return;
+        this.run(this.core.persisted(last.sequence));
       },
       (error: unknown) => this.options.fatal(error),
     );
@@ -402,6 +428,7 @@ export class Replica {
     const request = decoded.message;
     const name = request.command.case;
     assert(name !== undefined && commandByName(name).mutates, 'only writes are logged');
+    if (operation.nowMs > this.lastStampMs) this.lastStampMs = operation.nowMs;
     this.options.applyClock.pin(operation.nowMs);
     try {
       return {
@@ -471,8 +498,11 @@ export class Replica {
     this.aheadDeferrals.delete(to);
     if (this.canSendDelta(from, upTo, effect.trusted)) {
       const entries: LogEntry<ReplicatedOp>[] = [];
+      let bytes = 0;
       for (const { sequence, record } of this.options.store.logRecords(from.sequence, upTo)) {
         entries.push(toEntry(sequence, packr.unpack(record) as LogRecord));
+        bytes += record.length;
+        if (bytes > catchUpBytesMax) break; // the rest follows the peer's acknowledgement (or its hello)
       }
       this.send(to, { kind: 'entries', epoch, from: this.options.self, entries });
       return;
@@ -508,7 +538,11 @@ export class Replica {
     this.sending.set(to, stream);
     const reader = this.options.store.snapshotReader();
     const self = this.options.self;
+    const cancelled = () => this.stopped || this.sending.get(to) !== stream || this.core.epoch !== epoch;
     try {
+      // The read transaction may see a commit not yet flushed: never hand out what could vanish.
+      await this.options.store.sync();
+      if (cancelled()) return;
       const meta = (reader.meta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
       this.options.log.log('info', 'streaming a snapshot', { to, sequence: meta.lastSequence });
       peers.send(to, {
@@ -521,25 +555,32 @@ export class Replica {
         revision: reader.revision,
       });
       let after: Uint8Array | undefined;
+      let part = 0;
+      const deadline = Date.now() + snapshotStreamMsMax;
       for (;;) {
         const chunkRecords = this.options.snapshotChunkRecords ?? snapshotChunkRecords;
-        const records = reader.records(after, chunkRecords);
-        if (records.length > 0) {
-          const chunk: SnapshotRecord[] = records.map((r) => [r.key, r.value, r.version, r.expiresAtMs]);
-          peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, records: chunk });
+        const { records, more } = reader.records(after, chunkRecords, peerBatchBytesTarget);
+        const chunk: SnapshotRecord[] = records.map((r) => [r.key, r.value, r.version, r.expiresAtMs]);
+        if (chunk.length > 0) {
+          peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, part, records: chunk });
+          part += 1;
           after = records[records.length - 1]!.key;
         }
-        if (records.length < chunkRecords) break;
+        if (!more) break;
         // Yield, and let the connection drain, before the next chunk.
         do await new Promise((resolve) => setTimeout(resolve, 1));
-        while (peers.backlogBytes(to) > snapshotBacklogBytesMax && !this.stopped);
-        if (this.stopped || this.sending.get(to) !== stream || this.core.epoch !== epoch) return;
+        while (peers.backlogBytes(to) > snapshotBacklogBytesMax && !cancelled() && Date.now() < deadline);
+        if (cancelled()) return;
+        if (Date.now() > deadline) {
+          this.options.log.log('warn', 'snapshot stream too slow: giving up (the joiner asks again)', { to });
+          return;
+        }
       }
       const clients: [string, ClientRecord<Uint8Array | undefined>][] = [];
       for (const [name, value] of reader.metaRange(clientKeyPrefix)) {
         clients.push([name.slice(clientKeyPrefix.length), value as ClientRecord<Uint8Array | undefined>]);
       }
-      peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, clients: { clients } });
+      peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, parts: part, clients: { clients } });
     } catch (error) {
       this.options.log.log('error', 'snapshot stream failed', { to, error: String(error) });
     } finally {
@@ -556,15 +597,22 @@ export class Replica {
       if (this.core.role !== 'joining' || part.epoch !== this.core.epoch) return;
       if (this.config?.members[this.config.members.length - 1] !== part.from) return;
       this.options.log.log('info', 'receiving a snapshot', { from: part.from, sequence: part.sequence });
+      this.coreGeneration += 1; // persists in flight belong to the state being replaced
       this.discardState();
       store.putMeta('installing', true);
-      this.receiving = { ...part, lastFrameAtMs: Date.now() };
+      this.receiving = { ...part, nextPart: 0, lastFrameAtMs: Date.now() };
       return;
     }
     const receiving = this.receiving;
     if (receiving === undefined || part.stream !== receiving.stream || part.from !== receiving.from) return;
     receiving.lastFrameAtMs = Date.now();
+    const expectedParts = receiving.nextPart;
+    if (part.kind === 'snapshot-records' ? part.part !== expectedParts : part.parts !== expectedParts) {
+      this.abandonInstall(`snapshot part lost (expected part ${expectedParts})`);
+      return;
+    }
     if (part.kind === 'snapshot-records') {
+      receiving.nextPart += 1;
       for (const [key, value, version, expiresAtMs] of part.records) {
         store.restoreRecord(key, { value, version, expiresAtMs });
       }
@@ -611,6 +659,7 @@ export class Replica {
 
   /** A new core on what the store holds now, told the latest configuration. */
   private restartCore(position: ReplicaMeta): void {
+    this.coreGeneration += 1;
     this.core = new ChainNode<ReplicatedOp>({
       self: this.options.self,
       lastSequence: position.lastSequence,

@@ -370,7 +370,8 @@ export class LmdbStore extends BaseStore {
   snapshotReader(): {
     meta(name: string): unknown;
     metaRange(prefix: string): Iterable<[string, unknown]>;
-    records(after: Uint8Array | undefined, limit: number): ScanEntry[];
+    /** Up to `limit` records (and about `bytesMax` bytes) after `after`; `more` when there may be others. */
+    records(after: Uint8Array | undefined, limit: number, bytesMax: number): { records: ScanEntry[]; more: boolean };
     revision: number;
     done(): void;
   } {
@@ -383,18 +384,22 @@ export class LmdbStore extends BaseStore {
         [...this.meta.getRange({ transaction, start: prefix, end: prefix + '\uffff' })].map(
           ({ key, value }) => [key, value] as [string, unknown],
         ),
-      records: (after, limit) => {
+      records: (after, limit, bytesMax) => {
         const out: ScanEntry[] = [];
+        let bytes = 0;
         const range = this.data.getRange({
           transaction,
           ...(after === undefined ? {} : { start: Buffer.from(after) }),
         });
         for (const { key, value } of range) {
           if (after !== undefined && compareKeys(key, after) <= 0) continue;
+          if (out.length >= limit || (out.length > 0 && bytes + key.length + value.length > bytesMax)) {
+            return { records: out, more: true };
+          }
           out.push({ key: Buffer.from(key), ...decodeRecord(Buffer.from(value)) });
-          if (out.length >= limit) break;
+          bytes += key.length + value.length;
         }
-        return out;
+        return { records: out, more: false };
       },
       done: () => transaction.done(),
     };
