@@ -93,8 +93,10 @@ export class ManagerDriver {
     const tail = config.members[config.members.length - 1];
     const caughtUp = new Set<string>();
     const live = new Set<string>();
+    const restarted = new Set<string>();
     for (const node of nodes) {
       if (!node.awaitingRemoval) live.add(node.nodeId);
+      else restarted.add(node.nodeId);
       const report = node.caughtUp;
       if (node.nodeId === tail && report?.chainId === config.chainId && report.epoch === config.epoch) {
         caughtUp.add(report.joiner);
@@ -107,6 +109,7 @@ export class ManagerDriver {
       candidates: nodes.map((n) => n.nodeId).filter((id) => live.has(id) && !config.members.includes(id)),
       nowMs: Date.now(),
       sessionTimeoutMs: this.coordinator.sessionTimeoutMs,
+      restartedNodes: restarted,
     };
   }
 

@@ -32,6 +32,12 @@ export interface ClusterView {
   readonly nowMs: number;
   /** The coordinator session timeout: an old tail has stopped serving reads this long after the change. */
   readonly sessionTimeoutMs: number;
+  /**
+   * Members that restarted and wait to be removed before they rejoin (live, but not in
+   * `liveNodes`). Dead members are removed before them, so that when a chain is down to one
+   * member it is one that holds the data rather than one that may never return.
+   */
+  readonly restartedNodes?: ReadonlySet<string>;
 }
 
 export type Decision = { kind: 'none'; reason: string } | { kind: 'change'; config: ChainConfig; why: string };
@@ -48,7 +54,10 @@ export function decide(config: ChainConfig, view: ClusterView): Decision {
   assert(config.members.length > 0, 'a running chain has members');
   const alive = (node: string) => view.liveNodes.has(node) && !view.suspectedNodes.has(node);
   const dead = config.members.filter((node) => !alive(node));
-  if (dead.length > 0) return removeDead(config, view, dead[0]!);
+  if (dead.length > 0) {
+    const gone = dead.find((node) => view.restartedNodes?.has(node) !== true);
+    return removeDead(config, view, gone ?? dead[0]!);
+  }
   if (config.joining !== undefined && !alive(config.joining)) {
     return next(config, { joining: undefined }, `joiner ${config.joining} is gone`);
   }

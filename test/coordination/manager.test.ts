@@ -70,6 +70,15 @@ describe('manager decisions', () => {
     assert.equal(config.epoch, 9);
   });
 
+  it('a dead member goes before a restarted one, so the member kept is one that is back', () => {
+    // [a, b]: b is dead for good, a restarted and waits to be removed (so it is not "live" either).
+    let config = chain(['a', 'b']);
+    const restarted = view([], { restartedNodes: new Set(['a']) });
+    config = changed(decide(config, restarted));
+    assert.deepEqual(config.members, ['a'], 'b (dead) removed, a kept: it resumes as the only member');
+    assert.equal(decide(config, restarted).kind, 'none', 'never the last member');
+  });
+
   it('one change per decision, each raising the epoch by exactly one', () => {
     const first = changed(decide(chain(['a', 'b', 'c']), view(['c'])));
     const second = changed(decide(first, view(['c'])));
