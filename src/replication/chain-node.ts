@@ -48,8 +48,9 @@ export class ChainNode<Op = unknown> {
   /** Last entry in the local log (persisted or being persisted). */
   private lastSequence: number;
   private lastEpoch: number;
-  /** Last entry known durable here. */
+  /** Last entry known durable here, and its epoch. */
   private persistedSequence: number;
+  private persistedEpoch: number;
   /** Last entry known applied at the tail. */
   private committedSequence: number;
   /** Entries after `committedSequence`, in order: kept to re-send after a reconfiguration. */
@@ -78,6 +79,7 @@ export class ChainNode<Op = unknown> {
     this.lastSequence = options.lastSequence ?? 0;
     this.lastEpoch = options.lastEpoch ?? 0;
     this.persistedSequence = this.lastSequence;
+    this.persistedEpoch = this.lastEpoch;
     this.committedSequence = 0;
     this.mustRejoin = options.restarted ?? false;
     this.joinRetryMs = options.joinRetryMs ?? 200;
@@ -157,6 +159,10 @@ export class ChainNode<Op = unknown> {
   persisted(sequence: number): Effect<Op>[] {
     assert(sequence <= this.lastSequence, 'only issued entries can be persisted');
     if (sequence <= this.persistedSequence) return [];
+    this.persistedEpoch =
+      sequence === this.lastSequence
+        ? this.lastEpoch
+        : (this.pending.find((entry) => entry.sequence === sequence)?.epoch ?? this.persistedEpoch);
     this.persistedSequence = sequence;
     if (this.role === 'joining') {
       this.joinAskedAtMs = this.nowMs; // progress: no need to ask again yet
@@ -248,7 +254,10 @@ export class ChainNode<Op = unknown> {
    */
   peerConnected(peer: string): Effect<Op>[] {
     if (this.config === undefined) return [];
-    if (this.role === 'joining' && peer === this.tailId) return [this.askToJoin()];
+    if (this.role === 'joining' && peer === this.tailId) {
+      // The tail's first answer usually opens the connection: ask again only if it has been a while.
+      return this.nowMs - this.joinAskedAtMs < this.joinRetryMs ? [] : [this.askToJoin()];
+    }
     if (peer !== this.predecessor) return [];
     const effects = [this.send(peer, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch })];
     if (this.isTail && this.committedSequence > 0) {
@@ -294,7 +303,12 @@ export class ChainNode<Op = unknown> {
 
   private askToJoin(): Effect<Op> {
     this.joinAskedAtMs = this.nowMs;
-    return this.send(this.tailId!, { kind: 'join', lastSequence: this.persistedSequence, lastEpoch: this.lastEpoch });
+    // The durable end of the log, with its own epoch (entries after it may still be persisting).
+    return this.send(this.tailId!, {
+      kind: 'join',
+      lastSequence: this.persistedSequence,
+      lastEpoch: this.persistedEpoch,
+    });
   }
 
   // ---- steps --------------------------------------------------------------------------------
@@ -395,6 +409,7 @@ export class ChainNode<Op = unknown> {
     this.lastSequence = snapshot.sequence;
     this.lastEpoch = snapshot.lastEpoch;
     this.persistedSequence = snapshot.sequence;
+    this.persistedEpoch = snapshot.lastEpoch;
     this.committedSequence = snapshot.sequence;
     this.joinAskedAtMs = this.nowMs;
     return [

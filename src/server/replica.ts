@@ -162,12 +162,15 @@ export class Replica {
 
   constructor(private readonly options: ReplicaOptions) {
     const store = options.store;
+    let meta = (store.getMeta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
     if (store.getMeta('installing') === true) {
       options.log.log('warn', 'a snapshot install was interrupted: discarding the partial state');
-      this.discardState();
+      this.discardState(); // queued: reads of meta below would still see the old records
+      meta = { lastSequence: 0, lastEpoch: 0 };
+      this.clients = new ClientTable(clientTableLimits);
+    } else {
+      this.clients = this.loadClients();
     }
-    const meta = (store.getMeta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
-    this.clients = this.loadClients();
     this.core = new ChainNode<ReplicatedOp>({
       self: options.self,
       lastSequence: meta.lastSequence,
