@@ -151,6 +151,10 @@ export class Replica {
   private readonly sending = new Map<string, number>();
   /** Joiners whose log was longer than this tail's, and how often their catch-up was put off. */
   private readonly aheadDeferrals = new Map<string, number>();
+  /** The highest acknowledgement each peer sent at the current epoch (for log trimming). */
+  private readonly acked = new Map<string, number>();
+  /** The log was last trimmed below this sequence. */
+  private trimmedBelow = 0;
   private lastRole = '';
   /** The newest head clock stamp applied or issued here. */
   private lastStampMs = 0;
@@ -311,6 +315,9 @@ export class Replica {
         return;
       default:
         if (this.receiving !== undefined) return; // nothing but the snapshot until it is in
+        if (frame.kind === 'ack' && frame.epoch === this.core.epoch) {
+          this.acked.set(frame.from, Math.max(this.acked.get(frame.from) ?? 0, frame.sequence));
+        }
         this.run(this.core.message(frame as ChainMessage<ReplicatedOp>));
     }
   }
@@ -374,16 +381,12 @@ export class Replica {
     for (const entry of entries) this.apply(entry);
     const last = entries[entries.length - 1]!;
     store.putMeta('replica', { lastSequence: last.sequence, lastEpoch: last.epoch } satisfies ReplicaMeta);
-    const kept = this.options.logEntriesKept ?? logEntriesKept;
-    const trimEvery = Math.min(1024, kept);
-    if (Math.floor(last.sequence / trimEvery) !== Math.floor((last.sequence - entries.length) / trimEvery)) {
-      store.trimLog(last.sequence - kept);
-    }
     const generation = this.coreGeneration;
     store.sync().then(
       () => {
         if (this.stopped || this.receiving !== undefined || generation !== this.coreGeneration) return;
         this.run(this.core.persisted(last.sequence));
+        this.trimLog();
       },
       (error: unknown) => this.options.fatal(error),
     );
@@ -485,6 +488,32 @@ export class Replica {
       }
     }
     if (batch.length > 0 || message.entries.length === 0) peers.send(to, { ...message, entries: batch });
+  }
+
+  /** Trims the log (now and then: after every `trimEvery` sequences) to what peers may still need. */
+  private trimLog(): void {
+    const kept = this.options.logEntriesKept ?? logEntriesKept;
+    const trimEvery = Math.min(1024, kept);
+    const below = Math.min(this.core.progress.persisted - kept, this.neededByPeers());
+    if (below - this.trimmedBelow < trimEvery) return;
+    this.trimmedBelow = below;
+    this.options.store.trimLog(below);
+  }
+
+  /**
+   * Entries after this may still be needed by the successor or the joiner (their logs end no
+   * earlier than what they acknowledged): the log is never trimmed past it (DESIGN.md §5).
+   */
+  private neededByPeers(): number {
+    const members = this.config?.members ?? [];
+    const index = members.indexOf(this.options.self);
+    const peers: string[] = [];
+    if (index >= 0 && index + 1 < members.length) peers.push(members[index + 1]!);
+    if (index === members.length - 1 && this.config?.joining !== undefined) peers.push(this.config.joining);
+    // Keep the entry at each bound too: a joiner's catch-up checks its last entry's epoch there.
+    let bound = this.core.progress.committed;
+    for (const peer of peers) bound = Math.min(bound, this.acked.get(peer) ?? 0);
+    return bound;
   }
 
   // ---- catching a peer up (§3.7, §3.8) -------------------------------------------------------
