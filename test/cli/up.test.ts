@@ -12,14 +12,16 @@ import { tempDir } from '../helpers/tmp.js';
 const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+let diagnostics = (): string => '';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     await sleep(100);
   }
-  assert.fail(`timed out waiting for ${what}`);
+  assert.fail(`timed out waiting for ${what}\n${diagnostics()}`);
 }
 
 const portOpen = (port: number) =>
@@ -43,7 +45,8 @@ describe('catena up', () => {
   after(() => dir.remove());
 
   it('starts a 3-node chain, restarts a killed node, and stops cleanly on SIGINT', async () => {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    // Below the kernel's ephemeral range (32768+), where port-0 listeners of other tests live.
+    const base = 10_000 + Math.floor(Math.random() * 200) * 100;
     const child = spawn(
       process.execPath,
       [
@@ -56,7 +59,7 @@ describe('catena up', () => {
         '--data-dir',
         dir.path,
         '--session-timeout-ms',
-        '1500',
+        '3000',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -64,6 +67,7 @@ describe('catena up', () => {
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    diagnostics = () => `--- catena up stdout ---\n${out}\n--- stderr ---\n${err}`;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await until('the summary', async () => (out.includes('is up: 3 nodes') ? true : undefined), 60_000);
