@@ -534,7 +534,8 @@ export class Replica {
       for (const { sequence, record } of this.options.store.logRecords(from.sequence, upTo)) {
         entries.push(toEntry(sequence, packr.unpack(record) as LogRecord));
         bytes += record.length;
-        if (bytes > catchUpBytesMax) break; // the rest follows the peer's acknowledgement (or its hello)
+        // The rest follows the peer's acknowledgement (a joiner) or its next hello (a member).
+        if (bytes > catchUpBytesMax || entries.length >= (this.options.catchUpEntriesMax ?? catchUpEntriesMax)) break;
       }
       this.send(to, { kind: 'entries', epoch, from: this.options.self, entries });
       return;
@@ -543,9 +544,10 @@ export class Replica {
   }
 
   private canSendDelta(from: { sequence: number; epoch: number }, upTo: number, trusted: boolean): boolean {
-    if (from.sequence > upTo || upTo - from.sequence > (this.options.catchUpEntriesMax ?? catchUpEntriesMax)) {
-      return false;
-    }
+    if (from.sequence > upTo) return false;
+    // A joiner far behind is better served by a snapshot; a member cannot take one (only a joiner
+    // installs snapshots), so it gets the entries a bounded batch at a time (its hello asks again).
+    if (!trusted && upTo - from.sequence > (this.options.catchUpEntriesMax ?? catchUpEntriesMax)) return false;
     const store = this.options.store;
     const installed = store.getMeta('installed') as ReplicaMeta | undefined;
     const firstHeld = store.logBounds()?.first ?? upTo + 1;
