@@ -18,6 +18,11 @@ import type { Logger } from '../core/log.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from './chain-wire.js';
 
+/** An inbound connection must send its `peer` greeting within this long. */
+const peerGreetingMs = 5_000;
+/** Inbound peer connections at most (a cluster has a few dozen nodes; each opens one). */
+const peerConnectionsMax = 1_000;
+
 export interface PeerAddress {
   readonly host: string;
   readonly port: number;
@@ -137,6 +142,15 @@ export class PeerNetwork {
     socket.on('error', () => undefined); // 'close' follows
     const decoder = new FrameDecoder(peerFrameBytesMax);
     let from: string | undefined;
+    // A connection that does not say who it is in time is not a peer.
+    const greeting = setTimeout(() => {
+      if (from === undefined) this.reject(socket, from, 'no greeting in time');
+    }, peerGreetingMs);
+    socket.on('close', () => clearTimeout(greeting));
+    if (this.inbound.size > peerConnectionsMax) {
+      this.reject(socket, from, 'too many peer connections');
+      return;
+    }
     socket.on('data', (chunk: Buffer) => {
       for (const event of decoder.push(chunk)) {
         if (socket.destroyed) return;

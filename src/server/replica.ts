@@ -618,7 +618,11 @@ export class Replica {
     } catch (error) {
       this.options.log.log('error', 'snapshot stream failed', { to, error: String(error) });
     } finally {
-      reader.done();
+      try {
+        reader.done();
+      } catch (error) {
+        this.options.log.log('debug', 'snapshot reader already closed', { error: String(error) });
+      }
       if (this.sending.get(to) === stream) this.sending.delete(to);
     }
   }
