@@ -114,3 +114,47 @@ assert(frameTimeoutMs < idleTimeoutMs, 'a frame deadline is shorter than the idl
 assert(Number.isSafeInteger(Date.UTC(2200, 0) + ttlMsMax), 'expiry times are exact in a float64');
 assert(expiryReclaimBatchMax > 0 && expiryReclaimIntervalMs > 0, 'expiry reclamation makes progress');
 assert(requestTimeoutMsDefault < frameTimeoutMs, 'a client gives up before the server does');
+
+// ---- RESP (src/protocol/resp/codec.ts): modelled on Redis's defaults, scaled to Catena's limits
+/** Largest bulk argument of a request: a key plus a value at the ceiling (Redis: proto-max-bulk-len, 512 MiB). */
+export const respBulkBytesMax = keyBytesMax + valueBytesCeiling;
+/** Most arguments in one multibulk request (Redis: 1024 * 1024). */
+export const respArgumentsMax = 1024 * 1024;
+/** Longest inline request line, its line ending excluded (Redis: PROTO_INLINE_MAX_SIZE). */
+export const respInlineBytesMax = 64 * KiB;
+/** Longest `*<count>` or `$<length>` header line of a multibulk request, `\r\n` excluded (Redis: PROTO_INLINE_MAX_SIZE). */
+export const respHeaderLineBytesMax = 64 * KiB;
+/** Bytes one parsed argument is charged besides its payload: the Buffer object that holds it. */
+export const respArgumentOverheadBytes = 64;
+/** Largest multibulk request: its wire bytes plus respArgumentOverheadBytes per argument. Redis has no such
+ * limit short of the 1 GiB query buffer; here one request holds at most one largest bulk plus room for the rest. */
+export const respRequestBytesMax = respBulkBytesMax + 4 * MiB;
+/** Deepest nesting of a reply value (arrays, maps, sets inside each other). */
+export const respReplyDepthMax = 32;
+
+assert(respHeaderLineBytesMax >= '*-9223372036854775808'.length, 'a RESP header line holds any 64-bit length');
+assert(respInlineBytesMax < respRequestBytesMax, 'an inline request is smaller than a multibulk one may be');
+assert(
+  respBulkBytesMax + 2 * respHeaderLineBytesMax + respArgumentOverheadBytes <= respRequestBytesMax,
+  'a request may carry one largest bulk',
+);
+
+// ---- memcached text protocol (src/protocol/memcached/codec.ts): memcached's own limits
+/** Longest key (memcached.h KEY_MAX_LENGTH); longer keys get `CLIENT_ERROR bad command line format`. */
+export const memcachedKeyBytesMax = 250;
+/** Default largest data block of a storage command (memcached's `-I` default, 1 MiB); a parser option. */
+export const memcachedItemBytesMaxDefault = 1 * MiB;
+/** Bytes before a command line's `\n` past which the connection is closed, unless it is a get/gets line
+ * (proto_text.c try_read_command_ascii: `rbytes > 2048` without a newline). */
+export const memcachedLineBytesMax = 2048;
+/** Longest get/gets line. memcached lets multi-get lines grow without bound; Catena stops here. */
+export const memcachedGetLineBytesMax = 64 * KiB;
+
+assert(memcachedKeyBytesMax <= keyBytesMax, 'every memcached key fits the store');
+assert(memcachedItemBytesMaxDefault <= valueBytesCeiling, 'the default memcached item fits the store');
+assert(
+  memcachedLineBytesMax >=
+    'prepend '.length + memcachedKeyBytesMax + ' 4294967295 -2147483648 2147483647 noreply'.length,
+  'a storage line with a longest key and widest numbers fits a line',
+);
+assert(memcachedGetLineBytesMax >= memcachedLineBytesMax, 'a multi-get line may be longer than other lines');
