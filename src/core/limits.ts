@@ -116,13 +116,13 @@ assert(expiryReclaimBatchMax > 0 && expiryReclaimIntervalMs > 0, 'expiry reclama
 assert(requestTimeoutMsDefault < frameTimeoutMs, 'a client gives up before the server does');
 
 // ---- RESP (src/protocol/resp/codec.ts): modelled on Redis's defaults, scaled to Catena's limits
-/** Largest bulk argument of a request: a key plus a value at the ceiling (Redis: proto-max-bulk-len, 512 MiB). */
+/** Largest bulk argument: a key plus a value at the ceiling (Redis: proto-max-bulk-len, 512 MiB). */
 export const respBulkBytesMax = keyBytesMax + valueBytesCeiling;
 /** Most arguments in one multibulk request (Redis: 1024 * 1024). */
 export const respArgumentsMax = 1024 * 1024;
 /** Longest inline request line, its line ending excluded (Redis: PROTO_INLINE_MAX_SIZE). */
 export const respInlineBytesMax = 64 * KiB;
-/** Longest `*<count>` or `$<length>` header line of a multibulk request, `\r\n` excluded (Redis: PROTO_INLINE_MAX_SIZE). */
+/** Longest `*<count>` or `$<length>` line of a multibulk request, `\r\n` excluded (Redis: PROTO_INLINE_MAX_SIZE). */
 export const respHeaderLineBytesMax = 64 * KiB;
 /** Bytes one parsed argument is charged besides its payload: the Buffer object that holds it. */
 export const respArgumentOverheadBytes = 64;
