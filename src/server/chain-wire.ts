@@ -16,6 +16,12 @@ import type { ClientTableSnapshot } from '../replication/client-table.js';
 export interface ReplicatedOp {
   readonly request: Uint8Array;
   readonly nowMs: number;
+  /**
+   * Set (and `request` empty) for the head's expiry reclamation: remove those of these keys that
+   * have expired at `nowMs`. Through the log, with the keys named, so every replica removes the
+   * same records at the same point.
+   */
+  readonly reclaim?: Uint8Array[];
 }
 
 /** A stored record in a snapshot: key, value, version, expiresAtMs. */
@@ -165,6 +171,9 @@ function validEntries(entries: unknown): boolean {
     if (!isCount(e.sequence) || !isCount(e.epoch)) return false;
     if (typeof id?.clientId !== 'string' || !isCount(id.clientSequence)) return false;
     if (!(op?.request instanceof Uint8Array) || !isCount(op.nowMs)) return false;
+    if (op.reclaim !== undefined && op.reclaim !== null) {
+      if (!Array.isArray(op.reclaim) || !(op.reclaim as unknown[]).every((k) => k instanceof Uint8Array)) return false;
+    }
     // In order, without gaps, epochs never going down: as every log is.
     if (
       previous !== undefined &&

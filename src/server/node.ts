@@ -150,9 +150,9 @@ export class CatenaNode {
       throw error;
     }
     if (options.cluster === undefined) {
-      // In a cluster, replicas would reclaim expired keys at different moments, and a reclaimed
-      // key applies differently from an expired one still present (versions, incr on it): expired
-      // keys stay (invisible to reads) until overwritten. Reclaiming through the log is to come.
+      // In a cluster, replicas reclaiming at different moments would diverge (a reclaimed key
+      // applies differently from an expired one still present): the head reclaims through the
+      // log instead (replica.ts reclaimAtHead).
       node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
       node.reclaimTimer.unref();
     }

@@ -40,6 +40,8 @@ import type { ChainConfig } from '../coordination/chain-config.js';
 import { CatenaError } from '../core/errors.js';
 import {
   catchUpEntriesMax,
+  expiryReclaimBatchMax,
+  expiryReclaimIntervalMs,
   chainTickMs,
   logEntriesKept,
   peerBatchBytesTarget,
@@ -74,6 +76,7 @@ interface LogRecord {
   s: number; // clientSequence
   t: number; // the head's clock
   r: Uint8Array; // request body
+  g?: Uint8Array[]; // reclaim: keys to remove if expired at t (ReplicatedOp.reclaim)
   x: Uint8Array | undefined; // encoded result (a Response with id 0), undefined for a stale copy
 }
 
@@ -161,6 +164,7 @@ export class Replica {
   /** Raised whenever the core is replaced: completions for an older core are ignored. */
   private coreGeneration = 0;
   private lastRepairMs = 0;
+  private lastReclaimMs = 0;
   private sessionConnected = false;
   private stopped = false;
 
@@ -330,6 +334,7 @@ export class Replica {
       return;
     }
     this.run(this.core.tick(nowMs));
+    this.reclaimAtHead(nowMs);
     if (nowMs - this.lastRepairMs >= repairIntervalMs) {
       this.lastRepairMs = nowMs;
       // As if the connection to the predecessor were new: `hello` makes it re-send what this node
@@ -338,6 +343,24 @@ export class Replica {
       const index = members.indexOf(this.options.self);
       if (index > 0) this.run(this.core.peerConnected(members[index - 1]!));
     }
+  }
+
+  /**
+   * At the head, now and then: when keys have expired, a log entry that removes them on every
+   * replica alike (replicas reclaiming on their own clocks would diverge).
+   */
+  private reclaimAtHead(nowMs: number): void {
+    if (nowMs - this.lastReclaimMs < expiryReclaimIntervalMs) return;
+    const role = this.core.role;
+    if (role !== 'head' && role !== 'head-and-tail') return;
+    this.lastReclaimMs = nowMs;
+    const keys = this.options.store.expiredKeys(expiryReclaimBatchMax);
+    if (keys.length === 0) return;
+    // The stamp is at least the head's clock when it found them expired: they are expired then too.
+    this.lastStampMs = Math.max(this.lastStampMs, Date.now());
+    const copies = keys.map((key) => Buffer.from(key));
+    const operation: ReplicatedOp = { request: new Uint8Array(0), nowMs: this.lastStampMs, reclaim: copies };
+    this.run(this.core.write({ clientId: '', clientSequence: 0 }, operation));
   }
 
   private noteStateChange(): void {
@@ -420,6 +443,7 @@ export class Replica {
       s: id.clientSequence,
       t: entry.operation.nowMs,
       r: entry.operation.request,
+      ...(entry.operation.reclaim === undefined ? {} : { g: entry.operation.reclaim }),
       x: encoded,
     };
     store.putLogRecord(entry.sequence, packr.pack(record));
@@ -429,6 +453,16 @@ export class Replica {
   }
 
   private execute(operation: ReplicatedOp): ResponseResult {
+    if (operation.reclaim !== undefined) {
+      if (operation.nowMs > this.lastStampMs) this.lastStampMs = operation.nowMs;
+      this.options.applyClock.pin(operation.nowMs);
+      try {
+        const removed = this.options.store.reclaimKeys(operation.reclaim);
+        return { case: 'del', value: { deleted: removed > 0 } } as ResponseResult;
+      } finally {
+        this.options.applyClock.pin(undefined);
+      }
+    }
     const decoded = decodeRequest(operation.request);
     assert(decoded.ok, 'a logged request decodes');
     const request = decoded.message;
@@ -738,6 +772,9 @@ function toEntry(sequence: number, record: LogRecord): LogEntry<ReplicatedOp> {
     sequence,
     epoch: record.e,
     requestId: { clientId: record.c, clientSequence: record.s },
-    operation: { request: record.r, nowMs: record.t },
+    operation:
+      typeof record.g === 'number'
+        ? { request: record.r, nowMs: record.t, reclaim: record.g }
+        : { request: record.r, nowMs: record.t },
   };
 }

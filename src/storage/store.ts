@@ -238,10 +238,28 @@ export abstract class BaseStore implements Store {
   }
 
   reclaimExpired(limit: number): number {
+    // An engine's expiry index may lag its latest writes, so each candidate is checked again.
+    return this.reclaimKeys(this.dueKeys(this.clock.nowMs(), limit));
+  }
+
+  /** Keys that have expired now, up to `limit` (candidates for `reclaimKeys`). */
+  expiredKeys(limit: number): Uint8Array[] {
+    const nowMs = this.clock.nowMs();
+    return this.dueKeys(nowMs, limit).filter((key) => {
+      const record = this.readRecord(key);
+      return record !== undefined && record.expiresAtMs !== 0 && record.expiresAtMs <= nowMs;
+    });
+  }
+
+  /**
+   * Removes those of `keys` that have expired now; returns how many. The same keys at the same
+   * clock remove the same records on every replica, whatever their expiry indexes hold.
+   */
+  reclaimKeys(keys: readonly Uint8Array[]): number {
     const nowMs = this.clock.nowMs();
     let removed = 0;
-    // An engine's expiry index may lag its latest writes, so each candidate is checked again.
-    for (const key of this.dueKeys(nowMs, limit)) {
+    for (const key of keys) {
+      if (key.length === 0 || key.length > keyBytesMax) continue;
       const previous = this.readRecord(key);
       if (previous === undefined || previous.expiresAtMs === 0 || previous.expiresAtMs > nowMs) continue;
       // No new revision: reclaiming removes what reads already treat as gone, and replicas

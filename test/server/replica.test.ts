@@ -233,6 +233,41 @@ describe('replica: chain replication over real stores', () => {
     }
   });
 
+  it('reclaims expired keys through the log: every replica removes the same keys', async () => {
+    const cluster = new TestCluster();
+    try {
+      cluster.start('a', { clockSkewMs: 0 });
+      cluster.start('b', { clockSkewMs: 5_000 });
+      cluster.start('c', { clockSkewMs: -7_000 });
+      cluster.configure(['a', 'b', 'c']);
+      await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
+      for (let i = 0; i < 20; i++) await cluster.write('a', put(`short-${i}`, 'v', 30n));
+      await cluster.write('a', put('kept', 'v'));
+      await cluster.write('a', put('later', 'v', 600_000n));
+      // Replicas never reclaim on their own (node.ts runs no reclamation timer in a cluster): only
+      // the head's log entries remove keys.
+      await waitFor('the head to reclaim the expired keys', () =>
+        ['a', 'b', 'c'].every((id) => cluster.store(id).size() === 2),
+      );
+      await cluster.settle();
+      const dumpA = cluster.dump('a');
+      assert.deepEqual(
+        dumpA.map((d) => d.key),
+        ['kept', 'later'],
+      );
+      assert.deepEqual(cluster.dump('b'), dumpA);
+      assert.deepEqual(cluster.dump('c'), dumpA);
+      assert.equal(cluster.store('b').currentRevision, cluster.store('a').currentRevision);
+      assert.equal(cluster.store('c').currentRevision, cluster.store('a').currentRevision);
+      // Writes go on after a reclamation entry, with versions agreeing.
+      await cluster.write('a', put('short-3', 'again'));
+      await cluster.settle();
+      assert.deepEqual(cluster.dump('c'), cluster.dump('a'));
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('moves every revision alike when an expired key is deleted or overwritten', async () => {
     const cluster = new TestCluster();
     try {
