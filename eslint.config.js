@@ -34,6 +34,11 @@ export default tseslint.config(
       'src/protocol/**/wire.ts',
       'src/commands/**/*.ts',
       'src/storage/store.ts',
+      'src/replication/**/*.ts',
+      'src/coordination/manager.ts',
+      'src/coordination/chain-config.ts',
+      'src/sharding/**/*.ts',
+      'src/testing/linearizability/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': [
