@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { frameBytesMax, valueBytesMaxDefault } from '../../src/core/limits.js';
 import { encodeFrame, FrameDecoder, type FrameEvent } from '../../src/protocol/native/frame.js';
+import { cut } from '../helpers/chunks.js';
 
 const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
 const fromHex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -38,19 +39,6 @@ function frameBodies(events: readonly FrameEvent[]): string[] {
     assert.equal(event.kind, 'frame', 'only whole frames are expected here');
     return hex(event.body);
   });
-}
-
-/** Cuts `data` at the given offsets (sorted, deduplicated, within bounds). */
-function cut(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const points = [...new Set(offsets)].filter((o) => o > 0 && o < data.length).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(data.subarray(start, point));
-    start = point;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
 }
 
 describe('encodeFrame', () => {

@@ -33,6 +33,7 @@ import {
   type MemcachedRequest,
   type StorageCommand,
 } from '../../src/protocol/memcached/codec.js';
+import { cut } from '../helpers/chunks.js';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 const text = (value: Uint8Array): string => Buffer.from(value).toString('latin1');
@@ -51,19 +52,6 @@ const fatal: MemcachedEvent = { kind: 'fatal', code: 'line-too-long', reply: err
 function parseChunks(chunks: readonly Uint8Array[], options?: MemcachedParserOptions): MemcachedEvent[] {
   const parser = new MemcachedParser(options);
   return chunks.flatMap((chunk) => parser.push(chunk));
-}
-
-/** Cuts `data` at the given offsets (any order, duplicates and out-of-range ones ignored). */
-function cut(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const points = [...new Set(offsets)].filter((o) => o > 0 && o < data.length).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(data.subarray(start, point));
-    start = point;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
 }
 
 describe('memcached replies (golden bytes)', () => {

@@ -37,6 +37,7 @@ import {
   okReply,
   type RespReply,
 } from '../../src/protocol/resp/reply.js';
+import { cut } from '../helpers/chunks.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -53,19 +54,6 @@ function show(events: readonly RespRequestEvent[]): Shown[] {
 }
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
-
-/** Cuts `data` at the given offsets (deduplicated, sorted, within bounds). */
-function cut(data: Uint8Array, offsets: readonly number[]): Uint8Array[] {
-  const points = [...new Set(offsets)].filter((o) => o > 0 && o < data.length).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(data.subarray(start, point));
-    start = point;
-  }
-  chunks.push(data.subarray(start));
-  return chunks;
-}
 
 function parse(chunks: readonly Uint8Array[], limits?: Partial<RespRequestLimits>): Shown[] {
   const parser = new RespRequestParser(limits);
