@@ -25,7 +25,8 @@
 import { create } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { commandByName, type CommandName, type RequestInit } from '../commands/index.js';
+import { splitAddress } from '../core/address.js';
+import { commandByName, nodeLocalCommands, type CommandName, type RequestInit } from '../commands/index.js';
 import { assert } from '../core/assert.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
@@ -84,12 +85,10 @@ export const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_SHUTTING_DOWN',
 ]);
 
-/** Commands about the node that answers rather than about the data: any node will do. */
-const nodeCommands: ReadonlySet<CommandName> = new Set<CommandName>(['stats', 'ping', 'nodestatus', 'topology']);
-
+/** Writes to the head, reads to the tail, commands about a node itself to any node. */
 export function routeOf(name: CommandName): Route {
   if (commandByName(name).mutates) return 'write';
-  return nodeCommands.has(name) ? 'node' : 'read';
+  return nodeLocalCommands.has(name) ? 'node' : 'read';
 }
 
 /**
@@ -138,15 +137,6 @@ export function parseAddress(address: string): { host: string; port: number } {
   const parsed = splitAddress(address);
   if (parsed === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `"${address}" is not a host:port address`);
   return parsed;
-}
-
-function splitAddress(address: string): { host: string; port: number } | undefined {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, Math.max(colon, 0)).replace(/^\[(.*)\]$/, '$1');
-  const portText = address.slice(colon + 1);
-  const port = Number(portText);
-  if (colon <= 0 || host === '' || !/^\d+$/.test(portText) || port < 1 || port > 65535) return undefined;
-  return { host, port };
 }
 
 /** The next backoff after `previousMs`, and the jittered wait to use now (half to all of it). */

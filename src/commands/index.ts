@@ -59,6 +59,14 @@ export function commandByName(name: CommandName): UntypedCommand {
 /** Width of the widest usage line, for help screens that list every command. */
 export const usageWidth = Math.max(...commandNames.map((name) => commandTable[name].usage.length));
 
+/** Commands a node answers about itself wherever it sits in a chain (not routed to head or tail). */
+export const nodeLocalCommands: ReadonlySet<CommandName> = new Set<CommandName>([
+  'stats',
+  'ping',
+  'topology',
+  'nodestatus',
+]);
+
 export function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(commandTable, name);
 }

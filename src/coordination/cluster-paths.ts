@@ -110,12 +110,3 @@ export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
   if (joining !== null && (!isString(joining) || members.includes(joining))) return undefined;
   return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs };
 }
-
-/** "host:port" -> parts, or undefined. */
-export function parseAddress(address: string): { host: string; port: number } | undefined {
-  const at = address.lastIndexOf(':');
-  if (at <= 0) return undefined;
-  const port = Number(address.slice(at + 1));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
-  return { host: address.slice(0, at), port };
-}

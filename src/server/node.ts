@@ -23,16 +23,13 @@ import { NodeStats } from './stats.js';
 import { catenaVersion } from '../core/version.js';
 import { errorResult, execute, type Execution } from '../commands/execute.js';
 import type { ReplyInit } from '../commands/index.js';
-import { commandByName } from '../commands/index.js';
+import { commandByName, nodeLocalCommands } from '../commands/index.js';
 import type { Request } from '../protocol/native/codec.js';
 import { ApplyClock, Replica } from './replica.js';
 import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
-import { parseAddress } from '../coordination/cluster-paths.js';
+import { splitAddress } from '../core/address.js';
 import { AdminServer } from './admin.js';
-
-/** Commands any node answers about itself, wherever it sits in a chain. */
-const localCommands = new Set(['stats', 'ping', 'topology', 'nodestatus']);
 
 export interface ClusterOptions {
   /** The cluster's name: its znodes live under /catena/<name>. */
@@ -210,7 +207,7 @@ export class CatenaNode {
       cluster: cluster.name,
       host: this.host,
       port: cluster.peerPort,
-      resolve: (nodeId) => parseAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
+      resolve: (nodeId) => splitAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
       onFrame: (frame) => replica.frame(frame),
       onPeerConnected: (peer) => replica.peerConnected(peer),
       log,
@@ -232,7 +229,7 @@ export class CatenaNode {
   private execute(context: CommandContext, request: Request, durable: boolean): Execution {
     const cluster = this.cluster;
     const name = request.command.case;
-    if (cluster === undefined || name === undefined || localCommands.has(name)) {
+    if (cluster === undefined || name === undefined || nodeLocalCommands.has(name)) {
       return execute(context, request, durable);
     }
     if (this.stopping !== undefined) {

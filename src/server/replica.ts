@@ -452,24 +452,27 @@ export class Replica {
     }
   }
 
+  /** Runs a logged operation with the head's clock pinned, so every replica decides alike. */
   private execute(operation: ReplicatedOp): ResponseResult {
+    if (operation.nowMs > this.lastStampMs) this.lastStampMs = operation.nowMs;
+    this.options.applyClock.pin(operation.nowMs);
+    try {
+      return this.executePinned(operation);
+    } finally {
+      this.options.applyClock.pin(undefined);
+    }
+  }
+
+  private executePinned(operation: ReplicatedOp): ResponseResult {
     if (operation.reclaim !== undefined) {
-      if (operation.nowMs > this.lastStampMs) this.lastStampMs = operation.nowMs;
-      this.options.applyClock.pin(operation.nowMs);
-      try {
-        const removed = this.options.store.reclaimKeys(operation.reclaim);
-        return { case: 'del', value: { deleted: removed > 0 } } as ResponseResult;
-      } finally {
-        this.options.applyClock.pin(undefined);
-      }
+      const removed = this.options.store.reclaimKeys(operation.reclaim);
+      return { case: 'del', value: { deleted: removed > 0 } } as ResponseResult;
     }
     const decoded = decodeRequest(operation.request);
     assert(decoded.ok, 'a logged request decodes');
     const request = decoded.message;
     const name = request.command.case;
     assert(name !== undefined && commandByName(name).mutates, 'only writes are logged');
-    if (operation.nowMs > this.lastStampMs) this.lastStampMs = operation.nowMs;
-    this.options.applyClock.pin(operation.nowMs);
     try {
       return {
         case: name,
@@ -479,8 +482,6 @@ export class Replica {
       if (error instanceof AssertionError) throw error;
       if (error instanceof CatenaError) return errorResult(error.code, error.message);
       return errorResult('ERR_INTERNAL', error instanceof Error ? error.message : String(error));
-    } finally {
-      this.options.applyClock.pin(undefined);
     }
   }
 
