@@ -27,6 +27,8 @@ export const serverFlags: FlagSpec = {
     description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
   },
   'admin-port': { kind: 'string', description: 'admin HTTP port (GET /health, /status); 0 picks a free one' },
+  'resp-port': { kind: 'string', description: 'Redis protocol (RESP) port; 0 picks a free one; absent: none' },
+  'memcached-port': { kind: 'string', description: 'memcached text protocol port; 0 picks a free one; absent: none' },
   'peer-port': {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
@@ -81,6 +83,8 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster must be 1-64 letters, digits, _ . or -');
   const adminPort = flagInt(args, serverFlags, 'admin-port', { min: 0, max: 65535 });
+  const respPort = flagInt(args, serverFlags, 'resp-port', { min: 0, max: 65535 });
+  const memcachedPort = flagInt(args, serverFlags, 'memcached-port', { min: 0, max: 65535 });
   const peerPort = flagInt(args, serverFlags, 'peer-port', { min: 0, max: 65535 })!;
   const sessionTimeoutMs = flagInt(args, serverFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   let log = createLogger({ node: '-', level });
@@ -93,6 +97,8 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
     ...(adminPort === undefined ? {} : { adminPort }),
+    ...(respPort === undefined ? {} : { respPort }),
+    ...(memcachedPort === undefined ? {} : { memcachedPort }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}
       : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs } }),
@@ -102,6 +108,8 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
       (clusterName === undefined ? '' : `peer ${node.host}:${node.peerPort}, cluster ${clusterName}, `) +
       (node.adminPort === undefined ? '' : `admin http://${node.host}:${node.adminPort}, `) +
+      (node.respPort === undefined ? '' : `RESP ${node.host}:${node.respPort}, `) +
+      (node.memcachedPort === undefined ? '' : `memcached ${node.host}:${node.memcachedPort}, `) +
       `data ${dataDir}, durability ${durability}\n`,
   );
   await new Promise<void>((resolve) => {

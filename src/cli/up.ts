@@ -9,8 +9,9 @@
 //   <data-dir>/node<i>.log        node i's log (JSON lines)
 //
 // Ports are fixed from --port so a restarted node (and a restarted `catena up`) is found where
-// it was: node i listens on port + 10·i (native), port + 10·i + 3 (admin HTTP) and
-// port + 10·i + 4 (chain traffic); the embedded coordinator on port + 100.
+// it was: node i listens on port + 10·i (native), port + 10·i + 1 (Redis RESP), port + 10·i + 2
+// (memcached), port + 10·i + 3 (admin HTTP) and port + 10·i + 4 (chain traffic); the embedded
+// coordinator on port + 100.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -132,6 +133,10 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       String(node.peerPort),
       '--admin-port',
       String(node.port + 3),
+      '--resp-port',
+      String(node.port + 1),
+      '--memcached-port',
+      String(node.port + 2),
       '--durability',
       durability,
       '--session-timeout-ms',
@@ -212,11 +217,11 @@ function summary(options: { cluster: string; coordinatorUrl: string; dataDir: st
   const lines = [
     `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
     '',
-    '  node    id        native           admin (http)     chain traffic    data',
+    '  node    id        native           redis (RESP)     memcached        admin (http)     chain traffic    data',
   ];
   for (const node of options.nodes) {
     lines.push(
-      `  node${String(node.index).padEnd(3)} ${(node.nodeId ?? '?').padEnd(9)} 127.0.0.1:${String(node.port).padEnd(6)} 127.0.0.1:${String(node.port + 3).padEnd(6)} 127.0.0.1:${String(node.peerPort).padEnd(6)} ${node.dataDir}`,
+      `  node${String(node.index).padEnd(3)} ${(node.nodeId ?? '?').padEnd(9)} 127.0.0.1:${String(node.port).padEnd(6)} 127.0.0.1:${String(node.port + 1).padEnd(6)} 127.0.0.1:${String(node.port + 2).padEnd(6)} 127.0.0.1:${String(node.port + 3).padEnd(6)} 127.0.0.1:${String(node.peerPort).padEnd(6)} ${node.dataDir}`,
     );
   }
   const first = options.nodes[0]!;
@@ -225,6 +230,8 @@ function summary(options: { cluster: string; coordinatorUrl: string; dataDir: st
     'Connect:',
     `  npx catena shell --port ${first.port}          (any node works; the shell follows the chain)`,
     `  npx catena status --port ${first.port}`,
+    `  redis-cli -p ${first.port + 1}                  (Redis clients and tools, any node)`,
+    `  memcached clients: 127.0.0.1:${first.port + 2}`,
     `Logs: ${options.dataDir}/node<i>.log    Stop: Ctrl-C`,
     '',
   );

@@ -44,6 +44,19 @@ export interface ClusterClientOptions {
   attemptTimeoutMs?: number;
   /** How often the topology is refreshed while the client is in use, in ms (default 1000). */
   refreshIntervalMs?: number;
+  /** Writes in flight at once, one per writer lane (default 256). */
+  writeLanesMax?: number;
+  /**
+   * The node this client runs inside (a node relaying RESP and memcached requests): requests for
+   * its address run in-process instead of over a connection to itself.
+   */
+  local?: LocalNode;
+}
+
+/** A node reachable without a connection: runs one request and settles like `Client.sendWith`. */
+export interface LocalNode {
+  readonly address: string;
+  send(name: CommandName, request: object, writer: WriterIds | undefined, timeoutMs: number): Promise<unknown>;
 }
 
 export type Topology = ReplyOf<'topology'>;
@@ -184,6 +197,7 @@ export class ClusterClient extends ClientCommands {
   private readonly attemptTimeoutMs: number;
   private readonly refreshIntervalMs: number;
   private readonly lanes: WriterLanes;
+  private readonly local: LocalNode | undefined;
   /** One connection per node address, opened on first use. */
   private readonly nodes = new Map<string, NodeConnection>();
   private view: TopologyView = standaloneView;
@@ -213,7 +227,8 @@ export class ClusterClient extends ClientCommands {
       );
     }
     if (this.clientId === '') throw new CatenaError('ERR_INVALID_ARGUMENT', 'clientId must not be empty');
-    this.lanes = new WriterLanes(this.clientId, writeLanesMax);
+    this.lanes = new WriterLanes(this.clientId, options.writeLanesMax ?? writeLanesMax);
+    this.local = options.local;
   }
 
   /**
@@ -274,8 +289,22 @@ export class ClusterClient extends ClientCommands {
   ): Promise<ReplyOf<C>> {
     if (this.closing) throw clientClosed();
     const timeoutMs = options.timeoutMs ?? this.attemptTimeoutMs;
+    return (await this.sendVia(address, name, request, undefined, timeoutMs)) as ReplyOf<C>;
+  }
+
+  /** One request to one node: in-process for the local node, else over its connection. */
+  private async sendVia(
+    address: string,
+    name: CommandName,
+    request: object,
+    writer: WriterIds | undefined,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    if (this.local !== undefined && address === this.local.address) {
+      return this.local.send(name, request, writer, timeoutMs);
+    }
     const node = await this.clientFor(address, timeoutMs);
-    return node.sendWith(name, request, { timeoutMs });
+    return node.sendWith(name, request as never, { writer, timeoutMs });
   }
 
   async close(): Promise<void> {
@@ -352,8 +381,7 @@ export class ClusterClient extends ClientCommands {
     if (!target.ok) return { ok: false, error: new CatenaError('ERR_UNAVAILABLE', target.reason) };
     const timeoutMs = Math.min(this.attemptTimeoutMs, a.remainingMs);
     try {
-      const node = await this.clientFor(target.address, timeoutMs);
-      return { ok: true, reply: await node.sendWith(a.name, a.request as never, { writer: a.writer, timeoutMs }) };
+      return { ok: true, reply: await this.sendVia(target.address, a.name, a.request, a.writer, timeoutMs) };
     } catch (error) {
       if (error instanceof CatenaError && retryableCodes.has(error.code)) return { ok: false, error };
       throw error;
@@ -445,8 +473,8 @@ export class ClusterClient extends ClientCommands {
 
   private async askTopology(address: string, timeoutMs: number): Promise<TopologyAnswer> {
     try {
-      const node = await this.clientFor(address, timeoutMs);
-      return { ok: true, address, view: viewOf(await node.sendWith('topology', {}, { timeoutMs })) };
+      const reply = (await this.sendVia(address, 'topology', {}, undefined, timeoutMs)) as Topology;
+      return { ok: true, address, view: viewOf(reply) };
     } catch (error) {
       if (!(error instanceof CatenaError)) throw error;
       if (error.code === 'ERR_UNKNOWN_COMMAND') return { ok: true, address, view: standaloneView };

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import {
   keyBytesMax,
+  multiKeysMax,
   scanCountDefault,
   scanCountMax,
   scanExamineMax,
@@ -35,6 +36,24 @@ export function expiryFromTtl(ttlMs: bigint, clock: Clock): number {
     throw new CatenaError('ERR_INVALID_ARGUMENT', `ttl must be between 0 and ${ttlMsMax} ms`);
   }
   return clock.nowMs() + Number(ttlMs);
+}
+
+/** An absolute expiry in ms since the epoch, as given (0 stays "never"; a past time is allowed). */
+export function expiryFromAbsolute(expiresAtMs: bigint): number {
+  if (expiresAtMs > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `expiry must be at most ${Number.MAX_SAFE_INTEGER} ms`);
+  }
+  return Number(expiresAtMs);
+}
+
+/** Checks a list of keys for a multi-key command: 1 to multiKeysMax, each a valid key. */
+export function checkKeys(keys: readonly Uint8Array[]): readonly Uint8Array[] {
+  if (keys.length === 0) throw new CatenaError('ERR_INVALID_ARGUMENT', 'give at least one key');
+  if (keys.length > multiKeysMax) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `at most ${multiKeysMax} keys in one request`);
+  }
+  for (const key of keys) checkKey(key);
+  return keys;
 }
 
 /** Remaining TTL of a record in ms; 0 when it does not expire. Never 0 for a live expiring key. */

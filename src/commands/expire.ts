@@ -1,21 +1,41 @@
-import { checkKey, expectWords, expiryFromTtl, parseUnsigned } from './arguments.js';
+import { CatenaError } from '../core/errors.js';
+import { checkKey, expectWords, expiryFromAbsolute, expiryFromTtl, parseUnsigned } from './arguments.js';
 import { defineCommand } from './types.js';
 
-const usage = 'expire <key> <ttl-ms>';
+const usage = 'expire <key> <ttl-ms> | expire <key> at=<unix-ms>';
 
 export const expire = defineCommand({
   name: 'expire',
-  summary: 'Set a key to expire after ttl-ms milliseconds (0 removes the expiry).',
+  summary: 'Set a key to expire after ttl-ms milliseconds or at a time (ttl 0 removes the expiry).',
   usage,
   mutates: true,
   seed: false,
   parse(words) {
     expectWords(words, 2, 2, usage);
+    const word = words[1]!.toString('utf8').toLowerCase();
+    if (word.startsWith('at=')) {
+      return { key: words[0], expiresAtMs: parseUnsigned(Buffer.from(word.slice(3)), 'at') };
+    }
     return { key: words[0], ttlMs: parseUnsigned(words[1], 'ttl-ms') };
   },
   execute({ store, clock }, request) {
     const key = checkKey(request.key);
-    return { found: store.expire(key, expiryFromTtl(request.ttlMs, clock)) };
+    if (request.ttlMs !== 0n && request.expiresAtMs !== 0n) {
+      throw new CatenaError('ERR_INVALID_ARGUMENT', 'give ttl_ms or expires_at_ms, not both');
+    }
+    const expiresAtMs =
+      request.expiresAtMs !== 0n ? expiryFromAbsolute(request.expiresAtMs) : expiryFromTtl(request.ttlMs, clock);
+    const current = store.get(key);
+    if (current === undefined) return { found: false };
+    const before = {
+      found: true,
+      hadTtl: current.expiresAtMs !== 0,
+      ...(request.returnValue
+        ? { value: Buffer.from(current.value), flags: current.flags, version: BigInt(current.version) }
+        : {}),
+    };
+    store.expire(key, expiresAtMs);
+    return before;
   },
   render: (reply) => (reply.found ? 'OK' : '(not found)'),
 });

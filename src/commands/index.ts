@@ -4,14 +4,19 @@ import { append } from './append.js';
 import { cas } from './cas.js';
 import { del } from './del.js';
 import { expire } from './expire.js';
+import { flush } from './flush.js';
 import { get } from './get.js';
+import { getdel } from './getdel.js';
 import { getkeys } from './getkeys.js';
 import { gettable } from './gettable.js';
 import { incr } from './incr.js';
+import { mget } from './mget.js';
+import { mput } from './mput.js';
 import { nodestatus } from './nodestatus.js';
 import { ping } from './ping.js';
 import { put } from './put.js';
 import { scan } from './scan.js';
+import { set } from './set.js';
 import { size } from './size.js';
 import { stats } from './stats.js';
 import { topology } from './topology.js';
@@ -35,6 +40,11 @@ export const commandTable: { readonly [C in CommandName]: CommandDefinition<C> }
   ping,
   topology,
   nodestatus,
+  set,
+  mget,
+  mput,
+  getdel,
+  flush,
 };
 
 export const commandNames = Object.keys(commandTable) as CommandName[];

@@ -13,6 +13,8 @@ const MiB = 1024 * KiB;
  * hashed, which breaks ordered scans. 1 KiB leaves room for the expiry index's 8-byte prefix.
  */
 export const keyBytesMax = 1 * KiB;
+/** Keys in one mget or mput request (RESP's MGET and MSET are split into requests this size). */
+export const multiKeysMax = 1024;
 /** LMDB's own key limit with lmdb-js's default page size. */
 export const lmdbKeyBytesMax = 1978;
 /** Bytes the LMDB expiry index puts before a key (the expiry time). */

@@ -24,8 +24,8 @@ export interface ReplicatedOp {
   readonly reclaim?: Uint8Array[];
 }
 
-/** A stored record in a snapshot: key, value, version, expiresAtMs. */
-export type SnapshotRecord = [Uint8Array, Uint8Array, number, number];
+/** A stored record in a snapshot: key, value, version, expiresAtMs, and its flags when not 0. */
+export type SnapshotRecord = [Uint8Array, Uint8Array, number, number] | [Uint8Array, Uint8Array, number, number, number];
 
 export type SnapshotPart =
   | {
@@ -132,7 +132,7 @@ function validRecords(records: unknown): boolean {
   return (records as unknown[]).every(
     (r) =>
       Array.isArray(r) &&
-      r.length === 4 &&
+      (r.length === 4 || (r.length === 5 && isCount(r[4]) && (r[4] as number) <= 0xffff_ffff)) &&
       r[0] instanceof Uint8Array &&
       r[0].length > 0 &&
       r[0].length <= keyBytesMax &&

@@ -30,6 +30,10 @@ import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
 import { AdminServer } from './admin.js';
+import { clusterRouter, localRouter, type CommandRouter } from './router.js';
+import { RespSession } from '../protocol/resp/session.js';
+import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
+import { slotCount } from '../sharding/slots.js';
 
 export interface ClusterOptions {
   /** The cluster's name: its znodes live under /catena/<name>. */
@@ -61,7 +65,20 @@ export interface NodeOptions {
   cluster?: ClusterOptions;
   /** Admin HTTP port (GET /health, /status); 0 picks a free one; absent: no admin listener. */
   adminPort?: number;
+  /** Redis RESP port; 0 picks a free one; absent: no RESP listener. */
+  respPort?: number;
+  /** memcached text-protocol port; 0 picks a free one; absent: no memcached listener. */
+  memcachedPort?: number;
 }
+
+/** A session of one of the secondary protocols: drained and closed on stop like native ones. */
+interface ProtocolSession {
+  drain(): Promise<void>;
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
+const scanCursorsMax = 10_000;
 
 /** The parts a cluster node has and a standalone one does not. */
 interface ClusterParts {
@@ -80,6 +97,14 @@ export class CatenaNode {
   private cluster: ClusterParts | undefined;
   private context: CommandContext | undefined;
   private admin: AdminServer | undefined;
+  private router: CommandRouter | undefined;
+  private readonly listeners = new Map<'resp' | 'memcached', Server>();
+  private readonly protocolSessions = new Set<ProtocolSession>();
+  private readonly scanCursors = new Map<bigint, Uint8Array>();
+  private nextScanCursor = 1n;
+  private nextRespClientId = 1;
+  /** RESP and memcached commands answered, and how many failed (INFO). */
+  readonly protocolCommands = { calls: 0, failed: 0 };
 
   private constructor(
     private readonly store: Store,
@@ -138,10 +163,13 @@ export class CatenaNode {
           },
         });
       }
+      if (options.respPort !== undefined) await node.listenFor('resp', options.respPort);
+      if (options.memcachedPort !== undefined) await node.listenFor('memcached', options.memcachedPort);
       if (options.cluster !== undefined) {
         assert(store instanceof LmdbStore && applyClock !== undefined, 'a cluster node keeps its log in LMDB');
         await node.joinCluster(options.cluster, store, applyClock);
       }
+      await node.startRouter();
     } catch (error) {
       await node.stop().catch(() => undefined);
       throw error;
@@ -189,8 +217,8 @@ export class CatenaNode {
           native: `${this.host}:${this.port}`,
           peer: parts.peers === undefined ? '' : `${this.host}:${parts.peers.port}`,
           admin: this.admin === undefined ? '' : `${this.host}:${this.admin.port}`,
-          resp: '',
-          memcached: '',
+          resp: this.respPort === undefined ? '' : `${this.host}:${this.respPort}`,
+          memcached: this.memcachedPort === undefined ? '' : `${this.host}:${this.memcachedPort}`,
           lastSequence: position.lastSequence,
           lastEpoch: position.lastEpoch,
           awaitingRemoval: replica.status().awaitingRemoval,
@@ -219,6 +247,181 @@ export class CatenaNode {
   /** Admin HTTP port, when it listens. */
   get adminPort(): number | undefined {
     return this.admin?.port;
+  }
+
+  /** RESP port, when it listens. */
+  get respPort(): number | undefined {
+    return this.listenerPort('resp');
+  }
+
+  /** memcached port, when it listens. */
+  get memcachedPort(): number | undefined {
+    return this.listenerPort('memcached');
+  }
+
+  private listenerPort(kind: 'resp' | 'memcached'): number | undefined {
+    const address = this.listeners.get(kind)?.address();
+    return address !== null && typeof address === 'object' ? address.port : undefined;
+  }
+
+  /** How RESP and memcached sessions run commands: here, or routed through the cluster. */
+  private async startRouter(): Promise<void> {
+    if (this.listeners.size === 0) return;
+    const durable = this.options.durability === 'fsync';
+    const execute = (request: Request) => this.execute(this.context!, request, durable);
+    this.router =
+      this.cluster === undefined
+        ? localRouter(execute)
+        : await clusterRouter({ address: `${this.host}:${this.port}`, execute });
+  }
+
+  private listenFor(kind: 'resp' | 'memcached', port: number): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.acceptProtocol(kind, socket));
+    server.maxConnections = connectionsMax;
+    this.listeners.set(kind, server);
+    return new Promise((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(
+          new CatenaError('ERR_LISTEN_FAILED', `cannot listen on ${this.host}:${port} (${kind}): ${error.message}`),
+        ),
+      );
+      server.listen(port, this.host, () => {
+        server.removeAllListeners('error');
+        server.on('error', (error) =>
+          this.options.log.log('error', `${kind} listener error`, { error: error.message }),
+        );
+        resolve();
+      });
+    });
+  }
+
+  private acceptProtocol(kind: 'resp' | 'memcached', socket: Socket): void {
+    const router = this.router;
+    if (this.stopping !== undefined || router === undefined) {
+      socket.destroy(); // not started yet, or stopping
+      return;
+    }
+    this.stats.connectionsOpen += 1;
+    this.stats.connectionsTotal += 1;
+    const session: ProtocolSession =
+      kind === 'resp' ? this.respSession(socket, router) : this.memcachedSession(socket, router);
+    this.protocolSessions.add(session);
+    socket.on('close', () => {
+      this.stats.connectionsOpen -= 1;
+      this.protocolSessions.delete(session);
+    });
+  }
+
+  private recordProtocolCommand = (failed: boolean): void => {
+    this.protocolCommands.calls += 1;
+    if (failed) this.protocolCommands.failed += 1;
+  };
+
+  private respSession(socket: Socket, router: CommandRouter): ProtocolSession {
+    return new RespSession(socket, {
+      router,
+      log: this.options.log,
+      nextClientId: () => this.nextRespClientId++,
+      recordCommand: this.recordProtocolCommand,
+      recordProtocolError: () => {
+        this.stats.protocolErrors += 1;
+      },
+      server: {
+        nodeId: this.nodeId,
+        info: () => this.respInfo(router),
+        shards: () => this.respShards(),
+        saveCursor: (after) => {
+          const cursor = this.nextScanCursor++;
+          this.scanCursors.set(cursor, Buffer.from(after));
+          if (this.scanCursors.size > scanCursorsMax) this.scanCursors.delete(this.scanCursors.keys().next().value!);
+          return cursor;
+        },
+        loadCursor: (cursor) => this.scanCursors.get(cursor),
+      },
+    });
+  }
+
+  private memcachedSession(socket: Socket, router: CommandRouter): ProtocolSession {
+    void router;
+    socket.destroy();
+    return { drain: () => Promise.resolve(), close: () => Promise.resolve() };
+  }
+
+  /** INFO's sections: Redis's field names where they mean the same, Catena's own after them. */
+  private async respInfo(router: CommandRouter): Promise<[string, [string, string | number | bigint][]][]> {
+    const size = await router.send('size', {});
+    const status = this.nodeStatus();
+    const uptimeS = Math.floor((this.options.clock.nowMs() - this.context!.node.startedAtMs) / 1000);
+    const memory = process.memoryUsage();
+    return [
+      [
+        'Server',
+        [
+          ['redis_version', redisCompatibleVersion],
+          ['catena_version', catenaVersion],
+          ['redis_mode', 'standalone'],
+          ['os', `${process.platform} ${process.arch}`],
+          ['process_id', process.pid],
+          ['tcp_port', this.respPort ?? 0],
+          ['uptime_in_seconds', uptimeS],
+          ['uptime_in_days', Math.floor(uptimeS / 86400)],
+          ['catena_node_id', this.nodeId],
+        ],
+      ],
+      ['Clients', [['connected_clients', this.stats.connectionsOpen]]],
+      [
+        'Memory',
+        [
+          ['used_memory', memory.heapUsed + memory.external],
+          ['used_memory_rss', memory.rss],
+          ['catena_stored_bytes', size.bytes],
+        ],
+      ],
+      [
+        'Persistence',
+        [
+          ['loading', 0],
+          ['catena_durability', this.options.durability],
+        ],
+      ],
+      [
+        'Stats',
+        [
+          ['total_connections_received', this.stats.connectionsTotal],
+          ['total_commands_processed', this.protocolCommands.calls],
+          ['total_error_replies', this.protocolCommands.failed],
+          ['catena_protocol_errors', this.stats.protocolErrors],
+        ],
+      ],
+      [
+        'Replication',
+        [
+          ['role', 'master'],
+          ['connected_slaves', 0],
+          ['catena_role', status.role ?? ''],
+          ['catena_chain', status.chainId ?? ''],
+          ['catena_epoch', status.epoch ?? 0n],
+        ],
+      ],
+      ['Keyspace', size.keys > 0n ? [['db0', `keys=${size.keys},expires=0,avg_ttl=0`]] : []],
+    ];
+  }
+
+  /** The chains as Redis Cluster shards: one chain holds every slot until sharding arrives. */
+  private respShards(): RespShard[] {
+    const topology = this.topology();
+    const self = { id: this.nodeId, host: this.host, port: this.respPort ?? 0 };
+    const chains = topology.chains ?? [];
+    if (chains.length === 0) return [{ slotStart: 0, slotEnd: slotCount - 1, nodes: [self] }];
+    const resp = new Map((topology.nodes ?? []).map((node) => [node.nodeId, splitAddress(node.resp ?? '')]));
+    return chains.map((chain) => ({
+      slotStart: 0,
+      slotEnd: slotCount - 1,
+      nodes: (chain.members ?? []).flatMap((id) => {
+        const address = resp.get(id);
+        return address === undefined ? [] : [{ id, host: address.host, port: address.port }];
+      }),
+    }));
   }
 
   /** Chain traffic port (cluster mode), else undefined. */
@@ -379,15 +582,21 @@ export class CatenaNode {
   private async doStop(): Promise<void> {
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    const drained = Promise.all([...this.sessions].map((session) => session.drain()));
+    const listenersClosed = [...this.listeners.values()].map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    const sessions: ProtocolSession[] = [...this.sessions, ...this.protocolSessions];
+    const drained = Promise.all(sessions.map((session) => session.drain()));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, shutdownDrainMsMax);
     });
     await Promise.race([drained, deadline]);
     clearTimeout(timer);
-    await Promise.all([...this.sessions].map((session) => session.close(shutdownCloseMsMax)));
+    await Promise.all(sessions.map((session) => session.close(shutdownCloseMsMax)));
     await closed;
+    await Promise.all(listenersClosed);
+    await this.router?.close();
     await this.admin?.close();
     if (this.cluster !== undefined) {
       this.cluster.replica.stop();

@@ -629,7 +629,9 @@ export class Replica {
       for (;;) {
         const chunkRecords = this.options.snapshotChunkRecords ?? snapshotChunkRecords;
         const { records, more } = reader.records(after, chunkRecords, peerBatchBytesTarget);
-        const chunk: SnapshotRecord[] = records.map((r) => [r.key, r.value, r.version, r.expiresAtMs]);
+        const chunk: SnapshotRecord[] = records.map((r) =>
+          r.flags === 0 ? [r.key, r.value, r.version, r.expiresAtMs] : [r.key, r.value, r.version, r.expiresAtMs, r.flags],
+        );
         if (chunk.length > 0) {
           peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, part, records: chunk });
           part += 1;
@@ -686,8 +688,8 @@ export class Replica {
     }
     if (part.kind === 'snapshot-records') {
       receiving.nextPart += 1;
-      for (const [key, value, version, expiresAtMs] of part.records) {
-        store.restoreRecord(key, { value, version, expiresAtMs });
+      for (const [key, value, version, expiresAtMs, flags] of part.records) {
+        store.restoreRecord(key, { value, version, expiresAtMs, flags: flags ?? 0 });
       }
       return;
     }

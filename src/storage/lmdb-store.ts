@@ -3,6 +3,7 @@
 //   <dataDir>/LOCK            pid of the owning process (data-dir-lock.ts)
 //   <dataDir>/store.mdb       LMDB environment:
 //     data    key bytes -> record   record = [u8 format=1][f64 version][f64 expiresAtMs][value]
+//                                   or, with client flags, [u8 2][f64 version][f64 expiresAtMs][u32 flags][value]
 //     expiry  [f64 BE expiresAtMs][key] -> empty     (index for reclamation, oldest first)
 //     log     sequence -> entry      (chain replication's log; written by the replication layer)
 //     meta    name -> msgpack        ('state': revision, key count, byte count)
@@ -26,6 +27,9 @@ import { BaseStore, compareKeys, hasPrefix, type ScanEntry, type StoredValue } f
 
 const recordFormat = 1;
 const recordHeaderBytes = 17;
+/** A record with non-zero client flags: the plain header plus a u32 (records without flags stay 17 bytes). */
+const recordFormatFlags = 2;
+const recordFlagsHeaderBytes = 21;
 
 interface MetaState {
   revision: number;
@@ -43,20 +47,28 @@ export interface LmdbStoreOptions {
 }
 
 function encodeRecord(record: StoredValue): Buffer {
-  const buffer = Buffer.allocUnsafe(recordHeaderBytes + record.value.length);
-  buffer[0] = recordFormat;
+  const headerBytes = record.flags === 0 ? recordHeaderBytes : recordFlagsHeaderBytes;
+  const buffer = Buffer.allocUnsafe(headerBytes + record.value.length);
+  buffer[0] = record.flags === 0 ? recordFormat : recordFormatFlags;
   buffer.writeDoubleBE(record.version, 1);
   buffer.writeDoubleBE(record.expiresAtMs, 9);
-  buffer.set(record.value, recordHeaderBytes);
+  if (record.flags !== 0) buffer.writeUInt32BE(record.flags, recordHeaderBytes);
+  buffer.set(record.value, headerBytes);
   return buffer;
 }
 
 function decodeRecord(buffer: Buffer): StoredValue {
-  assert(buffer.length >= recordHeaderBytes && buffer[0] === recordFormat, 'stored record has a known format');
+  const format = buffer[0];
+  const headerBytes = format === recordFormatFlags ? recordFlagsHeaderBytes : recordHeaderBytes;
+  assert(
+    buffer.length >= headerBytes && (format === recordFormat || format === recordFormatFlags),
+    'stored record has a known format',
+  );
   return {
     version: buffer.readDoubleBE(1),
     expiresAtMs: buffer.readDoubleBE(9),
-    value: buffer.subarray(recordHeaderBytes),
+    flags: format === recordFormatFlags ? buffer.readUInt32BE(recordHeaderBytes) : 0,
+    value: buffer.subarray(headerBytes),
   };
 }
 

@@ -22,11 +22,15 @@ export interface StoredValue {
   readonly version: number;
   /** Absolute expiry in wall-clock ms, or 0 for "never expires". */
   readonly expiresAtMs: number;
+  /** 32 opaque bits stored with the value (memcached's client flags); 0 unless a client sets them. */
+  readonly flags: number;
 }
 
 export interface PutOptions {
   /** Absolute expiry in ms since the epoch; 0 or absent means no expiry. */
   expiresAtMs?: number;
+  /** Client flags (a u32); absent means 0. */
+  flags?: number;
 }
 
 export type CasResult = { ok: true; version: number } | { ok: false; currentVersion: number };
@@ -64,9 +68,9 @@ export interface Store {
   cas(key: Uint8Array, expectedVersion: number, value: Uint8Array, options?: PutOptions): CasResult;
   /** Adds `delta` to a decimal signed 64-bit integer value (absent = 0); keeps its expiry. */
   incr(key: Uint8Array, delta: bigint): IncrResult;
-  /** Appends to the value (absent = empty); keeps its expiry. Returns the new length. */
+  /** Appends to the value (absent = empty); keeps its expiry and flags. Returns the new length. */
   append(key: Uint8Array, suffix: Uint8Array): { length: number; version: number };
-  /** Sets (or with 0 removes) a key's expiry. False if the key does not exist. */
+  /** Sets (or with 0 removes) a key's expiry, keeping value and flags. False if the key does not exist. */
   expire(key: Uint8Array, expiresAtMs: number): boolean;
   scan(options: ScanOptions): ScanResult;
   /** Keys stored (including expired keys not yet reclaimed). */
@@ -147,11 +151,18 @@ export abstract class BaseStore implements Store {
     assert(key.length > 0 && key.length <= keyBytesMax, `key length ${key.length} out of bounds`);
   }
 
-  private store(key: Uint8Array, value: Uint8Array, expiresAtMs: number, previous: StoredValue | undefined): number {
+  private store(
+    key: Uint8Array,
+    value: Uint8Array,
+    expiresAtMs: number,
+    flags: number,
+    previous: StoredValue | undefined,
+  ): number {
     assert(value.length <= valueBytesCeiling, 'value within the ceiling');
     assert(Number.isSafeInteger(expiresAtMs) && expiresAtMs >= 0, 'expiry is a non-negative integer');
+    assert(Number.isInteger(flags) && flags >= 0 && flags <= 0xffff_ffff, 'flags are a u32');
     const version = this.nextVersion();
-    this.writeRecord(key, { value, version, expiresAtMs }, previous);
+    this.writeRecord(key, { value, version, expiresAtMs, flags }, previous);
     return version;
   }
 
@@ -162,7 +173,7 @@ export abstract class BaseStore implements Store {
 
   put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): number {
     this.checkKey(key);
-    return this.store(key, value, options.expiresAtMs ?? 0, this.readRecord(key));
+    return this.store(key, value, options.expiresAtMs ?? 0, options.flags ?? 0, this.readRecord(key));
   }
 
   delete(key: Uint8Array): boolean {
@@ -179,7 +190,7 @@ export abstract class BaseStore implements Store {
     const previous = this.readRecord(key);
     const currentVersion = this.live(previous)?.version ?? 0;
     if (currentVersion !== expectedVersion) return { ok: false, currentVersion };
-    return { ok: true, version: this.store(key, value, options.expiresAtMs ?? 0, previous) };
+    return { ok: true, version: this.store(key, value, options.expiresAtMs ?? 0, options.flags ?? 0, previous) };
   }
 
   incr(key: Uint8Array, delta: bigint): IncrResult {
@@ -191,7 +202,7 @@ export abstract class BaseStore implements Store {
     const value = base + delta;
     if (value > int64Max || value < int64Min) return { ok: false, reason: 'overflow' };
     const bytes = Buffer.from(value.toString(), 'latin1');
-    const version = this.store(key, bytes, current?.expiresAtMs ?? 0, previous);
+    const version = this.store(key, bytes, current?.expiresAtMs ?? 0, current?.flags ?? 0, previous);
     return { ok: true, value, version };
   }
 
@@ -200,7 +211,7 @@ export abstract class BaseStore implements Store {
     const previous = this.readRecord(key);
     const current = this.live(previous);
     const value = current === undefined ? Buffer.from(suffix) : Buffer.concat([current.value, suffix]);
-    const version = this.store(key, value, current?.expiresAtMs ?? 0, previous);
+    const version = this.store(key, value, current?.expiresAtMs ?? 0, current?.flags ?? 0, previous);
     return { length: value.length, version };
   }
 
@@ -209,7 +220,7 @@ export abstract class BaseStore implements Store {
     const previous = this.readRecord(key);
     const current = this.live(previous);
     if (current === undefined) return false;
-    this.store(key, current.value, expiresAtMs, previous);
+    this.store(key, current.value, expiresAtMs, current.flags, previous);
     return true;
   }
 

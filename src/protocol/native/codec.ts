@@ -531,16 +531,21 @@ function readPutRequest(r: Reader, previous: PutRequest | undefined): PutRequest
 }
 
 const incrRequest: Encoder<IncrRequest> = {
-  size: (m) => bytesFieldSize(m.key) + sint64FieldSize(m.delta),
+  size: (m) =>
+    bytesFieldSize(m.key) + sint64FieldSize(m.delta) + boolFieldSize(m.memcached) + boolFieldSize(m.decrement),
   write(buf, pos, m) {
     pos = writeBytesField(buf, pos, tag(1, LEN), m.key);
-    writeSint64Field(buf, pos, tag(2, VARINT), m.delta);
+    pos = writeSint64Field(buf, pos, tag(2, VARINT), m.delta);
+    pos = writeBoolField(buf, pos, tag(3, VARINT), m.memcached);
+    writeBoolField(buf, pos, tag(4, VARINT), m.decrement);
   },
 };
 
 function readIncrRequest(r: Reader, previous: IncrRequest | undefined): IncrRequest {
   let key = previous?.key;
   let delta = previous?.delta ?? 0n;
+  let memcached = previous?.memcached ?? false;
+  let decrement = previous?.decrement ?? false;
   while (r.more()) {
     const t = r.tag();
     switch (t >>> 3) {
@@ -550,11 +555,17 @@ function readIncrRequest(r: Reader, previous: IncrRequest | undefined): IncrRequ
       case 2:
         delta = r.sint64(t);
         break;
+      case 3:
+        memcached = r.bool(t);
+        break;
+      case 4:
+        decrement = r.bool(t);
+        break;
       default:
         r.skip(t);
     }
   }
-  return { $typeName: 'catena.v1.IncrRequest', key: key ?? noBytes, delta };
+  return { $typeName: 'catena.v1.IncrRequest', key: key ?? noBytes, delta, memcached, decrement };
 }
 
 const errorReply: Encoder<ErrorReply> = {
@@ -652,16 +663,28 @@ function readDelReply(r: Reader, previous: DelReply | undefined): DelReply {
 }
 
 const incrReply: Encoder<IncrReply> = {
-  size: (m) => sint64FieldSize(m.value),
-  write: (buf, pos, m) => writeSint64Field(buf, pos, tag(1, VARINT), m.value),
+  size: (m) => sint64FieldSize(m.value) + boolFieldSize(m.found),
+  write(buf, pos, m) {
+    pos = writeSint64Field(buf, pos, tag(1, VARINT), m.value);
+    writeBoolField(buf, pos, tag(2, VARINT), m.found);
+  },
 };
 
 function readIncrReply(r: Reader, previous: IncrReply | undefined): IncrReply {
   let value = previous?.value ?? 0n;
+  let found = previous?.found ?? false;
   while (r.more()) {
     const t = r.tag();
-    if (t >>> 3 === 1) value = r.sint64(t);
-    else r.skip(t);
+    switch (t >>> 3) {
+      case 1:
+        value = r.sint64(t);
+        break;
+      case 2:
+        found = r.bool(t);
+        break;
+      default:
+        r.skip(t);
+    }
   }
-  return { $typeName: 'catena.v1.IncrReply', value };
+  return { $typeName: 'catena.v1.IncrReply', value, found };
 }

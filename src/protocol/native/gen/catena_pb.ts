@@ -16,15 +16,15 @@
 // @generated from file catena.proto (package catena.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file catena.proto.
  */
 export const file_catena: GenFile = /*@__PURE__*/
-  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSLuBQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCLFBQoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIAEIICgZyZXN1bHQiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCIpCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBIiGgoJSW5jclJlcGx5Eg0KBXZhbHVlGAEgASgSIisKDUFwcGVuZFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMIh0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBCIsCg1FeHBpcmVSZXF1ZXN0EgsKA2tleRgBIAEoDBIOCgZ0dGxfbXMYAiABKAQiHAoLRXhwaXJlUmVwbHkSDQoFZm91bmQYASABKAgiGQoKVHRsUmVxdWVzdBILCgNrZXkYASABKAwiKQoIVHRsUmVwbHkSDQoFZm91bmQYASABKAgSDgoGdHRsX21zGAIgASgEIk4KC1NjYW5SZXF1ZXN0Eg4KBnByZWZpeBgBIAEoDBINCgVhZnRlchgCIAEoDBINCgVsaW1pdBgDIAEoDRIRCglrZXlzX29ubHkYBCABKAgiPgoJU2NhblJlcGx5EiEKB2VudHJpZXMYASADKAsyEC5jYXRlbmEudjEuRW50cnkSDgoGY3Vyc29yGAIgASgMIh4KC1BpbmdSZXF1ZXN0Eg8KB21lc3NhZ2UYASABKAwiHAoJUGluZ1JlcGx5Eg8KB21lc3NhZ2UYASABKAwiEQoPVG9wb2xvZ3lSZXF1ZXN0In4KDVRvcG9sb2d5UmVwbHkSDwoHY2x1c3RlchgBIAEoCRIPCgdtYW5hZ2VyGAIgASgJEiQKBmNoYWlucxgDIAMoCzIULmNhdGVuYS52MS5DaGFpbkluZm8SJQoFbm9kZXMYBCADKAsyFi5jYXRlbmEudjEuTm9kZUFkZHJlc3MiTgoJQ2hhaW5JbmZvEhAKCGNoYWluX2lkGAEgASgJEg0KBWVwb2NoGAIgASgEEg8KB21lbWJlcnMYAyADKAkSDwoHam9pbmluZxgEIAEoCSJeCgtOb2RlQWRkcmVzcxIPCgdub2RlX2lkGAEgASgJEg4KBm5hdGl2ZRgCIAEoCRIMCgRyZXNwGAMgASgJEhEKCW1lbWNhY2hlZBgEIAEoCRINCgVhZG1pbhgFIAEoCSITChFOb2RlU3RhdHVzUmVxdWVzdCLjAQoPTm9kZVN0YXR1c1JlcGx5Eg8KB25vZGVfaWQYASABKAkSEAoIY2hhaW5faWQYAiABKAkSDAoEcm9sZRgDIAEoCRINCgVlcG9jaBgEIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAUgASgEEhoKEnBlcnNpc3RlZF9zZXF1ZW5jZRgGIAEoBBIaChJjb21taXR0ZWRfc2VxdWVuY2UYByABKAQSGQoRc2Vzc2lvbl9jb25uZWN0ZWQYCCABKAgSFQoNc2VydmluZ19yZWFkcxgJIAEoCBIPCgdtYW5hZ2VyGAogASgIYgZwcm90bzM");
+  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSK6BwoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEiQKA3NldBgSIAEoCzIVLmNhdGVuYS52MS5TZXRSZXF1ZXN0SAASJgoEbWdldBgTIAEoCzIWLmNhdGVuYS52MS5NZ2V0UmVxdWVzdEgAEiYKBG1wdXQYFCABKAsyFi5jYXRlbmEudjEuTXB1dFJlcXVlc3RIABIqCgZnZXRkZWwYFSABKAsyGC5jYXRlbmEudjEuR2V0ZGVsUmVxdWVzdEgAEigKBWZsdXNoGBYgASgLMhcuY2F0ZW5hLnYxLkZsdXNoUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCKHBwoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIABIiCgNzZXQYEyABKAsyEy5jYXRlbmEudjEuU2V0UmVwbHlIABIkCgRtZ2V0GBQgASgLMhQuY2F0ZW5hLnYxLk1nZXRSZXBseUgAEiQKBG1wdXQYFSABKAsyFC5jYXRlbmEudjEuTXB1dFJlcGx5SAASKAoGZ2V0ZGVsGBYgASgLMhYuY2F0ZW5hLnYxLkdldGRlbFJlcGx5SAASJgoFZmx1c2gYFyABKAsyFS5jYXRlbmEudjEuRmx1c2hSZXBseUgAQggKBnJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiOAoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGdHRsX21zGAMgASgEIhsKCFB1dFJlcGx5Eg8KB3ZlcnNpb24YASABKAQiGQoKR2V0UmVxdWVzdBILCgNrZXkYASABKAwiSQoIR2V0UmVwbHkSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBIOCgZ0dGxfbXMYBCABKAQiGQoKRGVsUmVxdWVzdBILCgNrZXkYASABKAwiGwoIRGVsUmVwbHkSDwoHZGVsZXRlZBgBIAEoCCINCgtTaXplUmVxdWVzdCIoCglTaXplUmVwbHkSDAoEa2V5cxgBIAEoBBINCgVieXRlcxgCIAEoBCIvCg5HZXRLZXlzUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFbGltaXQYAiABKA0iLwoMR2V0S2V5c1JlcGx5EgwKBGtleXMYASADKAwSEQoJdHJ1bmNhdGVkGAIgASgIIjAKD0dldFRhYmxlUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFbGltaXQYAiABKA0iRQoNR2V0VGFibGVSZXBseRIhCgdlbnRyaWVzGAEgAygLMhAuY2F0ZW5hLnYxLkVudHJ5EhEKCXRydW5jYXRlZBgCIAEoCCJECgVFbnRyeRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBIOCgZ0dGxfbXMYBCABKAQiDgoMU3RhdHNSZXF1ZXN0IuYBCgpTdGF0c1JlcGx5EhEKCXVwdGltZV9tcxgBIAEoBBITCgtjb25uZWN0aW9ucxgCIAEoDRIZChFjb25uZWN0aW9uc190b3RhbBgDIAEoBBIMCgRrZXlzGAQgASgEEg0KBWJ5dGVzGAUgASgEEikKCGNvbW1hbmRzGAYgAygLMhcuY2F0ZW5hLnYxLkNvbW1hbmRTdGF0cxIPCgdub2RlX2lkGAcgASgJEhIKCmR1cmFiaWxpdHkYCCABKAkSDwoHdmVyc2lvbhgJIAEoCRIXCg9wcm90b2NvbF9lcnJvcnMYCiABKAQifAoMQ29tbWFuZFN0YXRzEgwKBG5hbWUYASABKAkSDQoFY2FsbHMYAiABKAQSDgoGZXJyb3JzGAMgASgEEg4KBnA1MF91cxgEIAEoBBIOCgZwOTlfdXMYBSABKAQSDwoHcDk5OV91cxgGIAEoBBIOCgZtYXhfdXMYByABKAQiUgoKQ2FzUmVxdWVzdBILCgNrZXkYASABKAwSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoBBINCgV2YWx1ZRgDIAEoDBIOCgZ0dGxfbXMYBCABKAQiLAoIQ2FzUmVwbHkSDwoHc3dhcHBlZBgBIAEoCBIPCgd2ZXJzaW9uGAIgASgEIk8KC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgVkZWx0YRgCIAEoEhIRCgltZW1jYWNoZWQYAyABKAgSEQoJZGVjcmVtZW50GAQgASgIIikKCUluY3JSZXBseRINCgV2YWx1ZRgBIAEoEhINCgVmb3VuZBgCIAEoCCJQCg1BcHBlbmRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIPCgdwcmVwZW5kGAMgASgIEhIKCm11c3RfZXhpc3QYBCABKAgiLQoLQXBwZW5kUmVwbHkSDgoGbGVuZ3RoGAEgASgEEg4KBnN0b3JlZBgCIAEoCCJZCg1FeHBpcmVSZXF1ZXN0EgsKA2tleRgBIAEoDBIOCgZ0dGxfbXMYAiABKAQSFQoNZXhwaXJlc19hdF9tcxgDIAEoBBIUCgxyZXR1cm5fdmFsdWUYBCABKAgiXAoLRXhwaXJlUmVwbHkSDQoFZm91bmQYASABKAgSDwoHaGFkX3R0bBgCIAEoCBINCgV2YWx1ZRgDIAEoDBINCgVmbGFncxgEIAEoDRIPCgd2ZXJzaW9uGAUgASgEIs8BCgpTZXRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIqCgljb25kaXRpb24YAyABKA4yFy5jYXRlbmEudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBCABKAQSDgoGdHRsX21zGAUgASgEEhUKDWV4cGlyZXNfYXRfbXMYBiABKAQSEAoIa2VlcF90dGwYByABKAgSFwoPcmV0dXJuX3ByZXZpb3VzGAggASgIEg0KBWZsYWdzGAkgASgNIlsKCFNldFJlcGx5Eg4KBnN0b3JlZBgBIAEoCBIPCgd2ZXJzaW9uGAIgASgEEhYKDnByZXZpb3VzX2ZvdW5kGAMgASgIEhYKDnByZXZpb3VzX3ZhbHVlGAQgASgMIhsKC01nZXRSZXF1ZXN0EgwKBGtleXMYASADKAwiKwoJTWdldFJlcGx5Eh4KBWl0ZW1zGAEgAygLMg8uY2F0ZW5hLnYxLkl0ZW0iVAoESXRlbRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDBIPCgd2ZXJzaW9uGAMgASgEEg0KBWZsYWdzGAQgASgNEg4KBnR0bF9tcxgFIAEoBCIzCgtNcHV0UmVxdWVzdBIkCgdlbnRyaWVzGAEgAygLMhMuY2F0ZW5hLnYxLktleVZhbHVlIiYKCEtleVZhbHVlEgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDCIcCglNcHV0UmVwbHkSDwoHdmVyc2lvbhgBIAEoBCIcCg1HZXRkZWxSZXF1ZXN0EgsKA2tleRgBIAEoDCIrCgtHZXRkZWxSZXBseRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDCIOCgxGbHVzaFJlcXVlc3QiGgoKRmx1c2hSZXBseRIMCgRrZXlzGAEgASgEIhkKClR0bFJlcXVlc3QSCwoDa2V5GAEgASgMIikKCFR0bFJlcGx5Eg0KBWZvdW5kGAEgASgIEg4KBnR0bF9tcxgCIAEoBCJOCgtTY2FuUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFYWZ0ZXIYAiABKAwSDQoFbGltaXQYAyABKA0SEQoJa2V5c19vbmx5GAQgASgIIj4KCVNjYW5SZXBseRIhCgdlbnRyaWVzGAEgAygLMhAuY2F0ZW5hLnYxLkVudHJ5Eg4KBmN1cnNvchgCIAEoDCIeCgtQaW5nUmVxdWVzdBIPCgdtZXNzYWdlGAEgASgMIhwKCVBpbmdSZXBseRIPCgdtZXNzYWdlGAEgASgMIhEKD1RvcG9sb2d5UmVxdWVzdCJ+Cg1Ub3BvbG9neVJlcGx5Eg8KB2NsdXN0ZXIYASABKAkSDwoHbWFuYWdlchgCIAEoCRIkCgZjaGFpbnMYAyADKAsyFC5jYXRlbmEudjEuQ2hhaW5JbmZvEiUKBW5vZGVzGAQgAygLMhYuY2F0ZW5hLnYxLk5vZGVBZGRyZXNzIk4KCUNoYWluSW5mbxIQCghjaGFpbl9pZBgBIAEoCRINCgVlcG9jaBgCIAEoBBIPCgdtZW1iZXJzGAMgAygJEg8KB2pvaW5pbmcYBCABKAkiXgoLTm9kZUFkZHJlc3MSDwoHbm9kZV9pZBgBIAEoCRIOCgZuYXRpdmUYAiABKAkSDAoEcmVzcBgDIAEoCRIRCgltZW1jYWNoZWQYBCABKAkSDQoFYWRtaW4YBSABKAkiEwoRTm9kZVN0YXR1c1JlcXVlc3Qi4wEKD05vZGVTdGF0dXNSZXBseRIPCgdub2RlX2lkGAEgASgJEhAKCGNoYWluX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSDQoFZXBvY2gYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBIaChJwZXJzaXN0ZWRfc2VxdWVuY2UYBiABKAQSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAcgASgEEhkKEXNlc3Npb25fY29ubmVjdGVkGAggASgIEhUKDXNlcnZpbmdfcmVhZHMYCSABKAgSDwoHbWFuYWdlchgKIAEoCCpZCgxTZXRDb25kaXRpb24SDgoKU0VUX0FMV0FZUxAAEhEKDVNFVF9JRl9BQlNFTlQQARISCg5TRVRfSUZfUFJFU0VOVBACEhIKDlNFVF9JRl9WRVJTSU9OEANiBnByb3RvMw");
 
 /**
  * @generated from message catena.v1.Request
@@ -134,6 +134,36 @@ export type Request = Message<"catena.v1.Request"> & {
      */
     value: NodeStatusRequest;
     case: "nodestatus";
+  } | {
+    /**
+     * @generated from field: catena.v1.SetRequest set = 18;
+     */
+    value: SetRequest;
+    case: "set";
+  } | {
+    /**
+     * @generated from field: catena.v1.MgetRequest mget = 19;
+     */
+    value: MgetRequest;
+    case: "mget";
+  } | {
+    /**
+     * @generated from field: catena.v1.MputRequest mput = 20;
+     */
+    value: MputRequest;
+    case: "mput";
+  } | {
+    /**
+     * @generated from field: catena.v1.GetdelRequest getdel = 21;
+     */
+    value: GetdelRequest;
+    case: "getdel";
+  } | {
+    /**
+     * @generated from field: catena.v1.FlushRequest flush = 22;
+     */
+    value: FlushRequest;
+    case: "flush";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -272,6 +302,36 @@ export type Response = Message<"catena.v1.Response"> & {
      */
     value: NodeStatusReply;
     case: "nodestatus";
+  } | {
+    /**
+     * @generated from field: catena.v1.SetReply set = 19;
+     */
+    value: SetReply;
+    case: "set";
+  } | {
+    /**
+     * @generated from field: catena.v1.MgetReply mget = 20;
+     */
+    value: MgetReply;
+    case: "mget";
+  } | {
+    /**
+     * @generated from field: catena.v1.MputReply mput = 21;
+     */
+    value: MputReply;
+    case: "mput";
+  } | {
+    /**
+     * @generated from field: catena.v1.GetdelReply getdel = 22;
+     */
+    value: GetdelReply;
+    case: "getdel";
+  } | {
+    /**
+     * @generated from field: catena.v1.FlushReply flush = 23;
+     */
+    value: FlushReply;
+    case: "flush";
   } | { case: undefined; value?: undefined };
 };
 
@@ -789,6 +849,9 @@ export const CasReplySchema: GenMessage<CasReply> = /*@__PURE__*/
 
 /**
  * Adds `delta` to a decimal signed 64-bit integer value; a missing key counts as 0.
+ * With `memcached` set, memcached's rules instead: the key must exist, the value is an unsigned
+ * 64-bit decimal, and `delta` is an unsigned 64-bit amount (carried in its two's-complement
+ * int64) that is added, wrapping at 2^64, or with `decrement` subtracted, stopping at 0.
  *
  * @generated from message catena.v1.IncrRequest
  */
@@ -802,6 +865,16 @@ export type IncrRequest = Message<"catena.v1.IncrRequest"> & {
    * @generated from field: sint64 delta = 2;
    */
   delta: bigint;
+
+  /**
+   * @generated from field: bool memcached = 3;
+   */
+  memcached: boolean;
+
+  /**
+   * @generated from field: bool decrement = 4;
+   */
+  decrement: boolean;
 };
 
 /**
@@ -816,9 +889,18 @@ export const IncrRequestSchema: GenMessage<IncrRequest> = /*@__PURE__*/
  */
 export type IncrReply = Message<"catena.v1.IncrReply"> & {
   /**
+   * With `memcached`, the unsigned result is carried as its two's-complement int64.
+   *
    * @generated from field: sint64 value = 1;
    */
   value: bigint;
+
+  /**
+   * False only with `memcached` when the key does not exist (nothing was written).
+   *
+   * @generated from field: bool found = 2;
+   */
+  found: boolean;
 };
 
 /**
@@ -829,6 +911,10 @@ export const IncrReplySchema: GenMessage<IncrReply> = /*@__PURE__*/
   messageDesc(file_catena, 22);
 
 /**
+ * Appends to the value (a missing key starts empty), or prepends with `prepend`. With
+ * `must_exist`, a missing key is left missing and `stored` is false (memcached's append).
+ * The key's expiry and flags are kept.
+ *
  * @generated from message catena.v1.AppendRequest
  */
 export type AppendRequest = Message<"catena.v1.AppendRequest"> & {
@@ -841,6 +927,16 @@ export type AppendRequest = Message<"catena.v1.AppendRequest"> & {
    * @generated from field: bytes value = 2;
    */
   value: Uint8Array;
+
+  /**
+   * @generated from field: bool prepend = 3;
+   */
+  prepend: boolean;
+
+  /**
+   * @generated from field: bool must_exist = 4;
+   */
+  mustExist: boolean;
 };
 
 /**
@@ -858,6 +954,11 @@ export type AppendReply = Message<"catena.v1.AppendReply"> & {
    * @generated from field: uint64 length = 1;
    */
   length: bigint;
+
+  /**
+   * @generated from field: bool stored = 2;
+   */
+  stored: boolean;
 };
 
 /**
@@ -869,6 +970,9 @@ export const AppendReplySchema: GenMessage<AppendReply> = /*@__PURE__*/
 
 /**
  * Sets a key's time to live; ttl_ms 0 removes the expiry (the key then lives forever).
+ * `expires_at_ms`, when not 0, is an absolute time instead (ms since the Unix epoch, on the
+ * head's clock; a time in the past leaves the key expired). With `return_value` the reply
+ * carries the key's value as well (memcached's gat).
  *
  * @generated from message catena.v1.ExpireRequest
  */
@@ -882,6 +986,16 @@ export type ExpireRequest = Message<"catena.v1.ExpireRequest"> & {
    * @generated from field: uint64 ttl_ms = 2;
    */
   ttlMs: bigint;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 3;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: bool return_value = 4;
+   */
+  returnValue: boolean;
 };
 
 /**
@@ -899,6 +1013,28 @@ export type ExpireReply = Message<"catena.v1.ExpireReply"> & {
    * @generated from field: bool found = 1;
    */
   found: boolean;
+
+  /**
+   * The key had an expiry before this request.
+   *
+   * @generated from field: bool had_ttl = 2;
+   */
+  hadTtl: boolean;
+
+  /**
+   * @generated from field: bytes value = 3;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: uint32 flags = 4;
+   */
+  flags: number;
+
+  /**
+   * @generated from field: uint64 version = 5;
+   */
+  version: bigint;
 };
 
 /**
@@ -907,6 +1043,323 @@ export type ExpireReply = Message<"catena.v1.ExpireReply"> & {
  */
 export const ExpireReplySchema: GenMessage<ExpireReply> = /*@__PURE__*/
   messageDesc(file_catena, 26);
+
+/**
+ * Stores a value under conditions, with options: Redis's SET (NX, XX, GET, KEEPTTL, EX, PX,
+ * EXAT, PXAT) and memcached's set, add, replace and cas.
+ *
+ * @generated from message catena.v1.SetRequest
+ */
+export type SetRequest = Message<"catena.v1.SetRequest"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: catena.v1.SetCondition condition = 3;
+   */
+  condition: SetCondition;
+
+  /**
+   * For SET_IF_VERSION: the version the key must be at (a missing key never matches).
+   *
+   * @generated from field: uint64 expected_version = 4;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Expiry: `ttl_ms` (relative), else `expires_at_ms` (absolute ms since the Unix epoch on the
+   * head's clock; a past time stores the key already expired), else `keep_ttl` (keep the
+   * current expiry), else none.
+   *
+   * @generated from field: uint64 ttl_ms = 5;
+   */
+  ttlMs: bigint;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 6;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: bool keep_ttl = 7;
+   */
+  keepTtl: boolean;
+
+  /**
+   * Return the value the key had before (Redis's SET ... GET).
+   *
+   * @generated from field: bool return_previous = 8;
+   */
+  returnPrevious: boolean;
+
+  /**
+   * Client flags stored with the value (memcached); 0 for everything else.
+   *
+   * @generated from field: uint32 flags = 9;
+   */
+  flags: number;
+};
+
+/**
+ * Describes the message catena.v1.SetRequest.
+ * Use `create(SetRequestSchema)` to create a new message.
+ */
+export const SetRequestSchema: GenMessage<SetRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 27);
+
+/**
+ * @generated from message catena.v1.SetReply
+ */
+export type SetReply = Message<"catena.v1.SetReply"> & {
+  /**
+   * @generated from field: bool stored = 1;
+   */
+  stored: boolean;
+
+  /**
+   * The new version when stored, else the key's current version (0 when missing).
+   *
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: bool previous_found = 3;
+   */
+  previousFound: boolean;
+
+  /**
+   * @generated from field: bytes previous_value = 4;
+   */
+  previousValue: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.SetReply.
+ * Use `create(SetReplySchema)` to create a new message.
+ */
+export const SetReplySchema: GenMessage<SetReply> = /*@__PURE__*/
+  messageDesc(file_catena, 28);
+
+/**
+ * Reads several keys at once, from one consistent state (at most 1024 keys).
+ *
+ * @generated from message catena.v1.MgetRequest
+ */
+export type MgetRequest = Message<"catena.v1.MgetRequest"> & {
+  /**
+   * @generated from field: repeated bytes keys = 1;
+   */
+  keys: Uint8Array[];
+};
+
+/**
+ * Describes the message catena.v1.MgetRequest.
+ * Use `create(MgetRequestSchema)` to create a new message.
+ */
+export const MgetRequestSchema: GenMessage<MgetRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 29);
+
+/**
+ * @generated from message catena.v1.MgetReply
+ */
+export type MgetReply = Message<"catena.v1.MgetReply"> & {
+  /**
+   * One per requested key, in order.
+   *
+   * @generated from field: repeated catena.v1.Item items = 1;
+   */
+  items: Item[];
+};
+
+/**
+ * Describes the message catena.v1.MgetReply.
+ * Use `create(MgetReplySchema)` to create a new message.
+ */
+export const MgetReplySchema: GenMessage<MgetReply> = /*@__PURE__*/
+  messageDesc(file_catena, 30);
+
+/**
+ * @generated from message catena.v1.Item
+ */
+export type Item = Message<"catena.v1.Item"> & {
+  /**
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: uint64 version = 3;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: uint32 flags = 4;
+   */
+  flags: number;
+
+  /**
+   * Remaining time to live in milliseconds; 0 when the key does not expire.
+   *
+   * @generated from field: uint64 ttl_ms = 5;
+   */
+  ttlMs: bigint;
+};
+
+/**
+ * Describes the message catena.v1.Item.
+ * Use `create(ItemSchema)` to create a new message.
+ */
+export const ItemSchema: GenMessage<Item> = /*@__PURE__*/
+  messageDesc(file_catena, 31);
+
+/**
+ * Stores several values at once, atomically (at most 1024 entries, within the request size
+ * limit). Each key loses any expiry, as with Redis's MSET.
+ *
+ * @generated from message catena.v1.MputRequest
+ */
+export type MputRequest = Message<"catena.v1.MputRequest"> & {
+  /**
+   * @generated from field: repeated catena.v1.KeyValue entries = 1;
+   */
+  entries: KeyValue[];
+};
+
+/**
+ * Describes the message catena.v1.MputRequest.
+ * Use `create(MputRequestSchema)` to create a new message.
+ */
+export const MputRequestSchema: GenMessage<MputRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 32);
+
+/**
+ * @generated from message catena.v1.KeyValue
+ */
+export type KeyValue = Message<"catena.v1.KeyValue"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.KeyValue.
+ * Use `create(KeyValueSchema)` to create a new message.
+ */
+export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
+  messageDesc(file_catena, 33);
+
+/**
+ * @generated from message catena.v1.MputReply
+ */
+export type MputReply = Message<"catena.v1.MputReply"> & {
+  /**
+   * The version every stored key now has.
+   *
+   * @generated from field: uint64 version = 1;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message catena.v1.MputReply.
+ * Use `create(MputReplySchema)` to create a new message.
+ */
+export const MputReplySchema: GenMessage<MputReply> = /*@__PURE__*/
+  messageDesc(file_catena, 34);
+
+/**
+ * Removes a key and returns the value it had (Redis's GETDEL).
+ *
+ * @generated from message catena.v1.GetdelRequest
+ */
+export type GetdelRequest = Message<"catena.v1.GetdelRequest"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.GetdelRequest.
+ * Use `create(GetdelRequestSchema)` to create a new message.
+ */
+export const GetdelRequestSchema: GenMessage<GetdelRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 35);
+
+/**
+ * @generated from message catena.v1.GetdelReply
+ */
+export type GetdelReply = Message<"catena.v1.GetdelReply"> & {
+  /**
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.GetdelReply.
+ * Use `create(GetdelReplySchema)` to create a new message.
+ */
+export const GetdelReplySchema: GenMessage<GetdelReply> = /*@__PURE__*/
+  messageDesc(file_catena, 36);
+
+/**
+ * Removes every key (Redis's FLUSHALL, memcached's flush_all).
+ *
+ * @generated from message catena.v1.FlushRequest
+ */
+export type FlushRequest = Message<"catena.v1.FlushRequest"> & {
+};
+
+/**
+ * Describes the message catena.v1.FlushRequest.
+ * Use `create(FlushRequestSchema)` to create a new message.
+ */
+export const FlushRequestSchema: GenMessage<FlushRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 37);
+
+/**
+ * @generated from message catena.v1.FlushReply
+ */
+export type FlushReply = Message<"catena.v1.FlushReply"> & {
+  /**
+   * Keys removed, including expired ones not yet reclaimed.
+   *
+   * @generated from field: uint64 keys = 1;
+   */
+  keys: bigint;
+};
+
+/**
+ * Describes the message catena.v1.FlushReply.
+ * Use `create(FlushReplySchema)` to create a new message.
+ */
+export const FlushReplySchema: GenMessage<FlushReply> = /*@__PURE__*/
+  messageDesc(file_catena, 38);
 
 /**
  * @generated from message catena.v1.TtlRequest
@@ -923,7 +1376,7 @@ export type TtlRequest = Message<"catena.v1.TtlRequest"> & {
  * Use `create(TtlRequestSchema)` to create a new message.
  */
 export const TtlRequestSchema: GenMessage<TtlRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 27);
+  messageDesc(file_catena, 39);
 
 /**
  * @generated from message catena.v1.TtlReply
@@ -947,7 +1400,7 @@ export type TtlReply = Message<"catena.v1.TtlReply"> & {
  * Use `create(TtlReplySchema)` to create a new message.
  */
 export const TtlReplySchema: GenMessage<TtlReply> = /*@__PURE__*/
-  messageDesc(file_catena, 28);
+  messageDesc(file_catena, 40);
 
 /**
  * Pages through keys in byte order. Pass the reply's cursor as `after` to continue; an empty
@@ -984,7 +1437,7 @@ export type ScanRequest = Message<"catena.v1.ScanRequest"> & {
  * Use `create(ScanRequestSchema)` to create a new message.
  */
 export const ScanRequestSchema: GenMessage<ScanRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 29);
+  messageDesc(file_catena, 41);
 
 /**
  * @generated from message catena.v1.ScanReply
@@ -1006,7 +1459,7 @@ export type ScanReply = Message<"catena.v1.ScanReply"> & {
  * Use `create(ScanReplySchema)` to create a new message.
  */
 export const ScanReplySchema: GenMessage<ScanReply> = /*@__PURE__*/
-  messageDesc(file_catena, 30);
+  messageDesc(file_catena, 42);
 
 /**
  * @generated from message catena.v1.PingRequest
@@ -1023,7 +1476,7 @@ export type PingRequest = Message<"catena.v1.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 31);
+  messageDesc(file_catena, 43);
 
 /**
  * @generated from message catena.v1.PingReply
@@ -1040,7 +1493,7 @@ export type PingReply = Message<"catena.v1.PingReply"> & {
  * Use `create(PingReplySchema)` to create a new message.
  */
 export const PingReplySchema: GenMessage<PingReply> = /*@__PURE__*/
-  messageDesc(file_catena, 32);
+  messageDesc(file_catena, 44);
 
 /**
  * The cluster as the coordinator describes it: which nodes exist, where they listen, and each
@@ -1057,7 +1510,7 @@ export type TopologyRequest = Message<"catena.v1.TopologyRequest"> & {
  * Use `create(TopologyRequestSchema)` to create a new message.
  */
 export const TopologyRequestSchema: GenMessage<TopologyRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 33);
+  messageDesc(file_catena, 45);
 
 /**
  * @generated from message catena.v1.TopologyReply
@@ -1091,7 +1544,7 @@ export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
  * Use `create(TopologyReplySchema)` to create a new message.
  */
 export const TopologyReplySchema: GenMessage<TopologyReply> = /*@__PURE__*/
-  messageDesc(file_catena, 34);
+  messageDesc(file_catena, 46);
 
 /**
  * @generated from message catena.v1.ChainInfo
@@ -1127,7 +1580,7 @@ export type ChainInfo = Message<"catena.v1.ChainInfo"> & {
  * Use `create(ChainInfoSchema)` to create a new message.
  */
 export const ChainInfoSchema: GenMessage<ChainInfo> = /*@__PURE__*/
-  messageDesc(file_catena, 35);
+  messageDesc(file_catena, 47);
 
 /**
  * @generated from message catena.v1.NodeAddress
@@ -1166,7 +1619,7 @@ export type NodeAddress = Message<"catena.v1.NodeAddress"> & {
  * Use `create(NodeAddressSchema)` to create a new message.
  */
 export const NodeAddressSchema: GenMessage<NodeAddress> = /*@__PURE__*/
-  messageDesc(file_catena, 36);
+  messageDesc(file_catena, 48);
 
 /**
  * One node's view of its own replication state, for `catena status`.
@@ -1181,7 +1634,7 @@ export type NodeStatusRequest = Message<"catena.v1.NodeStatusRequest"> & {
  * Use `create(NodeStatusRequestSchema)` to create a new message.
  */
 export const NodeStatusRequestSchema: GenMessage<NodeStatusRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 37);
+  messageDesc(file_catena, 49);
 
 /**
  * @generated from message catena.v1.NodeStatusReply
@@ -1245,5 +1698,36 @@ export type NodeStatusReply = Message<"catena.v1.NodeStatusReply"> & {
  * Use `create(NodeStatusReplySchema)` to create a new message.
  */
 export const NodeStatusReplySchema: GenMessage<NodeStatusReply> = /*@__PURE__*/
-  messageDesc(file_catena, 38);
+  messageDesc(file_catena, 50);
+
+/**
+ * @generated from enum catena.v1.SetCondition
+ */
+export enum SetCondition {
+  /**
+   * @generated from enum value: SET_ALWAYS = 0;
+   */
+  SET_ALWAYS = 0,
+
+  /**
+   * @generated from enum value: SET_IF_ABSENT = 1;
+   */
+  SET_IF_ABSENT = 1,
+
+  /**
+   * @generated from enum value: SET_IF_PRESENT = 2;
+   */
+  SET_IF_PRESENT = 2,
+
+  /**
+   * @generated from enum value: SET_IF_VERSION = 3;
+   */
+  SET_IF_VERSION = 3,
+}
+
+/**
+ * Describes the enum catena.v1.SetCondition.
+ */
+export const SetConditionSchema: GenEnum<SetCondition> = /*@__PURE__*/
+  enumDesc(file_catena, 0);
 
