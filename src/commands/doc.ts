@@ -7,7 +7,8 @@ export function renderCommandsDoc(): string {
   const rows = commandNames.map((name) => {
     const def = commandTable[name];
     const kind = def.mutates ? 'write' : 'read';
-    return `| \`${def.usage}\` | ${kind} | ${def.seed ? 'yes' : ''} | ${def.summary} |`;
+    // A '|' inside a table cell must be escaped, even in code.
+    return `| \`${def.usage.replaceAll('|', '\\|')}\` | ${kind} | ${def.seed ? 'yes' : ''} | ${def.summary} |`;
   });
   const errors = Object.entries(errorCodes).map(([code, text]) => `| \`${code}\` | ${text} |`);
   return `<!-- Generated from src/commands/ by \`npm run docs\`; do not edit by hand. -->

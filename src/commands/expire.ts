@@ -27,15 +27,14 @@ export const expire = defineCommand({
       request.expiresAtMs !== 0n ? expiryFromAbsolute(request.expiresAtMs) : expiryFromTtl(request.ttlMs, clock);
     const current = store.get(key);
     if (current === undefined) return { found: false };
-    const before = {
+    const value = request.returnValue ? Buffer.from(current.value) : undefined;
+    // As store.expire, but the new version is needed (a gats reply's cas unique).
+    const version = store.put(key, current.value, { expiresAtMs, flags: current.flags });
+    return {
       found: true,
       hadTtl: current.expiresAtMs !== 0,
-      ...(request.returnValue
-        ? { value: Buffer.from(current.value), flags: current.flags, version: BigInt(current.version) }
-        : {}),
+      ...(value === undefined ? {} : { value, flags: current.flags, version: BigInt(version) }),
     };
-    store.expire(key, expiresAtMs);
-    return before;
   },
   render: (reply) => (reply.found ? 'OK' : '(not found)'),
 });

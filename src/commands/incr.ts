@@ -7,19 +7,17 @@ const usage = 'incr <key> [delta]';
 const u64Modulus = 1n << 64n;
 
 /**
- * memcached's reading of a value as a counter (safe_strtoull on the item's data, which memcached
- * stores followed by "\r\n"): leading whitespace, an optional sign, decimal digits, then
- * whitespace or the end. No digits at all reads as 0. A '-' wraps modulo 2^64 as strtoull does,
- * and is refused when the result would be negative as a signed 64-bit number.
+ * memcached's reading of a value as a counter (do_add_delta and safe_strtoull on the item's data,
+ * which memcached stores followed by "\r\n"): an empty value is refused ("can't delta zero byte
+ * values"); otherwise leading whitespace, an optional sign, at least one decimal digit, then
+ * whitespace or the end. A '-' wraps modulo 2^64 as strtoull does, and is refused when the result
+ * would be negative as a signed 64-bit number.
  */
 export function parseMemcachedCounter(value: Uint8Array): bigint | undefined {
   const text = Buffer.from(value.buffer, value.byteOffset, value.length).toString('latin1');
   const match = /^[ \t\n\v\f\r]*([+-]?)([0-9]*)/.exec(text)!;
   const [whole, sign, digits] = match as unknown as [string, string, string];
-  if (digits === '') {
-    // strtoull found no number and left its end at the very start.
-    return text === '' || /^[ \t\n\v\f\r]/.test(text) ? 0n : undefined;
-  }
+  if (digits === '') return undefined; // strtoull found no number (its end is its start)
   const rest = text.slice(whole.length);
   if (rest !== '' && !/^[ \t\n\v\f\r]/.test(rest)) return undefined;
   let number = BigInt(digits);

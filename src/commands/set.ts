@@ -75,7 +75,7 @@ export const set = defineCommand({
       request.ttlMs !== 0n ? expiryFromTtl(request.ttlMs, clock) : expiryFromAbsolute(request.expiresAtMs);
     const current = store.get(key);
     const previous = {
-      previousFound: current !== undefined,
+      previousFound: request.returnPrevious && current !== undefined,
       previousValue: request.returnPrevious && current !== undefined ? Buffer.from(current.value) : undefined,
     };
     const version = BigInt(current?.version ?? 0);
@@ -103,8 +103,6 @@ export const set = defineCommand({
   },
   render: (reply) => {
     const outcome = reply.stored ? `OK (version ${reply.version})` : `(not stored: current version ${reply.version})`;
-    return reply.previousValue.length > 0 || reply.previousFound
-      ? `${outcome}; previous ${reply.previousFound ? showBytes(reply.previousValue) : '(nil)'}`
-      : outcome;
+    return reply.previousFound ? `${outcome}; previous ${showBytes(reply.previousValue)}` : outcome;
   },
 });

@@ -32,6 +32,7 @@ import { splitAddress } from '../core/address.js';
 import { AdminServer } from './admin.js';
 import { clusterRouter, localRouter, type CommandRouter } from './router.js';
 import { RespSession } from '../protocol/resp/session.js';
+import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
 import { slotCount } from '../sharding/slots.js';
 
@@ -76,6 +77,9 @@ interface ProtocolSession {
   drain(): Promise<void>;
   close(deadlineMs: number): Promise<void>;
 }
+
+/** The memcached release whose text protocol Catena follows (reported by `version`). */
+const memcachedCompatibleVersion = '1.6.18';
 
 /** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
 const scanCursorsMax = 10_000;
@@ -342,9 +346,46 @@ export class CatenaNode {
   }
 
   private memcachedSession(socket: Socket, router: CommandRouter): ProtocolSession {
-    void router;
-    socket.destroy();
-    return { drain: () => Promise.resolve(), close: () => Promise.resolve() };
+    return new MemcachedSession(socket, {
+      router,
+      log: this.options.log,
+      itemBytesMax: this.options.valueBytesMax,
+      // memcached's version first: clients parse it (libmemcached refuses a major version 0).
+      version: `${memcachedCompatibleVersion}-catena-${catenaVersion}`,
+      nowMs: () => Date.now(),
+      stats: () => this.memcachedStats(router),
+      recordProtocolError: () => {
+        this.stats.protocolErrors += 1;
+      },
+    });
+  }
+
+  /** `stats`: memcached's general statistics where Catena has them, then Catena's own. */
+  private async memcachedStats(router: CommandRouter): Promise<[string, string | number | bigint][]> {
+    const size = await router.send('size', {});
+    const nowMs = Date.now();
+    const uptimeS = Math.floor((this.options.clock.nowMs() - this.context!.node.startedAtMs) / 1000);
+    const usage = process.resourceUsage();
+    return [
+      ['pid', process.pid],
+      ['uptime', uptimeS],
+      ['time', Math.floor(nowMs / 1000)],
+      ['version', `${memcachedCompatibleVersion}-catena-${catenaVersion}`],
+      ['pointer_size', 64],
+      ['rusage_user', (usage.userCPUTime / 1e6).toFixed(6)],
+      ['rusage_system', (usage.systemCPUTime / 1e6).toFixed(6)],
+      ['max_connections', connectionsMax],
+      ['curr_connections', this.stats.connectionsOpen],
+      ['total_connections', this.stats.connectionsTotal],
+      ['curr_items', size.keys],
+      ['bytes', size.bytes],
+      ['limit_maxbytes', 0],
+      ['item_size_max', this.options.valueBytesMax],
+      ['threads', 1],
+      ['catena_node_id', this.nodeId],
+      ['catena_durability', this.options.durability],
+      ['catena_protocol_errors', this.stats.protocolErrors],
+    ];
   }
 
   /** INFO's sections: Redis's field names where they mean the same, Catena's own after them. */

@@ -16,7 +16,15 @@ import {
 import type { CommandName } from '../../src/commands/types.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CatenaError, type ErrorCode } from '../../src/core/errors.js';
-import { keyBytesMax, scanCountMax, scanReplyBytesMax, ttlMsMax, valueBytesMaxDefault } from '../../src/core/limits.js';
+import { parseMemcachedCounter } from '../../src/commands/incr.js';
+import {
+  keyBytesMax,
+  multiKeysMax,
+  scanCountMax,
+  scanReplyBytesMax,
+  ttlMsMax,
+  valueBytesMaxDefault,
+} from '../../src/core/limits.js';
 import {
   decodeResponse,
   encodeRequest,
@@ -33,6 +41,10 @@ import {
   DelRequestSchema,
   ExpireReplySchema,
   ExpireRequestSchema,
+  FlushReplySchema,
+  FlushRequestSchema,
+  GetdelReplySchema,
+  GetdelRequestSchema,
   GetKeysReplySchema,
   GetKeysRequestSchema,
   GetReplySchema,
@@ -41,6 +53,10 @@ import {
   GetTableRequestSchema,
   IncrReplySchema,
   IncrRequestSchema,
+  MgetReplySchema,
+  MgetRequestSchema,
+  MputReplySchema,
+  MputRequestSchema,
   NodeStatusReplySchema,
   NodeStatusRequestSchema,
   PingReplySchema,
@@ -51,6 +67,9 @@ import {
   ResponseSchema,
   ScanReplySchema,
   ScanRequestSchema,
+  SetCondition,
+  SetReplySchema,
+  SetRequestSchema,
   SizeReplySchema,
   SizeRequestSchema,
   StatsReplySchema,
@@ -168,12 +187,24 @@ const run = {
         commandTable.cas.execute(h.ctx, create(CasRequestSchema, { key, expectedVersion, value, ttlMs })),
       ),
     ),
-  incr: (h: Harness, key: Uint8Array, delta: bigint) =>
-    reply(create(IncrReplySchema, commandTable.incr.execute(h.ctx, create(IncrRequestSchema, { key, delta })))),
-  append: (h: Harness, key: Uint8Array, value: Uint8Array) =>
-    reply(create(AppendReplySchema, commandTable.append.execute(h.ctx, create(AppendRequestSchema, { key, value })))),
-  expire: (h: Harness, key: Uint8Array, ttlMs: bigint) =>
-    reply(create(ExpireReplySchema, commandTable.expire.execute(h.ctx, create(ExpireRequestSchema, { key, ttlMs })))),
+  incr: (h: Harness, key: Uint8Array, delta: bigint, options: { memcached?: boolean; decrement?: boolean } = {}) =>
+    reply(
+      create(IncrReplySchema, commandTable.incr.execute(h.ctx, create(IncrRequestSchema, { key, delta, ...options }))),
+    ),
+  append: (h: Harness, key: Uint8Array, value: Uint8Array, options: { prepend?: boolean; mustExist?: boolean } = {}) =>
+    reply(
+      create(
+        AppendReplySchema,
+        commandTable.append.execute(h.ctx, create(AppendRequestSchema, { key, value, ...options })),
+      ),
+    ),
+  expire: (h: Harness, key: Uint8Array, ttlMs: bigint, options: { expiresAtMs?: bigint; returnValue?: boolean } = {}) =>
+    reply(
+      create(
+        ExpireReplySchema,
+        commandTable.expire.execute(h.ctx, create(ExpireRequestSchema, { key, ttlMs, ...options })),
+      ),
+    ),
   ttl: (h: Harness, key: Uint8Array) =>
     reply(create(TtlReplySchema, commandTable.ttl.execute(h.ctx, create(TtlRequestSchema, { key })))),
   scan: (h: Harness, init: { prefix?: Uint8Array; after?: Uint8Array; limit?: number; keysOnly?: boolean }) =>
@@ -189,7 +220,29 @@ const run = {
     reply(create(TopologyReplySchema, commandTable.topology.execute(h.ctx, create(TopologyRequestSchema)))),
   nodestatus: (h: Harness) =>
     reply(create(NodeStatusReplySchema, commandTable.nodestatus.execute(h.ctx, create(NodeStatusRequestSchema)))),
+  set: (h: Harness, key: Uint8Array, value: Uint8Array, options: SetOptions = {}) =>
+    reply(
+      create(SetReplySchema, commandTable.set.execute(h.ctx, create(SetRequestSchema, { key, value, ...options }))),
+    ),
+  mget: (h: Harness, keys: Uint8Array[]) =>
+    reply(create(MgetReplySchema, commandTable.mget.execute(h.ctx, create(MgetRequestSchema, { keys })))),
+  mput: (h: Harness, entries: { key: Uint8Array; value: Uint8Array }[]) =>
+    reply(create(MputReplySchema, commandTable.mput.execute(h.ctx, create(MputRequestSchema, { entries })))),
+  getdel: (h: Harness, key: Uint8Array) =>
+    reply(create(GetdelReplySchema, commandTable.getdel.execute(h.ctx, create(GetdelRequestSchema, { key })))),
+  flush: (h: Harness) => reply(create(FlushReplySchema, commandTable.flush.execute(h.ctx, create(FlushRequestSchema)))),
 };
+
+/** The optional fields of a SetRequest. */
+interface SetOptions {
+  condition?: SetCondition;
+  expectedVersion?: bigint;
+  ttlMs?: bigint;
+  expiresAtMs?: bigint;
+  keepTtl?: boolean;
+  returnPrevious?: boolean;
+  flags?: number;
+}
 
 function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp | string): void {
   assert.throws(fn, (error: unknown) => {
@@ -256,6 +309,11 @@ describe('command table', () => {
       ping: false,
       topology: false,
       nodestatus: false,
+      set: true,
+      mget: false,
+      mput: true,
+      getdel: true,
+      flush: true,
     };
     for (const name of commandNames) assert.equal(commandTable[name].mutates, expected[name], name);
 
@@ -279,6 +337,11 @@ describe('command table', () => {
       ping: () => run.ping(h),
       topology: () => run.topology(h),
       nodestatus: () => run.nodestatus(h),
+      set: () => run.set(h, k, bytes('1')),
+      mget: () => run.mget(h, [k, bytes('other')]),
+      mput: () => run.mput(h, [{ key: k, value: bytes('1') }]),
+      getdel: () => run.getdel(h, k),
+      flush: () => run.flush(h),
     };
     for (const name of commandNames) {
       h.store.put(k, bytes('5'));
@@ -387,19 +450,19 @@ describe('cas', () => {
 describe('incr', () => {
   it('counts from 0, by any delta, and stores decimal text', () => {
     const h = harness();
-    assert.deepEqual(run.incr(h, bytes('n'), 1n), { value: 1n });
-    assert.deepEqual(run.incr(h, bytes('n'), -5n), { value: -4n });
+    assert.deepEqual(run.incr(h, bytes('n'), 1n), { value: 1n, found: true });
+    assert.deepEqual(run.incr(h, bytes('n'), -5n), { value: -4n, found: true });
     assert.equal(text(run.get(h, bytes('n')).value), '-4');
-    assert.deepEqual(run.incr(h, bytes('n'), 0n), { value: -4n });
+    assert.deepEqual(run.incr(h, bytes('n'), 0n), { value: -4n, found: true });
     run.put(h, bytes('m'), bytes('41'));
-    assert.deepEqual(run.incr(h, bytes('m'), 1n), { value: 42n });
+    assert.deepEqual(run.incr(h, bytes('m'), 1n), { value: 42n, found: true });
   });
 
   it('the default delta from the words is 1', () => {
     const h = harness();
     const request = create(IncrRequestSchema, commandTable.incr.parse([bytes('n')]));
-    assert.deepEqual(commandTable.incr.execute(h.ctx, request), { value: 1n });
-    assert.deepEqual(commandTable.incr.execute(h.ctx, request), { value: 2n });
+    assert.deepEqual(commandTable.incr.execute(h.ctx, request), { value: 1n, found: true });
+    assert.deepEqual(commandTable.incr.execute(h.ctx, request), { value: 2n, found: true });
   });
 
   it('a value that is not a canonical integer is ERR_NOT_AN_INTEGER, and stays as it was', () => {
@@ -418,7 +481,7 @@ describe('incr', () => {
     assert.equal(text(run.get(h, bytes('max')).value), '9223372036854775807');
     run.put(h, bytes('min'), bytes('-9223372036854775808'));
     throwsCode(() => run.incr(h, bytes('min'), -1n), 'ERR_OVERFLOW');
-    assert.deepEqual(run.incr(h, bytes('min'), 2n ** 63n - 1n), { value: -1n });
+    assert.deepEqual(run.incr(h, bytes('min'), 2n ** 63n - 1n), { value: -1n, found: true });
     throwsCode(() => run.incr(h, bytes('fresh'), 2n ** 63n), 'ERR_OVERFLOW');
   });
 
@@ -434,16 +497,16 @@ describe('incr', () => {
 describe('append', () => {
   it('creates or extends the value and returns its length', () => {
     const h = harness();
-    assert.deepEqual(run.append(h, bytes('a'), bytes('he')), { length: 2n });
-    assert.deepEqual(run.append(h, bytes('a'), bytes('llo')), { length: 5n });
+    assert.deepEqual(run.append(h, bytes('a'), bytes('he')), { length: 2n, stored: true });
+    assert.deepEqual(run.append(h, bytes('a'), bytes('llo')), { length: 5n, stored: true });
     assert.equal(text(run.get(h, bytes('a')).value), 'hello');
-    assert.deepEqual(run.append(h, bytes('a'), new Uint8Array(0)), { length: 5n });
+    assert.deepEqual(run.append(h, bytes('a'), new Uint8Array(0)), { length: 5n, stored: true });
   });
 
   it('may reach the value limit but not pass it', () => {
     const h = harness(16);
     run.put(h, bytes('a'), Buffer.alloc(10, 0x61));
-    assert.deepEqual(run.append(h, bytes('a'), Buffer.alloc(6, 0x62)), { length: 16n });
+    assert.deepEqual(run.append(h, bytes('a'), Buffer.alloc(6, 0x62)), { length: 16n, stored: true });
     throwsCode(() => run.append(h, bytes('a'), bytes('c')), 'ERR_VALUE_TOO_LARGE');
     assert.equal(run.get(h, bytes('a')).value.length, 16, 'unchanged after the refusal');
     throwsCode(() => run.append(h, bytes('new'), Buffer.alloc(17)), 'ERR_VALUE_TOO_LARGE');
@@ -454,25 +517,38 @@ describe('append', () => {
     const h = harness(16);
     run.put(h, bytes('a'), Buffer.alloc(16), 1000n);
     h.clock.advance(1000);
-    assert.deepEqual(run.append(h, bytes('a'), bytes('x')), { length: 1n }, 'the expired 16 bytes do not count');
+    assert.deepEqual(
+      run.append(h, bytes('a'), bytes('x')),
+      { length: 1n, stored: true },
+      'the expired 16 bytes do not count',
+    );
     run.put(h, bytes('b'), bytes('1'), 1000n);
     run.append(h, bytes('b'), bytes('2'));
     assert.deepEqual(run.ttl(h, bytes('b')), { found: true, ttlMs: 1000n });
   });
 });
 
+/** An expire reply without return_value: found, and whether the key had an expiry before. */
+const expireReply = (found: boolean, hadTtl = false) => ({
+  found,
+  hadTtl,
+  value: new Uint8Array(0),
+  flags: 0,
+  version: 0n,
+});
+
 describe('expire and ttl', () => {
   it('set, count down and remove an expiry', () => {
     const h = harness();
-    assert.deepEqual(run.expire(h, bytes('k'), 1000n), { found: false });
+    assert.deepEqual(run.expire(h, bytes('k'), 1000n), expireReply(false));
     assert.deepEqual(run.ttl(h, bytes('k')), { found: false, ttlMs: 0n });
     run.put(h, bytes('k'), bytes('v'));
     assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 0n });
-    assert.deepEqual(run.expire(h, bytes('k'), 2000n), { found: true });
+    assert.deepEqual(run.expire(h, bytes('k'), 2000n), expireReply(true, false));
     assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 2000n });
     h.clock.advance(1500);
     assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 500n });
-    assert.deepEqual(run.expire(h, bytes('k'), 0n), { found: true });
+    assert.deepEqual(run.expire(h, bytes('k'), 0n), expireReply(true, true));
     assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 0n });
     h.clock.advance(10 * ttlMsMax);
     assert.equal(text(run.get(h, bytes('k')).value), 'v', 'ttl 0 means it never expires');
@@ -482,17 +558,682 @@ describe('expire and ttl', () => {
     const h = harness();
     run.put(h, bytes('k'), bytes('v'), 10n);
     h.clock.advance(10);
-    assert.deepEqual(run.expire(h, bytes('k'), 1000n), { found: false });
+    assert.deepEqual(run.expire(h, bytes('k'), 1000n), expireReply(false));
     assert.equal(run.get(h, bytes('k')).found, false);
   });
 
   it('the largest ttl is accepted, one more is ERR_INVALID_ARGUMENT', () => {
     const h = harness();
     run.put(h, bytes('k'), bytes('v'));
-    assert.deepEqual(run.expire(h, bytes('k'), BigInt(ttlMsMax)), { found: true });
+    assert.deepEqual(run.expire(h, bytes('k'), BigInt(ttlMsMax)), expireReply(true, false));
     assert.equal(run.ttl(h, bytes('k')).ttlMs, BigInt(ttlMsMax));
     throwsCode(() => run.expire(h, bytes('k'), BigInt(ttlMsMax) + 1n), 'ERR_INVALID_ARGUMENT', 'ttl');
     assert.equal(run.ttl(h, bytes('k')).ttlMs, BigInt(ttlMsMax), 'unchanged after the refusal');
+  });
+});
+
+// ---- set, mget, mput, getdel, flush, and the memcached forms of incr, append and expire --------
+
+/** Runs `refused`, which must throw `code`, and checks that nothing at all was written. */
+async function refusedWithoutWriting(
+  h: Harness,
+  code: ErrorCode,
+  refused: () => unknown,
+  message?: string,
+): Promise<void> {
+  await h.store.sync();
+  throwsCode(refused, code, message);
+  assert.equal(h.store.isSynced(), true, 'nothing was written');
+}
+
+const noBytes = new Uint8Array(0);
+const flagsOf = (h: Harness, key: Uint8Array): number => run.mget(h, [key]).items[0]!.flags;
+
+describe('set', () => {
+  it('SET_ALWAYS stores over anything; the reply has the new version, and no previous value unless asked', () => {
+    const h = harness();
+    const first = run.set(h, bytes('k'), bytes('a'));
+    assert.ok(first.version >= 1n);
+    assert.deepEqual(first, { stored: true, version: first.version, previousFound: false, previousValue: noBytes });
+    const got = run.get(h, bytes('k'));
+    assert.equal(text(got.value), 'a');
+    assert.equal(got.version, first.version);
+    const second = run.set(h, bytes('k'), bytes('b'));
+    assert.ok(second.version > first.version);
+    assert.deepEqual(
+      second,
+      { stored: true, version: second.version, previousFound: false, previousValue: noBytes },
+      'no previous value unless asked for',
+    );
+    assert.equal(text(run.get(h, bytes('k')).value), 'b');
+    assert.equal(run.get(h, bytes('k')).version, second.version);
+  });
+
+  it('SET_IF_ABSENT stores only when the key is missing or expired', () => {
+    const h = harness();
+    const created = run.set(h, bytes('k'), bytes('a'), { condition: SetCondition.SET_IF_ABSENT });
+    assert.equal(created.stored, true);
+    assert.equal(created.previousFound, false);
+    assert.deepEqual(run.set(h, bytes('k'), bytes('b'), { condition: SetCondition.SET_IF_ABSENT }), {
+      stored: false,
+      version: created.version,
+      previousFound: false,
+      previousValue: noBytes,
+    });
+    assert.equal(text(run.get(h, bytes('k')).value), 'a');
+    assert.equal(run.get(h, bytes('k')).version, created.version);
+
+    run.put(h, bytes('t'), bytes('old'), 100n);
+    h.clock.advance(100);
+    const over = run.set(h, bytes('t'), bytes('new'), { condition: SetCondition.SET_IF_ABSENT });
+    assert.equal(over.stored, true, 'an expired key counts as absent');
+    assert.equal(over.previousFound, false);
+    assert.deepEqual(run.ttl(h, bytes('t')), { found: true, ttlMs: 0n });
+  });
+
+  it('SET_IF_PRESENT stores only over a live value, and creates nothing', () => {
+    const h = harness();
+    assert.deepEqual(run.set(h, bytes('k'), bytes('a'), { condition: SetCondition.SET_IF_PRESENT }), {
+      stored: false,
+      version: 0n,
+      previousFound: false,
+      previousValue: noBytes,
+    });
+    assert.equal(run.get(h, bytes('k')).found, false);
+    assert.equal(h.store.size(), 0);
+    const { version } = run.put(h, bytes('k'), bytes('a'));
+    const replaced = run.set(h, bytes('k'), bytes('b'), { condition: SetCondition.SET_IF_PRESENT });
+    assert.equal(replaced.stored, true);
+    assert.equal(replaced.previousFound, false, 'only with return_previous');
+    assert.ok(replaced.version > version);
+    assert.equal(text(run.get(h, bytes('k')).value), 'b');
+
+    run.put(h, bytes('e'), bytes('old'), 10n);
+    h.clock.advance(10);
+    assert.equal(run.set(h, bytes('e'), bytes('new'), { condition: SetCondition.SET_IF_PRESENT }).stored, false);
+    assert.equal(run.get(h, bytes('e')).found, false);
+  });
+
+  it('SET_IF_VERSION stores only at the expected version; a missing key never matches, not even 0', () => {
+    const h = harness();
+    const ifVersion = (expectedVersion: bigint) => ({ condition: SetCondition.SET_IF_VERSION, expectedVersion });
+    const notStored = { stored: false, version: 0n, previousFound: false, previousValue: noBytes };
+    assert.deepEqual(run.set(h, bytes('k'), bytes('a'), ifVersion(0n)), notStored);
+    assert.deepEqual(run.set(h, bytes('k'), bytes('a'), ifVersion(7n)), notStored);
+    assert.equal(run.get(h, bytes('k')).found, false, 'nothing created');
+
+    const { version } = run.put(h, bytes('k'), bytes('a'));
+    assert.deepEqual(run.set(h, bytes('k'), bytes('b'), ifVersion(version + 1n)), {
+      stored: false,
+      version,
+      previousFound: false,
+      previousValue: noBytes,
+    });
+    assert.equal(run.set(h, bytes('k'), bytes('b'), ifVersion(0n)).stored, false, '0 matches no live key');
+    assert.equal(text(run.get(h, bytes('k')).value), 'a');
+
+    const swapped = run.set(h, bytes('k'), bytes('c'), ifVersion(version));
+    assert.equal(swapped.stored, true);
+    assert.ok(swapped.version > version);
+    assert.equal(text(run.get(h, bytes('k')).value), 'c');
+    assert.deepEqual(run.set(h, bytes('k'), bytes('d'), ifVersion(version)).version, swapped.version);
+    assert.equal(text(run.get(h, bytes('k')).value), 'c');
+
+    // Delete and re-create: the old version does not come back (no ABA).
+    run.del(h, bytes('k'));
+    run.put(h, bytes('k'), bytes('e'));
+    assert.equal(run.set(h, bytes('k'), bytes('f'), ifVersion(swapped.version)).stored, false);
+  });
+
+  it('return_previous gives the value the key had, whether or not it stores', () => {
+    const h = harness();
+    assert.deepEqual(run.set(h, bytes('k'), bytes('a'), { returnPrevious: true }), {
+      stored: true,
+      version: run.get(h, bytes('k')).version,
+      previousFound: false,
+      previousValue: noBytes,
+    });
+    const second = run.set(h, bytes('k'), Uint8Array.of(0, 255), { returnPrevious: true });
+    assert.equal(second.previousFound, true);
+    assert.equal(text(second.previousValue), 'a');
+    const refused = run.set(h, bytes('k'), bytes('x'), {
+      condition: SetCondition.SET_IF_ABSENT,
+      returnPrevious: true,
+    });
+    assert.equal(refused.stored, false);
+    assert.equal(Buffer.from(refused.previousValue).toString('hex'), '00ff', 'binary values come back as they are');
+    assert.equal(Buffer.from(run.get(h, bytes('k')).value).toString('hex'), '00ff');
+
+    run.put(h, bytes('t'), bytes('old'), 10n);
+    h.clock.advance(10);
+    const afterExpiry = run.set(h, bytes('t'), bytes('new'), { returnPrevious: true });
+    assert.deepEqual([afterExpiry.previousFound, afterExpiry.previousValue], [false, noBytes]);
+  });
+
+  it('ttl_ms sets an expiry, keep_ttl keeps the current one, and neither clears it', () => {
+    const h = harness();
+    run.set(h, bytes('k'), bytes('a'), { ttlMs: 1000n });
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 1000n });
+    h.clock.advance(400);
+    run.set(h, bytes('k'), bytes('b'), { keepTtl: true });
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 600n });
+    assert.equal(text(run.get(h, bytes('k')).value), 'b');
+    run.set(h, bytes('k'), bytes('c'));
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 0n }, 'a set without an expiry clears it');
+    run.set(h, bytes('k'), bytes('d'), { keepTtl: true });
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 0n }, 'keep_ttl keeps "no expiry" too');
+    run.set(h, bytes('new'), bytes('v'), { keepTtl: true });
+    assert.deepEqual(run.ttl(h, bytes('new')), { found: true, ttlMs: 0n }, 'a missing key has no expiry to keep');
+    h.clock.advance(10 * ttlMsMax);
+    assert.equal(text(run.get(h, bytes('k')).value), 'd');
+  });
+
+  it('expires_at_ms sets an absolute expiry; a time not after now stores the key already expired', () => {
+    const h = harness();
+    const now = BigInt(h.clock.nowMs());
+    run.set(h, bytes('k'), bytes('a'), { expiresAtMs: now + 2500n });
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 2500n });
+
+    for (const [key, at] of [
+      ['past', now - 1n],
+      ['now', now],
+      ['epoch', 1n],
+    ] as const) {
+      const reply = run.set(h, bytes(key), bytes('x'), { expiresAtMs: at });
+      assert.equal(reply.stored, true, key);
+      assert.ok(reply.version >= 1n);
+      assert.equal(run.get(h, bytes(key)).found, false, `${key}: invisible to get`);
+      assert.equal(run.mget(h, [bytes(key)]).items[0]!.found, false, `${key}: invisible to mget`);
+      assert.deepEqual(run.ttl(h, bytes(key)), { found: false, ttlMs: 0n });
+    }
+    assert.equal(h.store.size(), 4, 'the expired keys are present until reclaimed');
+    assert.equal(
+      run.set(h, bytes('past'), bytes('y'), { condition: SetCondition.SET_IF_ABSENT }).stored,
+      true,
+      'and count as absent',
+    );
+    h.clock.advance(2500);
+    assert.equal(run.get(h, bytes('k')).found, false);
+  });
+
+  it('more than one of ttl_ms, expires_at_ms and keep_ttl is ERR_INVALID_ARGUMENT, and nothing is written', async () => {
+    const h = harness();
+    const { version } = run.put(h, bytes('k'), bytes('old'), 1000n);
+    const at = BigInt(h.clock.nowMs() + 5000);
+    const combinations: SetOptions[] = [
+      { ttlMs: 10n, expiresAtMs: at },
+      { ttlMs: 10n, keepTtl: true },
+      { expiresAtMs: at, keepTtl: true },
+      { ttlMs: 10n, expiresAtMs: at, keepTtl: true },
+    ];
+    for (const options of combinations) {
+      for (const key of [bytes('k'), bytes('missing')]) {
+        await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () => run.set(h, key, bytes('new'), options));
+        await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () =>
+          run.set(h, key, bytes('new'), { ...options, condition: SetCondition.SET_IF_PRESENT, returnPrevious: true }),
+        );
+      }
+    }
+    const got = run.get(h, bytes('k'));
+    assert.deepEqual([text(got.value), got.version, got.ttlMs], ['old', version, 1000n]);
+    assert.equal(run.get(h, bytes('missing')).found, false);
+  });
+
+  it('an expiry out of range or a condition it does not know is ERR_INVALID_ARGUMENT, and nothing is written', async () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('old'));
+    const bad: SetOptions[] = [
+      { ttlMs: BigInt(ttlMsMax) + 1n },
+      { expiresAtMs: BigInt(Number.MAX_SAFE_INTEGER) + 1n },
+      { expiresAtMs: 2n ** 64n - 1n },
+      { condition: 9 as SetCondition },
+    ];
+    for (const options of bad) {
+      await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () => run.set(h, bytes('k'), bytes('new'), options));
+    }
+    assert.equal(text(run.get(h, bytes('k')).value), 'old');
+    assert.equal(run.set(h, bytes('k'), bytes('far'), { expiresAtMs: BigInt(Number.MAX_SAFE_INTEGER) }).stored, true);
+    assert.equal(text(run.get(h, bytes('k')).value), 'far');
+  });
+
+  it('flags are stored with the value and read back by mget; a write without flags resets them to 0', () => {
+    const h = harness();
+    run.set(h, bytes('k'), bytes('v'), { flags: 0xffff_ffff });
+    assert.equal(flagsOf(h, bytes('k')), 0xffff_ffff);
+    run.set(h, bytes('k'), bytes('w'), { flags: 7, keepTtl: true });
+    assert.equal(flagsOf(h, bytes('k')), 7);
+    run.set(h, bytes('k'), bytes('x'));
+    assert.equal(flagsOf(h, bytes('k')), 0);
+    run.set(h, bytes('k'), bytes('y'), { flags: 3 });
+    run.put(h, bytes('k'), bytes('z'));
+    assert.equal(flagsOf(h, bytes('k')), 0, 'put stores no flags');
+    run.set(h, bytes('k'), bytes('y'), { flags: 3 });
+    run.set(h, bytes('k'), bytes('n'), { condition: SetCondition.SET_IF_ABSENT, flags: 9 });
+    assert.equal(flagsOf(h, bytes('k')), 3, 'a set that does not store leaves the flags');
+  });
+});
+
+describe('mget', () => {
+  it('returns one item per key, in the order asked, with value, version, flags and ttl; missing keys not found', () => {
+    const h = harness();
+    const a = run.set(h, bytes('a'), bytes('1'), { ttlMs: 300n, flags: 12 }).version;
+    const b = run.put(h, bytes('b'), bytes('2')).version;
+    run.put(h, bytes('gone'), bytes('3'), 10n);
+    h.clock.advance(10);
+    const missing = { found: false, value: noBytes, version: 0n, flags: 0, ttlMs: 0n };
+    assert.deepEqual(run.mget(h, [bytes('b'), bytes('nope'), bytes('a'), bytes('gone'), bytes('b')]), {
+      items: [
+        { found: true, value: bytes('2'), version: b, flags: 0, ttlMs: 0n },
+        missing,
+        { found: true, value: bytes('1'), version: a, flags: 12, ttlMs: 290n },
+        missing,
+        { found: true, value: bytes('2'), version: b, flags: 0, ttlMs: 0n },
+      ],
+    });
+  });
+
+  it(`takes 1 to ${multiKeysMax} keys; none or more is ERR_INVALID_ARGUMENT; a bad key fails the whole request`, () => {
+    const h = harness();
+    run.put(h, bytes('k7'), bytes('v'));
+    const keys = Array.from({ length: multiKeysMax + 1 }, (_, i) => bytes(`k${i}`));
+    const most = run.mget(h, keys.slice(0, multiKeysMax));
+    assert.equal(most.items.length, multiKeysMax);
+    assert.deepEqual(
+      most.items.flatMap((item, i) => (item.found ? [i] : [])),
+      [7],
+    );
+    throwsCode(() => run.mget(h, keys), 'ERR_INVALID_ARGUMENT', String(multiKeysMax));
+    throwsCode(() => run.mget(h, []), 'ERR_INVALID_ARGUMENT');
+    throwsCode(() => run.mget(h, [bytes('k7'), new Uint8Array(0)]), 'ERR_KEY_EMPTY');
+    throwsCode(() => run.mget(h, [bytes('k7'), Buffer.alloc(keyBytesMax + 1, 0x6b)]), 'ERR_KEY_TOO_LARGE');
+  });
+});
+
+describe('mput', () => {
+  it('stores every entry (a later duplicate wins), and the reply names a version no older than any of them', () => {
+    const h = harness();
+    const before = run.put(h, bytes('a'), bytes('old')).version;
+    const { version } = run.mput(h, [
+      { key: bytes('a'), value: bytes('1') },
+      { key: bytes('b'), value: bytes('2') },
+      { key: bytes('a'), value: bytes('3') },
+    ]);
+    assert.ok(version > before);
+    const items = run.mget(h, [bytes('a'), bytes('b')]).items;
+    assert.deepEqual(
+      items.map((item) => text(item.value)),
+      ['3', '2'],
+    );
+    for (const item of items) assert.ok(item.version > before && item.version <= version);
+  });
+
+  it('each entry gets its own version, in order; the reply names the last one', () => {
+    const h = harness();
+    const { version } = run.mput(h, [
+      { key: bytes('a'), value: bytes('1') },
+      { key: bytes('b'), value: bytes('2') },
+    ]);
+    const [a, b] = run.mget(h, [bytes('a'), bytes('b')]).items.map((item) => item.version);
+    assert.equal(b, version);
+    assert.ok(a! < b!);
+  });
+
+  it('removes any expiry and any flags, as a put does', () => {
+    const h = harness();
+    run.set(h, bytes('a'), bytes('old'), { ttlMs: 500n, flags: 5 });
+    run.mput(h, [{ key: bytes('a'), value: bytes('new') }]);
+    const [item] = run.mget(h, [bytes('a')]).items;
+    assert.deepEqual([text(item?.value), item?.ttlMs, item?.flags], ['new', 0n, 0]);
+    h.clock.advance(1000);
+    assert.equal(run.get(h, bytes('a')).found, true);
+  });
+
+  it('is all or nothing: one bad entry anywhere and nothing is written', async () => {
+    const h = harness(64);
+    const { version } = run.put(h, bytes('a'), bytes('old'));
+    const good = [
+      { key: bytes('a'), value: bytes('new') },
+      { key: bytes('b'), value: bytes('1') },
+    ];
+    const bad: [ErrorCode, { key: Uint8Array; value: Uint8Array }][] = [
+      ['ERR_KEY_EMPTY', { key: new Uint8Array(0), value: bytes('x') }],
+      ['ERR_KEY_TOO_LARGE', { key: Buffer.alloc(keyBytesMax + 1, 0x6b), value: bytes('x') }],
+      ['ERR_VALUE_TOO_LARGE', { key: bytes('c'), value: Buffer.alloc(65) }],
+    ];
+    for (const [code, entry] of bad) {
+      await refusedWithoutWriting(h, code, () => run.mput(h, [...good, entry]));
+      await refusedWithoutWriting(h, code, () => run.mput(h, [entry, ...good]));
+    }
+    // Each value within the limit, but together over it.
+    const thirds = ['x', 'y', 'z'].map((key) => ({ key: bytes(key), value: Buffer.alloc(22) }));
+    await refusedWithoutWriting(h, 'ERR_VALUE_TOO_LARGE', () => run.mput(h, thirds), '64');
+    await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () => run.mput(h, []));
+    const tooMany = Array.from({ length: multiKeysMax + 1 }, (_, i) => ({ key: bytes(`k${i}`), value: noBytes }));
+    await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () => run.mput(h, tooMany), String(multiKeysMax));
+    const got = run.get(h, bytes('a'));
+    assert.deepEqual([text(got.value), got.version], ['old', version]);
+    assert.equal(h.store.size(), 1);
+
+    // At the limits exactly, it stores.
+    const exact = [22, 21, 21].map((length, i) => ({ key: bytes(['x', 'y', 'z'][i]!), value: Buffer.alloc(length) }));
+    assert.doesNotThrow(() => run.mput(h, exact));
+    assert.doesNotThrow(() => run.mput(h, tooMany.slice(0, multiKeysMax)));
+    assert.equal(h.store.size(), 1 + 3 + multiKeysMax);
+  });
+});
+
+describe('getdel', () => {
+  it('removes a key and returns the value it had', () => {
+    const h = harness();
+    run.put(h, bytes('k'), Uint8Array.of(0, 1, 255));
+    const got = run.getdel(h, bytes('k'));
+    assert.deepEqual(got, { found: true, value: Buffer.of(0, 1, 255) });
+    assert.equal(run.get(h, bytes('k')).found, false);
+    assert.deepEqual(run.getdel(h, bytes('k')), { found: false, value: noBytes });
+    run.put(h, bytes('k'), bytes('later'));
+    assert.deepEqual(got.value, Buffer.of(0, 1, 255), 'the value returned is its own copy');
+  });
+
+  it('an expired key is not found, and its record goes too', () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('v'), 10n);
+    h.clock.advance(10);
+    assert.equal(h.store.size(), 1);
+    assert.deepEqual(run.getdel(h, bytes('k')), { found: false, value: noBytes });
+    assert.equal(h.store.size(), 0);
+  });
+});
+
+describe('flush', () => {
+  it('removes every key and counts them, expired ones included', () => {
+    const h = harness();
+    run.put(h, bytes('a'), bytes('1'));
+    run.set(h, bytes('b'), bytes('2'), { flags: 4 });
+    run.put(h, bytes('c'), bytes('3'), 10n);
+    h.clock.advance(10);
+    assert.deepEqual(run.flush(h), { keys: 3n });
+    assert.deepEqual(run.size(h), { keys: 0n, bytes: 0n });
+    assert.equal(run.mget(h, [bytes('a'), bytes('b'), bytes('c')]).items.filter((item) => item.found).length, 0);
+    assert.deepEqual(run.scan(h, {}), { entries: [], cursor: noBytes });
+    assert.deepEqual(run.flush(h), { keys: 0n });
+    const after = run.put(h, bytes('a'), bytes('again'));
+    assert.equal(text(run.get(h, bytes('a')).value), 'again');
+    assert.equal(flagsOf(h, bytes('a')), 0);
+    assert.ok(after.version > 0n);
+  });
+});
+
+describe('incr with memcached semantics', () => {
+  const memcached = { memcached: true };
+  const decrement = { memcached: true, decrement: true };
+  const u64 = (value: bigint): bigint => BigInt.asIntN(64, value); // as the reply carries it
+
+  it('a missing or expired key is not found, and nothing is created', async () => {
+    const h = harness();
+    await h.store.sync();
+    assert.deepEqual(run.incr(h, bytes('n'), 1n, memcached), { value: 0n, found: false });
+    assert.deepEqual(run.incr(h, bytes('n'), 1n, decrement), { value: 0n, found: false });
+    assert.equal(h.store.isSynced(), true, 'nothing was written');
+    assert.equal(run.get(h, bytes('n')).found, false);
+    run.put(h, bytes('e'), bytes('5'), 10n);
+    h.clock.advance(10);
+    assert.deepEqual(run.incr(h, bytes('e'), 1n, memcached), { value: 0n, found: false });
+    assert.equal(run.get(h, bytes('e')).found, false);
+  });
+
+  it('adds and subtracts unsigned amounts, storing decimal text', () => {
+    const h = harness();
+    run.put(h, bytes('n'), bytes('5'));
+    assert.deepEqual(run.incr(h, bytes('n'), 10n, memcached), { value: 15n, found: true });
+    assert.equal(text(run.get(h, bytes('n')).value), '15');
+    assert.deepEqual(run.incr(h, bytes('n'), 5n, decrement), { value: 10n, found: true });
+    assert.equal(text(run.get(h, bytes('n')).value), '10');
+    assert.deepEqual(run.incr(h, bytes('n'), 0n, memcached), { value: 10n, found: true });
+  });
+
+  it("wraps at 2^64; the delta and the result travel as two's-complement int64", () => {
+    const h = harness();
+    run.put(h, bytes('max'), bytes('18446744073709551615'));
+    assert.deepEqual(run.incr(h, bytes('max'), 1n, memcached), { value: 0n, found: true });
+    assert.equal(text(run.get(h, bytes('max')).value), '0'.padEnd(20, ' '));
+
+    // 18446744073709551615 as a delta is sent as -1: adding it is subtracting 1, modulo 2^64.
+    run.put(h, bytes('n'), bytes('5'));
+    assert.deepEqual(run.incr(h, bytes('n'), u64(18446744073709551615n), memcached), { value: 4n, found: true });
+    assert.equal(text(run.get(h, bytes('n')).value), '4');
+
+    // Past 2^63 the reply's int64 is negative; the stored text is the unsigned number.
+    run.put(h, bytes('big'), bytes('9223372036854775807'));
+    assert.deepEqual(run.incr(h, bytes('big'), 1n, memcached), { value: -(2n ** 63n), found: true });
+    assert.equal(text(run.get(h, bytes('big')).value), '9223372036854775808');
+    assert.deepEqual(run.incr(h, bytes('big'), u64(2n ** 63n + 6n), memcached), {
+      value: 6n,
+      found: true,
+    });
+  });
+
+  it('a decrement stops at 0, also by an amount past 2^63', () => {
+    const h = harness();
+    run.put(h, bytes('n'), bytes('5'));
+    assert.deepEqual(run.incr(h, bytes('n'), 10n, decrement), { value: 0n, found: true });
+    assert.equal(text(run.get(h, bytes('n')).value), '0');
+    assert.deepEqual(run.incr(h, bytes('n'), 1n, decrement), { value: 0n, found: true });
+    run.put(h, bytes('m'), bytes('18446744073709551615'));
+    assert.deepEqual(run.incr(h, bytes('m'), -1n, decrement), { value: 0n, found: true }, 'minus 2^64 - 1');
+  });
+
+  it('a shorter result is padded with spaces to the old length, as memcached rewrites in place', () => {
+    const h = harness();
+    const cases: [string, bigint, { memcached: boolean; decrement?: boolean }, string][] = [
+      ['10', 1n, decrement, '9 '],
+      ['100', 95n, decrement, '5  '],
+      ['10', 100n, decrement, '0 '],
+      ['9 ', 1n, memcached, '10'],
+      [' 12 ', 1n, memcached, '13  '],
+      ['99', 1n, memcached, '100'],
+      ['007', 1n, memcached, '8  '],
+    ];
+    for (const [before, delta, options, after] of cases) {
+      run.put(h, bytes('n'), bytes(before));
+      run.incr(h, bytes('n'), delta, options);
+      assert.equal(text(run.get(h, bytes('n')).value), after, `"${before}" ${options.decrement ? '-' : '+'} ${delta}`);
+    }
+  });
+
+  it('keeps the flags and the expiry', () => {
+    const h = harness();
+    run.set(h, bytes('n'), bytes('10'), { ttlMs: 1000n, flags: 77 });
+    h.clock.advance(100);
+    run.incr(h, bytes('n'), 1n, decrement);
+    run.incr(h, bytes('n'), 5n, memcached);
+    const [item] = run.mget(h, [bytes('n')]).items;
+    assert.deepEqual([text(item?.value), item?.flags, item?.ttlMs], ['14', 77, 900n]);
+  });
+
+  it('a value memcached cannot read as a counter is ERR_NOT_AN_INTEGER, and stays as it was', () => {
+    const h = harness();
+    for (const value of ['abc', '12abc', '1.5', '-5', '18446744073709551616', '0x10', '+', '-9223372036854775808']) {
+      run.put(h, bytes('x'), bytes(value));
+      for (const options of [memcached, decrement]) {
+        throwsCode(() => run.incr(h, bytes('x'), 1n, options), 'ERR_NOT_AN_INTEGER');
+        assert.equal(text(run.get(h, bytes('x')).value), value);
+      }
+    }
+  });
+
+  it('an empty value is not a counter (memcached: "Can\'t delta zero byte values")', () => {
+    const h = harness();
+    run.put(h, bytes('x'), new Uint8Array(0));
+    throwsCode(() => run.incr(h, bytes('x'), 1n, memcached), 'ERR_NOT_AN_INTEGER');
+    assert.equal(run.get(h, bytes('x')).value.length, 0);
+  });
+
+  it('without memcached, decrement is not used and a missing key still counts as 0', () => {
+    const h = harness();
+    assert.deepEqual(run.incr(h, bytes('n'), 2n, { decrement: true }), { value: 2n, found: true });
+  });
+});
+
+describe('parseMemcachedCounter (safe_strtoull)', () => {
+  const table: [string, bigint | undefined][] = [
+    ['', undefined],
+    [' ', undefined],
+    ['12', 12n],
+    [' 12 ', 12n],
+    ['\t\n12\r\n', 12n],
+    ['12 abc', 12n],
+    ['007', 7n],
+    ['12abc', undefined],
+    ['abc', undefined],
+    ['1.5', undefined],
+    ['-0', 0n],
+    ['-5', undefined],
+    ['+7', 7n],
+    ['+', undefined],
+    ['-', undefined],
+    ['18446744073709551615', 18446744073709551615n],
+    ['18446744073709551616', undefined],
+    ['99999999999999999999999', undefined],
+    ['9223372036854775808', 9223372036854775808n],
+    ['-9223372036854775808', undefined],
+    ['-18446744073709551615', 1n],
+  ];
+  for (const [input, expected] of table) {
+    it(`${JSON.stringify(input)} -> ${expected === undefined ? 'not a number' : String(expected)}`, () => {
+      assert.equal(parseMemcachedCounter(Buffer.from(input, 'latin1')), expected);
+    });
+  }
+
+  it('reads only the bytes of its view', () => {
+    const backing = Buffer.from('9912xx', 'latin1');
+    assert.equal(parseMemcachedCounter(backing.subarray(2, 4)), 12n);
+    assert.equal(parseMemcachedCounter(new Uint8Array(backing.buffer, backing.byteOffset + 1, 3)), 912n);
+  });
+});
+
+describe('append: prepend and must-exist', () => {
+  it('prepends to the value, or starts a missing key with the part', () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('world'));
+    assert.deepEqual(run.append(h, bytes('k'), bytes('hello '), { prepend: true }), { length: 11n, stored: true });
+    assert.equal(text(run.get(h, bytes('k')).value), 'hello world');
+    assert.deepEqual(run.append(h, bytes('new'), bytes('x'), { prepend: true }), { length: 1n, stored: true });
+    assert.equal(text(run.get(h, bytes('new')).value), 'x');
+  });
+
+  it('with must-exist, a missing or expired key is not stored and stays missing', async () => {
+    const h = harness();
+    run.put(h, bytes('e'), bytes('old'), 10n);
+    h.clock.advance(10);
+    await h.store.sync();
+    for (const prepend of [false, true]) {
+      for (const key of ['k', 'e']) {
+        assert.deepEqual(run.append(h, bytes(key), bytes('x'), { prepend, mustExist: true }), {
+          length: 0n,
+          stored: false,
+        });
+        assert.equal(run.get(h, bytes(key)).found, false);
+      }
+    }
+    assert.equal(h.store.isSynced(), true, 'nothing was written');
+    run.put(h, bytes('k'), bytes('b'));
+    assert.deepEqual(run.append(h, bytes('k'), bytes('c'), { mustExist: true }), { length: 2n, stored: true });
+    assert.deepEqual(run.append(h, bytes('k'), bytes('a'), { mustExist: true, prepend: true }), {
+      length: 3n,
+      stored: true,
+    });
+    assert.equal(text(run.get(h, bytes('k')).value), 'abc');
+  });
+
+  it('append and prepend keep the expiry and the flags', () => {
+    const h = harness();
+    run.set(h, bytes('k'), bytes('b'), { ttlMs: 1000n, flags: 0x8000_0001 });
+    h.clock.advance(100);
+    run.append(h, bytes('k'), bytes('c'));
+    run.append(h, bytes('k'), bytes('a'), { prepend: true });
+    const [item] = run.mget(h, [bytes('k')]).items;
+    assert.deepEqual([text(item?.value), item?.flags, item?.ttlMs], ['abc', 0x8000_0001, 900n]);
+  });
+
+  it('prepend may reach the value limit but not pass it', () => {
+    const h = harness(16);
+    run.put(h, bytes('a'), Buffer.alloc(10, 0x61));
+    assert.deepEqual(run.append(h, bytes('a'), Buffer.alloc(6, 0x62), { prepend: true }), {
+      length: 16n,
+      stored: true,
+    });
+    throwsCode(() => run.append(h, bytes('a'), bytes('c'), { prepend: true }), 'ERR_VALUE_TOO_LARGE');
+    assert.equal(text(run.get(h, bytes('a')).value), 'bbbbbbaaaaaaaaaa', 'unchanged after the refusal');
+  });
+});
+
+describe('expire: an absolute time, had_ttl, and the value back', () => {
+  it('expires_at_ms sets an absolute expiry; a time not after now expires the key at once', () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('v'));
+    const now = BigInt(h.clock.nowMs());
+    assert.deepEqual(run.expire(h, bytes('k'), 0n, { expiresAtMs: now + 2500n }), expireReply(true, false));
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 2500n });
+    for (const at of [now, now - 1n, 1n]) {
+      run.put(h, bytes('p'), bytes('v'));
+      assert.deepEqual(run.expire(h, bytes('p'), 0n, { expiresAtMs: at }), expireReply(true, false));
+      assert.equal(run.get(h, bytes('p')).found, false, `expires_at ${at}`);
+    }
+    assert.deepEqual(run.expire(h, bytes('missing'), 0n, { expiresAtMs: now + 10n }), expireReply(false));
+    assert.equal(run.get(h, bytes('missing')).found, false);
+  });
+
+  it('ttl_ms with expires_at_ms, or an absolute time out of range, is ERR_INVALID_ARGUMENT, and nothing changes', async () => {
+    const h = harness();
+    const { version } = run.put(h, bytes('k'), bytes('v'), 1000n);
+    const at = BigInt(h.clock.nowMs() + 5000);
+    await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () => run.expire(h, bytes('k'), 10n, { expiresAtMs: at }));
+    await refusedWithoutWriting(h, 'ERR_INVALID_ARGUMENT', () =>
+      run.expire(h, bytes('k'), 0n, { expiresAtMs: BigInt(Number.MAX_SAFE_INTEGER) + 1n, returnValue: true }),
+    );
+    const got = run.get(h, bytes('k'));
+    assert.deepEqual([got.version, got.ttlMs], [version, 1000n]);
+  });
+
+  it('had_ttl says whether the key had an expiry before the request', () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('v'));
+    assert.equal(run.expire(h, bytes('k'), 1000n).hadTtl, false);
+    assert.equal(run.expire(h, bytes('k'), 2000n).hadTtl, true);
+    assert.equal(run.expire(h, bytes('k'), 0n).hadTtl, true, 'removing an expiry: it had one');
+    assert.equal(run.expire(h, bytes('k'), 0n).hadTtl, false);
+    assert.equal(run.expire(h, bytes('nope'), 0n).hadTtl, false);
+  });
+
+  it('return_value gives the value and flags with the new expiry, and keeps the flags', () => {
+    const h = harness();
+    run.set(h, bytes('k'), Uint8Array.of(1, 0, 2), { flags: 0xabcd, ttlMs: 50n });
+    const reply = run.expire(h, bytes('k'), 1000n, { returnValue: true });
+    assert.equal(reply.found, true);
+    assert.equal(reply.hadTtl, true);
+    assert.equal(Buffer.from(reply.value).toString('hex'), '010002');
+    assert.equal(reply.flags, 0xabcd);
+    assert.ok(reply.version >= 1n);
+    assert.deepEqual(run.ttl(h, bytes('k')), { found: true, ttlMs: 1000n });
+    assert.equal(flagsOf(h, bytes('k')), 0xabcd, 'expire keeps the flags');
+    assert.deepEqual(run.expire(h, bytes('missing'), 1000n, { returnValue: true }), expireReply(false));
+    assert.deepEqual(
+      run.expire(h, bytes('k'), 1000n),
+      expireReply(true, true),
+      'no value, flags or version unless asked for',
+    );
+  });
+
+  it("the version that comes with the value is the key's version after the expire (usable for a following cas)", () => {
+    const h = harness();
+    run.put(h, bytes('k'), bytes('v'));
+    const reply = run.expire(h, bytes('k'), 1000n, { returnValue: true });
+    assert.equal(reply.version, run.get(h, bytes('k')).version);
+    assert.equal(
+      run.set(h, bytes('k'), bytes('w'), { condition: SetCondition.SET_IF_VERSION, expectedVersion: reply.version })
+        .stored,
+      true,
+    );
   });
 });
 
@@ -771,6 +1512,12 @@ describe('argument checks', () => {
     append: (h, key) => run.append(h, key, bytes('v')),
     expire: (h, key) => run.expire(h, key, 10n),
     ttl: (h, key) => run.ttl(h, key),
+    set: (h, key) => run.set(h, key, bytes('v'), { condition: SetCondition.SET_IF_PRESENT }),
+    mget: (h, key) => run.mget(h, [bytes('ok'), key]),
+    mput: (h, key) => run.mput(h, [{ key, value: bytes('v') }]),
+    getdel: (h, key) => run.getdel(h, key),
+    'incr (memcached)': (h, key) => run.incr(h, key, 1n, { memcached: true }),
+    'append (prepend, must-exist)': (h, key) => run.append(h, key, bytes('v'), { prepend: true, mustExist: true }),
   };
 
   for (const [name, call] of Object.entries(keyed)) {
@@ -782,13 +1529,17 @@ describe('argument checks', () => {
     });
   }
 
-  it('a value over the limit is ERR_VALUE_TOO_LARGE for put, cas and append, and nothing is written', () => {
+  it('a value over the limit is ERR_VALUE_TOO_LARGE for put, cas, append, set and mput, and nothing is written', () => {
     const h = harness(32);
     run.put(h, bytes('k'), bytes('old'));
     const big = Buffer.alloc(33);
     throwsCode(() => run.put(h, bytes('k'), big), 'ERR_VALUE_TOO_LARGE', '32');
     throwsCode(() => run.cas(h, bytes('k'), 0n, big), 'ERR_VALUE_TOO_LARGE');
     throwsCode(() => run.append(h, bytes('k'), big), 'ERR_VALUE_TOO_LARGE');
+    throwsCode(() => run.append(h, bytes('k'), big, { prepend: true, mustExist: true }), 'ERR_VALUE_TOO_LARGE');
+    throwsCode(() => run.set(h, bytes('k'), big, { returnPrevious: true }), 'ERR_VALUE_TOO_LARGE', '32');
+    throwsCode(() => run.set(h, bytes('k'), big, { condition: SetCondition.SET_IF_ABSENT }), 'ERR_VALUE_TOO_LARGE');
+    throwsCode(() => run.mput(h, [{ key: bytes('k'), value: big }]), 'ERR_VALUE_TOO_LARGE', '32');
     assert.equal(text(run.get(h, bytes('k')).value), 'old');
     assert.doesNotThrow(() => run.put(h, bytes('k'), Buffer.alloc(32)));
   });
@@ -842,6 +1593,29 @@ describe('replies travel through the native codec', () => {
       ['ping', exec('ping', {})],
       ['topology', exec('topology', {})],
       ['nodestatus', exec('nodestatus', {})],
+      ['incr', exec('incr', { key: bytes('b'), delta: -1n, memcached: true })],
+      ['incr', exec('incr', { key: bytes('missing'), delta: 1n, memcached: true, decrement: true })],
+      ['append', exec('append', { key: bytes('b'), value: bytes('0'), prepend: true, mustExist: true })],
+      ['append', exec('append', { key: bytes('missing'), value: bytes('0'), mustExist: true })],
+      ['expire', exec('expire', { key: bytes('a'), expiresAtMs: BigInt(h.clock.nowMs() + 500), returnValue: true })],
+      [
+        'set',
+        exec('set', {
+          key: bytes('s'),
+          value: bytes('v'),
+          condition: SetCondition.SET_IF_ABSENT,
+          ttlMs: 100n,
+          returnPrevious: true,
+          flags: 0xffff_ffff,
+        }),
+      ],
+      ['set', exec('set', { key: bytes('s'), value: bytes('w'), keepTtl: true, returnPrevious: true })],
+      ['set', exec('set', { key: bytes('s'), value: bytes('x'), condition: SetCondition.SET_IF_VERSION })],
+      ['mget', exec('mget', { keys: [bytes('s'), bytes('missing'), bytes('a')] })],
+      ['mput', exec('mput', { entries: [{ key: bytes('m1'), value: bytes('1') }, { key: bytes('m2') }] })],
+      ['getdel', exec('getdel', { key: bytes('m1') })],
+      ['getdel', exec('getdel', { key: bytes('missing') })],
+      ['flush', exec('flush', {})],
     ];
     for (const [name, value] of replies) {
       const body = encodeResponse(77, { case: name, value } as unknown as ResponseResult);
@@ -878,6 +1652,11 @@ const requestSchemas = {
   ping: PingRequestSchema,
   topology: TopologyRequestSchema,
   nodestatus: NodeStatusRequestSchema,
+  set: SetRequestSchema,
+  mget: MgetRequestSchema,
+  mput: MputRequestSchema,
+  getdel: GetdelRequestSchema,
+  flush: FlushRequestSchema,
 } as const;
 
 const replySchemas = {
@@ -897,17 +1676,42 @@ const replySchemas = {
   ping: PingReplySchema,
   topology: TopologyReplySchema,
   nodestatus: NodeStatusReplySchema,
+  set: SetReplySchema,
+  mget: MgetReplySchema,
+  mput: MputReplySchema,
+  getdel: GetdelReplySchema,
+  flush: FlushReplySchema,
 } as const;
 
 // ---- Parse ---------------------------------------------------------------------------------------
 
 const w = (...words: string[]): Buffer[] => words.map((word) => Buffer.from(word));
 
-/** Parse results with bytes as text, so they compare with deepEqual. */
+/** Parse results with bytes as text (in lists and nested entries too), so they compare with deepEqual. */
 function shown(request: object): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(request).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString() : v]),
-  );
+  const show = (value: unknown): unknown => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString();
+    if (Array.isArray(value)) return value.map(show);
+    if (typeof value === 'object' && value !== null) return shown(value);
+    return value;
+  };
+  return Object.fromEntries(Object.entries(request).map(([k, v]) => [k, show(v)]));
+}
+
+/** What set's parse builds: every field, the defaults overridden by `fields`. */
+function setParsed(fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    key: 'k',
+    value: 'v',
+    condition: SetCondition.SET_ALWAYS,
+    expectedVersion: 0n,
+    ttlMs: 0n,
+    expiresAtMs: 0n,
+    keepTtl: false,
+    returnPrevious: false,
+    flags: 0,
+    ...fields,
+  };
 }
 
 describe('parse', () => {
@@ -939,8 +1743,18 @@ describe('parse', () => {
       [['k', '9223372036854775807'], { key: 'k', delta: 2n ** 63n - 1n }],
       [['k', '-9223372036854775808'], { key: 'k', delta: -(2n ** 63n) }],
     ],
-    append: [[['k', 'v'], { key: 'k', value: 'v' }]],
-    expire: [[['k', '100'], { key: 'k', ttlMs: 100n }]],
+    append: [
+      [['k', 'v'], { key: 'k', value: 'v', prepend: false, mustExist: false }],
+      [['k', 'v', 'prepend'], { key: 'k', value: 'v', prepend: true, mustExist: false }],
+      [['k', 'v', 'MUST-EXIST'], { key: 'k', value: 'v', prepend: false, mustExist: true }],
+      [['k', 'v', 'must-exist', 'Prepend'], { key: 'k', value: 'v', prepend: true, mustExist: true }],
+    ],
+    expire: [
+      [['k', '100'], { key: 'k', ttlMs: 100n }],
+      [['k', '0'], { key: 'k', ttlMs: 0n }],
+      [['k', 'at=1700000000000'], { key: 'k', expiresAtMs: 1700000000000n }],
+      [['k', 'AT=5'], { key: 'k', expiresAtMs: 5n }],
+    ],
     ttl: [[['k'], { key: 'k' }]],
     scan: [
       [[], { prefix: undefined, after: undefined, limit: 0 }],
@@ -953,6 +1767,49 @@ describe('parse', () => {
     ],
     topology: [[[], {}]],
     nodestatus: [[[], {}]],
+    set: [
+      [['k', 'v'], setParsed({})],
+      [
+        ['k', 'v', 'nx', 'ttl=100', 'get', 'flags=7'],
+        setParsed({ condition: SetCondition.SET_IF_ABSENT, ttlMs: 100n, returnPrevious: true, flags: 7 }),
+      ],
+      [['k', 'v', 'XX', 'KeepTTL'], setParsed({ condition: SetCondition.SET_IF_PRESENT, keepTtl: true })],
+      [
+        ['k', 'v', 'version=5', 'at=1700000000000', 'flags=4294967295'],
+        setParsed({
+          condition: SetCondition.SET_IF_VERSION,
+          expectedVersion: 5n,
+          expiresAtMs: 1700000000000n,
+          flags: 0xffff_ffff,
+        }),
+      ],
+      [
+        ['k', 'v', 'nx', 'version=0', 'ttl=1', 'at=2', 'keepttl'],
+        setParsed({ condition: SetCondition.SET_IF_VERSION, ttlMs: 1n, expiresAtMs: 2n, keepTtl: true }),
+      ],
+    ],
+    mget: [
+      [['a'], { keys: ['a'] }],
+      [['a', 'b', 'a'], { keys: ['a', 'b', 'a'] }],
+      [
+        Array.from({ length: multiKeysMax }, (_, i) => `k${i}`),
+        { keys: Array.from({ length: multiKeysMax }, (_, i) => `k${i}`) },
+      ],
+    ],
+    mput: [
+      [['a', '1'], { entries: [{ key: 'a', value: '1' }] }],
+      [
+        ['a', '1', 'b', ''],
+        {
+          entries: [
+            { key: 'a', value: '1' },
+            { key: 'b', value: '' },
+          ],
+        },
+      ],
+    ],
+    getdel: [[['k'], { key: 'k' }]],
+    flush: [[[], {}]],
   };
 
   const wrongArity: { [C in CommandName]: string[][] } = {
@@ -968,13 +1825,18 @@ describe('parse', () => {
       ['k', '0', 'v', '1', 'x'],
     ],
     incr: [[], ['k', '1', 'x']],
-    append: [['k'], ['k', 'v', 'x']],
-    expire: [['k'], ['k', '1', 'x']],
+    append: [['k'], ['k', 'v', 'prepend', 'must-exist', 'prepend']],
+    expire: [['k'], ['k', '1', 'x'], ['k', 'at=1', '1']],
     ttl: [[], ['a', 'b']],
     scan: [['p', 'a', '1', 'x']],
     ping: [['a', 'b']],
     topology: [['x'], ['x', 'y']],
     nodestatus: [['x'], ['node-1', 'c0']],
+    set: [[], ['k'], ['k', 'v', 'nx', 'ttl=1', 'get', 'flags=1', 'keepttl', 'xx']],
+    mget: [[], Array.from({ length: multiKeysMax + 1 }, (_, i) => `k${i}`)],
+    mput: [[], ['a'], ['a', '1', 'b'], Array.from({ length: 2 * multiKeysMax + 2 }, (_, i) => `w${i}`)],
+    getdel: [[], ['a', 'b']],
+    flush: [['x']],
   };
 
   for (const name of commandNames) {
@@ -1025,6 +1887,19 @@ describe('parse', () => {
       ['getkeys', ['p', '-1'], 'limit'],
       ['gettable', ['p', 'ten'], 'limit'],
       ['scan', ['p', 'a', '-1'], 'limit'],
+      ['expire', ['k', 'at=x'], 'at'],
+      ['expire', ['k', 'at=-1'], 'at'],
+      ['expire', ['k', 'at='], 'at'],
+      ['set', ['k', 'v', 'ttl=x'], 'ttl'],
+      ['set', ['k', 'v', 'ttl=-1'], 'ttl'],
+      ['set', ['k', 'v', 'at=1.5'], 'at'],
+      ['set', ['k', 'v', 'version=v1'], 'version'],
+      ['set', ['k', 'v', 'flags=-1'], 'flags'],
+      ['set', ['k', 'v', 'flags=4294967296'], 'flags'],
+      ['set', ['k', 'v', 'ex=10'], 'ex=10'],
+      ['set', ['k', 'v', 'nxx'], 'nxx'],
+      ['append', ['k', 'v', 'x'], 'x'],
+      ['append', ['k', 'v', 'prepend', 'append'], 'append'],
     ];
     for (const [name, words, what] of bad) {
       throwsCode(() => commandTable[name].parse(w(...words)), 'ERR_INVALID_ARGUMENT', what);
@@ -1089,8 +1964,31 @@ describe('render', () => {
         commandTable.cas.render(create(CasReplySchema, { swapped: false, version: 4n })),
         '(not swapped: current version 4)',
       ],
-      [commandTable.incr.render(create(IncrReplySchema, { value: -3n })), '(integer) -3'],
-      [commandTable.append.render(create(AppendReplySchema, { length: 5n })), '(length) 5'],
+      [commandTable.incr.render(create(IncrReplySchema, { value: -3n, found: true })), '(integer) -3'],
+      [commandTable.incr.render(create(IncrReplySchema, { found: false })), '(not found)'],
+      [commandTable.append.render(create(AppendReplySchema, { length: 5n, stored: true })), '(length) 5'],
+      [commandTable.append.render(create(AppendReplySchema, { stored: false })), '(not stored: no such key)'],
+      [commandTable.set.render(create(SetReplySchema, { stored: true, version: 3n })), 'OK (version 3)'],
+      [
+        commandTable.set.render(create(SetReplySchema, { stored: false, version: 4n })),
+        '(not stored: current version 4)',
+      ],
+      [
+        commandTable.set.render(
+          create(SetReplySchema, { stored: true, version: 5n, previousFound: true, previousValue: bytes('old') }),
+        ),
+        'OK (version 5); previous "old"',
+      ],
+      [
+        commandTable.mget.render(
+          create(MgetReplySchema, { items: [{ found: true, value: bytes('a') }, { found: false }] }),
+        ),
+        '"a"\n(nil)',
+      ],
+      [commandTable.mput.render(create(MputReplySchema, { version: 9n })), 'OK (version 9)'],
+      [commandTable.getdel.render(create(GetdelReplySchema, { found: true, value: bytes('v') })), '"v"'],
+      [commandTable.getdel.render(create(GetdelReplySchema, { found: false })), '(nil)'],
+      [commandTable.flush.render(create(FlushReplySchema, { keys: 3n })), 'OK (3 keys removed)'],
       [commandTable.expire.render(create(ExpireReplySchema, { found: true })), 'OK'],
       [commandTable.expire.render(create(ExpireReplySchema, { found: false })), '(not found)'],
       [commandTable.ttl.render(create(TtlReplySchema, { found: false })), '(not found)'],

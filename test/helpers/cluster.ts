@@ -54,6 +54,10 @@ export class TestCluster {
       dataDir: join(this.options.dir, `node${index}`),
       durability: this.options.durability,
       extraArgs: [
+        '--resp-port',
+        '0',
+        '--memcached-port',
+        '0',
         '--cluster',
         'test',
         '--coordinator',

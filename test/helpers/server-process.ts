@@ -42,6 +42,9 @@ export interface ServerOptions {
 
 export interface ServerProcess {
   readonly port: number;
+  /** The RESP and memcached ports, when the server was started with --resp-port / --memcached-port. */
+  readonly respPort: number | undefined;
+  readonly memcachedPort: number | undefined;
   readonly pid: number;
   readonly nodeId: string;
   readonly dataDir: string;
@@ -124,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   const describeProcess = () =>
     `server on ${options.dataDir} (pid ${child.pid ?? '?'})\n--- stdout ---\n${out()}\n--- stderr ---\n${err()}`;
 
-  const ready = await new Promise<{ nodeId: string; port: number }>((resolve, reject) => {
+  const ready = await new Promise<{ nodeId: string; port: number; line: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
       child.kill('SIGKILL');
@@ -134,7 +137,8 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
       const match = listening.exec(out());
       if (match === null) return;
       cleanup();
-      resolve({ nodeId: match[1]!, port: Number(match[3]) });
+      const line = out().slice(match.index).split('\n')[0]!;
+      resolve({ nodeId: match[1]!, port: Number(match[3]), line });
     };
     const onExit = (exit: Exit) => {
       cleanup();
@@ -157,8 +161,14 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   let exitInfo: Exit | undefined;
   void exited.then((exit) => (exitInfo = exit));
 
+  const portAfter = (label: string): number | undefined => {
+    const found = new RegExp(`${label} [^ ,]+:(\\d+)`).exec(ready.line);
+    return found === null ? undefined : Number(found[1]);
+  };
   return {
     port: ready.port,
+    respPort: portAfter('RESP'),
+    memcachedPort: portAfter('memcached'),
     pid: child.pid!,
     nodeId: ready.nodeId,
     dataDir: options.dataDir,

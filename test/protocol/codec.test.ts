@@ -35,6 +35,10 @@ import {
   ErrorSchema,
   ExpireReplySchema,
   ExpireRequestSchema,
+  FlushReplySchema,
+  FlushRequestSchema,
+  GetdelReplySchema,
+  GetdelRequestSchema,
   GetKeysReplySchema,
   GetKeysRequestSchema,
   GetReplySchema,
@@ -43,6 +47,10 @@ import {
   GetTableRequestSchema,
   IncrReplySchema,
   IncrRequestSchema,
+  MgetReplySchema,
+  MgetRequestSchema,
+  MputReplySchema,
+  MputRequestSchema,
   NodeStatusReplySchema,
   NodeStatusRequestSchema,
   PingReplySchema,
@@ -53,6 +61,9 @@ import {
   ResponseSchema,
   ScanReplySchema,
   ScanRequestSchema,
+  SetCondition,
+  SetReplySchema,
+  SetRequestSchema,
   SizeReplySchema,
   SizeRequestSchema,
   StatsReplySchema,
@@ -86,6 +97,11 @@ const commandCases: readonly CommandCase[] = [
   'ping',
   'topology',
   'nodestatus',
+  'set',
+  'mget',
+  'mput',
+  'getdel',
+  'flush',
 ];
 const resultCases: readonly (ReplyCase | 'error')[] = ['error', ...commandCases];
 
@@ -246,6 +262,92 @@ const requestGoldens: RequestGolden[] = [
     },
     bytes: '08 03 4a 06 0a 01 6b 1a 01 76',
   },
+  {
+    name: 'incr with memcached and decrement (bools 3 and 4)',
+    id: 1,
+    command: {
+      case: 'incr',
+      value: create(IncrRequestSchema, { key: ascii('n'), delta: 1n, memcached: true, decrement: true }),
+    },
+    bytes: '08 01 52 09 0a 01 6e 10 02 18 01 20 01',
+  },
+  {
+    name: 'set if at version 5, with flags (field 18: a two-byte tag; enum 3)',
+    id: 1,
+    command: {
+      case: 'set',
+      value: create(SetRequestSchema, {
+        key: ascii('k'),
+        value: ascii('v'),
+        condition: SetCondition.SET_IF_VERSION,
+        expectedVersion: 5n,
+        flags: 7,
+      }),
+    },
+    bytes: '08 01 92 01 0c 0a 01 6b 12 01 76 18 03 20 05 48 07',
+  },
+  {
+    name: 'set with every option (the largest flags, keep_ttl and return_previous)',
+    id: 2,
+    command: {
+      case: 'set',
+      value: create(SetRequestSchema, {
+        key: ascii('k'),
+        condition: SetCondition.SET_IF_ABSENT,
+        ttlMs: 1000n,
+        expiresAtMs: 1n,
+        keepTtl: true,
+        returnPrevious: true,
+        flags: 0xffffffff,
+      }),
+    },
+    bytes: '08 02 92 01 14 0a 01 6b 18 01 28 e8 07 30 01 38 01 40 01 48 ff ff ff ff 0f',
+  },
+  {
+    name: 'mget: repeated keys, an empty one included',
+    id: 1,
+    command: { case: 'mget', value: create(MgetRequestSchema, { keys: [ascii('a'), ascii('')] }) },
+    bytes: '08 01 9a 01 05 0a 01 61 0a 00',
+  },
+  {
+    name: 'mput: repeated KeyValue messages',
+    id: 1,
+    command: {
+      case: 'mput',
+      value: create(MputRequestSchema, { entries: [{ key: ascii('a'), value: ascii('b') }, { key: ascii('c') }] }),
+    },
+    bytes: '08 01 a2 01 0d 0a 06 0a 01 61 12 01 62 0a 03 0a 01 63',
+  },
+  {
+    name: 'getdel',
+    id: 1,
+    command: { case: 'getdel', value: create(GetdelRequestSchema, { key: ascii('k') }) },
+    bytes: '08 01 aa 01 03 0a 01 6b',
+  },
+  {
+    name: 'flush: an empty message with a two-byte tag',
+    id: 1,
+    command: { case: 'flush', value: create(FlushRequestSchema) },
+    bytes: '08 01 b2 01 00',
+  },
+  {
+    name: 'expire at an absolute time, returning the value',
+    id: 1,
+    command: {
+      case: 'expire',
+      value: create(ExpireRequestSchema, { key: ascii('k'), expiresAtMs: 300n, returnValue: true }),
+    },
+    bytes: '08 01 62 08 0a 01 6b 18 ac 02 20 01',
+  },
+  {
+    name: 'append, prepended, only to an existing key',
+    id: 1,
+    command: {
+      case: 'append',
+      value: create(AppendRequestSchema, { key: ascii('k'), value: ascii('v'), prepend: true, mustExist: true }),
+    },
+    bytes: '08 01 5a 0a 0a 01 6b 12 01 76 18 01 20 01',
+  },
 ];
 
 interface ResponseGolden {
@@ -312,6 +414,77 @@ const responseGoldens: ResponseGolden[] = [
       }),
     },
     bytes: '08 06 7a 0c 0a 05 0a 01 61 18 01 0a 00 12 01 61',
+  },
+  {
+    name: 'incr reply: found, value 5',
+    id: 2,
+    result: { case: 'incr', value: create(IncrReplySchema, { value: 5n, found: true }) },
+    bytes: '08 02 5a 04 08 0a 10 01',
+  },
+  {
+    name: 'incr reply: not found (memcached; an empty message)',
+    id: 2,
+    result: { case: 'incr', value: create(IncrReplySchema, { found: false }) },
+    bytes: '08 02 5a 00',
+  },
+  {
+    name: 'append reply: stored',
+    id: 1,
+    result: { case: 'append', value: create(AppendReplySchema, { length: 3n, stored: true }) },
+    bytes: '08 01 62 04 08 03 10 01',
+  },
+  {
+    name: 'expire reply with the value, the largest flags and a version',
+    id: 1,
+    result: {
+      case: 'expire',
+      value: create(ExpireReplySchema, {
+        found: true,
+        hadTtl: true,
+        value: ascii('v'),
+        flags: 0xffffffff,
+        version: 2n,
+      }),
+    },
+    bytes: '08 01 6a 0f 08 01 10 01 1a 01 76 20 ff ff ff ff 0f 28 02',
+  },
+  {
+    name: 'set reply with the previous value (field 19: a two-byte tag)',
+    id: 1,
+    result: {
+      case: 'set',
+      value: create(SetReplySchema, { stored: true, version: 1n, previousFound: true, previousValue: ascii('o') }),
+    },
+    bytes: '08 01 9a 01 09 08 01 10 01 18 01 22 01 6f',
+  },
+  {
+    name: 'mget reply: a found item with flags, and a missing one',
+    id: 4,
+    result: {
+      case: 'mget',
+      value: create(MgetReplySchema, {
+        items: [{ found: true, value: ascii('v'), version: 3n, flags: 9, ttlMs: 0n }, { found: false }],
+      }),
+    },
+    bytes: '08 04 a2 01 0d 0a 09 08 01 12 01 76 18 03 20 09 0a 00',
+  },
+  {
+    name: 'mput reply',
+    id: 1,
+    result: { case: 'mput', value: create(MputReplySchema, { version: 300n }) },
+    bytes: '08 01 aa 01 03 08 ac 02',
+  },
+  {
+    name: 'getdel reply',
+    id: 1,
+    result: { case: 'getdel', value: create(GetdelReplySchema, { found: true, value: ascii('v') }) },
+    bytes: '08 01 b2 01 05 08 01 12 01 76',
+  },
+  {
+    name: 'flush reply',
+    id: 1,
+    result: { case: 'flush', value: create(FlushReplySchema, { keys: 2n }) },
+    bytes: '08 01 ba 01 02 08 02',
   },
 ];
 
@@ -398,6 +571,17 @@ const s64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const text = fc.string({ unit: 'binary', maxLength: 24 });
 
+/** Every declared condition, and (proto3 enums are open) numbers the schema does not name. */
+const setConditionArb: fc.Arbitrary<SetCondition> = fc.oneof(
+  fc.constantFrom(
+    SetCondition.SET_ALWAYS,
+    SetCondition.SET_IF_ABSENT,
+    SetCondition.SET_IF_PRESENT,
+    SetCondition.SET_IF_VERSION,
+  ),
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((n) => n as SetCondition),
+);
+
 const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
   put: fc.record({ key: bytesArb, value: bytesArb, ttlMs: u64 }).map((v) => create(PutRequestSchema, v)),
   get: fc.record({ key: bytesArb }).map((v) => create(GetRequestSchema, v)),
@@ -409,9 +593,15 @@ const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
   cas: fc
     .record({ key: bytesArb, expectedVersion: u64, value: bytesArb, ttlMs: u64 })
     .map((v) => create(CasRequestSchema, v)),
-  incr: fc.record({ key: bytesArb, delta: s64 }).map((v) => create(IncrRequestSchema, v)),
-  append: fc.record({ key: bytesArb, value: bytesArb }).map((v) => create(AppendRequestSchema, v)),
-  expire: fc.record({ key: bytesArb, ttlMs: u64 }).map((v) => create(ExpireRequestSchema, v)),
+  incr: fc
+    .record({ key: bytesArb, delta: s64, memcached: fc.boolean(), decrement: fc.boolean() })
+    .map((v) => create(IncrRequestSchema, v)),
+  append: fc
+    .record({ key: bytesArb, value: bytesArb, prepend: fc.boolean(), mustExist: fc.boolean() })
+    .map((v) => create(AppendRequestSchema, v)),
+  expire: fc
+    .record({ key: bytesArb, ttlMs: u64, expiresAtMs: u64, returnValue: fc.boolean() })
+    .map((v) => create(ExpireRequestSchema, v)),
   ttl: fc.record({ key: bytesArb }).map((v) => create(TtlRequestSchema, v)),
   scan: fc
     .record({ prefix: bytesArb, after: bytesArb, limit: u32, keysOnly: fc.boolean() })
@@ -419,6 +609,25 @@ const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
   ping: fc.record({ message: bytesArb }).map((v) => create(PingRequestSchema, v)),
   topology: fc.constant(create(TopologyRequestSchema)),
   nodestatus: fc.constant(create(NodeStatusRequestSchema)),
+  set: fc
+    .record({
+      key: bytesArb,
+      value: bytesArb,
+      condition: setConditionArb,
+      expectedVersion: u64,
+      ttlMs: u64,
+      expiresAtMs: u64,
+      keepTtl: fc.boolean(),
+      returnPrevious: fc.boolean(),
+      flags: u32,
+    })
+    .map((v) => create(SetRequestSchema, v)),
+  mget: fc.record({ keys: fc.array(bytesArb, { maxLength: 6 }) }).map((v) => create(MgetRequestSchema, v)),
+  mput: fc
+    .record({ entries: fc.array(fc.record({ key: bytesArb, value: bytesArb }), { maxLength: 4 }) })
+    .map((v) => create(MputRequestSchema, v)),
+  getdel: fc.record({ key: bytesArb }).map((v) => create(GetdelRequestSchema, v)),
+  flush: fc.constant(create(FlushRequestSchema)),
 };
 
 const chainInfoArb = fc.record({
@@ -429,6 +638,7 @@ const chainInfoArb = fc.record({
 });
 const nodeAddressArb = fc.record({ nodeId: text, native: text, resp: text, memcached: text, admin: text });
 const entryArb = fc.record({ key: bytesArb, value: bytesArb, version: u64, ttlMs: u64 });
+const itemArb = fc.record({ found: fc.boolean(), value: bytesArb, version: u64, flags: u32, ttlMs: u64 });
 const commandStatsArb = fc.record({
   name: text,
   calls: u64,
@@ -464,12 +674,15 @@ const resultArbs: { [C in ReplyCase]: fc.Arbitrary<ReplyOf<C>> } & { error: fc.A
       nodeId: text,
       durability: text,
       version: text,
+      protocolErrors: u64,
     })
     .map((v) => create(StatsReplySchema, v)),
   cas: fc.record({ swapped: fc.boolean(), version: u64 }).map((v) => create(CasReplySchema, v)),
-  incr: fc.record({ value: s64 }).map((v) => create(IncrReplySchema, v)),
-  append: fc.record({ length: u64 }).map((v) => create(AppendReplySchema, v)),
-  expire: fc.record({ found: fc.boolean() }).map((v) => create(ExpireReplySchema, v)),
+  incr: fc.record({ value: s64, found: fc.boolean() }).map((v) => create(IncrReplySchema, v)),
+  append: fc.record({ length: u64, stored: fc.boolean() }).map((v) => create(AppendReplySchema, v)),
+  expire: fc
+    .record({ found: fc.boolean(), hadTtl: fc.boolean(), value: bytesArb, flags: u32, version: u64 })
+    .map((v) => create(ExpireReplySchema, v)),
   ttl: fc.record({ found: fc.boolean(), ttlMs: u64 }).map((v) => create(TtlReplySchema, v)),
   scan: fc
     .record({ entries: fc.array(entryArb, { maxLength: 4 }), cursor: bytesArb })
@@ -497,6 +710,13 @@ const resultArbs: { [C in ReplyCase]: fc.Arbitrary<ReplyOf<C>> } & { error: fc.A
       manager: fc.boolean(),
     })
     .map((v) => create(NodeStatusReplySchema, v)),
+  set: fc
+    .record({ stored: fc.boolean(), version: u64, previousFound: fc.boolean(), previousValue: bytesArb })
+    .map((v) => create(SetReplySchema, v)),
+  mget: fc.record({ items: fc.array(itemArb, { maxLength: 5 }) }).map((v) => create(MgetReplySchema, v)),
+  mput: fc.record({ version: u64 }).map((v) => create(MputReplySchema, v)),
+  getdel: fc.record({ found: fc.boolean(), value: bytesArb }).map((v) => create(GetdelReplySchema, v)),
+  flush: fc.record({ keys: u64 }).map((v) => create(FlushReplySchema, v)),
 };
 
 const anyCommand: fc.Arbitrary<RequestCommand> = fc.oneof(
@@ -1221,6 +1441,22 @@ describe('cold request size bounds', () => {
     assert.equal(decoded.ok, false);
     assert.ok(!decoded.ok && /over its \d+-byte limit/.test(decoded.reason), !decoded.ok ? decoded.reason : '');
     assert.equal(peekRequestId(body), 7);
+  });
+
+  it('value-carrying cold requests of the new commands (set, mput; mget with many keys) may be as large as a frame', () => {
+    const value = Buffer.alloc(keylessRequestBytesMax * 4, 3);
+    const keys = Array.from({ length: 1024 }, (_, i) => Buffer.alloc(32, i % 256));
+    for (const command of [
+      create(RequestSchema, { command: { case: 'set', value: { key: Buffer.from('k'), value, flags: 1 } } }).command,
+      create(RequestSchema, {
+        command: { case: 'mput', value: { entries: [{ key: Buffer.from('a'), value }, { key: Buffer.from('b') }] } },
+      }).command,
+      create(RequestSchema, { command: { case: 'mget', value: { keys } } }).command,
+    ]) {
+      const decoded = decodeRequest(encodeRequest(1, command));
+      assert.ok(decoded.ok, `${command.case}: ${decoded.ok ? '' : decoded.reason}`);
+      assert.equal(decoded.message.command.case, command.case);
+    }
   });
 
   it('value-carrying cold requests (cas, append) may be as large as a frame', () => {

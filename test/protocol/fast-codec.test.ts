@@ -122,7 +122,10 @@ const hotCommand: fc.Arbitrary<CommandInit> = fc.oneof(
   fields({ key: bytes, value: bytes, ttlMs: ttl }).map((value): CommandInit => ({ case: 'put', value })),
   fields({ key: bytes }).map((value): CommandInit => ({ case: 'get', value })),
   fields({ key: bytes }).map((value): CommandInit => ({ case: 'del', value })),
-  fields({ key: bytes, delta: sint64 }).map((value): CommandInit => ({ case: 'incr', value })),
+  fields({ key: bytes, delta: sint64, memcached: fc.boolean(), decrement: fc.boolean() }).map((value): CommandInit => ({
+    case: 'incr',
+    value,
+  })),
 );
 
 const hotResult: fc.Arbitrary<ResultInit> = fc.oneof(
@@ -133,7 +136,7 @@ const hotResult: fc.Arbitrary<ResultInit> = fc.oneof(
     value,
   })),
   fields({ deleted: fc.boolean() }).map((value): ResultInit => ({ case: 'del', value })),
-  fields({ value: sint64 }).map((value): ResultInit => ({ case: 'incr', value })),
+  fields({ value: sint64, found: fc.boolean() }).map((value): ResultInit => ({ case: 'incr', value })),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +243,35 @@ describe('fast codec: hot messages match protobuf-es', () => {
       clientId: '',
       clientSequence: 0n,
     });
+  });
+
+  it('round-trips the memcached fields of incr (request fields 3 and 4, reply field 2)', () => {
+    const command: CommandInit = {
+      case: 'incr',
+      value: { key: Buffer.from('n'), delta: -1n, memcached: true, decrement: true },
+    };
+    const body = encodeRequest(3, asCommand(command));
+    assert.equal(hex(body), hex(toBinary(RequestSchema, create(RequestSchema, { id: 3, command }))));
+    assert.equal(hex(body), '08035209' + '0a016e' + '1001' + '1801' + '2001');
+    assert.deepStrictEqual(decodedMessage(decodeRequest(body)).command, {
+      case: 'incr',
+      value: {
+        $typeName: 'catena.v1.IncrRequest',
+        key: Uint8Array.from([0x6e]),
+        delta: -1n,
+        memcached: true,
+        decrement: true,
+      },
+    });
+    for (const found of [true, false]) {
+      const result: ResultInit = { case: 'incr', value: { value: -(2n ** 63n), found } };
+      const reply = encodeResponse(4, asResult(result));
+      assert.equal(hex(reply), hex(toBinary(ResponseSchema, create(ResponseSchema, { id: 4, result }))));
+      assert.deepStrictEqual(decodedMessage(decodeResponse(reply)).result, {
+        case: 'incr',
+        value: { $typeName: 'catena.v1.IncrReply', value: -(2n ** 63n), found },
+      });
+    }
   });
 
   it('handles large fields: multi-byte lengths, messages past the output pool', () => {
@@ -385,21 +417,36 @@ const requestMembers: Record<number, Record<number, Kind>> = {
   2: { 1: 'bytes', 2: 'bytes', 3: 'uint64' }, // put
   3: { 1: 'bytes' }, // get
   4: { 1: 'bytes' }, // del
-  10: { 1: 'bytes', 2: 'sint64' }, // incr
+  10: { 1: 'bytes', 2: 'sint64', 3: 'bool', 4: 'bool' }, // incr
   5: {}, // size (cold)
   13: { 1: 'bytes' }, // ttl (cold)
   14: { 1: 'bytes', 2: 'bytes', 3: 'uint32', 4: 'bool' }, // scan (cold)
   16: {}, // topology (cold)
   17: {}, // nodestatus (cold)
+  // set (cold): field 3 is an enum, an int32 on the wire
+  18: {
+    1: 'bytes',
+    2: 'bytes',
+    3: 'uint32',
+    4: 'uint64',
+    5: 'uint64',
+    6: 'uint64',
+    7: 'bool',
+    8: 'bool',
+    9: 'uint32',
+  },
+  19: { 1: 'bytes' }, // mget (cold): repeated keys
+  21: { 1: 'bytes' }, // getdel (cold)
+  22: {}, // flush (cold)
 };
 const responseMembers: Record<number, Record<number, Kind>> = {
   2: { 1: 'string', 2: 'string' }, // error
   3: { 1: 'uint64' }, // put
   4: { 1: 'bool', 2: 'bytes', 3: 'uint64', 4: 'uint64' }, // get
   5: { 1: 'bool' }, // del
-  11: { 1: 'sint64' }, // incr
+  11: { 1: 'sint64', 2: 'bool' }, // incr
   6: { 1: 'uint64', 2: 'uint64' }, // size (cold)
-  13: { 1: 'bool' }, // expire (cold)
+  13: { 1: 'bool', 2: 'bool', 3: 'bytes', 4: 'uint32', 5: 'uint64' }, // expire (cold)
   16: { 1: 'bytes' }, // ping (cold)
   18: {
     1: 'string',
@@ -413,6 +460,10 @@ const responseMembers: Record<number, Record<number, Kind>> = {
     9: 'bool',
     10: 'bool',
   }, // nodestatus (cold)
+  19: { 1: 'bool', 2: 'uint64', 3: 'bool', 4: 'bytes' }, // set (cold)
+  21: { 1: 'uint64' }, // mput (cold)
+  22: { 1: 'bool', 2: 'bytes' }, // getdel (cold)
+  23: { 1: 'uint64' }, // flush (cold)
 };
 
 /** Field numbers of `schema` below 2^29 that it does not declare, for unknown fields. */
@@ -570,6 +621,11 @@ describe('fast codec: hostile input', () => {
     rejects([0x1a, 0x02, 0x08, 0x01], 'a get request with a varint key', [decodeRequest]);
     rejects([0x12, 0x02, 0x1a, 0x00], 'a put request with a length-delimited ttl', [decodeRequest]);
     rejects([0x52, 0x02, 0x12, 0x00], 'an incr request with a length-delimited delta', [decodeRequest]);
+    rejects([0x52, 0x02, 0x1a, 0x00], 'an incr request with a length-delimited memcached', [decodeRequest]);
+    rejects([0x52, 0x02, 0x22, 0x00], 'an incr request with a length-delimited decrement', [decodeRequest]);
+    rejects([0x52, 0x02, 0x1d, 0x00, 0x00, 0x00, 0x00], 'an incr request with a 32-bit memcached', [decodeRequest]);
+    rejects([0x5a, 0x02, 0x12, 0x00], 'an incr reply with a length-delimited found', [decodeResponse]);
+    rejects([0x5a, 0x09, 0x11, 0, 0, 0, 0, 0, 0, 0, 0], 'an incr reply with a 64-bit found', [decodeResponse]);
     rejects([0x22, 0x02, 0x0a, 0x00], 'a get reply with a length-delimited found', [decodeResponse]);
     rejects([0x22, 0x02, 0x10, 0x00], 'a get reply with a varint value', [decodeResponse]);
     rejects([0x12, 0x02, 0x08, 0x00], 'an error with a varint code', [decodeResponse]);

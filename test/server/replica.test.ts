@@ -5,6 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { create } from '@bufbuild/protobuf';
+import { RequestSchema, type Request } from '../../src/protocol/native/gen/catena_pb.js';
 import { TestCluster, del, errorCode, get, incr, put, replyOf, waitFor, type SentFrame } from './replica-harness.js';
 
 const text = (value: Uint8Array): string => Buffer.from(value).toString();
@@ -14,6 +16,11 @@ async function threeChain(cluster: TestCluster, options: Parameters<TestCluster[
   for (const id of ['a', 'b', 'c']) cluster.start(id, options);
   cluster.configure(['a', 'b', 'c']);
   await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
+}
+
+/** A native request (the command and its fields) for cluster.write. */
+function command(init: NonNullable<Parameters<typeof create<typeof RequestSchema>>[1]>['command']): Request['command'] {
+  return create(RequestSchema, { command: init }).command;
 }
 
 /** A chain [a, b, c] whose tail keeps 10 log entries and streams chunks of 7: 61 keys written. */
@@ -412,6 +419,118 @@ describe('replica: chain replication over real stores', () => {
         replyOf(await cluster.write('d', incr('counter', 7n), { clientId: 'early', clientSequence: 2 }), 'incr').value,
         14n,
       );
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('carries client flags to a joiner in a snapshot, and through the log to every replica', async () => {
+    const cluster = new TestCluster();
+    try {
+      cluster.start('a');
+      cluster.start('b');
+      cluster.start('c', { logEntriesKept: 10, snapshotChunkRecords: 7 });
+      cluster.configure(['a', 'b', 'c']);
+      await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
+      const key = (name: string) => Buffer.from(name);
+      const flagged: [string, number][] = [
+        ['flag-max', 0xffff_ffff],
+        ['flag-counter', 0x8000_0001],
+        ['flag-appended', 7],
+        ['flag-expiring', 1],
+      ];
+      for (const [name, flags] of flagged) {
+        const reply = await cluster.write(
+          'a',
+          command({ case: 'set', value: { key: key(name), value: key('10'), flags } }),
+        );
+        assert.equal(replyOf(reply, 'set').stored, true, name);
+      }
+      // Writes that keep the flags they find, applied on every replica through the log.
+      const counted = await cluster.write(
+        'a',
+        command({ case: 'incr', value: { key: key('flag-counter'), delta: 1n, memcached: true, decrement: true } }),
+      );
+      assert.deepEqual([replyOf(counted, 'incr').value, replyOf(counted, 'incr').found], [9n, true]);
+      await cluster.write('a', command({ case: 'append', value: { key: key('flag-appended'), value: key('!') } }));
+      await cluster.write('a', command({ case: 'expire', value: { key: key('flag-expiring'), ttlMs: 3_600_000n } }));
+      // A flagged key overwritten by a put loses its flags.
+      await cluster.write('a', command({ case: 'set', value: { key: key('flag-reset'), value: key('x'), flags: 5 } }));
+      await cluster.write('a', put('flag-reset', 'y'));
+      for (let i = 0; i < 30; i++) await cluster.write('a', put(`key-${String(i).padStart(3, '0')}`, `v${i}`));
+      await cluster.settle();
+      assert.ok((cluster.store('c').logBounds()?.first ?? 0) > 1, 'the tail trimmed its log');
+
+      const expected = new Map<string, number>([
+        ['flag-max', 0xffff_ffff],
+        ['flag-counter', 0x8000_0001],
+        ['flag-appended', 7],
+        ['flag-expiring', 1],
+        ['flag-reset', 0],
+      ]);
+      for (const id of ['a', 'b', 'c']) {
+        for (const [name, flags] of expected) {
+          assert.equal(cluster.store(id).get(key(name))?.flags, flags, `${name} on ${id}`);
+        }
+      }
+      assert.equal(Buffer.from(cluster.store('c').get(key('flag-counter'))!.value).toString(), '9 ');
+
+      cluster.start('d');
+      cluster.configure(['a', 'b', 'c'], { joining: 'd' });
+      await waitFor('c to report d caught up', () => cluster.caughtUp.some((c) => c.joiner === 'd'));
+      await cluster.settle();
+      type Records = Extract<SentFrame['frame'], { kind: 'snapshot-records' }>['records'];
+      const records: Records = cluster.network
+        .framesTo('d', ['snapshot-records'])
+        .flatMap((f) => (f.frame as { records: Records }).records);
+      assert.equal(records.length, 35, 'd was brought up by a snapshot of every record');
+      const sentFlags = new Map(records.map((r) => [Buffer.from(r[0]).toString(), r]));
+      assert.equal(sentFlags.get('flag-max')?.[4], 0xffff_ffff);
+      assert.equal(sentFlags.get('flag-reset')?.length, 4, 'a record without flags travels without the fifth element');
+      assert.equal(sentFlags.get('key-000')?.length, 4);
+
+      for (const [name, flags] of expected) {
+        const onD = cluster.store('d').get(key(name));
+        const onC = cluster.store('c').get(key(name));
+        assert.equal(onD?.flags, flags, `${name} on d`);
+        assert.deepEqual(
+          [Buffer.from(onD!.value).toString(), onD!.version, onD!.expiresAtMs],
+          [Buffer.from(onC!.value).toString(), onC!.version, onC!.expiresAtMs],
+          name,
+        );
+      }
+      assert.deepEqual(cluster.dump('d'), cluster.dump('c'));
+
+      // After the install, d applies flag-keeping writes like the others.
+      cluster.configure(['a', 'b', 'c', 'd']);
+      await waitFor('d to serve reads', () => cluster.replica('d').status().servingReads);
+      await cluster.write(
+        'a',
+        command({ case: 'append', value: { key: key('flag-max'), value: key('!'), prepend: true } }),
+      );
+      await cluster.settle();
+      const read = replyOf(
+        await cluster.read('d', command({ case: 'mget', value: { keys: [key('flag-max')] } })),
+        'mget',
+      );
+      assert.deepEqual([Buffer.from(read.items[0]!.value).toString(), read.items[0]!.flags], ['!10', 0xffff_ffff]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('replicates a set whose value is larger than a keyless request', async () => {
+    const cluster = new TestCluster();
+    try {
+      await threeChain(cluster);
+      const value = Buffer.alloc(5000, 0x61);
+      const reply = await cluster.write(
+        'a',
+        command({ case: 'set', value: { key: Buffer.from('big'), value, flags: 3 } }),
+      );
+      assert.equal(replyOf(reply, 'set').stored, true);
+      await cluster.settle();
+      assert.equal(cluster.store('c').get(Buffer.from('big'))?.value.length, 5000);
     } finally {
       await cluster.close();
     }

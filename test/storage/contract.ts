@@ -153,6 +153,113 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
         assert.equal(store.expire(bytes('absent'), at), false);
       }));
 
+    it('flags round-trip through put, cas, get and scan: 0 when not given, any u32 otherwise', () =>
+      withStore((store) => {
+        store.put(bytes('none'), bytes('v'));
+        assert.equal(store.get(bytes('none'))?.flags, 0);
+        for (const flags of [1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+          store.put(bytes('k'), bytes('v'), { flags });
+          assert.equal(store.get(bytes('k'))?.flags, flags, `flags ${flags}`);
+        }
+        store.put(bytes('k'), bytes('v'), { flags: 0 });
+        assert.equal(store.get(bytes('k'))?.flags, 0, 'explicit 0');
+        const created = store.cas(bytes('c'), 0, bytes('v'), { flags: 9 });
+        assert.ok(created.ok);
+        assert.equal(store.get(bytes('c'))?.flags, 9);
+        assert.ok(store.cas(bytes('c'), created.version, bytes('w')).ok);
+        assert.equal(store.get(bytes('c'))?.flags, 0, 'a swap without flags stores 0');
+        store.put(bytes('s'), bytes('v'), { flags: 0xabcdef01, expiresAtMs: 0 });
+        assert.deepEqual(
+          store.scan({ limit: 10 }).entries.map((e) => [text(e.key), e.flags]),
+          [
+            ['c', 0],
+            ['k', 0],
+            ['none', 0],
+            ['s', 0xabcdef01],
+          ],
+        );
+      }));
+
+    it('incr, append and expire keep the flags (and the expiry); a put without flags resets them to 0', () =>
+      withStore((store, clock) => {
+        const at = clock.nowMs() + 5000;
+        store.put(bytes('n'), bytes('1'), { expiresAtMs: at, flags: 0xffff_fffe });
+        const check = (what: string, flags: number, expiresAtMs: number) => {
+          const got = store.get(bytes('n'));
+          assert.deepEqual([got?.flags, got?.expiresAtMs], [flags, expiresAtMs], what);
+        };
+        assert.ok(store.incr(bytes('n'), 41n).ok);
+        check('after incr', 0xffff_fffe, at);
+        store.append(bytes('n'), bytes('0'));
+        check('after append', 0xffff_fffe, at);
+        assert.equal(text(store.get(bytes('n'))?.value), '420');
+        assert.equal(store.expire(bytes('n'), at + 1000), true);
+        check('after expire', 0xffff_fffe, at + 1000);
+        assert.equal(store.expire(bytes('n'), 0), true);
+        check('after removing the expiry', 0xffff_fffe, 0);
+        store.put(bytes('n'), bytes('x'));
+        check('after a put without flags', 0, 0);
+        store.put(bytes('n'), bytes('y'), { flags: 5 });
+        check('after a put with flags', 5, 0);
+      }));
+
+    it('incr and append on an expired key start a new record, without the old flags', () =>
+      withStore((store, clock) => {
+        store.put(bytes('n'), bytes('41'), { expiresAtMs: clock.nowMs() + 10, flags: 3 });
+        store.put(bytes('a'), bytes('x'), { expiresAtMs: clock.nowMs() + 10, flags: 3 });
+        clock.advance(10);
+        assert.ok(store.incr(bytes('n'), 1n).ok);
+        store.append(bytes('a'), bytes('y'));
+        assert.deepEqual([store.get(bytes('n'))?.flags, text(store.get(bytes('n'))?.value)], [0, '1']);
+        assert.deepEqual([store.get(bytes('a'))?.flags, text(store.get(bytes('a'))?.value)], [0, 'y']);
+      }));
+
+    it('records with and without flags survive a reopen side by side, values and versions intact', () =>
+      withStore(async (store, clock, h) => {
+        const at = clock.nowMs() + 60_000;
+        const plain = store.put(bytes('plain'), bytes('p'), { expiresAtMs: at });
+        const flagged = store.put(bytes('flagged'), bytes('f'), { expiresAtMs: at, flags: 0xdead_beef });
+        const emptyFlagged = store.put(bytes('empty'), new Uint8Array(0), { flags: 1 });
+        const binary = Buffer.from([0, 1, 2, 0xff]);
+        store.put(bytes('binary'), binary, { flags: 0x8000_0000 });
+        store.put(bytes('reset'), bytes('r'), { flags: 7 });
+        const reset = store.put(bytes('reset'), bytes('r2'));
+        await store.sync();
+        const reopened = await h.reopen(store, clock);
+        try {
+          const view = (key: string) => {
+            const got = reopened.get(bytes(key));
+            return got === undefined ? undefined : [text(got.value), got.version, got.expiresAtMs, got.flags];
+          };
+          assert.deepEqual(view('plain'), ['p', plain, at, 0]);
+          assert.deepEqual(view('flagged'), ['f', flagged, at, 0xdead_beef]);
+          assert.deepEqual(view('empty'), ['', emptyFlagged, 0, 1]);
+          assert.deepEqual(view('reset'), ['r2', reset, 0, 0]);
+          assert.deepEqual(Buffer.from(reopened.get(bytes('binary'))!.value), binary);
+          assert.equal(reopened.get(bytes('binary'))?.flags, 0x8000_0000);
+          assert.equal(reopened.size(), 5);
+          assert.equal(reopened.bytes(), 5 + 1 + 7 + 1 + 5 + 0 + 6 + 4 + 5 + 2);
+          assert.deepEqual(
+            reopened.scan({ limit: 10 }).entries.map((e) => [text(e.key), e.flags]),
+            [
+              ['binary', 0x8000_0000],
+              ['empty', 1],
+              ['flagged', 0xdead_beef],
+              ['plain', 0],
+              ['reset', 0],
+            ],
+          );
+          // After the reopen, incr and append still keep the flags they find.
+          reopened.put(bytes('n'), bytes('1'), { flags: 11 });
+          assert.ok(reopened.incr(bytes('n'), 1n).ok);
+          reopened.append(bytes('flagged'), bytes('!'));
+          assert.equal(reopened.get(bytes('n'))?.flags, 11);
+          assert.equal(reopened.get(bytes('flagged'))?.flags, 0xdead_beef);
+        } finally {
+          await reopened.close();
+        }
+      }));
+
     it('incr on an expired key starts again from 0', () =>
       withStore((store, clock) => {
         store.put(bytes('n'), bytes('41'), { expiresAtMs: clock.nowMs() + 10 });
@@ -339,6 +446,12 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
             key: fc.constantFrom(...keys),
             value: fc.string(),
             ttl: fc.option(fc.integer({ min: 1, max: 50 })),
+            flags: fc.option(fc.oneof(fc.constantFrom(1, 0xffff_ffff), fc.nat({ max: 0xffff_ffff }))),
+          }),
+          fc.record({
+            kind: fc.constant('expire' as const),
+            key: fc.constantFrom(...keys),
+            ttl: fc.integer({ min: 0, max: 50 }),
           }),
           fc.record({ kind: fc.constant('del' as const), key: fc.constantFrom(...keys) }),
           fc.record({
@@ -357,7 +470,7 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
         fc.assert(
           fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
             store.clear();
-            const model = new Map<string, { value: string; at: number }>();
+            const model = new Map<string, { value: string; at: number; flags: number }>();
             const live = (k: string) => {
               const e = model.get(k);
               return e !== undefined && (e.at === 0 || e.at > clock.nowMs()) ? e : undefined;
@@ -366,8 +479,16 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
               switch (o.kind) {
                 case 'put': {
                   const at = o.ttl === null ? 0 : clock.nowMs() + o.ttl;
-                  store.put(bytes(o.key), bytes(o.value), { expiresAtMs: at });
-                  model.set(o.key, { value: o.value, at });
+                  if (o.flags === null) store.put(bytes(o.key), bytes(o.value), { expiresAtMs: at });
+                  else store.put(bytes(o.key), bytes(o.value), { expiresAtMs: at, flags: o.flags });
+                  model.set(o.key, { value: o.value, at, flags: o.flags ?? 0 });
+                  break;
+                }
+                case 'expire': {
+                  const cur = live(o.key);
+                  const at = o.ttl === 0 ? 0 : clock.nowMs() + o.ttl;
+                  assert.equal(store.expire(bytes(o.key), at), cur !== undefined);
+                  if (cur !== undefined) model.set(o.key, { ...cur, at });
                   break;
                 }
                 case 'del':
@@ -383,14 +504,14 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
                     assert.equal(r.ok, false);
                   } else {
                     assert.ok(r.ok);
-                    model.set(o.key, { value: String(parsed + o.delta), at: cur?.at ?? 0 });
+                    model.set(o.key, { value: String(parsed + o.delta), at: cur?.at ?? 0, flags: cur?.flags ?? 0 });
                   }
                   break;
                 }
                 case 'append': {
                   const cur = live(o.key);
                   store.append(bytes(o.key), bytes(o.value));
-                  model.set(o.key, { value: (cur?.value ?? '') + o.value, at: cur?.at ?? 0 });
+                  model.set(o.key, { value: (cur?.value ?? '') + o.value, at: cur?.at ?? 0, flags: cur?.flags ?? 0 });
                   break;
                 }
                 case 'tick':
@@ -401,7 +522,11 @@ export function storeContract(name: string, harness: () => EngineHarness): void 
                   for (const [k, e] of model) if (e.at !== 0 && e.at <= clock.nowMs()) model.delete(k);
                   break;
               }
-              for (const k of keys) assert.equal(text(store.get(bytes(k))?.value), live(k)?.value);
+              for (const k of keys) {
+                const got = store.get(bytes(k));
+                assert.equal(text(got?.value), live(k)?.value);
+                assert.equal(got?.flags, live(k)?.flags, `flags of ${k}`);
+              }
             }
             const expected = [...model.keys()]
               .filter((k) => live(k) !== undefined)

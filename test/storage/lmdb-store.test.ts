@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { open } from 'lmdb';
 import { ManualClock } from '../../src/core/clock.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
@@ -52,6 +54,71 @@ describe('lmdb store', () => {
     assert.equal(text(store.get(bytes('k99'))?.value), 'v99');
     assert.equal(store.size(), 100);
     await store.close();
+    dir.remove();
+  });
+});
+
+describe('lmdb record format', () => {
+  /** The raw data records of a closed store's directory, by key. */
+  async function rawRecords(dataDir: string, keys: string[]): Promise<Map<string, Buffer | undefined>> {
+    const env = open({ path: join(dataDir, 'store.mdb'), maxDbs: 8 });
+    try {
+      const data = env.openDB<Buffer, Buffer>({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
+      return new Map(keys.map((key) => [key, data.get(bytes(key)) as Buffer | undefined]));
+    } finally {
+      await env.close();
+    }
+  }
+
+  it('writes format 1 without flags and format 2 (a u32 after the header) with them, and reads both after a reopen', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock();
+    let store = new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' });
+    const at = clock.nowMs() + 60_000;
+    const plain = store.put(bytes('plain'), bytes('abc'), { expiresAtMs: at });
+    const flagged = store.put(bytes('flagged'), bytes('abc'), { expiresAtMs: at, flags: 0x0102_0304 });
+    const top = store.put(bytes('top'), bytes(''), { flags: 0xffff_ffff });
+    await store.close();
+
+    let raw = await rawRecords(dir.path, ['plain', 'flagged', 'top']);
+    const plainRecord = raw.get('plain')!;
+    // Format 1, as every earlier version wrote it: [u8 1][f64 version][f64 expiresAtMs][value].
+    assert.equal(plainRecord.length, 17 + 3);
+    assert.equal(plainRecord[0], 1);
+    assert.equal(plainRecord.readDoubleBE(1), plain);
+    assert.equal(plainRecord.readDoubleBE(9), at);
+    assert.equal(plainRecord.subarray(17).toString(), 'abc');
+    const flaggedRecord = raw.get('flagged')!;
+    assert.equal(flaggedRecord.length, 21 + 3);
+    assert.equal(flaggedRecord[0], 2);
+    assert.equal(flaggedRecord.readDoubleBE(1), flagged);
+    assert.equal(flaggedRecord.readDoubleBE(9), at);
+    assert.equal(flaggedRecord.readUInt32BE(17), 0x0102_0304);
+    assert.equal(flaggedRecord.subarray(21).toString(), 'abc');
+    assert.deepEqual(
+      [raw.get('top')!.length, raw.get('top')![0], raw.get('top')!.readUInt32BE(17)],
+      [21, 2, 0xffff_ffff],
+    );
+
+    store = new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' });
+    const view = (key: string) => {
+      const got = store.get(bytes(key));
+      return got === undefined ? undefined : [text(got.value), got.version, got.expiresAtMs, got.flags];
+    };
+    assert.deepEqual(view('plain'), ['abc', plain, at, 0]);
+    assert.deepEqual(view('flagged'), ['abc', flagged, at, 0x0102_0304]);
+    assert.deepEqual(view('top'), ['', top, 0, 0xffff_ffff]);
+    // A record changes format with its flags: to 1 when they go, to 2 when they come.
+    store.put(bytes('flagged'), bytes('abc'));
+    store.expire(bytes('plain'), 0);
+    store.put(bytes('plain'), bytes('abc'), { flags: 1 });
+    await store.close();
+    raw = await rawRecords(dir.path, ['plain', 'flagged']);
+    assert.deepEqual([raw.get('flagged')!.length, raw.get('flagged')![0]], [17 + 3, 1]);
+    assert.deepEqual(
+      [raw.get('plain')!.length, raw.get('plain')![0], raw.get('plain')!.readUInt32BE(17)],
+      [21 + 3, 2, 1],
+    );
     dir.remove();
   });
 });

@@ -1131,6 +1131,8 @@ export type SetReply = Message<"catena.v1.SetReply"> & {
   version: bigint;
 
   /**
+   * With return_previous: whether the key existed, and its value before this request.
+   *
    * @generated from field: bool previous_found = 3;
    */
   previousFound: boolean;
@@ -1272,7 +1274,7 @@ export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
  */
 export type MputReply = Message<"catena.v1.MputReply"> & {
   /**
-   * The version every stored key now has.
+   * The version of the last entry stored (each entry gets its own, in order).
    *
    * @generated from field: uint64 version = 1;
    */

@@ -1,0 +1,632 @@
+// One client connection speaking memcached's text protocol: the I/O shell around the pure parser
+// and reply encoders (codec.ts). Each memcached request becomes native Catena commands sent
+// through the node's router (standalone: this node's command table; in a cluster: the owning
+// chain's head or tail), and each native reply becomes memcached's reply line. It owns:
+//  * reply order: replies leave in request order, whatever order the commands finish in, and
+//    the replies ready in one burst leave in one write (batched per microtask);
+//  * program order in a cluster (router.inOrder false): a request is not sent while an earlier
+//    request of this connection that conflicts with it is in flight, two requests conflicting
+//    when one of them writes and they share a key (flush_all conflicts with everything;
+//    stats, version and verbosity with nothing). Each request sends all its native commands at
+//    once, so with an in-order router the order they are sent in is the program order;
+//  * limits: requests not yet answered and reply bytes queued are bounded (past either, the
+//    socket is paused: backpressure, not errors); a started request must be complete within
+//    frameTimeoutMs (slow loris). Parse errors are answered and the connection goes on; only an
+//    over-long line (the parser's `fatal`) closes it, after its reply.
+//
+// memcached semantics (1.6 as reference) and where Catena's mapping chooses:
+//  * exptime: 0 never; negative: already expired (expires_at_ms 1); up to 30 days: relative
+//    seconds (ttl_ms); larger: absolute unix seconds (expires_at_ms), and a time not after this
+//    node's clock is sent as expires_at_ms 1, already expired, as memcached's realtime() does
+//    (the head's clock may lag this node's; the item must not live a moment longer).
+//  * gat/gats send one native `expire` with return_value per key, all at once; each is a write.
+//    gats reports the version the expire gave the key, so a `cas` with it succeeds, as in
+//    memcached. Unlike memcached, touch and gat give the key a new cas unique (Catena's expire
+//    writes a new version), so a unique read before them no longer matches.
+//  * flush_all with a delay > 0 is answered `CLIENT_ERROR flush_all with a delay is not
+//    supported` (memcached supports it; a timer in one connection could not give its meaning,
+//    which outlives the connection and covers items stored before the deadline). A delay <= 0
+//    flushes at once, as memcached does.
+//  * stats: no argument: the host's general stats. `stats items|slabs|sizes`: a bare END (the
+//    answer memcached gives when no slab class is in use: Catena has no slabs, and monitoring
+//    tools that poll these groups keep working). Any other group, `reset` included: ERROR, what
+//    memcached answers for a group it does not know (a RESET that reset nothing would mislead).
+//  * append/prepend ignore the request's flags and exptime, as memcached does.
+
+import type { Socket } from 'node:net';
+import { CatenaError } from '../../core/errors.js';
+import { connectionOutputBytesMax, frameTimeoutMs, multiKeysMax, pipelineDepthMax } from '../../core/limits.js';
+import type { Logger } from '../../core/log.js';
+import type { CommandRouter } from '../../server/router.js';
+import { SetCondition } from '../native/gen/catena_pb.js';
+import {
+  encodeCatenaError,
+  encodeClientError,
+  encodeNumber,
+  encodeRetrieval,
+  encodeServerError,
+  encodeStats,
+  encodeVersion,
+  MemcachedParser,
+  replies,
+  type MemcachedEvent,
+  type MemcachedItem,
+  type MemcachedRequest,
+  type StorageCommand,
+} from './codec.js';
+
+export interface MemcachedHost {
+  readonly router: CommandRouter;
+  readonly log: Logger;
+  /** Largest data block of a storage command (memcached's -I); passed to the parser. */
+  readonly itemBytesMax: number;
+  /** Reported by `version`. */
+  readonly version: string;
+  /** name/value pairs for `stats` (general stats); the session adds nothing. */
+  stats(): Promise<[string, string | number | bigint][]>;
+  recordProtocolError(): void;
+  /** wall clock in ms (Date.now in production) — for memcached's absolute exptimes */
+  nowMs(): number;
+}
+
+/** memcached's REALTIME_MAXDELTA: an exptime up to this many seconds is relative, a larger one absolute. */
+export const relativeExptimeSecondsMax = 60 * 60 * 24 * 30;
+
+/** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
+const concatBytesMax = 64 * 1024;
+
+/** Stats groups memcached has that hold nothing in Catena: answered with a bare END. */
+const emptyStatsGroups: ReadonlySet<string> = new Set(['items', 'slabs', 'sizes']);
+
+const flushDelayUnsupported = encodeClientError('flush_all with a delay is not supported');
+const internalError = encodeServerError('internal error');
+
+/** A native expiry: at most one of the two is not 0 (both 0: never expires). */
+export interface NativeExpiry {
+  ttlMs: bigint;
+  expiresAtMs: bigint;
+}
+
+/** memcached's exptime as a native expiry, at wall-clock time `nowMs`. */
+export function nativeExpiry(exptime: number, nowMs: number): NativeExpiry {
+  if (exptime === 0) return { ttlMs: 0n, expiresAtMs: 0n };
+  if (exptime < 0) return { ttlMs: 0n, expiresAtMs: 1n };
+  if (exptime <= relativeExptimeSecondsMax) return { ttlMs: BigInt(exptime) * 1000n, expiresAtMs: 0n };
+  const atMs = exptime * 1000;
+  return { ttlMs: 0n, expiresAtMs: atMs <= nowMs ? 1n : BigInt(atMs) };
+}
+
+interface Slot {
+  /** undefined while the request runs; null when it is answered with nothing (noreply, quit). */
+  reply: Buffer | null | undefined;
+  /** quit or a fatal error: close once this slot is reached. */
+  closeAfter: boolean;
+}
+
+/** The keys (latin1) a request touches, or 'all' (flush_all), and whether it writes them. */
+interface Footprint {
+  readonly keys: ReadonlySet<string> | 'all';
+  readonly write: boolean;
+}
+
+interface Running extends Footprint {
+  /** Resolves (never rejects) when the request's native commands have all finished. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * The requests of one connection still in flight, indexed by key, to find those a new request
+ * must wait for: a read waits for the writes of its keys, a write for every request on its keys,
+ * flush_all for everything, everything for a flush_all.
+ */
+class InFlight {
+  private readonly everything = new Set<Running>();
+  private readonly flushes = new Set<Running>();
+  private readonly readers = new Map<string, Set<Running>>();
+  private readonly writers = new Map<string, Set<Running>>();
+
+  conflicts(footprint: Footprint): Running[] {
+    if (footprint.keys === 'all') return [...this.everything];
+    const found = new Set<Running>(this.flushes);
+    for (const key of footprint.keys) {
+      for (const other of this.writers.get(key) ?? []) found.add(other);
+      if (footprint.write) for (const other of this.readers.get(key) ?? []) found.add(other);
+    }
+    return [...found];
+  }
+
+  add(running: Running): void {
+    this.everything.add(running);
+    if (running.keys === 'all') {
+      this.flushes.add(running);
+      return;
+    }
+    const index = running.write ? this.writers : this.readers;
+    for (const key of running.keys) {
+      let set = index.get(key);
+      if (set === undefined) index.set(key, (set = new Set()));
+      set.add(running);
+    }
+  }
+
+  remove(running: Running): void {
+    this.everything.delete(running);
+    if (running.keys === 'all') {
+      this.flushes.delete(running);
+      return;
+    }
+    const index = running.write ? this.writers : this.readers;
+    for (const key of running.keys) {
+      const set = index.get(key);
+      set?.delete(running);
+      if (set?.size === 0) index.delete(key);
+    }
+  }
+}
+
+export class MemcachedSession {
+  private readonly parser: MemcachedParser;
+  private readonly slots: Slot[] = [];
+  private readonly inFlight = new InFlight();
+  /** Events parsed but not yet handled, because the connection was over its budget. */
+  private backlog: MemcachedEvent[] = [];
+  private backlogNext = 0;
+  /** Reply bytes ready but not yet handed to the socket (waiting for an earlier reply, or a flush). */
+  private queuedBytes = 0;
+  private flushQueued = false;
+  private frameTimer: NodeJS.Timeout | undefined;
+  /** Paused for the budget: the slow-loris clock stops while the client cannot send. */
+  private throttled = false;
+  private draining: (() => void) | undefined;
+  /** No more requests are handled: quit, a fatal error, or close(). */
+  private finished = false;
+  /** The node is stopping: the socket is never resumed again. */
+  private stopping = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: MemcachedHost,
+  ) {
+    this.parser = new MemcachedParser({ itemBytesMax: host.itemBytesMax });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (error) => host.log.log('debug', 'memcached client socket error', { error: error.message }));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** Stops reading; resolves once every request already read has been answered. */
+  drain(): Promise<void> {
+    this.stopping = true;
+    this.socket.pause();
+    if (this.closed || this.idle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.draining;
+      this.draining = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Closes gently: replies ready are written first; destroyed if that takes past the deadline. */
+  close(deadlineMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.finished = true;
+    this.flush();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.socket.destroy(), deadlineMs);
+      this.socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.end();
+    });
+  }
+
+  private idle(): boolean {
+    return this.slots.length === 0 && (this.finished || this.backlogNext >= this.backlog.length);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    let events: MemcachedEvent[];
+    try {
+      events = this.parser.push(chunk);
+    } catch (error) {
+      // A broken parser invariant: this connection cannot go on, the node can.
+      this.host.log.log('error', 'memcached parser failed; closing the connection', { error: String(error) });
+      this.finished = true;
+      this.socket.destroy();
+      return;
+    }
+    this.armFrameTimer(events.length > 0);
+    if (events.length === 0) return;
+    this.backlog =
+      this.backlogNext < this.backlog.length ? [...this.backlog.slice(this.backlogNext), ...events] : events;
+    this.backlogNext = 0;
+    this.processBacklog();
+  }
+
+  /**
+   * Handles parsed events one at a time while the connection is within its budget (requests
+   * not yet answered, reply bytes queued); past it, stops reading the socket and keeps the rest
+   * (at most one chunk's events) until replies have drained.
+   */
+  private processBacklog(): void {
+    while (this.backlogNext < this.backlog.length && !this.finished) {
+      if (this.overBudget()) {
+        this.throttle();
+        return;
+      }
+      const event = this.backlog[this.backlogNext++]!;
+      try {
+        this.dispatch(event);
+      } catch (error) {
+        this.host.log.log('error', 'memcached request failed unexpectedly', { error: String(error) });
+        this.enqueue(internalError, false);
+      }
+    }
+    this.backlog = [];
+    this.backlogNext = 0;
+  }
+
+  private overBudget(): boolean {
+    return (
+      this.slots.length >= pipelineDepthMax || this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax
+    );
+  }
+
+  private throttle(): void {
+    this.socket.pause();
+    this.throttled = true;
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+  }
+
+  private dispatch(event: MemcachedEvent): void {
+    switch (event.kind) {
+      case 'fatal':
+        this.host.recordProtocolError();
+        this.finished = true;
+        this.enqueue(event.reply, true);
+        return;
+      case 'error': {
+        this.host.recordProtocolError();
+        const reply = event.reply;
+        const key = event.invalidateKey;
+        if (key === undefined) {
+          this.enqueue(event.noreply ? null : reply, false);
+          return;
+        }
+        // A too-large set: memcached drops the key's old value so it is never read after the failed set.
+        this.start({ keys: new Set([latin1(key)]), write: true }, event.noreply, () =>
+          this.host.router.send('del', { key }).then(
+            () => reply,
+            (error: unknown) => {
+              this.host.log.log('info', 'memcached: could not drop the value of a too-large set', {
+                error: String(error),
+              });
+              return reply;
+            },
+          ),
+        );
+        return;
+      }
+      case 'request': {
+        const request = event.request;
+        if (request.command === 'quit') {
+          this.finished = true;
+          this.enqueue(null, true);
+          return;
+        }
+        const noreply = 'noreply' in request && request.noreply;
+        this.start(footprintOf(request), noreply, () => this.run(request));
+        return;
+      }
+    }
+  }
+
+  /** A reply known now: nothing runs. */
+  private enqueue(reply: Buffer | null, closeAfter: boolean): void {
+    this.slots.push({ reply, closeAfter });
+    if (reply !== null) this.queuedBytes += reply.length;
+    this.scheduleFlush();
+  }
+
+  /** Runs `task` in the request's slot, once the earlier requests it conflicts with have finished. */
+  private start(footprint: Footprint | undefined, silent: boolean, task: () => Promise<Buffer>): void {
+    const slot: Slot = { reply: undefined, closeAfter: false };
+    this.slots.push(slot);
+    let waitFor: Promise<unknown> | undefined;
+    let finish: (() => void) | undefined;
+    if (!this.host.router.inOrder && footprint !== undefined) {
+      const conflicts = this.inFlight.conflicts(footprint);
+      if (conflicts.length === 1) waitFor = conflicts[0]!.done;
+      else if (conflicts.length > 1) waitFor = Promise.all(conflicts.map((other) => other.done));
+      let resolveDone!: () => void;
+      const done = new Promise<void>((resolve) => (resolveDone = resolve));
+      const running: Running = { ...footprint, done };
+      this.inFlight.add(running);
+      finish = () => {
+        this.inFlight.remove(running);
+        resolveDone();
+      };
+    }
+    const complete = (reply: Buffer): void => {
+      finish?.();
+      slot.reply = silent ? null : reply;
+      if (slot.reply !== null) this.queuedBytes += slot.reply.length;
+      this.scheduleFlush();
+    };
+    const go = (): void => {
+      let promise: Promise<Buffer>;
+      try {
+        promise = task();
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      promise
+        .then(complete, (error: unknown) => complete(this.errorReply(error)))
+        .catch((error: unknown) => {
+          this.host.log.log('error', 'memcached session failed; closing the connection', { error: String(error) });
+          this.socket.destroy();
+        });
+    };
+    if (waitFor === undefined) go();
+    else void waitFor.then(go);
+  }
+
+  private errorReply(error: unknown): Buffer {
+    if (error instanceof CatenaError) return encodeCatenaError(error.code);
+    this.host.log.log('error', 'memcached request failed unexpectedly', { error: String(error) });
+    return internalError;
+  }
+
+  /** One request's native commands, all sent before the first await (program order), and its reply. */
+  private async run(request: Exclude<MemcachedRequest, { command: 'quit' }>): Promise<Buffer> {
+    const { router } = this.host;
+    switch (request.command) {
+      case 'get':
+      case 'gets': {
+        const chunks: Buffer[][] = [];
+        for (let i = 0; i < request.keys.length; i += multiKeysMax)
+          chunks.push(request.keys.slice(i, i + multiKeysMax));
+        const answers = await Promise.all(chunks.map((keys) => router.send('mget', { keys })));
+        const items: MemcachedItem[] = [];
+        answers.forEach((answer, c) => {
+          const keys = chunks[c]!;
+          keys.forEach((key, i) => {
+            const item = answer.items[i];
+            if (item?.found !== true) return;
+            items.push({
+              key,
+              flags: item.flags,
+              data: item.value,
+              cas: request.command === 'gets' ? item.version : undefined,
+            });
+          });
+        });
+        return encodeRetrieval(items);
+      }
+      case 'gat':
+      case 'gats': {
+        const expiry = this.expiry(request.exptime);
+        const answers = await Promise.all(
+          request.keys.map((key) => router.send('expire', { key, ...expiry, returnValue: true })),
+        );
+        const items: MemcachedItem[] = [];
+        answers.forEach((answer, i) => {
+          if (!answer.found) return;
+          items.push({
+            key: request.keys[i]!,
+            flags: answer.flags,
+            data: answer.value,
+            cas: request.command === 'gats' ? answer.version : undefined,
+          });
+        });
+        return encodeRetrieval(items);
+      }
+      case 'set':
+      case 'add':
+      case 'replace': {
+        const reply = await router.send('set', {
+          key: request.key,
+          value: request.data,
+          condition: storageConditions[request.command],
+          flags: request.flags,
+          ...this.expiry(request.exptime),
+        });
+        return reply.stored ? replies.stored : replies.notStored;
+      }
+      case 'cas': {
+        const reply = await router.send('set', {
+          key: request.key,
+          value: request.data,
+          condition: SetCondition.SET_IF_VERSION,
+          expectedVersion: request.casUnique,
+          flags: request.flags,
+          ...this.expiry(request.exptime),
+        });
+        if (reply.stored) return replies.stored;
+        return reply.version === 0n ? replies.notFound : replies.exists;
+      }
+      case 'append':
+      case 'prepend': {
+        const reply = await router.send('append', {
+          key: request.key,
+          value: request.data,
+          prepend: request.command === 'prepend',
+          mustExist: true,
+        });
+        return reply.stored ? replies.stored : replies.notStored;
+      }
+      case 'delete': {
+        const reply = await router.send('del', { key: request.key });
+        return reply.deleted ? replies.deleted : replies.notFound;
+      }
+      case 'incr':
+      case 'decr': {
+        const reply = await router.send('incr', {
+          key: request.key,
+          delta: BigInt.asIntN(64, request.delta),
+          memcached: true,
+          decrement: request.command === 'decr',
+        });
+        return reply.found ? encodeNumber(BigInt.asUintN(64, reply.value)) : replies.notFound;
+      }
+      case 'touch': {
+        const reply = await router.send('expire', { key: request.key, ...this.expiry(request.exptime) });
+        return reply.found ? replies.touched : replies.notFound;
+      }
+      case 'flush_all':
+        if (request.exptime > 0) return flushDelayUnsupported;
+        await router.send('flush', {});
+        return replies.ok;
+      case 'stats':
+        if (request.args.length === 0) return encodeStats(await this.host.stats());
+        return emptyStatsGroups.has(request.args[0]!) ? replies.end : replies.error;
+      case 'version':
+        return encodeVersion(this.host.version);
+      case 'verbosity':
+        return replies.ok;
+    }
+  }
+
+  private expiry(exptime: number): NativeExpiry {
+    return nativeExpiry(exptime, this.host.nowMs());
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // Replies ready in one burst (one chunk of requests, or one batch of answers) leave in one write.
+    queueMicrotask(this.flush);
+  }
+
+  /** Writes out every reply at the front of the queue that is ready. */
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    if (this.closed) return;
+    const out: Buffer[] = [];
+    let bytes = 0;
+    let taken = 0;
+    let closeAfter = false;
+    while (taken < this.slots.length && this.slots[taken]!.reply !== undefined) {
+      const slot = this.slots[taken++]!;
+      if (slot.reply !== null && slot.reply !== undefined) {
+        out.push(slot.reply);
+        bytes += slot.reply.length;
+      }
+      if (slot.closeAfter) {
+        closeAfter = true;
+        break;
+      }
+    }
+    if (taken === 0) return;
+    this.slots.splice(0, taken);
+    this.queuedBytes -= bytes;
+    if (out.length > 0 && !this.socket.writableEnded) {
+      if (out.length === 1) {
+        this.socket.write(out[0]!);
+      } else if (bytes <= concatBytesMax) {
+        this.socket.write(Buffer.concat(out, bytes)); // one small write beats many tiny ones
+      } else {
+        this.socket.cork(); // large replies go out as they are: one writev, no copy
+        for (const buffer of out) this.socket.write(buffer);
+        this.socket.uncork();
+      }
+    }
+    if (closeAfter) {
+      this.finished = true;
+      this.slots.length = 0;
+      this.socket.end();
+    }
+    this.checkDrained();
+    this.maybeResume();
+  };
+
+  private checkDrained(): void {
+    if (this.draining === undefined || !this.idle()) return;
+    const done = this.draining;
+    this.draining = undefined;
+    done();
+  }
+
+  private maybeResume(): void {
+    if (this.closed || this.finished) return;
+    // Requests already read are handled even while the node stops (drain waits for them).
+    this.processBacklog();
+    if (this.stopping || this.backlogNext < this.backlog.length || this.overBudget()) return;
+    if (this.throttled) {
+      this.throttled = false;
+      this.armFrameTimer(false);
+    }
+    this.socket.resume();
+  }
+
+  /** A client that starts a request must finish it in time (slow loris); each completed one restarts the clock. */
+  private armFrameTimer(completedRequest: boolean): void {
+    if (completedRequest || !this.parser.inRequest) {
+      if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    }
+    if (!this.parser.inRequest) return;
+    this.frameTimer ??= setTimeout(() => {
+      this.host.log.log('info', 'closing a memcached connection whose request did not complete in time', {
+        frameTimeoutMs,
+      });
+      this.socket.destroy();
+    }, frameTimeoutMs);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.finished = true;
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
+    if (this.draining !== undefined) {
+      const done = this.draining;
+      this.draining = undefined;
+      done();
+    }
+  }
+}
+
+const storageConditions: Record<Exclude<StorageCommand, 'append' | 'prepend'>, SetCondition> = {
+  set: SetCondition.SET_ALWAYS,
+  add: SetCondition.SET_IF_ABSENT,
+  replace: SetCondition.SET_IF_PRESENT,
+};
+
+const latin1 = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+
+/** What a request touches, for program order in a cluster; undefined: it conflicts with nothing. */
+function footprintOf(request: Exclude<MemcachedRequest, { command: 'quit' }>): Footprint | undefined {
+  switch (request.command) {
+    case 'get':
+    case 'gets':
+      return { keys: new Set(request.keys.map(latin1)), write: false };
+    case 'gat':
+    case 'gats':
+      return request.keys.length === 0 ? undefined : { keys: new Set(request.keys.map(latin1)), write: true };
+    case 'set':
+    case 'add':
+    case 'replace':
+    case 'append':
+    case 'prepend':
+    case 'cas':
+    case 'delete':
+    case 'incr':
+    case 'decr':
+    case 'touch':
+      return { keys: new Set([latin1(request.key)]), write: true };
+    case 'flush_all':
+      return request.exptime > 0 ? undefined : { keys: 'all', write: true };
+    case 'stats':
+    case 'version':
+    case 'verbosity':
+      return undefined;
+  }
+}

@@ -1,0 +1,322 @@
+// The RESP session (src/protocol/resp/session.ts) on a live node's RESP port: reply order,
+// inline commands, HELLO 3, QUIT, protocol errors that close only their own connection, a
+// hostile bulk length, and byte-by-byte delivery. Then the session on its own, over a router
+// that answers out of order (as a cluster can), to check a connection's program order.
+
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { execute } from '../../src/commands/execute.js';
+import type { CommandContext, NodeFacts } from '../../src/commands/index.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/log.js';
+import { RespSession } from '../../src/protocol/resp/session.js';
+import { localRouter, type CommandRouter } from '../../src/server/router.js';
+import { CatenaNode } from '../../src/server/node.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** A connection that collects everything the server sends, and notices when it closes. */
+class Conn {
+  private received = Buffer.alloc(0);
+  private waiters: (() => void)[] = [];
+  closed = false;
+  readonly socket: Socket;
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      this.wake();
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    this.socket.on('error', () => undefined);
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Waits until `expected` bytes have arrived (or 5 s), then returns them all as latin1. */
+  async read(expected: number): Promise<string> {
+    const deadline = Date.now() + 5_000;
+    while (this.received.length < expected && !this.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+    const out = this.received.toString('latin1');
+    this.received = Buffer.alloc(0);
+    return out;
+  }
+
+  /** Sends, then reads exactly the expected text. */
+  async expect(request: string | Buffer, reply: string): Promise<void> {
+    this.send(request);
+    assert.equal(await this.read(Buffer.byteLength(reply, 'latin1')), reply);
+  }
+
+  async waitClosed(): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(this.closed, 'the server closed the connection');
+  }
+
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+const bulk = (value: string) => `$${Buffer.byteLength(value, 'latin1')}\r\n${value}\r\n`;
+const command = (...words: string[]) => `*${words.length}\r\n${words.map(bulk).join('')}`;
+
+describe('RESP session on a node', () => {
+  const dir = tempDir();
+  let node: CatenaNode;
+  let port: number;
+
+  before(async () => {
+    node = await CatenaNode.start({ dataDir: dir.path, port: 0, respPort: 0, durability: 'memory' });
+    port = node.respPort!;
+  });
+  after(async () => {
+    await node.stop();
+    dir.remove();
+  });
+
+  it('answers a pipeline in order, in one write', async () => {
+    const conn = new Conn(port);
+    const requests = [
+      command('SET', 'p1', 'a'),
+      command('GET', 'p1'),
+      command('APPEND', 'p1', 'bc'),
+      command('GET', 'p1'),
+      command('DEL', 'p1', 'p1', 'nope'),
+      command('GET', 'p1'),
+      command('INCR', 'p2'),
+      command('INCRBY', 'p2', '41'),
+    ];
+    await conn.expect(requests.join(''), '+OK\r\n$1\r\na\r\n:3\r\n$3\r\nabc\r\n:1\r\n$-1\r\n:1\r\n:42\r\n');
+    conn.end();
+  });
+
+  it('takes inline commands, with quotes', async () => {
+    const conn = new Conn(port);
+    await conn.expect('SET inl "hello world"\r\n', '+OK\r\n');
+    await conn.expect('GET inl\n', '$11\r\nhello world\r\n');
+    await conn.expect('\r\n', ''); // a blank line is no command
+    await conn.expect('PING\r\n', '+PONG\r\n');
+    conn.end();
+  });
+
+  it('answers errors in Redis words and keeps the connection', async () => {
+    const conn = new Conn(port);
+    await conn.expect(
+      command('NOSUCH', 'a', 'b'),
+      "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n",
+    );
+    await conn.expect(command('GET'), "-ERR wrong number of arguments for 'get' command\r\n");
+    await conn.expect(command('SET', 'e1', 'notanumber'), '+OK\r\n');
+    await conn.expect(command('INCR', 'e1'), '-ERR value is not an integer or out of range\r\n');
+    await conn.expect(command('SET', 'e1', 'v', 'EX', '0'), "-ERR invalid expire time in 'set' command\r\n");
+    await conn.expect(command('SET', 'e1', 'v', 'NX', 'XX'), '-ERR syntax error\r\n');
+    await conn.expect(command('SELECT', '1'), '-ERR DB index is out of range\r\n');
+    await conn.expect(command('SELECT', '0'), '+OK\r\n');
+    await conn.expect(command('PING'), '+PONG\r\n');
+    conn.end();
+  });
+
+  it('switches to RESP3 with HELLO 3 and answers nulls and maps in it', async () => {
+    const conn = new Conn(port);
+    conn.send(command('HELLO', '3'));
+    const hello = await conn.read(20);
+    assert.match(hello, /^%7\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/);
+    await conn.expect(command('GET', 'missing-r3'), '_\r\n');
+    await conn.expect(command('HELLO', '4'), '-NOPROTO unsupported protocol version\r\n');
+    conn.send(command('HELLO', '2'));
+    assert.match(await conn.read(20), /^\*14\r\n/);
+    await conn.expect(command('GET', 'missing-r3'), '$-1\r\n');
+    conn.end();
+  });
+
+  it('keeps CLIENT SETNAME per connection', async () => {
+    const a = new Conn(port);
+    const b = new Conn(port);
+    await a.expect(command('CLIENT', 'SETNAME', 'alpha'), '+OK\r\n');
+    await a.expect(command('CLIENT', 'GETNAME'), '$5\r\nalpha\r\n');
+    await b.expect(command('CLIENT', 'GETNAME'), '$-1\r\n');
+    await a.expect(
+      command('CLIENT', 'SETNAME', 'has space'),
+      '-ERR Client names cannot contain spaces, newlines or special characters.\r\n',
+    );
+    a.end();
+    b.end();
+  });
+
+  it('answers QUIT with +OK, closes, and runs nothing sent after it', async () => {
+    const conn = new Conn(port);
+    conn.send(command('QUIT') + command('SET', 'after-quit', 'x'));
+    assert.equal(await conn.read(5), '+OK\r\n');
+    await conn.waitClosed();
+    const check = new Conn(port);
+    await check.expect(command('EXISTS', 'after-quit'), ':0\r\n');
+    check.end();
+  });
+
+  it('closes a connection after a protocol error, answering it first; others carry on', async () => {
+    const bystander = new Conn(port);
+    await bystander.expect(command('SET', 'bystander', '1'), '+OK\r\n');
+    const bad = new Conn(port);
+    bad.send('*1\r\n$abc\r\n');
+    assert.equal(await bad.read(36), '-ERR Protocol error: invalid bulk length\r\n');
+    await bad.waitClosed();
+    await bystander.expect(command('GET', 'bystander'), '$1\r\n1\r\n');
+    bystander.end();
+  });
+
+  it('refuses a hostile bulk length before buffering it', async () => {
+    const conn = new Conn(port);
+    conn.send('*1\r\n$99999999999\r\n');
+    assert.equal(await conn.read(40), '-ERR Protocol error: invalid bulk length\r\n');
+    await conn.waitClosed();
+  });
+
+  it('answers a request delivered one byte at a time', async () => {
+    const conn = new Conn(port);
+    const request = Buffer.from(command('SET', 'slow', 'v\r\nx') + command('GET', 'slow'), 'latin1');
+    for (const byte of request) {
+      conn.send(Buffer.from([byte]));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(await conn.read(15), '+OK\r\n$4\r\nv\r\nx\r\n');
+    conn.end();
+  });
+
+  it('stores and returns every byte value', async () => {
+    const conn = new Conn(port);
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await conn.expect(
+      Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$3\r\nbin\r\n$256\r\n'), all, Buffer.from('\r\n')]),
+      '+OK\r\n',
+    );
+    conn.send(command('GET', 'bin'));
+    const reply = Buffer.from(await conn.read(256 + 8), 'latin1');
+    assert.deepEqual(reply, Buffer.concat([Buffer.from('$256\r\n'), all, Buffer.from('\r\n')]));
+    conn.end();
+  });
+
+  it('pages through keys with SCAN and matches KEYS patterns', async () => {
+    const conn = new Conn(port);
+    await conn.expect(command('FLUSHALL'), '+OK\r\n');
+    const names = Array.from({ length: 25 }, (_, i) => `scan:${String(i).padStart(2, '0')}`);
+    await conn.expect(command('MSET', ...names.flatMap((name) => [name, 'x']), 'other', 'y'), '+OK\r\n');
+    const seen: string[] = [];
+    let cursor = '0';
+    for (let pages = 0; pages < 20; pages++) {
+      conn.send(command('SCAN', cursor, 'MATCH', 'scan:*', 'COUNT', '7'));
+      const reply = await conn.read(1);
+      const match = /^\*2\r\n\$\d+\r\n(\d+)\r\n\*(\d+)\r\n/.exec(reply);
+      assert.ok(match, reply);
+      for (const key of reply.matchAll(/\$\d+\r\n(scan:\d+)\r\n/g)) seen.push(key[1]!);
+      cursor = match[1]!;
+      if (cursor === '0') break;
+    }
+    assert.equal(cursor, '0');
+    assert.deepEqual(seen.sort(), names);
+    conn.send(command('KEYS', 'scan:1[0-2]'));
+    assert.equal(await conn.read(1), '*3\r\n$7\r\nscan:10\r\n$7\r\nscan:11\r\n$7\r\nscan:12\r\n');
+    await conn.expect(command('SCAN', '123456789'), '-ERR invalid cursor\r\n');
+    await conn.expect(command('DBSIZE'), ':26\r\n');
+    conn.end();
+  });
+});
+
+/** Runs commands against a MemoryStore, like a standalone node, then delays each reply randomly. */
+function shuffledRouter(): CommandRouter {
+  const clock = new ManualClock(1_700_000_000_000);
+  const node = {
+    nodeId: 'test',
+    durability: 'memory',
+    startedAtMs: 0,
+    version: 'test',
+    connections: () => ({ open: 0, total: 0 }),
+    commandStats: () => [],
+    protocolErrors: () => 0,
+    topology: () => ({}),
+    nodeStatus: () => ({}),
+  } as unknown as NodeFacts;
+  const context: CommandContext = { store: new MemoryStore(clock), clock, valueBytesMax: 1 << 20, node };
+  const local = localRouter((request) => execute(context, request, false));
+  return {
+    inOrder: false,
+    // The command runs only after a random delay, so commands sent together finish in any order
+    // unless the session waits.
+    send: (name, request) =>
+      new Promise((resolve) => setTimeout(resolve, Math.random() * 5)).then(() => local.send(name, request)),
+    close: () => Promise.resolve(),
+  };
+}
+
+describe('RESP session over a router that reorders (a cluster)', () => {
+  let server: Server;
+  let port: number;
+
+  before(async () => {
+    const router = shuffledRouter();
+    let ids = 1;
+    server = createServer((socket) => {
+      new RespSession(socket, {
+        router,
+        log: silentLogger,
+        nextClientId: () => ids++,
+        recordCommand: () => undefined,
+        recordProtocolError: () => undefined,
+        server: {
+          nodeId: 'test',
+          info: () => Promise.resolve([]),
+          shards: () => [],
+          saveCursor: () => 0n,
+          loadCursor: () => undefined,
+        },
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('keeps program order on a key while reads of other keys overlap', async () => {
+    for (let round = 0; round < 20; round++) {
+      const conn = new Conn(port);
+      const key = `k${round}`;
+      const requests = [
+        command('SET', key, 'a'),
+        command('GET', key),
+        command('APPEND', key, 'b'),
+        command('GET', key),
+        command('GET', `other${round}`),
+        command('INCR', `n${round}`),
+        command('INCR', `n${round}`),
+        command('GET', `n${round}`),
+        command('DEL', key),
+        command('EXISTS', key),
+        command('MSET', key, 'z', `n${round}`, '10'),
+        command('MGET', key, `n${round}`),
+      ];
+      const expected =
+        '+OK\r\n$1\r\na\r\n:2\r\n$2\r\nab\r\n$-1\r\n:1\r\n:2\r\n$1\r\n2\r\n:1\r\n:0\r\n+OK\r\n*2\r\n$1\r\nz\r\n$2\r\n10\r\n';
+      await conn.expect(requests.join(''), expected);
+      conn.end();
+    }
+  });
+});
