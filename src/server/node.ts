@@ -30,7 +30,7 @@ import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
 import { AdminServer } from './admin.js';
-import { clusterRouter, localRouter, type CommandRouter } from './router.js';
+import { clusterRouter, localRouter, settle, type CommandRouter } from './router.js';
 import { RespSession } from '../protocol/resp/session.js';
 import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
@@ -272,7 +272,18 @@ export class CatenaNode {
   private async startRouter(): Promise<void> {
     if (this.listeners.size === 0) return;
     const durable = this.options.durability === 'fsync';
-    const execute = (request: Request) => this.execute(this.context!, request, durable);
+    const execute = (request: Request): Execution => {
+      const execution = this.execute(this.context!, request, durable);
+      // Relayed commands count in `stats` (and RESP INFO) like native ones.
+      const name = request.command.case;
+      if (name !== undefined) {
+        const started = performance.now();
+        void settle(execution).then((result) =>
+          this.stats.record(name, (performance.now() - started) * 1000, result.case === 'error'),
+        );
+      }
+      return execution;
+    };
     this.router =
       this.cluster === undefined
         ? localRouter(execute)
@@ -443,6 +454,13 @@ export class CatenaNode {
           ['catena_chain', status.chainId ?? ''],
           ['catena_epoch', status.epoch ?? 0n],
         ],
+      ],
+      [
+        'Commandstats',
+        (this.stats.commandStats() ?? []).map((c) => [
+          `cmdstat_catena_${c.name}`,
+          `calls=${c.calls ?? 0},failed_calls=${c.errors ?? 0},p50_usec=${c.p50Us ?? 0},p99_usec=${c.p99Us ?? 0},p999_usec=${c.p999Us ?? 0},max_usec=${c.maxUs ?? 0}`,
+        ]),
       ],
       ['Keyspace', size.keys > 0n ? [['db0', `keys=${size.keys},expires=0,avg_ttl=0`]] : []],
     ];

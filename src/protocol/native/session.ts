@@ -128,6 +128,8 @@ export class NativeSession {
     while (this.backlogNext < this.backlog.length) {
       if (this.overBudget()) {
         this.socket.pause();
+        // Waiting on us is not a slow client: the request deadline restarts when reading does.
+        this.clearFrameTimer();
         return;
       }
       const event = this.backlog[this.backlogNext++]!;
@@ -263,7 +265,15 @@ export class NativeSession {
   private maybeResume(): void {
     if (this.stopping || this.closed) return;
     this.processBacklog();
-    if (this.backlogNext >= this.backlog.length && !this.overBudget()) this.socket.resume();
+    if (this.backlogNext >= this.backlog.length && !this.overBudget()) {
+      this.socket.resume();
+      this.armFrameTimer(false);
+    }
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
   }
 
   /** A client that starts a frame must finish it in time (slow loris); each completed frame restarts the clock. */

@@ -125,6 +125,8 @@ export class RespSession {
     while (this.backlogNext < this.backlog.length && !this.finished) {
       if (this.overBudget()) {
         this.socket.pause();
+        // Waiting on us is not a slow client: the request deadline restarts when reading does.
+        this.clearFrameTimer();
         return;
       }
       const event = this.backlog[this.backlogNext++]!;
@@ -266,7 +268,15 @@ export class RespSession {
   private maybeResume(): void {
     if (this.stopping || this.closed || this.finished) return;
     this.processBacklog();
-    if (this.backlogNext >= this.backlog.length && !this.overBudget()) this.socket.resume();
+    if (this.backlogNext >= this.backlog.length && !this.overBudget()) {
+      this.socket.resume();
+      this.armFrameTimer(false);
+    }
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
   }
 
   private armFrameTimer(completed: boolean): void {
