@@ -454,12 +454,18 @@ export class MemcachedSession {
       }
       case 'append':
       case 'prepend': {
-        const reply = await router.send('append', {
-          key: request.key,
-          value: request.data,
-          prepend: request.command === 'prepend',
-          mustExist: true,
-        });
+        // memcached answers NOT_STORED when the item would outgrow the item size limit.
+        const reply = await router
+          .send('append', {
+            key: request.key,
+            value: request.data,
+            prepend: request.command === 'prepend',
+            mustExist: true,
+          })
+          .catch((error: unknown) => {
+            if (error instanceof CatenaError && error.code === 'ERR_VALUE_TOO_LARGE') return { stored: false };
+            throw error;
+          });
         return reply.stored ? replies.stored : replies.notStored;
       }
       case 'delete': {

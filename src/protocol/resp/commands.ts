@@ -225,20 +225,31 @@ const select = define({
   },
 });
 
+/** Catena has no passwords: the `default` user takes any password, as Redis's does with nopass. */
+function authenticate(user: Buffer | undefined): RespReply | undefined {
+  if (user === undefined) {
+    return errorReply(
+      'ERR',
+      'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
+    );
+  }
+  if (user.toString('latin1') !== 'default') {
+    return errorReply('WRONGPASS', 'invalid username-password pair or user is disabled.');
+  }
+  return undefined;
+}
+
 const auth = define({
   name: 'auth',
   arity: -2,
   flags: ['fast'],
   keys: [0, 0, 0],
   write: false,
-  summary: 'Authenticates the connection (Catena has no passwords).',
+  summary: 'Authenticates the connection (Catena has no passwords: the default user takes any).',
   group: 'connection',
   run(_context, argv) {
     if (argv.length > 3) return errorReply('ERR', 'syntax error');
-    return errorReply(
-      'ERR',
-      'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
-    );
+    return authenticate(argv.length === 3 ? argv[1] : undefined) ?? okReply;
   },
 });
 
@@ -278,7 +289,9 @@ const hello = define({
       for (let i = 2; i < argv.length; i++) {
         const option = lower(argv[i]!);
         if (option === 'auth' && i + 2 < argv.length) {
-          return errorReply('WRONGPASS', 'invalid username-password pair or user is disabled.');
+          const refused = authenticate(argv[i + 1]);
+          if (refused !== undefined) return refused;
+          i += 2;
         } else if (option === 'setname' && i + 1 < argv.length) {
           const candidate = argv[++i]!.toString('latin1');
           if (!validClientName(candidate)) return clientNameError();
@@ -374,37 +387,46 @@ const type = define({
   },
 });
 
-/** SET's options, parsed as Redis's parseExtendedStringArgumentsOrReply does. */
+/**
+ * SET's options, parsed as Redis's parseExtendedStringArgumentsOrReply does: an option may be
+ * repeated (the last expiry wins), only conflicting ones are a syntax error (NX with XX, two
+ * different expiry forms, an expiry with KEEPTTL), and the expiry is checked once parsing is done.
+ */
 function parseSetOptions(argv: readonly Buffer[], from: number): RequestInit<'set'> {
   const request: RequestInit<'set'> = { key: argv[1]!, value: argv[2]! };
-  let expiry: string | undefined;
-  let condition: string | undefined;
+  let condition: 'nx' | 'xx' | undefined;
+  let expiry: { kind: 'keepttl' | 'ex' | 'px' | 'exat' | 'pxat'; word: Buffer | undefined } | undefined;
   for (let i = from; i < argv.length; i++) {
     const option = lower(argv[i]!);
     const next = argv[i + 1];
-    if ((option === 'nx' || option === 'xx') && condition === undefined) {
+    if (option === 'nx' || option === 'xx') {
+      if (condition !== undefined && condition !== option) throw syntaxError();
       condition = option;
-      request.condition = option === 'nx' ? SetCondition.SET_IF_ABSENT : SetCondition.SET_IF_PRESENT;
     } else if (option === 'get') {
       request.returnPrevious = true;
-    } else if (option === 'keepttl' && expiry === undefined) {
-      expiry = option;
-      request.keepTtl = true;
-    } else if ((option === 'ex' || option === 'px') && expiry === undefined && next !== undefined) {
-      expiry = option;
-      request.ttlMs = ttlFrom(next, option === 'ex' ? 1000 : 1, 'set');
-      i += 1;
-    } else if ((option === 'exat' || option === 'pxat') && expiry === undefined && next !== undefined) {
-      expiry = option;
-      const at = parseInteger(next);
-      if (at <= 0n) throw invalidExpire('set');
-      const ms = option === 'exat' ? at * 1000n : at;
-      if (ms > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidExpire('set');
-      request.expiresAtMs = ms;
+    } else if (option === 'keepttl') {
+      if (expiry !== undefined && expiry.kind !== 'keepttl') throw syntaxError();
+      expiry = { kind: 'keepttl', word: undefined };
+    } else if ((option === 'ex' || option === 'px' || option === 'exat' || option === 'pxat') && next !== undefined) {
+      if (expiry !== undefined && expiry.kind !== option) throw syntaxError();
+      expiry = { kind: option, word: next };
       i += 1;
     } else {
       throw syntaxError();
     }
+  }
+  if (condition !== undefined) {
+    request.condition = condition === 'nx' ? SetCondition.SET_IF_ABSENT : SetCondition.SET_IF_PRESENT;
+  }
+  if (expiry?.kind === 'keepttl') request.keepTtl = true;
+  else if (expiry?.kind === 'ex' || expiry?.kind === 'px') {
+    request.ttlMs = ttlFrom(expiry.word, expiry.kind === 'ex' ? 1000 : 1, 'set');
+  } else if (expiry !== undefined) {
+    const at = parseInteger(expiry.word);
+    if (at <= 0n) throw invalidExpire('set');
+    const ms = expiry.kind === 'exat' ? at * 1000n : at;
+    if (ms > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidExpire('set');
+    request.expiresAtMs = ms;
   }
   return request;
 }
