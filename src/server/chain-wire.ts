@@ -25,7 +25,8 @@ export interface ReplicatedOp {
 }
 
 /** A stored record in a snapshot: key, value, version, expiresAtMs, and its flags when not 0. */
-export type SnapshotRecord = [Uint8Array, Uint8Array, number, number] | [Uint8Array, Uint8Array, number, number, number];
+export type SnapshotRecord =
+  [Uint8Array, Uint8Array, number, number] | [Uint8Array, Uint8Array, number, number, number];
 
 export type SnapshotPart =
   | {

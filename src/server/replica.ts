@@ -630,7 +630,9 @@ export class Replica {
         const chunkRecords = this.options.snapshotChunkRecords ?? snapshotChunkRecords;
         const { records, more } = reader.records(after, chunkRecords, peerBatchBytesTarget);
         const chunk: SnapshotRecord[] = records.map((r) =>
-          r.flags === 0 ? [r.key, r.value, r.version, r.expiresAtMs] : [r.key, r.value, r.version, r.expiresAtMs, r.flags],
+          r.flags === 0
+            ? [r.key, r.value, r.version, r.expiresAtMs]
+            : [r.key, r.value, r.version, r.expiresAtMs, r.flags],
         );
         if (chunk.length > 0) {
           peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, part, records: chunk });
