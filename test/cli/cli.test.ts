@@ -216,7 +216,7 @@ describe('catena CLI against a real server', () => {
         { found: true, value: 'vé', version: docs[0]?.['version'], ttlMs: 0 },
         { found: false, value: '', version: 0, ttlMs: 0 },
         { found: true, value: { base64: '/wA=' }, version: Number(bin.version), ttlMs: 0 },
-        { value: -3 },
+        { value: -3, found: true },
       ]);
     });
 
