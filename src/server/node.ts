@@ -81,6 +81,9 @@ interface ProtocolSession {
 /** The memcached release whose text protocol Catena follows (reported by `version`). */
 const memcachedCompatibleVersion = '1.6.18';
 
+/** On stop, how long relayed RESP and memcached commands get before the relay is closed. */
+const relayDrainMs = 1_000;
+
 /** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
 const scanCursorsMax = 10_000;
 
@@ -650,12 +653,23 @@ export class CatenaNode {
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, shutdownDrainMsMax);
     });
+    if (this.router !== undefined) {
+      // A relayed command aimed at this node itself now gets ERR_SHUTTING_DOWN and would retry
+      // until the drain deadline: give relays a moment, then close the relay, which fails what is
+      // left (RESP -TRYAGAIN, memcached SERVER_ERROR) so it is answered rather than cut off.
+      let relayTimer: NodeJS.Timeout | undefined;
+      const relayDeadline = new Promise<void>((resolve) => {
+        relayTimer = setTimeout(resolve, relayDrainMs);
+      });
+      await Promise.race([drained, deadline, relayDeadline]);
+      clearTimeout(relayTimer);
+      await this.router.close();
+    }
     await Promise.race([drained, deadline]);
     clearTimeout(timer);
     await Promise.all(sessions.map((session) => session.close(shutdownCloseMsMax)));
     await closed;
     await Promise.all(listenersClosed);
-    await this.router?.close();
     await this.admin?.close();
     if (this.cluster !== undefined) {
       this.cluster.replica.stop();

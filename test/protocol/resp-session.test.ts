@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { execute } from '../../src/commands/execute.js';
+import { commandByName } from '../../src/commands/index.js';
 import type { CommandContext, NodeFacts } from '../../src/commands/index.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
@@ -215,6 +216,51 @@ describe('RESP session on a node', () => {
     conn.end();
   });
 
+  it('answers 5000 pipelined PINGs in one write, in order (no re-entry per reply)', async () => {
+    const conn = new Conn(port);
+    await conn.expect('PING\r\n'.repeat(5000), '+PONG\r\n'.repeat(5000));
+    conn.end();
+  });
+
+  it('answers every command before a pipelined QUIT', async () => {
+    const conn = new Conn(port);
+    conn.send(command('SET', 'q1', '1') + command('GET', 'q1') + command('QUIT'));
+    assert.equal(await conn.read(18), '+OK\r\n$1\r\n1\r\n+OK\r\n');
+    await conn.waitClosed();
+  });
+
+  it('keeps order around an MSET too big for one request, and KEYS', async () => {
+    const conn = new Conn(port);
+    const pairs = Array.from({ length: 1100 }, (_, i) => [`f${i}`, 'x']).flat();
+    const requests = [
+      command('SET', 'mk', 'old'),
+      command('MSET', ...pairs, 'mk', 'new'),
+      command('GET', 'mk'),
+      command('KEYS', 'f10?'),
+      command('FLUSHALL'),
+      command('GET', 'mk'),
+      command('DBSIZE'),
+    ];
+    conn.send(requests.join(''));
+    const reply = await conn.read(1);
+    const keys = Array.from({ length: 10 }, (_, i) => `f10${i}`);
+    const keysReply = `*${keys.length}\r\n` + keys.map((key) => `$${key.length}\r\n`).join('');
+    assert.ok(reply.startsWith('+OK\r\n+OK\r\n$3\r\nnew\r\n*10\r\n'), reply.slice(0, 80));
+    assert.ok(reply.endsWith('+OK\r\n$-1\r\n:0\r\n'), reply.slice(-40));
+    assert.equal(reply.match(/\$\d+\r\nf10\d\r\n/g)?.length, keys.length, keysReply);
+    conn.end();
+  });
+
+  it('refuses extra arguments to subcommands as Redis does', async () => {
+    const conn = new Conn(port);
+    await conn.expect(
+      command('COMMAND', 'COUNT', 'x'),
+      "-ERR wrong number of arguments for 'command|count' command\r\n",
+    );
+    await conn.expect(command('CLUSTER', 'MYID', 'x'), "-ERR wrong number of arguments for 'cluster|myid' command\r\n");
+    conn.end();
+  });
+
   it('pages through keys with SCAN and matches KEYS patterns', async () => {
     const conn = new Conn(port);
     await conn.expect(command('FLUSHALL'), '+OK\r\n');
@@ -241,6 +287,10 @@ describe('RESP session on a node', () => {
   });
 });
 
+/** What the reordering router saw: each request's start and end, in the order they happened. */
+const trace: { event: 'start' | 'end'; id: number; write: boolean }[] = [];
+let traceIds = 0;
+
 /** Runs commands against a MemoryStore, like a standalone node, then delays each reply randomly. */
 function shuffledRouter(): CommandRouter {
   const clock = new ManualClock(1_700_000_000_000);
@@ -261,8 +311,14 @@ function shuffledRouter(): CommandRouter {
     inOrder: false,
     // The command runs only after a random delay, so commands sent together finish in any order
     // unless the session waits.
-    send: (name, request) =>
-      new Promise((resolve) => setTimeout(resolve, Math.random() * 5)).then(() => local.send(name, request)),
+    send: (name, request) => {
+      const id = traceIds++;
+      const write = commandByName(name).mutates;
+      trace.push({ event: 'start', id, write });
+      return new Promise((resolve) => setTimeout(resolve, Math.random() * 5))
+        .then(() => local.send(name, request))
+        .finally(() => trace.push({ event: 'end', id, write }));
+    },
     close: () => Promise.resolve(),
   };
 }

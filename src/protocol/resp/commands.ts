@@ -74,6 +74,11 @@ export interface RespCommand {
   readonly write: boolean;
   /** Affects every key (FLUSHALL, KEYS, SCAN, DBSIZE): ordered against every write. */
   readonly allKeys?: boolean;
+  /**
+   * True when these arguments make the command send its requests over time (one after another)
+   * rather than all at once: a connection then starts nothing after it until it is done.
+   */
+  readonly multiStep?: (argv: readonly Buffer[]) => boolean;
   readonly summary: string;
   readonly group: string;
   run(context: RespContext, argv: readonly Buffer[]): RespReply | Promise<RespReply>;
@@ -99,12 +104,13 @@ export function wrongArity(name: string): RespReply {
 
 /** `-ERR unknown command 'x', with args beginning with: 'a' 'b' ` exactly as Redis 7 words it. */
 export function unknownCommand(argv: readonly Buffer[]): RespReply {
-  const name = argv[0]!.toString('latin1').slice(0, 128);
+  // Redis echoes the raw bytes; decoding as UTF-8 gives the same bytes back for UTF-8 input.
+  const name = argv[0]!.toString('utf8').slice(0, 128);
   let args = '';
   for (const arg of argv.slice(1)) {
     if (args.length >= 128) break;
     const room = 128 - args.length;
-    args += `'${arg.toString('latin1').slice(0, room)}' `;
+    args += `'${arg.toString('utf8').slice(0, room)}' `;
   }
   return errorReply('ERR', `unknown command '${name}', with args beginning with: ${args}`);
 }
@@ -297,7 +303,7 @@ const hello = define({
           if (!validClientName(candidate)) return clientNameError();
           name = candidate;
         } else {
-          return errorReply('ERR', `Syntax error in HELLO option '${argv[i]!.toString('latin1')}'`);
+          return errorReply('ERR', `Syntax error in HELLO option '${argv[i]!.toString('utf8')}'`);
         }
       }
     }
@@ -606,6 +612,7 @@ const mset = define({
   write: true,
   summary: 'Sets the string values of one or more keys (atomically up to 1024 keys).',
   group: 'string',
+  multiStep: (argv) => argv.length > 2 * multiKeysMax + 1,
   async run(context, argv) {
     if (argv.length % 2 === 0) return wrongArity('mset');
     const entries = [];
@@ -795,6 +802,7 @@ const keys = define({
   keys: [0, 0, 0],
   write: false,
   allKeys: true,
+  multiStep: () => true,
   summary: 'Returns all key names that match a pattern.',
   group: 'generic',
   async run(context, argv) {
@@ -847,6 +855,9 @@ const cluster = define({
   group: 'cluster',
   run(context, argv) {
     const sub = lower(argv[1]!);
+    if (['slots', 'shards', 'myid', 'info'].includes(sub) && argv.length !== 2) {
+      return errorReply('ERR', `wrong number of arguments for 'cluster|${sub}' command`);
+    }
     const shards = context.server.shards();
     const nodeEntry = (node: { id: string; host: string; port: number }) =>
       arrayReply([bulkReply(node.host), integerReply(node.port), bulkReply(node.id)]);
@@ -918,6 +929,7 @@ const command = define({
     const sub = lower(argv[1]!);
     switch (sub) {
       case 'count':
+        if (argv.length !== 2) return errorReply('ERR', "wrong number of arguments for 'command|count' command");
         return integerReply(respCommandList.length);
       case 'info': {
         const names = argv.slice(2).map(lower);

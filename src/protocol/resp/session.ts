@@ -15,6 +15,7 @@ import { CatenaError } from '../../core/errors.js';
 import { connectionOutputBytesMax, frameTimeoutMs, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../../server/router.js';
+import { OrderGate } from '../order-gate.js';
 import { encodeReply, RespRequestParser, type RespRequestEvent } from './codec.js';
 import {
   arityAllows,
@@ -45,21 +46,26 @@ interface Slot {
   closeAfter: boolean;
 }
 
-interface Running {
-  /** Keys as latin1 strings, or 'all' for commands that span every key. */
-  readonly keys: ReadonlySet<string> | 'all';
-  readonly write: boolean;
-  readonly done: Promise<void>;
-}
-
 const concatBytesMax = 64 * 1024;
+/**
+ * Reply bytes each read in flight is assumed to need until it answers, against the connection's
+ * output budget: bounds what one connection's pipelined reads can make the node hold (its replies
+ * and its reads in flight) to about connectionOutputBytesMax plus this many reads' values.
+ */
+const readReserveBytes = 1 << 20;
 
 export class RespSession {
   private readonly parser = new RespRequestParser();
   private readonly state: RespConnectionState;
   private readonly context: RespContext;
   private readonly slots: Slot[] = [];
-  private running: Running[] = [];
+  private readonly gate = new OrderGate();
+  /** Reads dispatched and not yet answered (each holds readReserveBytes of the budget). */
+  private readsInFlight = 0;
+  /** A multi-step command on a one-node router: nothing after it starts until it is done. */
+  private blocked = false;
+  /** processBacklog is on the stack: completions must not re-enter it. */
+  private processing = false;
   private backlog: RespRequestEvent[] = [];
   private backlogNext = 0;
   private queuedBytes = 0;
@@ -122,7 +128,21 @@ export class RespSession {
   }
 
   private processBacklog(): void {
+    if (this.processing) return; // the loop on the stack goes on by itself
+    this.processing = true;
+    try {
+      this.processEvents();
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private processEvents(): void {
     while (this.backlogNext < this.backlog.length && !this.finished) {
+      if (this.blocked) {
+        this.socket.pause(); // resumed when the blocking command is done
+        return;
+      }
       if (this.overBudget()) {
         this.socket.pause();
         // Waiting on us is not a slow client: the request deadline restarts when reading does.
@@ -143,9 +163,8 @@ export class RespSession {
   }
 
   private overBudget(): boolean {
-    return (
-      this.inFlight >= pipelineDepthMax || this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax
-    );
+    const held = this.queuedBytes + this.socket.writableLength + this.readsInFlight * readReserveBytes;
+    return this.inFlight >= pipelineDepthMax || held > connectionOutputBytesMax;
   }
 
   /** A reply known now (no command runs). */
@@ -172,35 +191,35 @@ export class RespSession {
     const slot: Slot = { reply: undefined, closeAfter: false };
     this.slots.push(slot);
     this.inFlight += 1;
+    const reads = !spec.write && spec.keys[0] !== 0;
+    if (reads) this.readsInFlight += 1;
     const protocol = this.state.protocol;
-    let waitFor: Promise<unknown> | undefined;
-    let finish: (() => void) | undefined;
-    if (!this.host.router.inOrder && (spec.write || spec.allKeys === true || spec.keys[0] !== 0)) {
-      const keys = spec.allKeys === true ? 'all' : new Set(commandKeys(spec, argv).map((k) => k.toString('latin1')));
-      const conflicts = this.running.filter((other) => conflict(other, keys, spec.write));
-      if (conflicts.length > 0) waitFor = Promise.all(conflicts.map((other) => other.done));
-      let resolveDone!: () => void;
-      const running: Running = {
-        keys,
-        write: spec.write,
-        done: new Promise<void>((resolve) => (resolveDone = resolve)),
-      };
-      this.running.push(running);
-      finish = () => {
-        this.running = this.running.filter((other) => other !== running);
-        resolveDone();
-      };
+    let ready: Promise<unknown> | undefined;
+    let release: (() => void) | undefined;
+    if (!this.host.router.inOrder) {
+      if (spec.write || spec.allKeys === true || spec.keys[0] !== 0) {
+        const keys = spec.allKeys === true ? 'all' : commandKeys(spec, argv).map((key) => key.toString('latin1'));
+        ({ ready, release } = this.gate.enter(keys, spec.write));
+      }
+    } else if (spec.multiStep?.(argv) === true) {
+      // One node runs commands in the order they are sent, but this one sends several requests
+      // over time: hold back everything after it until it is done.
+      this.blocked = true;
     }
+    const blocking = this.blocked;
     const complete = (reply: RespReply, failed: boolean): void => {
+      if (slot.reply !== undefined) return; // answered once
       // HELLO answers in the protocol it switches to; every other reply in the one it was sent in.
       const encoded = encodeReply(reply, spec.name === 'hello' ? this.state.protocol : protocol);
       slot.reply = encoded;
-      slot.closeAfter = this.state.closing;
+      slot.closeAfter = spec.name === 'quit';
+      if (slot.closeAfter) this.finished = true; // nothing after QUIT runs
       this.queuedBytes += encoded.length;
       this.inFlight -= 1;
+      if (reads) this.readsInFlight -= 1;
+      if (blocking) this.blocked = false;
       this.host.recordCommand(failed);
-      finish?.();
-      if (this.state.closing) this.finished = true;
+      release?.();
       this.flush();
       this.maybeResume();
     };
@@ -214,19 +233,18 @@ export class RespSession {
       complete(errorReply('ERR', 'internal error'), true);
     };
     const run = (): void => {
+      let result: RespReply | Promise<RespReply>;
       try {
-        const result = spec.run(this.context, argv);
-        if (result instanceof Promise) {
-          result.then((reply) => complete(reply, reply.kind === 'error'), fail);
-        } else {
-          complete(result, result.kind === 'error');
-        }
+        result = spec.run(this.context, argv);
       } catch (error) {
         fail(error);
+        return;
       }
+      if (result instanceof Promise) result.then((reply) => complete(reply, reply.kind === 'error'), fail);
+      else complete(result, result.kind === 'error');
     };
-    if (waitFor === undefined) run();
-    else void waitFor.then(run);
+    if (ready === undefined) run();
+    else void ready.then(run);
   }
 
   /** Writes out every reply at the front of the queue that is ready. */
@@ -303,12 +321,4 @@ export class RespSession {
       done();
     }
   }
-}
-
-/** True when a command on `keys` (writing or not) must wait for `other` to finish. */
-function conflict(other: Running, keys: ReadonlySet<string> | 'all', write: boolean): boolean {
-  if (!other.write && !write) return false;
-  if (other.keys === 'all' || keys === 'all') return true;
-  for (const key of keys) if (other.keys.has(key)) return true;
-  return false;
 }
