@@ -1,4 +1,5 @@
-import { multiKeysMax } from '../core/limits.js';
+import { CatenaError } from '../core/errors.js';
+import { mgetReplyBytesMax, multiKeysMax } from '../core/limits.js';
 import { checkKeys, expectWords, remainingTtlMs, showBytes } from './arguments.js';
 import { defineCommand } from './types.js';
 
@@ -15,9 +16,17 @@ export const mget = defineCommand({
     return { keys: [...words] };
   },
   execute({ store, clock }, request) {
+    let bytes = 0;
     const items = checkKeys(request.keys).map((key) => {
       const record = store.get(key);
       if (record === undefined) return { found: false };
+      bytes += record.value.length;
+      if (bytes > mgetReplyBytesMax) {
+        throw new CatenaError(
+          'ERR_VALUE_TOO_LARGE',
+          `the values add up to more than ${mgetReplyBytesMax} bytes; read fewer keys at once`,
+        );
+      }
       return {
         found: true,
         value: record.value,

@@ -15,6 +15,8 @@ const MiB = 1024 * KiB;
 export const keyBytesMax = 1 * KiB;
 /** Keys in one mget or mput request (RESP's MGET and MSET are split into requests this size). */
 export const multiKeysMax = 1024;
+/** Value bytes one mget reply may carry (a reply must fit a frame; a node must not build a huge one). */
+export const mgetReplyBytesMax = 32 * MiB;
 /** LMDB's own key limit with lmdb-js's default page size. */
 export const lmdbKeyBytesMax = 1978;
 /** Bytes the LMDB expiry index puts before a key (the expiry time). */

@@ -19,6 +19,7 @@ import { CatenaError, type ErrorCode } from '../../src/core/errors.js';
 import { parseMemcachedCounter } from '../../src/commands/incr.js';
 import {
   keyBytesMax,
+  mgetReplyBytesMax,
   multiKeysMax,
   scanCountMax,
   scanReplyBytesMax,
@@ -814,6 +815,15 @@ describe('set', () => {
 });
 
 describe('mget', () => {
+  it(`refuses a reply whose values add up to more than ${mgetReplyBytesMax} bytes`, () => {
+    const h = harness(4 << 20);
+    const value = Buffer.alloc(4 << 20, 1);
+    const keys = Array.from({ length: mgetReplyBytesMax / value.length + 1 }, (_, i) => bytes(`big${i}`));
+    for (const key of keys) run.put(h, key, value);
+    assert.equal(run.mget(h, keys.slice(1)).items.length, keys.length - 1, 'exactly the limit is fine');
+    throwsCode(() => run.mget(h, keys), 'ERR_VALUE_TOO_LARGE', 'fewer keys');
+  });
+
   it('returns one item per key, in the order asked, with value, version, flags and ttl; missing keys not found', () => {
     const h = harness();
     const a = run.set(h, bytes('a'), bytes('1'), { ttlMs: 300n, flags: 12 }).version;
