@@ -3,7 +3,9 @@
 // noreply, flags and cas, the exptime forms, a too-large set, garbage and over-long lines,
 // pipelines answered in order, requests cut into many TCP writes, drain and close. Then the
 // session over a router that delays each command at random and says it is not in order (as a
-// cluster), to check a connection's program order and that independent requests overlap.
+// cluster), to check a connection's program order and that independent requests overlap; and
+// the limits: long pipelines of requests answered at once, large values read by a client that
+// does not read its replies.
 
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -12,7 +14,7 @@ import { execute } from '../../src/commands/execute.js';
 import type { CommandContext, CommandName, NodeFacts, RequestInit } from '../../src/commands/index.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { memcachedLineBytesMax, multiKeysMax } from '../../src/core/limits.js';
-import { silentLogger } from '../../src/core/log.js';
+import type { Logger } from '../../src/core/log.js';
 import { MemcachedSession, nativeExpiry, type MemcachedHost } from '../../src/protocol/memcached/session.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { localRouter, type CommandRouter } from '../../src/server/router.js';
@@ -20,7 +22,8 @@ import { MemoryStore } from '../../src/storage/memory-store.js';
 
 /** A connection that collects everything the server sends, and notices when it closes. */
 class Conn {
-  private received = Buffer.alloc(0);
+  private received: Buffer[] = [];
+  private receivedBytes = 0;
   private waiters: (() => void)[] = [];
   closed = false;
   readonly socket: Socket;
@@ -29,7 +32,8 @@ class Conn {
     this.socket = connect({ host: '127.0.0.1', port });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      this.received.push(chunk);
+      this.receivedBytes += chunk.length;
       this.wake();
     });
     this.socket.on('close', () => {
@@ -52,14 +56,15 @@ class Conn {
   /** Waits until `expected` bytes have arrived (or 5 s), then returns them all as latin1. */
   async read(expected: number): Promise<string> {
     const deadline = Date.now() + 5_000;
-    while (this.received.length < expected && !this.closed && Date.now() < deadline) {
+    while (this.receivedBytes < expected && !this.closed && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 100);
       });
     }
-    const out = this.received.toString('latin1');
-    this.received = Buffer.alloc(0);
+    const out = Buffer.concat(this.received, this.receivedBytes).toString('latin1');
+    this.received = [];
+    this.receivedBytes = 0;
     return out;
   }
 
@@ -105,21 +110,33 @@ interface Harness {
   store: MemoryStore;
   sessions: MemcachedSession[];
   protocolErrors: () => number;
+  /** The messages the sessions logged at error level (none is expected). */
+  errorLogs: string[];
   close(): Promise<void>;
 }
 
 const itemBytesMax = 1024;
 
-async function startServer(wrap: (router: CommandRouter) => CommandRouter = (router) => router): Promise<Harness> {
+async function startServer(
+  wrap: (router: CommandRouter) => CommandRouter = (router) => router,
+  options: { itemBytesMax?: number } = {},
+): Promise<Harness> {
+  const itemLimit = options.itemBytesMax ?? itemBytesMax;
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
-  const context: CommandContext = { store, clock, valueBytesMax: 1 << 20, node: facts };
+  const context: CommandContext = { store, clock, valueBytesMax: Math.max(1 << 20, itemLimit), node: facts };
   const router = wrap(localRouter((request) => execute(context, request, false)));
   let protocolErrors = 0;
+  const errorLogs: string[] = [];
+  const log: Logger = {
+    log: (level, message, fields) => {
+      if (level === 'error') errorLogs.push(`${message} ${JSON.stringify(fields)}`);
+    },
+  };
   const host: MemcachedHost = {
     router,
-    log: silentLogger,
-    itemBytesMax,
+    log,
+    itemBytesMax: itemLimit,
     version: '1.6.0-catena-test',
     stats: () =>
       Promise.resolve([
@@ -143,6 +160,7 @@ async function startServer(wrap: (router: CommandRouter) => CommandRouter = (rou
     store,
     sessions,
     protocolErrors: () => protocolErrors,
+    errorLogs,
     close: async () => {
       await Promise.all(sessions.map((session) => session.close(100)));
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -485,6 +503,97 @@ describe('memcached session', () => {
     conn.end();
   });
 
+  it('answers 10,000 pipelined requests that need no command, in order, in one write each', async () => {
+    const conn = new Conn(h.port);
+    const kinds: [string, string][] = [
+      ['version\r\n', 'VERSION 1.6.0-catena-test\r\n'],
+      ['verbosity 1\r\n', 'OK\r\n'],
+      ['bogus\r\n', 'ERROR\r\n'],
+      ['verbosity 1 noreply\r\n', ''],
+      ['stats items\r\n', 'END\r\n'],
+      [storage('set', 'many', 0, 0, 'x', ' noreply'), ''],
+    ];
+    const mixed: [string, string][] = Array.from({ length: 10_000 }, (_, i) => kinds[i % kinds.length]!);
+    for (const run of [...kinds.map((kind) => Array<[string, string]>(10_000).fill(kind)), mixed]) {
+      run.push(['version\r\n', 'VERSION 1.6.0-catena-test\r\n']);
+      await conn.expect(run.map(([request]) => request).join(''), run.map(([, reply]) => reply).join(''));
+    }
+    assert.deepEqual(h.errorLogs, []);
+    conn.end();
+  });
+
+  it('sends all the native commands of a request before those of the next (an in-order router)', async () => {
+    const sent: string[] = [];
+    const local = await startServer((router) => ({
+      inOrder: true,
+      send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
+        sent.push(name);
+        return router.send(name, request);
+      },
+      close: () => router.close(),
+    }));
+    const conn = new Conn(local.port);
+    const keys = Array.from({ length: multiKeysMax * 2 + 1 }, (_, i) => `so${i}`);
+    await conn.expect(
+      `get ${keys.join(' ')}\r\n${storage('set', 'so0', 0, 0, 'v')}gat 0 so0 so1\r\nget so0\r\n`,
+      `END\r\nSTORED\r\n${value('so0', 0, 'v')}END\r\n${value('so0', 0, 'v')}END\r\n`,
+    );
+    assert.deepEqual(sent, ['mget', 'mget', 'mget', 'set', 'expire', 'expire', 'mget']);
+    conn.end();
+    await local.close();
+  });
+
+  it('bounds the reads it starts for a client that does not read its replies', async () => {
+    const mgets = { running: 0, most: 0, started: 0 };
+    const local = await startServer(
+      (router) => ({
+        inOrder: true,
+        send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
+          if (name !== 'mget') return router.send(name, request);
+          mgets.started += 1;
+          mgets.running += 1;
+          mgets.most = Math.max(mgets.most, mgets.running);
+          return router.send(name, request).finally(() => (mgets.running -= 1));
+        },
+        close: () => router.close(),
+      }),
+      { itemBytesMax: 8 << 20 },
+    );
+    const big = Buffer.alloc(4 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 12)) & 0xff;
+    const gets = 100;
+    const socket = connect({ host: '127.0.0.1', port: local.port });
+    socket.on('error', () => undefined);
+    // No 'data' listener yet: the client reads nothing beyond its stream's small buffer.
+    socket.write(Buffer.concat([Buffer.from(`set big 0 0 ${big.length}\r\n`), big, Buffer.from('\r\n')]));
+    socket.write('get big\r\n'.repeat(gets));
+    const deadline = Date.now() + 5_000;
+    while (mgets.started === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const startedUnread = mgets.started;
+    // The output budget (16 MiB) reserves 1 MiB per read in flight: 17 reads start, and their
+    // 68 MiB of replies then fill it (the kernel's socket buffers take far less) until the client reads.
+    assert.ok(mgets.most <= 17, `at most 17 reads in flight at once (${mgets.most})`);
+    assert.ok(startedUnread <= 17, `reads started while the client read nothing: ${startedUnread}`);
+    const check = streamCheck(
+      Buffer.from('STORED\r\n'),
+      Buffer.concat([Buffer.from(`VALUE big 0 ${big.length}\r\n`), big, Buffer.from('\r\nEND\r\n')]),
+      gets,
+    );
+    socket.on('data', (chunk: Buffer) => check.push(chunk));
+    const readDeadline = Date.now() + 20_000;
+    while (!check.complete() && check.ok() && Date.now() < readDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(check.ok(), 'every reply is intact and in order');
+    assert.ok(check.complete(), `all ${gets} replies arrived (${check.received()} bytes)`);
+    assert.equal(mgets.started, gets);
+    assert.ok(mgets.most <= 17, `at most 17 reads in flight at once (${mgets.most})`);
+    assert.deepEqual(local.errorLogs, []);
+    socket.destroy();
+    await local.close();
+  });
+
   it('drains the requests already read, then closes', async () => {
     const local = await startServer();
     const conn = new Conn(local.port);
@@ -499,6 +608,33 @@ describe('memcached session', () => {
     await local.close();
   });
 });
+
+/** Checks a byte stream, chunk by chunk, against `prefix` then `count` copies of `unit`, holding none of it. */
+function streamCheck(prefix: Buffer, unit: Buffer, count: number) {
+  const total = prefix.length + unit.length * count;
+  let position = 0;
+  let ok = true;
+  return {
+    push(chunk: Buffer): void {
+      let offset = 0;
+      while (ok && offset < chunk.length) {
+        if (position >= total) {
+          ok = false;
+          return;
+        }
+        const [source, at] =
+          position < prefix.length ? [prefix, position] : [unit, (position - prefix.length) % unit.length];
+        const n = Math.min(chunk.length - offset, source.length - at);
+        if (!chunk.subarray(offset, offset + n).equals(source.subarray(at, at + n))) ok = false;
+        offset += n;
+        position += n;
+      }
+    },
+    ok: () => ok,
+    complete: () => position === total,
+    received: () => position,
+  };
+}
 
 /** A router as a cluster's can be: not in order, each command run after a random 0-5 ms delay. */
 function shuffled(router: CommandRouter, stats: { running: number; most: number }): CommandRouter {
@@ -583,6 +719,37 @@ describe('memcached session over a router that reorders (a cluster)', () => {
     await conn.expect(requests, expected);
     assert.ok(stats.most > 1, `requests overlapped (at most ${stats.most} at once)`);
     conn.end();
+  });
+
+  it('answers every earlier request before closing on quit', async () => {
+    for (let round = 0; round < 10; round++) {
+      const conn = new Conn(h.port);
+      const k = `quit${round}`;
+      conn.send(
+        `${storage('set', k, 0, 0, '1')}get ${k}\r\n${storage('append', k, 0, 0, '2')}get ${k}\r\nquit\r\nget ${k}\r\n`,
+      );
+      assert.equal(
+        await conn.waitClosed(),
+        `STORED\r\n${value(k, 0, '1')}END\r\nSTORED\r\n${value(k, 0, '12')}END\r\n`,
+      );
+    }
+  });
+
+  it('runs a read after every earlier write of its connection, whatever its keys', async () => {
+    // Two connections each write one key, then read the other's (store buffering): if each read
+    // followed only the writes of its own key, both reads could run before both writes.
+    for (let round = 0; round < 30; round++) {
+      const one = new Conn(h.port);
+      const two = new Conn(h.port);
+      const [a, b] = [`sb-a${round}`, `sb-b${round}`];
+      const [first, second] = await Promise.all([
+        retrieve(one, `${storage('set', a, 0, 0, '1')}get ${b}\r\n`),
+        retrieve(two, `${storage('set', b, 0, 0, '1')}get ${a}\r\n`),
+      ]);
+      assert.ok(first.includes('VALUE') || second.includes('VALUE'), `round ${round}: ${first} / ${second}`);
+      one.end();
+      two.end();
+    }
   });
 
   it('orders a too-large set before a later read of its key', async () => {

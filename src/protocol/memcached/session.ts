@@ -4,15 +4,18 @@
 // chain's head or tail), and each native reply becomes memcached's reply line. It owns:
 //  * reply order: replies leave in request order, whatever order the commands finish in, and
 //    the replies ready in one burst leave in one write (batched per microtask);
-//  * program order in a cluster (router.inOrder false): a request is not sent while an earlier
-//    request of this connection that conflicts with it is in flight, two requests conflicting
-//    when one of them writes and they share a key (flush_all conflicts with everything;
-//    stats, version and verbosity with nothing). Each request sends all its native commands at
-//    once, so with an in-order router the order they are sent in is the program order;
+//  * program order in a cluster (router.inOrder false): a request is not sent before the earlier
+//    requests of this connection it must follow have finished, by the rule of OrderGate
+//    (../order-gate.ts): a read follows every earlier write of the connection, a write the
+//    earlier write and reads of its keys, flush_all everything (and everything after it
+//    follows it); stats, version and verbosity follow nothing. Each request sends all its
+//    native commands before its first await, so with an in-order router the order they are
+//    sent in is the program order;
 //  * limits: requests not yet answered and reply bytes queued are bounded (past either, the
-//    socket is paused: backpressure, not errors); a started request must be complete within
-//    frameTimeoutMs (slow loris). Parse errors are answered and the connection goes on; only an
-//    over-long line (the parser's `fatal`) closes it, after its reply.
+//    socket is paused: backpressure, not errors), each read in flight counting as
+//    readReserveBytes of reply bytes until it answers; a started request must be complete
+//    within frameTimeoutMs (slow loris). Parse errors are answered and the connection goes on;
+//    only an over-long line (the parser's `fatal`) closes it, after its reply.
 //
 // memcached semantics (1.6 as reference) and where Catena's mapping chooses:
 //  * exptime: 0 never; negative: already expired (expires_at_ms 1); up to 30 days: relative
@@ -39,6 +42,7 @@ import { connectionOutputBytesMax, frameTimeoutMs, multiKeysMax, pipelineDepthMa
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../../server/router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
+import { OrderGate, type GateKeys } from '../order-gate.js';
 import {
   encodeCatenaError,
   encodeClientError,
@@ -74,6 +78,14 @@ export const relativeExptimeSecondsMax = 60 * 60 * 24 * 30;
 
 /** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
 const concatBytesMax = 64 * 1024;
+/**
+ * Reply bytes each read in flight (get, gets, gat, gats, however many keys) is assumed to need
+ * until it answers, against the connection's output budget: replies only exist once their reads
+ * finish, so without it one chunk of pipelined gets of large values would all be started at
+ * once. Bounds what a connection's reads can make the node hold to about
+ * connectionOutputBytesMax plus this many reads' replies.
+ */
+const readReserveBytes = 1 << 20;
 
 /** Stats groups memcached has that hold nothing in Catena: answered with a bare END. */
 const emptyStatsGroups: ReadonlySet<string> = new Set(['items', 'slabs', 'sizes']);
@@ -105,69 +117,17 @@ interface Slot {
 
 /** The keys (latin1) a request touches, or 'all' (flush_all), and whether it writes them. */
 interface Footprint {
-  readonly keys: ReadonlySet<string> | 'all';
+  readonly keys: GateKeys;
   readonly write: boolean;
-}
-
-interface Running extends Footprint {
-  /** Resolves (never rejects) when the request's native commands have all finished. */
-  readonly done: Promise<void>;
-}
-
-/**
- * The requests of one connection still in flight, indexed by key, to find those a new request
- * must wait for: a read waits for the writes of its keys, a write for every request on its keys,
- * flush_all for everything, everything for a flush_all.
- */
-class InFlight {
-  private readonly everything = new Set<Running>();
-  private readonly flushes = new Set<Running>();
-  private readonly readers = new Map<string, Set<Running>>();
-  private readonly writers = new Map<string, Set<Running>>();
-
-  conflicts(footprint: Footprint): Running[] {
-    if (footprint.keys === 'all') return [...this.everything];
-    const found = new Set<Running>(this.flushes);
-    for (const key of footprint.keys) {
-      for (const other of this.writers.get(key) ?? []) found.add(other);
-      if (footprint.write) for (const other of this.readers.get(key) ?? []) found.add(other);
-    }
-    return [...found];
-  }
-
-  add(running: Running): void {
-    this.everything.add(running);
-    if (running.keys === 'all') {
-      this.flushes.add(running);
-      return;
-    }
-    const index = running.write ? this.writers : this.readers;
-    for (const key of running.keys) {
-      let set = index.get(key);
-      if (set === undefined) index.set(key, (set = new Set()));
-      set.add(running);
-    }
-  }
-
-  remove(running: Running): void {
-    this.everything.delete(running);
-    if (running.keys === 'all') {
-      this.flushes.delete(running);
-      return;
-    }
-    const index = running.write ? this.writers : this.readers;
-    for (const key of running.keys) {
-      const set = index.get(key);
-      set?.delete(running);
-      if (set?.size === 0) index.delete(key);
-    }
-  }
 }
 
 export class MemcachedSession {
   private readonly parser: MemcachedParser;
   private readonly slots: Slot[] = [];
-  private readonly inFlight = new InFlight();
+  /** Program order when the router does not keep it (a cluster). */
+  private readonly gate = new OrderGate();
+  /** Reads started and not yet answered (each holds readReserveBytes of the budget). */
+  private readsInFlight = 0;
   /** Events parsed but not yet handled, because the connection was over its budget. */
   private backlog: MemcachedEvent[] = [];
   private backlogNext = 0;
@@ -273,9 +233,8 @@ export class MemcachedSession {
   }
 
   private overBudget(): boolean {
-    return (
-      this.slots.length >= pipelineDepthMax || this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax
-    );
+    const held = this.queuedBytes + this.socket.writableLength + this.readsInFlight * readReserveBytes;
+    return this.slots.length >= pipelineDepthMax || held > connectionOutputBytesMax;
   }
 
   private throttle(): void {
@@ -301,7 +260,7 @@ export class MemcachedSession {
           return;
         }
         // A too-large set: memcached drops the key's old value so it is never read after the failed set.
-        this.start({ keys: new Set([latin1(key)]), write: true }, event.noreply, () =>
+        this.start({ keys: [latin1(key)], write: true }, event.noreply, false, () =>
           this.host.router.send('del', { key }).then(
             () => reply,
             (error: unknown) => {
@@ -322,7 +281,7 @@ export class MemcachedSession {
           return;
         }
         const noreply = 'noreply' in request && request.noreply;
-        this.start(footprintOf(request), noreply, () => this.run(request));
+        this.start(footprintOf(request), noreply, returnsValues(request), () => this.run(request));
         return;
       }
     }
@@ -335,27 +294,23 @@ export class MemcachedSession {
     this.scheduleFlush();
   }
 
-  /** Runs `task` in the request's slot, once the earlier requests it conflicts with have finished. */
-  private start(footprint: Footprint | undefined, silent: boolean, task: () => Promise<Buffer>): void {
+  /**
+   * Runs `task` in the request's slot, once the earlier requests it must follow have finished.
+   * `read`: it returns values (its reply may be large), so it holds readReserveBytes until done.
+   */
+  private start(footprint: Footprint | undefined, silent: boolean, read: boolean, task: () => Promise<Buffer>): void {
     const slot: Slot = { reply: undefined, closeAfter: false };
     this.slots.push(slot);
-    let waitFor: Promise<unknown> | undefined;
-    let finish: (() => void) | undefined;
+    if (read) this.readsInFlight += 1;
+    let ready: Promise<unknown> | undefined;
+    let release: (() => void) | undefined;
     if (!this.host.router.inOrder && footprint !== undefined) {
-      const conflicts = this.inFlight.conflicts(footprint);
-      if (conflicts.length === 1) waitFor = conflicts[0]!.done;
-      else if (conflicts.length > 1) waitFor = Promise.all(conflicts.map((other) => other.done));
-      let resolveDone!: () => void;
-      const done = new Promise<void>((resolve) => (resolveDone = resolve));
-      const running: Running = { ...footprint, done };
-      this.inFlight.add(running);
-      finish = () => {
-        this.inFlight.remove(running);
-        resolveDone();
-      };
+      ({ ready, release } = this.gate.enter(footprint.keys, footprint.write));
     }
     const complete = (reply: Buffer): void => {
-      finish?.();
+      if (slot.reply !== undefined) return; // answered once
+      release?.();
+      if (read) this.readsInFlight -= 1;
       slot.reply = silent ? null : reply;
       if (slot.reply !== null) this.queuedBytes += slot.reply.length;
       this.scheduleFlush();
@@ -374,8 +329,8 @@ export class MemcachedSession {
           this.socket.destroy();
         });
     };
-    if (waitFor === undefined) go();
-    else void waitFor.then(go);
+    if (ready === undefined) go();
+    else void ready.then(go);
   }
 
   private errorReply(error: unknown): Buffer {
@@ -608,15 +563,21 @@ const storageConditions: Record<Exclude<StorageCommand, 'append' | 'prepend'>, S
 
 const latin1 = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
 
-/** What a request touches, for program order in a cluster; undefined: it conflicts with nothing. */
+/** Whether a request's reply carries values: get, gets, gat, gats (one read however many keys). */
+function returnsValues(request: Exclude<MemcachedRequest, { command: 'quit' }>): boolean {
+  const { command } = request;
+  return command === 'get' || command === 'gets' || command === 'gat' || command === 'gats';
+}
+
+/** What a request touches, for program order in a cluster; undefined: it follows nothing. */
 function footprintOf(request: Exclude<MemcachedRequest, { command: 'quit' }>): Footprint | undefined {
   switch (request.command) {
     case 'get':
     case 'gets':
-      return { keys: new Set(request.keys.map(latin1)), write: false };
+      return { keys: request.keys.map(latin1), write: false };
     case 'gat':
     case 'gats':
-      return request.keys.length === 0 ? undefined : { keys: new Set(request.keys.map(latin1)), write: true };
+      return request.keys.length === 0 ? undefined : { keys: request.keys.map(latin1), write: true };
     case 'set':
     case 'add':
     case 'replace':
@@ -627,7 +588,7 @@ function footprintOf(request: Exclude<MemcachedRequest, { command: 'quit' }>): F
     case 'incr':
     case 'decr':
     case 'touch':
-      return { keys: new Set([latin1(request.key)]), write: true };
+      return { keys: [latin1(request.key)], write: true };
     case 'flush_all':
       return request.exptime > 0 ? undefined : { keys: 'all', write: true };
     case 'stats':
