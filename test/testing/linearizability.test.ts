@@ -134,6 +134,16 @@ describe('linearizability checker: hand-written histories', () => {
     notLinearizable([op(0, 1, { f: 'incr', delta: 1n }, { f: 'error', reason: 'not-an-integer' })]);
   });
 
+  it('checks histories without versions (Redis GET and SET) by value alone', () => {
+    const set = (value: string, callAt: number, returnAt: number) => op(callAt, returnAt, put(value), { f: 'put' });
+    const read = (value: string, callAt: number, returnAt: number): Operation =>
+      op(callAt, returnAt, get, { f: 'get', found: true, value });
+    linearizable([set('a', 0, 1), read('a', 2, 3), set('b', 4, 5), read('b', 6, 7)]);
+    notLinearizable([set('a', 0, 1), set('b', 2, 3), read('a', 4, 5)]);
+    linearizable([set('a', 0, 1), set('b', 2, 6), read('a', 3, 4), read('b', 7, 8)]);
+    notLinearizable([set('a', 0, 1), set('b', 2, 6), read('b', 3, 4), read('a', 5, 7)]);
+  });
+
   it('checks keys independently and names the key that fails', () => {
     const result = checkHistory([
       op(0, 1, put('a'), { f: 'put', version: 1 }, 'good'),
@@ -163,7 +173,7 @@ describe('linearizability checker: generated histories', () => {
       const written = history.filter((o) => o.key === 'k0' && o.input.f === 'put' && o.output?.f === 'put');
       const first = written[0];
       if (first === undefined || first.input.f !== 'put' || first.output?.f !== 'put') continue;
-      const stale = op(end + 1, end + 2, get, found(first.input.value, first.output.version), 'k0');
+      const stale = op(end + 1, end + 2, get, found(first.input.value, first.output.version!), 'k0');
       const lastWrite = op(end + 3, end + 4, put('final'), { f: 'put', version: 1_000_000 }, 'k0');
       const result = checkHistory([...history, lastWrite, { ...stale, callAt: end + 5, returnAt: end + 6 }]);
       assert.equal(result.ok, false, `seed ${seed}: the stale read is caught`);

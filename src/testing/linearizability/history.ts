@@ -10,11 +10,14 @@ export type Input =
   | { f: 'incr'; delta: bigint }
   | { f: 'append'; value: string };
 
-/** What the client was told. `undefined` (on the operation) means it never learned: a timeout. */
+/**
+ * What the client was told. `undefined` (on the operation) means it never learned: a timeout.
+ * A version is absent where the protocol does not report one (Redis's GET and SET).
+ */
 export type Output =
   | { f: 'get'; found: false }
-  | { f: 'get'; found: true; value: string; version: number }
-  | { f: 'put'; version: number }
+  | { f: 'get'; found: true; value: string; version?: number }
+  | { f: 'put'; version?: number }
   | { f: 'del'; deleted: boolean }
   | { f: 'cas'; swapped: true; version: number }
   | { f: 'cas'; swapped: false; currentVersion: number }

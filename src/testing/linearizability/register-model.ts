@@ -70,12 +70,16 @@ export function stepRegister(
       if (output === undefined) return state;
       const out = output as Extract<Output, { f: 'get' }>;
       if (!out.found) return state.value === null ? state : undefined;
-      if (state.value !== out.value || !versionCouldBe(state, out.version)) return undefined;
+      if (state.value !== out.value) return undefined;
+      if (out.version === undefined) return state; // a read that does not report versions
+      if (!versionCouldBe(state, out.version)) return undefined;
       return { value: state.value, version: out.version, exact: true };
     }
-    case 'put':
-      if (output === undefined) return bumped(state, input.value);
-      return written(state, input.value, (output as Extract<Output, { f: 'put' }>).version);
+    case 'put': {
+      const version = (output as Extract<Output, { f: 'put' }> | undefined)?.version;
+      if (version === undefined) return bumped(state, input.value);
+      return written(state, input.value, version);
+    }
     case 'del': {
       if (output === undefined) return state.value === null ? state : bumped(state, null);
       const deleted = (output as Extract<Output, { f: 'del' }>).deleted;

@@ -546,10 +546,10 @@ class Simulation {
   private remember(client: ClientState, key: string, output: Output | undefined): void {
     if (output === undefined) return;
     if (output.f === 'get') {
-      if (output.found) client.seen.set(key, output.version);
+      if (output.found && output.version !== undefined) client.seen.set(key, output.version);
       else client.seen.delete(key);
     } else if (output.f === 'put' || (output.f === 'cas' && output.swapped)) {
-      client.seen.set(key, output.version);
+      if (output.version !== undefined) client.seen.set(key, output.version);
     } else if (output.f === 'cas') {
       client.seen.set(key, output.currentVersion);
     } else if (output.f === 'del') {
