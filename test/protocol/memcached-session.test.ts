@@ -8,7 +8,7 @@
 // does not read its replies.
 
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { execute } from '../../src/commands/execute.js';
 import type { CommandContext, CommandName, NodeFacts, RequestInit } from '../../src/commands/index.js';
@@ -19,77 +19,7 @@ import { MemcachedSession, nativeExpiry, type MemcachedHost } from '../../src/pr
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { localRouter, type CommandRouter } from '../../src/server/router.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
-
-/** A connection that collects everything the server sends, and notices when it closes. */
-class Conn {
-  private received: Buffer[] = [];
-  private receivedBytes = 0;
-  private waiters: (() => void)[] = [];
-  closed = false;
-  readonly socket: Socket;
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => {
-      this.received.push(chunk);
-      this.receivedBytes += chunk.length;
-      this.wake();
-    });
-    this.socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    this.socket.on('error', () => undefined);
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-  }
-
-  /** Waits until `expected` bytes have arrived (or 5 s), then returns them all as latin1. */
-  async read(expected: number): Promise<string> {
-    const deadline = Date.now() + 5_000;
-    while (this.receivedBytes < expected && !this.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-    const out = Buffer.concat(this.received, this.receivedBytes).toString('latin1');
-    this.received = [];
-    this.receivedBytes = 0;
-    return out;
-  }
-
-  /** Sends, then reads exactly the expected text. */
-  async expect(request: string | Buffer, reply: string): Promise<void> {
-    this.send(request);
-    assert.equal(await this.read(Buffer.byteLength(reply, 'latin1')), reply);
-  }
-
-  /** Nothing is pending: the next reply is the answer to `version` (noreply requests said nothing). */
-  async quiet(): Promise<void> {
-    await this.expect('version\r\n', 'VERSION 1.6.0-catena-test\r\n');
-  }
-
-  async waitClosed(): Promise<string> {
-    const deadline = Date.now() + 5_000;
-    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.ok(this.closed, 'the server closed the connection');
-    return this.read(0);
-  }
-
-  end(): void {
-    this.socket.destroy();
-  }
-}
+import { Conn } from '../helpers/conn.js';
 
 const facts = {
   nodeId: 'test',
@@ -172,6 +102,9 @@ const storage = (command: string, key: string, flags: number, exptime: number, d
   `${command} ${key} ${flags} ${exptime} ${Buffer.byteLength(data, 'latin1')}${extra}\r\n${data}\r\n`;
 const value = (key: string, flags: number, data: string, cas?: bigint) =>
   `VALUE ${key} ${flags} ${Buffer.byteLength(data, 'latin1')}${cas === undefined ? '' : ` ${cas}`}\r\n${data}\r\n`;
+
+/** Nothing is pending: the next reply is the answer to `version` (noreply requests said nothing). */
+const quiet = (conn: Conn): Promise<void> => conn.expect('version\r\n', 'VERSION 1.6.0-catena-test\r\n');
 
 /** Sends a retrieval request and reads its whole reply (up to END). */
 async function retrieve(conn: Conn, request: string): Promise<string> {
@@ -358,15 +291,15 @@ describe('memcached session', () => {
     conn.send(storage('set', 'q5', 0, 0, 'nan', ' noreply'));
     conn.send('incr q5 1 noreply\r\n'); // an error from the command: silent too
     conn.send('touch q1 x noreply\r\n'); // an error from the parser: silent too
-    await conn.quiet();
+    await quiet(conn);
     await conn.expect('get q1 q2 q3 q4\r\n', `${value('q1', 1, '_ab')}${value('q3', 0, '14')}END\r\n`);
     const cas = await casOf(conn, 'q1');
     conn.send(storage('cas', 'q1', 2, 0, 'c', ` ${cas} noreply`));
     conn.send('flush_all 5 noreply\r\n');
-    await conn.quiet();
+    await quiet(conn);
     await conn.expect('get q1\r\n', `${value('q1', 2, 'c')}END\r\n`);
     conn.send('flush_all noreply\r\n');
-    await conn.quiet();
+    await quiet(conn);
     await conn.expect('get q1 q3\r\n', 'END\r\n');
     conn.end();
   });
@@ -411,7 +344,7 @@ describe('memcached session', () => {
     await conn.expect(storage('append', 'big2', 0, 0, big), 'SERVER_ERROR object too large for cache\r\n');
     await conn.expect('get big2\r\n', `${value('big2', 0, 'kept')}END\r\n`);
     await conn.expect(storage('set', 'big2', 0, 0, big, ' noreply'), '');
-    await conn.quiet();
+    await quiet(conn);
     await conn.expect('get big2\r\n', 'END\r\n');
     const fits = 'y'.repeat(itemBytesMax);
     await conn.expect(storage('set', 'big', 0, 0, fits), 'STORED\r\n');
@@ -432,7 +365,7 @@ describe('memcached session', () => {
     await conn.expect(`get ${'k'.repeat(251)}\r\n`, 'CLIENT_ERROR bad command line format\r\n');
     await conn.expect(Buffer.from([0xff, 0xfe, 0x00, 0x0d, 0x0a]), 'ERROR\r\n');
     assert.equal(h.protocolErrors() - before, 10); // the bad data chunk is two: its block, then its tail as an empty line
-    await conn.quiet();
+    await quiet(conn);
     conn.end();
   });
 
@@ -496,7 +429,7 @@ describe('memcached session', () => {
     let sets = '';
     for (let i = 0; i < count; i += 3) sets += storage('set', keys[i]!, i, 0, `v${i}`, ' noreply');
     conn.send(sets);
-    await conn.quiet();
+    await quiet(conn);
     let expected = '';
     for (let i = 0; i < count; i += 3) expected += value(keys[i]!, i, `v${i}`);
     await conn.expect(`get ${keys.join(' ')}\r\n`, `${expected}END\r\n`);

@@ -4,7 +4,7 @@
 // that answers out of order (as a cluster can), to check a connection's program order.
 
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { execute } from '../../src/commands/execute.js';
 import { commandByName } from '../../src/commands/index.js';
@@ -15,68 +15,8 @@ import { RespSession } from '../../src/protocol/resp/session.js';
 import { localRouter, type CommandRouter } from '../../src/server/router.js';
 import { CatenaNode } from '../../src/server/node.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
+import { Conn } from '../helpers/conn.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** A connection that collects everything the server sends, and notices when it closes. */
-class Conn {
-  private received = Buffer.alloc(0);
-  private waiters: (() => void)[] = [];
-  closed = false;
-  readonly socket: Socket;
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.wake();
-    });
-    this.socket.on('close', () => {
-      this.closed = true;
-      this.wake();
-    });
-    this.socket.on('error', () => undefined);
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  send(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  /** Waits until `expected` bytes have arrived (or 5 s), then returns them all as latin1. */
-  async read(expected: number): Promise<string> {
-    const deadline = Date.now() + 5_000;
-    while (this.received.length < expected && !this.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 100);
-      });
-    }
-    const out = this.received.toString('latin1');
-    this.received = Buffer.alloc(0);
-    return out;
-  }
-
-  /** Sends, then reads exactly the expected text. */
-  async expect(request: string | Buffer, reply: string): Promise<void> {
-    this.send(request);
-    assert.equal(await this.read(Buffer.byteLength(reply, 'latin1')), reply);
-  }
-
-  async waitClosed(): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(this.closed, 'the server closed the connection');
-  }
-
-  end(): void {
-    this.socket.destroy();
-  }
-}
 
 const bulk = (value: string) => `$${Buffer.byteLength(value, 'latin1')}\r\n${value}\r\n`;
 const command = (...words: string[]) => `*${words.length}\r\n${words.map(bulk).join('')}`;

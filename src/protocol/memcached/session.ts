@@ -16,6 +16,8 @@
 //    readReserveBytes of reply bytes until it answers; a started request must be complete
 //    within frameTimeoutMs (slow loris). Parse errors are answered and the connection goes on;
 //    only an over-long line (the parser's `fatal`) closes it, after its reply.
+// The socket plumbing all client sessions share (batched reply writes, the request-deadline
+// timer, drain and close) is SessionIo's (../session-io.ts).
 //
 // memcached semantics (1.6 as reference) and where Catena's mapping chooses:
 //  * exptime: 0 never; negative: already expired (expires_at_ms 1); up to 30 days: relative
@@ -38,11 +40,12 @@
 
 import type { Socket } from 'node:net';
 import { CatenaError } from '../../core/errors.js';
-import { connectionOutputBytesMax, frameTimeoutMs, multiKeysMax, pipelineDepthMax } from '../../core/limits.js';
+import { connectionOutputBytesMax, multiKeysMax, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../../server/router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
 import { OrderGate, type GateKeys } from '../order-gate.js';
+import { SessionIo } from '../session-io.js';
 import {
   encodeCatenaError,
   encodeClientError,
@@ -76,8 +79,6 @@ export interface MemcachedHost {
 /** memcached's REALTIME_MAXDELTA: an exptime up to this many seconds is relative, a larger one absolute. */
 export const relativeExptimeSecondsMax = 60 * 60 * 24 * 30;
 
-/** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
-const concatBytesMax = 64 * 1024;
 /**
  * Reply bytes each read in flight (get, gets, gat, gats, however many keys) is assumed to need
  * until it answers, against the connection's output budget: replies only exist once their reads
@@ -123,6 +124,7 @@ interface Footprint {
 
 export class MemcachedSession {
   private readonly parser: MemcachedParser;
+  private readonly io: SessionIo;
   private readonly slots: Slot[] = [];
   /** Program order when the router does not keep it (a cluster). */
   private readonly gate = new OrderGate();
@@ -133,56 +135,38 @@ export class MemcachedSession {
   private backlogNext = 0;
   /** Reply bytes ready but not yet handed to the socket (waiting for an earlier reply, or a flush). */
   private queuedBytes = 0;
-  private flushQueued = false;
-  private frameTimer: NodeJS.Timeout | undefined;
-  /** Paused for the budget: the slow-loris clock stops while the client cannot send. */
-  private throttled = false;
-  private draining: (() => void) | undefined;
-  /** No more requests are handled: quit, a fatal error, or close(). */
+  /** No more requests are handled: quit, a fatal error, close(), or the socket closing. */
   private finished = false;
-  /** The node is stopping: the socket is never resumed again. */
-  private stopping = false;
-  private closed = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly host: MemcachedHost,
   ) {
     this.parser = new MemcachedParser({ itemBytesMax: host.itemBytesMax });
-    socket.setNoDelay(true);
+    this.io = new SessionIo(socket, host.log, {
+      socketErrorMessage: 'memcached client socket error',
+      requestTimeoutMessage: 'closing a memcached connection whose request did not complete in time',
+      flush: this.flush,
+      onClose: () => {
+        this.finished = true;
+      },
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
-    socket.on('error', (error) => host.log.log('debug', 'memcached client socket error', { error: error.message }));
-    socket.on('close', () => this.onClose());
   }
 
   /** Stops reading; resolves once every request already read has been answered. */
   drain(): Promise<void> {
-    this.stopping = true;
-    this.socket.pause();
-    if (this.closed || this.idle()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.draining;
-      this.draining = () => {
-        previous?.();
-        resolve();
-      };
-    });
+    return this.io.drain(this.idle());
   }
 
   /** Closes gently: replies ready are written first; destroyed if that takes past the deadline. */
   close(deadlineMs: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.finished = true;
-    this.flush();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), deadlineMs);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.socket.end();
-    });
+    if (!this.io.closed) {
+      this.finished = true;
+      this.flush();
+    }
+    return this.io.close(deadlineMs);
   }
 
   private idle(): boolean {
@@ -201,7 +185,7 @@ export class MemcachedSession {
       this.socket.destroy();
       return;
     }
-    this.armFrameTimer(events.length > 0);
+    this.io.watchRequest(this.parser.inRequest, events.length > 0);
     if (events.length === 0) return;
     this.backlog =
       this.backlogNext < this.backlog.length ? [...this.backlog.slice(this.backlogNext), ...events] : events;
@@ -217,7 +201,7 @@ export class MemcachedSession {
   private processBacklog(): void {
     while (this.backlogNext < this.backlog.length && !this.finished) {
       if (this.overBudget()) {
-        this.throttle();
+        this.io.pauseReading(); // the request deadline restarts when reading does
         return;
       }
       const event = this.backlog[this.backlogNext++]!;
@@ -235,13 +219,6 @@ export class MemcachedSession {
   private overBudget(): boolean {
     const held = this.queuedBytes + this.socket.writableLength + this.readsInFlight * readReserveBytes;
     return this.slots.length >= pipelineDepthMax || held > connectionOutputBytesMax;
-  }
-
-  private throttle(): void {
-    this.socket.pause();
-    this.throttled = true;
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    this.frameTimer = undefined;
   }
 
   private dispatch(event: MemcachedEvent): void {
@@ -291,7 +268,7 @@ export class MemcachedSession {
   private enqueue(reply: Buffer | null, closeAfter: boolean): void {
     this.slots.push({ reply, closeAfter });
     if (reply !== null) this.queuedBytes += reply.length;
-    this.scheduleFlush();
+    this.io.scheduleFlush();
   }
 
   /**
@@ -313,7 +290,7 @@ export class MemcachedSession {
       if (read) this.readsInFlight -= 1;
       slot.reply = silent ? null : reply;
       if (slot.reply !== null) this.queuedBytes += slot.reply.length;
-      this.scheduleFlush();
+      this.io.scheduleFlush();
     };
     const go = (): void => {
       let promise: Promise<Buffer>;
@@ -459,17 +436,13 @@ export class MemcachedSession {
     return nativeExpiry(exptime, this.host.nowMs());
   }
 
-  private scheduleFlush(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    // Replies ready in one burst (one chunk of requests, or one batch of answers) leave in one write.
-    queueMicrotask(this.flush);
-  }
-
-  /** Writes out every reply at the front of the queue that is ready. */
+  /**
+   * Writes out every reply at the front of the queue that is ready. Scheduled (io.scheduleFlush)
+   * so that the replies ready in one burst (one chunk of requests, or one batch of answers) leave
+   * in one write.
+   */
   private readonly flush = (): void => {
-    this.flushQueued = false;
-    if (this.closed) return;
+    if (this.io.closed) return;
     const out: Buffer[] = [];
     let bytes = 0;
     let taken = 0;
@@ -488,70 +461,23 @@ export class MemcachedSession {
     if (taken === 0) return;
     this.slots.splice(0, taken);
     this.queuedBytes -= bytes;
-    if (out.length > 0 && !this.socket.writableEnded) {
-      if (out.length === 1) {
-        this.socket.write(out[0]!);
-      } else if (bytes <= concatBytesMax) {
-        this.socket.write(Buffer.concat(out, bytes)); // one small write beats many tiny ones
-      } else {
-        this.socket.cork(); // large replies go out as they are: one writev, no copy
-        for (const buffer of out) this.socket.write(buffer);
-        this.socket.uncork();
-      }
-    }
+    // Once the socket is ended (close(), quit, a fatal error), late replies are dropped, not written after the end.
+    if (out.length > 0 && !this.socket.writableEnded) this.io.write(out, bytes);
     if (closeAfter) {
       this.finished = true;
       this.slots.length = 0;
       this.socket.end();
     }
-    this.checkDrained();
+    if (this.idle()) this.io.drained();
     this.maybeResume();
   };
 
-  private checkDrained(): void {
-    if (this.draining === undefined || !this.idle()) return;
-    const done = this.draining;
-    this.draining = undefined;
-    done();
-  }
-
   private maybeResume(): void {
-    if (this.closed || this.finished) return;
+    if (this.io.closed || this.finished) return;
     // Requests already read are handled even while the node stops (drain waits for them).
     this.processBacklog();
-    if (this.stopping || this.backlogNext < this.backlog.length || this.overBudget()) return;
-    if (this.throttled) {
-      this.throttled = false;
-      this.armFrameTimer(false);
-    }
-    this.socket.resume();
-  }
-
-  /** A client that starts a request must finish it in time (slow loris); each completed one restarts the clock. */
-  private armFrameTimer(completedRequest: boolean): void {
-    if (completedRequest || !this.parser.inRequest) {
-      if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-      this.frameTimer = undefined;
-    }
-    if (!this.parser.inRequest) return;
-    this.frameTimer ??= setTimeout(() => {
-      this.host.log.log('info', 'closing a memcached connection whose request did not complete in time', {
-        frameTimeoutMs,
-      });
-      this.socket.destroy();
-    }, frameTimeoutMs);
-  }
-
-  private onClose(): void {
-    this.closed = true;
-    this.finished = true;
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    this.frameTimer = undefined;
-    if (this.draining !== undefined) {
-      const done = this.draining;
-      this.draining = undefined;
-      done();
-    }
+    if (this.io.stopping || this.backlogNext < this.backlog.length || this.overBudget()) return;
+    this.io.resumeReading(this.parser.inRequest);
   }
 }
 

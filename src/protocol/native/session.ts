@@ -3,19 +3,16 @@
 // before buffering), requests in flight and queued reply bytes (past either it stops reading the
 // socket: backpressure, not errors), a deadline for finishing a started frame (slow loris), and
 // an idle deadline. Bad input gets an error reply and the connection goes on (an oversized
-// frame is skipped, not buffered); only a client that misses a deadline is disconnected.
+// frame is skipped, not buffered); only a client that misses a deadline is disconnected. The
+// socket plumbing all client sessions share (batched reply writes, the request-deadline timer,
+// drain and close) is SessionIo's (../session-io.ts).
 
 import type { Socket } from 'node:net';
 import { errorResult, type Execution } from '../../commands/execute.js';
 import type { CommandContext, CommandName } from '../../commands/index.js';
-import {
-  connectionOutputBytesMax,
-  frameBytesMax,
-  frameTimeoutMs,
-  idleTimeoutMs,
-  pipelineDepthMax,
-} from '../../core/limits.js';
+import { connectionOutputBytesMax, frameBytesMax, idleTimeoutMs, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
+import { SessionIo } from '../session-io.js';
 import { decodeRequest, encodeResponseFrame, peekRequestId, type Request, type ResponseResult } from './codec.js';
 import { FrameDecoder, type FrameEvent } from './frame.js';
 
@@ -29,9 +26,6 @@ export interface SessionHost {
   /** A storage failure: the node must stop. */
   fatal(error: unknown): void;
 }
-
-/** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
-const concatBytesMax = 64 * 1024;
 
 interface PendingReply {
   frame: Uint8Array;
@@ -48,6 +42,7 @@ interface SyncGroup {
 
 export class NativeSession {
   private readonly decoder: FrameDecoder;
+  private readonly io: SessionIo;
   private inFlight = 0;
   private output: Uint8Array[] = [];
   private waiting: SyncGroup | undefined;
@@ -57,27 +52,23 @@ export class NativeSession {
   private backlog: FrameEvent[] = [];
   private backlogNext = 0;
   private backlogReceivedAt = 0;
-  private flushQueued = false;
-  private frameTimer: NodeJS.Timeout | undefined;
-  private draining: (() => void) | undefined;
-  /** Set once the node stops: the socket is never resumed again. */
-  private stopping = false;
-  private closed = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly host: SessionHost,
   ) {
     this.decoder = new FrameDecoder(frameBytesMax(host.context.valueBytesMax));
-    socket.setNoDelay(true);
+    this.io = new SessionIo(socket, host.log, {
+      socketErrorMessage: 'client socket error',
+      requestTimeoutMessage: 'closing a connection whose frame did not complete in time',
+      flush: this.flush,
+    });
     socket.setTimeout(idleTimeoutMs, () => {
       if (this.inFlight === 0) socket.destroy();
       else socket.setTimeout(idleTimeoutMs); // busy, not idle: look again later
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
-    socket.on('error', (error) => host.log.log('debug', 'client socket error', { error: error.message }));
-    socket.on('close', () => this.onClose());
   }
 
   get requestsInFlight(): number {
@@ -86,31 +77,18 @@ export class NativeSession {
 
   /** Stops reading new requests; resolves once every request already read has been answered. */
   drain(): Promise<void> {
-    this.stopping = true;
-    this.socket.pause();
-    if (this.inFlight === 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.draining = resolve;
-    });
+    return this.io.drain(this.inFlight === 0);
   }
 
   /** Closes gently: queued replies are written out first; destroyed if that takes past the deadline. */
   close(deadlineMs: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.flush();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), deadlineMs);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.socket.end();
-    });
+    if (!this.io.closed) this.flush();
+    return this.io.close(deadlineMs);
   }
 
   private onData(chunk: Buffer): void {
     const events = this.decoder.push(chunk);
-    this.armFrameTimer(events.length > 0);
+    this.io.watchRequest(this.decoder.inFrame, events.length > 0);
     if (events.length === 0) return;
     this.backlog =
       this.backlogNext < this.backlog.length ? [...this.backlog.slice(this.backlogNext), ...events] : events;
@@ -127,9 +105,7 @@ export class NativeSession {
   private processBacklog(): void {
     while (this.backlogNext < this.backlog.length) {
       if (this.overBudget()) {
-        this.socket.pause();
-        // Waiting on us is not a slow client: the request deadline restarts when reading does.
-        this.clearFrameTimer();
+        this.io.pauseReading(); // the request deadline restarts when reading does
         return;
       }
       const event = this.backlog[this.backlogNext++]!;
@@ -229,73 +205,26 @@ export class NativeSession {
   }
 
   private push(frame: Uint8Array): void {
-    if (this.closed) return;
+    if (this.io.closed) return;
     this.output.push(frame);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      // Replies produced in one burst (one chunk of requests, or one sync) leave in one write.
-      queueMicrotask(this.flush);
-    }
+    // Replies produced in one burst (one chunk of requests, or one sync) leave in one write.
+    this.io.scheduleFlush();
   }
 
   private readonly flush = (): void => {
-    this.flushQueued = false;
-    if (this.output.length === 0 || this.closed) return;
+    if (this.output.length === 0 || this.io.closed) return;
     const frames = this.output;
     this.output = [];
     let bytes = 0;
     for (const frame of frames) bytes += frame.length;
     this.queuedBytes -= bytes;
-    if (frames.length === 1) {
-      this.socket.write(frames[0]!);
-    } else if (bytes <= concatBytesMax) {
-      this.socket.write(Buffer.concat(frames, bytes)); // one small write beats many tiny ones
-    } else {
-      this.socket.cork(); // large replies go out as they are: one writev, no copy
-      for (const frame of frames) this.socket.write(frame);
-      this.socket.uncork();
-    }
-    if (this.draining !== undefined && this.inFlight === 0) {
-      const done = this.draining;
-      this.draining = undefined;
-      done();
-    }
+    this.io.write(frames, bytes);
+    if (this.inFlight === 0) this.io.drained();
   };
 
   private maybeResume(): void {
-    if (this.stopping || this.closed) return;
+    if (this.io.stopping || this.io.closed) return;
     this.processBacklog();
-    if (this.backlogNext >= this.backlog.length && !this.overBudget()) {
-      this.socket.resume();
-      this.armFrameTimer(false);
-    }
-  }
-
-  private clearFrameTimer(): void {
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    this.frameTimer = undefined;
-  }
-
-  /** A client that starts a frame must finish it in time (slow loris); each completed frame restarts the clock. */
-  private armFrameTimer(completedFrame: boolean): void {
-    if (completedFrame || !this.decoder.inFrame) {
-      if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-      this.frameTimer = undefined;
-    }
-    if (!this.decoder.inFrame) return;
-    this.frameTimer ??= setTimeout(() => {
-      this.host.log.log('info', 'closing a connection whose frame did not complete in time', { frameTimeoutMs });
-      this.socket.destroy();
-    }, frameTimeoutMs);
-  }
-
-  private onClose(): void {
-    this.closed = true;
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    if (this.draining !== undefined) {
-      const done = this.draining;
-      this.draining = undefined;
-      done();
-    }
+    if (this.backlogNext >= this.backlog.length && !this.overBudget()) this.io.resumeReading(this.decoder.inFrame);
   }
 }

@@ -8,14 +8,17 @@
 //    paused: backpressure, not errors); a started request must complete within frameTimeoutMs
 //    (slow loris); a protocol error is answered with Redis's `-ERR Protocol error: ...` and the
 //    connection is closed, since the stream cannot be resynchronised.
+// The socket plumbing all client sessions share (reply writes, the request-deadline timer, drain
+// and close) is SessionIo's (../session-io.ts).
 
 import type { Socket } from 'node:net';
 import { AssertionError } from '../../core/assert.js';
 import { CatenaError } from '../../core/errors.js';
-import { connectionOutputBytesMax, frameTimeoutMs, pipelineDepthMax } from '../../core/limits.js';
+import { connectionOutputBytesMax, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../../server/router.js';
 import { OrderGate } from '../order-gate.js';
+import { SessionIo } from '../session-io.js';
 import { encodeReply, RespRequestParser, type RespRequestEvent } from './codec.js';
 import {
   arityAllows,
@@ -46,7 +49,6 @@ interface Slot {
   closeAfter: boolean;
 }
 
-const concatBytesMax = 64 * 1024;
 /**
  * Reply bytes each read in flight is assumed to need until it answers, against the connection's
  * output budget: bounds what one connection's pipelined reads can make the node hold (its replies
@@ -56,6 +58,7 @@ const readReserveBytes = 1 << 20;
 
 export class RespSession {
   private readonly parser = new RespRequestParser();
+  private readonly io: SessionIo;
   private readonly state: RespConnectionState;
   private readonly context: RespContext;
   private readonly slots: Slot[] = [];
@@ -70,12 +73,8 @@ export class RespSession {
   private backlogNext = 0;
   private queuedBytes = 0;
   private inFlight = 0;
-  private frameTimer: NodeJS.Timeout | undefined;
-  private draining: (() => void) | undefined;
-  /** No more commands are read: QUIT, a protocol error, or the node stopping. */
+  /** No more commands are read: QUIT, a protocol error, or the socket closing. */
   private finished = false;
-  private stopping = false;
-  private closed = false;
 
   constructor(
     private readonly socket: Socket,
@@ -87,39 +86,32 @@ export class RespSession {
       connection: this.state,
       server: host.server,
     };
-    socket.setNoDelay(true);
+    // Replies are written as soon as they are ready (flush() is called directly, not scheduled).
+    this.io = new SessionIo(socket, host.log, {
+      socketErrorMessage: 'RESP client socket error',
+      requestTimeoutMessage: 'closing a RESP connection whose request did not complete in time',
+      onClose: () => {
+        this.finished = true;
+      },
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
-    socket.on('error', (error) => host.log.log('debug', 'RESP client socket error', { error: error.message }));
-    socket.on('close', () => this.onClose());
   }
 
   /** Stops reading; resolves once every command already read has been answered. */
   drain(): Promise<void> {
-    this.stopping = true;
-    this.socket.pause();
-    if (this.slots.length === 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.draining = resolve;
-    });
+    return this.io.drain(this.slots.length === 0);
   }
 
+  /** Closes gently (every ready reply is already written); destroyed if that takes past the deadline. */
   close(deadlineMs: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.socket.destroy(), deadlineMs);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.socket.end();
-    });
+    return this.io.close(deadlineMs);
   }
 
   private onData(chunk: Buffer): void {
     if (this.finished) return;
     const events = this.parser.push(chunk);
-    this.armFrameTimer(events.length > 0);
+    this.io.watchRequest(this.parser.inRequest, events.length > 0);
     if (events.length === 0) return;
     this.backlog =
       this.backlogNext < this.backlog.length ? [...this.backlog.slice(this.backlogNext), ...events] : events;
@@ -144,9 +136,7 @@ export class RespSession {
         return;
       }
       if (this.overBudget()) {
-        this.socket.pause();
-        // Waiting on us is not a slow client: the request deadline restarts when reading does.
-        this.clearFrameTimer();
+        this.io.pauseReading(); // the request deadline restarts when reading does
         return;
       }
       const event = this.backlog[this.backlogNext++]!;
@@ -249,7 +239,7 @@ export class RespSession {
 
   /** Writes out every reply at the front of the queue that is ready. */
   private flush(): void {
-    if (this.closed) return;
+    if (this.io.closed) return;
     const out: Buffer[] = [];
     let bytes = 0;
     let closeAfter = false;
@@ -264,61 +254,18 @@ export class RespSession {
     }
     if (out.length === 0) return;
     this.queuedBytes -= bytes;
-    if (out.length === 1) this.socket.write(out[0]!);
-    else if (bytes <= concatBytesMax) this.socket.write(Buffer.concat(out, bytes));
-    else {
-      this.socket.cork();
-      for (const buffer of out) this.socket.write(buffer);
-      this.socket.uncork();
-    }
+    this.io.write(out, bytes);
     if (closeAfter) {
       this.finished = true;
       this.slots.length = 0;
       this.socket.end();
     }
-    if (this.draining !== undefined && this.slots.length === 0) {
-      const done = this.draining;
-      this.draining = undefined;
-      done();
-    }
+    if (this.slots.length === 0) this.io.drained();
   }
 
   private maybeResume(): void {
-    if (this.stopping || this.closed || this.finished) return;
+    if (this.io.stopping || this.io.closed || this.finished) return;
     this.processBacklog();
-    if (this.backlogNext >= this.backlog.length && !this.overBudget()) {
-      this.socket.resume();
-      this.armFrameTimer(false);
-    }
-  }
-
-  private clearFrameTimer(): void {
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    this.frameTimer = undefined;
-  }
-
-  private armFrameTimer(completed: boolean): void {
-    if (completed || !this.parser.inRequest) {
-      if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-      this.frameTimer = undefined;
-    }
-    if (!this.parser.inRequest) return;
-    this.frameTimer ??= setTimeout(() => {
-      this.host.log.log('info', 'closing a RESP connection whose request did not complete in time', {
-        frameTimeoutMs,
-      });
-      this.socket.destroy();
-    }, frameTimeoutMs);
-  }
-
-  private onClose(): void {
-    this.closed = true;
-    this.finished = true;
-    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
-    if (this.draining !== undefined) {
-      const done = this.draining;
-      this.draining = undefined;
-      done();
-    }
+    if (this.backlogNext >= this.backlog.length && !this.overBudget()) this.io.resumeReading(this.parser.inRequest);
   }
 }
