@@ -11,7 +11,12 @@
 // Ports are fixed from --port so a restarted node (and a restarted `catena up`) is found where
 // it was: node i listens on port + 10·i (native), port + 10·i + 1 (Redis RESP), port + 10·i + 2
 // (memcached), port + 10·i + 3 (admin HTTP) and port + 10·i + 4 (chain traffic); the embedded
-// coordinator on port + 100.
+// coordinator on port + 9.
+//
+// Sharding (DESIGN.md §6): `--chains C --replicas R` writes the layout (placement.ts) to the
+// coordinator before the nodes start; the manager then starts C chains and places R nodes in
+// each (nodes beyond C·R are standbys). Without them an existing layout is kept, and a new
+// cluster has one chain of every node.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -21,9 +26,21 @@ import { CatenaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { sessionTimeoutMsDefault } from '../core/limits.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { clusterPaths } from '../coordination/cluster-paths.js';
+import { connectCoordinator } from '../coordination/connect.js';
+import { anyVersion } from '../coordination/coordinator.js';
+import {
+  decodeLayout,
+  encodeLayout,
+  layoutChainsMax,
+  layoutReplicasMax,
+  type Layout,
+} from '../coordination/placement.js';
 
 export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
+  chains: { kind: 'string', description: 'chains to shard the slots over (default 1)' },
+  replicas: { kind: 'string', description: 'nodes per chain (default: nodes / chains)' },
   port: { kind: 'string', description: 'first node native port (node i: port + 10·i)', default: '7000' },
   'data-dir': { kind: 'string', description: 'where nodes keep their data', default: './catena-data' },
   cluster: { kind: 'string', description: 'cluster name', default: 'local' },
@@ -40,7 +57,11 @@ export const upFlags: FlagSpec = {
 export const upHelp = `Usage: catena up [options]
 
 Starts a local Catena cluster: the embedded coordinator (or --zookeeper) and N nodes forming one
-chain, restarts nodes that die, and stops everything cleanly on Ctrl-C.
+chain (or --chains C chains of --replicas R nodes, the 16384 hash slots spread over them),
+restarts nodes that die, and stops everything cleanly on Ctrl-C.
+
+  catena up --nodes 9 --chains 3                 three chains of three nodes
+  catena up --nodes 6 --chains 3 --replicas 2    three chains of two: tolerates one fault each
 
 Options:
 ${renderFlags(upFlags)}
@@ -82,6 +103,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const durability = flagString(args, upFlags, 'durability')!;
   const sessionTimeoutMs = flagInt(args, upFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   const zookeeper = flagString(args, upFlags, 'zookeeper');
+  const layout = layoutFromFlags(args, count);
   mkdirSync(dataDir, { recursive: true });
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
@@ -90,7 +112,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   if (zookeeper === undefined) {
     embedded = await EmbeddedCoordinatorServer.start({
       host: '127.0.0.1',
-      port: basePort + 100,
+      port: basePort + 9,
       dataFile: join(dataDir, 'coordinator.json'),
       log,
     });
@@ -98,6 +120,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   } else {
     coordinatorUrl = zookeeper.startsWith('zk://') ? zookeeper : `zk://${zookeeper}`;
   }
+
+  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout);
 
   let stopping = false;
   const nodes: Managed[] = [];
@@ -211,6 +235,49 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   await stopped;
   process.stdout.write('stopped\n');
   return 0;
+}
+
+/** The layout the flags ask for, or undefined when neither --chains nor --replicas is given. */
+function layoutFromFlags(args: ReturnType<typeof parseArgs>, nodes: number): Layout | undefined {
+  const chains = flagInt(args, upFlags, 'chains', { min: 1, max: layoutChainsMax });
+  const replicasFlag = flagInt(args, upFlags, 'replicas', { min: 1, max: layoutReplicasMax });
+  if (chains === undefined && replicasFlag === undefined) return undefined;
+  const chainCount = chains ?? 1;
+  const replicas = replicasFlag ?? Math.max(1, Math.floor(nodes / chainCount));
+  if (chainCount * replicas > nodes) {
+    throw new CatenaError(
+      'ERR_INVALID_ARGUMENT',
+      `${chainCount} chains of ${replicas} nodes need ${chainCount * replicas} nodes: --nodes is ${nodes}`,
+    );
+  }
+  return { chains: chainCount, replicas };
+}
+
+/**
+ * Stores the layout for the manager. A cluster that already has another layout keeps it:
+ * changing the chains of a cluster means moving slots between them (not supported yet).
+ */
+async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layout): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: sessionTimeoutMsDefault });
+  try {
+    const paths = clusterPaths(cluster);
+    await coordinator.ensurePath(paths.root);
+    const existing = await coordinator.get(paths.layout);
+    if (existing === undefined) {
+      await coordinator.create(paths.layout, encodeLayout(layout), 'persistent');
+      return;
+    }
+    const stored = decodeLayout(existing.data);
+    if (stored !== undefined && (stored.chains !== layout.chains || stored.replicas !== layout.replicas)) {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        `cluster ${cluster} already has ${stored.chains} chains of ${stored.replicas}: start it without --chains/--replicas, or use another --data-dir (moving slots between chains is not supported yet)`,
+      );
+    }
+    if (stored === undefined) await coordinator.set(paths.layout, encodeLayout(layout), anyVersion);
+  } finally {
+    await coordinator.close();
+  }
 }
 
 function summary(options: { cluster: string; coordinatorUrl: string; dataDir: string; nodes: Managed[] }): string {

@@ -32,6 +32,21 @@ import { CatenaError, type ErrorCode } from '../core/errors.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
 import { Client, ClientCommands } from './client.js';
+import { requestKeys } from '../commands/keys.js';
+import {
+  everyChainCommands,
+  groupByChain,
+  joinFlush,
+  joinKeys,
+  joinMget,
+  joinScan,
+  joinSize,
+  joinTable,
+  listLimit,
+  splitCommands,
+} from './fan-out.js';
+import { keySlot } from '../sharding/slots.js';
+import { SlotTable, validRanges, type SlotRange } from '../sharding/slot-map.js';
 
 export interface ClusterClientOptions {
   /** Native-protocol addresses (`host:port`) of any nodes, tried in order by `connect`. */
@@ -65,10 +80,12 @@ export type ChainInfo = Topology['chains'][number];
 /** Where a command goes: writes to the head, reads to the tail, node commands to any node. */
 export type Route = 'write' | 'read' | 'node';
 
-/** A topology reply with its node id → native address index. */
+/** A topology reply with its node id → native address index and its slot map. */
 export interface TopologyView {
   readonly reply: Topology;
   readonly natives: ReadonlyMap<string, string>;
+  /** Slot → chain; undefined when the reply has no (valid) slot map: the first chain owns everything. */
+  readonly slots: SlotTable | undefined;
 }
 
 export type Target = { ok: true; address: string } | { ok: false; reason: string };
@@ -91,6 +108,8 @@ export const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_NOT_HEAD',
   'ERR_NOT_TAIL',
   'ERR_UNAVAILABLE',
+  // The slot map changed (or this client's copy is old): refresh it and ask the owner.
+  'ERR_MOVED',
   'ERR_CONNECTION_CLOSED',
   'ERR_CONNECTION_FAILED',
   'ERR_TIMEOUT',
@@ -105,19 +124,39 @@ export function routeOf(name: CommandName): Route {
 }
 
 /**
- * The chain that owns a key (undefined: a keyless read such as scan or size). Today a cluster
- * has one chain; with hash slots this becomes slot → chain, and keyless reads fan out.
+ * The chain that owns a key (DESIGN.md §6): its hash slot's owner in the slot map. A request
+ * naming no key goes to `chainId` when given (a part of a request fanned out over every chain),
+ * else to the first chain.
  */
-export function chainFor(view: TopologyView, key: Uint8Array | undefined): ChainInfo | undefined {
-  void key;
-  return view.reply.chains[0];
+export function chainFor(view: TopologyView, key: Uint8Array | undefined, chainId?: string): ChainInfo | undefined {
+  const chains = view.reply.chains;
+  const owner =
+    chainId ?? (key !== undefined && view.slots !== undefined ? view.slots.ownerOf(keySlot(key)) : undefined);
+  if (owner === undefined)
+    return view.slots === undefined ? chains[0] : chains.find((c) => c.chainId === view.slots!.chains[0]);
+  return chains.find((chain) => chain.chainId === owner);
 }
 
 /** The node address a request should go to, or why there is none now. */
-export function targetFor(view: TopologyView, route: Route, key: Uint8Array | undefined, anyAddress: string): Target {
+export function targetFor(
+  view: TopologyView,
+  route: Route,
+  key: Uint8Array | undefined,
+  anyAddress: string,
+  chainId?: string,
+): Target {
   if (route === 'node') return { ok: true, address: anyAddress };
-  const chain = chainFor(view, key);
-  if (chain === undefined) return { ok: false, reason: `cluster ${view.reply.cluster} has no chain configured yet` };
+  const chain = chainFor(view, key, chainId);
+  if (chain === undefined) {
+    const owner = chainId ?? (key !== undefined ? view.slots?.ownerOf(keySlot(key)) : undefined);
+    return {
+      ok: false,
+      reason:
+        owner === undefined
+          ? `cluster ${view.reply.cluster} has no chain configured yet`
+          : `chain ${owner} has not started yet`,
+    };
+  }
   const role = route === 'write' ? 'head' : 'tail';
   const nodeId = route === 'write' ? chain.members[0] : chain.members.at(-1);
   if (nodeId === undefined) return { ok: false, reason: `chain ${chain.chainId} has no members` };
@@ -131,13 +170,19 @@ export function targetFor(view: TopologyView, route: Route, key: Uint8Array | un
 export function viewOf(reply: Topology): TopologyView {
   const natives = new Map<string, string>();
   for (const node of reply.nodes) if (splitAddress(node.native)) natives.set(node.nodeId, node.native);
-  return { reply, natives };
+  const ranges: SlotRange[] = reply.slots.map((r) => [r.first, r.last, r.chainId]);
+  const slots =
+    reply.slotsVersion > 0n && validRanges(ranges)
+      ? new SlotTable({ version: Number(reply.slotsVersion), ranges })
+      : undefined;
+  return { reply, natives, slots };
 }
 
-/** True when `incoming` may replace `current`: same cluster, and no chain in it is older. */
+/** True when `incoming` may replace `current`: same cluster, no older slot map, and no chain in it is older. */
 export function supersedes(incoming: TopologyView, current: TopologyView): boolean {
   if (incoming.reply.cluster !== current.reply.cluster) return false;
   if (incoming.reply.chains.length === 0 && current.reply.chains.length > 0) return false;
+  if (incoming.reply.slotsVersion < current.reply.slotsVersion) return false;
   for (const chain of current.reply.chains) {
     const next = incoming.reply.chains.find((c) => c.chainId === chain.chainId);
     if (next !== undefined && next.epoch < chain.epoch) return false;
@@ -158,10 +203,8 @@ export function backoffStep(previousMs: number | undefined, random: number): { b
   return { baseMs, waitMs: baseMs / 2 + (random * baseMs) / 2 };
 }
 
-const keyOf = (request: object): Uint8Array | undefined => {
-  const key = (request as { key?: unknown }).key;
-  return key instanceof Uint8Array ? key : undefined;
-};
+/** The key a request is routed by: its key, or its first (mget, mput: split by chain first). */
+const keyOf = (name: CommandName, request: object): Uint8Array | undefined => requestKeys(name, request)[0];
 
 const clientClosed = (): CatenaError => new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
 
@@ -332,15 +375,73 @@ export class ClusterClient extends ClientCommands {
     if (this.closing) throw clientClosed();
     this.usedSinceRefresh = true;
     const deadlineMs = Date.now() + this.timeoutMs;
+    const chains = this.view.slots?.chains ?? [];
+    if (chains.length > 1 && everyChainCommands.has(name)) {
+      return convert(await this.onEveryChain(name, request, chains, deadlineMs));
+    }
+    if (chains.length > 1 && splitCommands.has(name))
+      return convert(await this.splitByChain(name, request, deadlineMs));
+    return convert(await this.routed(name, request, deadlineMs));
+  }
+
+  /** One request, routed by its key (or to `chainId`), with retries; writes take a writer lane. */
+  private async routed(name: CommandName, request: object, deadlineMs: number, chainId?: string): Promise<unknown> {
     const route = routeOf(name);
-    if (route !== 'write') return convert(await this.withRetries(name, request, route, undefined, deadlineMs));
+    if (route !== 'write') return this.withRetries(name, request, route, undefined, deadlineMs, chainId);
     const lane = await this.lanes.acquire();
     try {
-      const writer = lane.next();
-      return convert(await this.withRetries(name, request, route, writer, deadlineMs));
+      return await this.withRetries(name, request, route, lane.next(), deadlineMs, chainId);
     } finally {
       this.lanes.release(lane);
     }
+  }
+
+  /** A keyless command asked of every chain that owns slots, the answers joined (fan-out.ts). */
+  private async onEveryChain(
+    name: CommandName,
+    request: object,
+    chains: readonly string[],
+    deadlineMs: number,
+  ): Promise<unknown> {
+    const replies = await Promise.all(chains.map((chainId) => this.routed(name, request, deadlineMs, chainId)));
+    const limit = listLimit((request as { limit?: number }).limit);
+    switch (name) {
+      case 'size':
+        return joinSize(replies as ReplyOf<'size'>[]);
+      case 'flush':
+        return joinFlush(replies as ReplyOf<'flush'>[]);
+      case 'getkeys':
+        return joinKeys(replies as ReplyOf<'getkeys'>[], limit);
+      case 'gettable':
+        return joinTable(replies as ReplyOf<'gettable'>[], limit);
+      case 'scan':
+        return joinScan(replies as ReplyOf<'scan'>[], limit);
+      default:
+        throw new CatenaError('ERR_INTERNAL', `${name} is not asked of every chain`);
+    }
+  }
+
+  /** mget and mput: one request per owning chain, the answers put back together. */
+  private async splitByChain(name: CommandName, request: object, deadlineMs: number): Promise<unknown> {
+    const slots = this.view.slots!;
+    const keys = requestKeys(name, request);
+    const groups = [...groupByChain(keys, (key) => slots.ownerOf(keySlot(key))).values()];
+    if (groups.length <= 1) return this.routed(name, request, deadlineMs);
+    if (name === 'mget') {
+      const parts = await Promise.all(
+        groups.map(async (indices) => ({
+          indices,
+          reply: (await this.routed(name, { keys: indices.map((i) => keys[i]!) }, deadlineMs)) as ReplyOf<'mget'>,
+        })),
+      );
+      return joinMget(keys.length, parts);
+    }
+    // mput: atomic within each chain only. The reply is the part holding the last entry's.
+    const entries = (request as { entries: object[] }).entries;
+    const replies = await Promise.all(
+      groups.map((indices) => this.routed(name, { entries: indices.map((i) => entries[i]!) }, deadlineMs)),
+    );
+    return replies[groups.findIndex((indices) => indices.includes(keys.length - 1))];
   }
 
   /** Attempts until one succeeds, fails for good, or the deadline passes. */
@@ -350,8 +451,9 @@ export class ClusterClient extends ClientCommands {
     route: Route,
     writer: WriterIds | undefined,
     deadlineMs: number,
+    chainId?: string,
   ): Promise<unknown> {
-    const key = keyOf(request);
+    const key = keyOf(name, request);
     let lastError: CatenaError | undefined;
     let backoffMs: number | undefined;
     // Bounded by the deadline: every failed attempt waits at least backoffMsInitial / 2.
@@ -359,7 +461,7 @@ export class ClusterClient extends ClientCommands {
       const remainingMs = deadlineMs - Date.now();
       if (this.closing) throw clientClosed();
       if (remainingMs <= 0) throw this.giveUp(lastError, attempts);
-      const outcome = await this.attempt({ name, request, route, key, writer, remainingMs });
+      const outcome = await this.attempt({ name, request, route, key, writer, remainingMs, chainId });
       if (outcome.ok) return outcome.reply;
       lastError = outcome.error;
       await waitAtMost(this.refresh(), deadlineMs - Date.now());
@@ -376,8 +478,9 @@ export class ClusterClient extends ClientCommands {
     key: Uint8Array | undefined;
     writer: WriterIds | undefined;
     remainingMs: number;
+    chainId: string | undefined;
   }): Promise<Outcome> {
-    const target = targetFor(this.view, a.route, a.key, this.preferred);
+    const target = targetFor(this.view, a.route, a.key, this.preferred, a.chainId);
     if (!target.ok) return { ok: false, error: new CatenaError('ERR_UNAVAILABLE', target.reason) };
     const timeoutMs = Math.min(this.attemptTimeoutMs, a.remainingMs);
     try {

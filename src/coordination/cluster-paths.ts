@@ -3,6 +3,8 @@
 //   /catena/<cluster>/nodes/<nodeId>        ephemeral   NodeInfo
 //   /catena/<cluster>/manager/lock-<seq>    ephemeral sequential: the lowest is the manager
 //   /catena/<cluster>/chains/<chainId>      persistent  ChainConfig
+//   /catena/<cluster>/slots                 persistent  SlotMap (sharding/slot-map.ts)
+//   /catena/<cluster>/layout                persistent  Layout: chains and replicas wanted (placement.ts)
 //
 // Documents are JSON (readable with zkCli.sh `get`), validated when read: a document that does
 // not parse is reported and ignored, never trusted.
@@ -14,6 +16,8 @@ export interface ClusterPaths {
   readonly nodes: string;
   readonly manager: string;
   readonly chains: string;
+  readonly slots: string;
+  readonly layout: string;
   node(nodeId: string): string;
   chain(chainId: string): string;
 }
@@ -25,6 +29,8 @@ export function clusterPaths(cluster: string): ClusterPaths {
     nodes: `${root}/nodes`,
     manager: `${root}/manager`,
     chains: `${root}/chains`,
+    slots: `${root}/slots`,
+    layout: `${root}/layout`,
     node: (nodeId) => `${root}/nodes/${nodeId}`,
     chain: (chainId) => `${root}/chains/${chainId}`,
   };
@@ -42,6 +48,8 @@ export interface NodeInfo {
   /** End of its log when it last published: lets the manager pick who starts a new chain. */
   readonly lastSequence: number;
   readonly lastEpoch: number;
+  /** The chain whose log lastSequence/lastEpoch belong to, and whose data its store holds ('' when none). */
+  readonly chainId: string;
   /** A restarted member that must be removed from its chain before it may join again (§3.8). */
   readonly awaitingRemoval: boolean;
   /** Set by a tail: this joiner holds everything the tail has, at this epoch of this chain. */
@@ -72,7 +80,8 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
   const v = parse(bytes);
   if (v === undefined) return undefined;
-  const { nodeId, native, peer, admin, resp, memcached, lastSequence, lastEpoch, awaitingRemoval, caughtUp } = v;
+  const { nodeId, native, peer, admin, resp, memcached, lastSequence, lastEpoch, awaitingRemoval, caughtUp, chainId } =
+    v;
   if (![nodeId, native, peer, admin, resp, memcached].every(isString)) return undefined;
   if (!isCount(lastSequence) || !isCount(lastEpoch) || typeof awaitingRemoval !== 'boolean') return undefined;
   let caught: NodeInfo['caughtUp'];
@@ -91,6 +100,8 @@ export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
     memcached: memcached as string,
     lastSequence,
     lastEpoch,
+    // Nodes from before sharding published no chain: their data is the one chain's.
+    chainId: isString(chainId) ? chainId : lastSequence > 0 ? chainIdDefault : '',
     awaitingRemoval,
     caughtUp: caught,
   };

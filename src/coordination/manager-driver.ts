@@ -4,15 +4,16 @@
 // deposed manager cannot write: fencing, DESIGN.md §2) and that the chain znode is still at the
 // version read (compare-and-set). A failed write is not an error: the next evaluation reads again.
 //
-// Starting a chain: when no configuration exists, the manager creates one whose only member is
-// the live node with the longest log (so a cluster whose coordinator state was lost restarts
-// from its most complete replica); every other node then joins through the tail (§3.8).
+// Each step, in order: create the slot map if there is none (every slot spread over the chains
+// the layout asks for); start a missing chain with one spare node (placement.ts: preferably one
+// whose store holds that chain, so a cluster whose coordinator state was lost restarts from its
+// most complete replica); else let `decide` make the next change of some chain, with the spare
+// nodes placement gives that chain as its candidates. Every other node joins through a tail (§3.8).
 
 import type { Logger } from '../core/log.js';
-import { decide, type ClusterView } from './manager.js';
+import { decide, type ClusterView, type Decision } from './manager.js';
 import type { ChainConfig } from './chain-config.js';
 import {
-  chainIdDefault,
   decodeChainConfig,
   decodeNodeInfo,
   encodeChainConfig,
@@ -20,9 +21,19 @@ import {
   type NodeInfo,
 } from './cluster-paths.js';
 import { anyVersion, CoordinatorError, type Coordinator } from './coordinator.js';
+import {
+  candidatesByChain,
+  chainToStart,
+  decodeLayout,
+  layoutDefault,
+  wantedChains,
+  type Layout,
+  type PlacementNode,
+} from './placement.js';
+import { encodeSlotMap, evenSlotMap } from '../sharding/slot-map.js';
 
 /** Changes made in one evaluation at most (each is one epoch); the next evaluation goes on. */
-const changesPerEvaluationMax = 8;
+const changesPerEvaluationMax = 32;
 
 export class ManagerDriver {
   private evaluating = false;
@@ -60,20 +71,32 @@ export class ManagerDriver {
   /** One decision; true when it changed something. */
   private async step(): Promise<boolean> {
     const nodes = await this.readNodes();
-    const chainPath = this.paths.chain(chainIdDefault);
-    const current = await this.coordinator.get(chainPath);
-    if (current === undefined) return this.startChain(nodes, chainPath);
-    const config = decodeChainConfig(current.data);
-    if (config === undefined) {
-      this.log.log('error', 'the chain configuration in the coordinator is unreadable', { path: chainPath });
-      return false;
+    const layout = await this.readLayout();
+    const chains = await this.readChains();
+    if ((await this.coordinator.exists(this.paths.slots)) === undefined) return this.createSlotMap(layout, chains);
+    const configs = chains.map((chain) => chain.config);
+    const placement = nodes.map(placementNode);
+    const start = chainToStart(layout, configs, placement);
+    if (start !== undefined) return this.startChain(start.chainId, start.first);
+    const candidates = candidatesByChain(layout, configs, placement);
+    for (const { config, version } of chains) {
+      const decision = decide(config, this.view(config, nodes, candidates.get(config.chainId) ?? []));
+      if (decision.kind === 'none') continue;
+      return this.reconfigure(config, version, decision);
     }
-    const decision = decide(config, this.view(config, nodes));
-    if (decision.kind === 'none') return false;
+    return false;
+  }
+
+  private async reconfigure(
+    config: ChainConfig,
+    version: number,
+    decision: Extract<Decision, { kind: 'change' }>,
+  ): Promise<boolean> {
+    const chainPath = this.paths.chain(config.chainId);
     try {
       await this.coordinator.multi([
         { kind: 'check', path: this.lockPath, version: anyVersion },
-        { kind: 'set', path: chainPath, data: encodeChainConfig(decision.config), version: current.version },
+        { kind: 'set', path: chainPath, data: encodeChainConfig(decision.config), version },
       ]);
     } catch (error) {
       if (error instanceof CoordinatorError && (error.code === 'bad-version' || error.code === 'no-node')) return false;
@@ -89,7 +112,61 @@ export class ManagerDriver {
     return true;
   }
 
-  private view(config: ChainConfig, nodes: readonly NodeInfo[]): ClusterView {
+  /** The layout asked for, or the default (one chain of every node) when none is stored or it is unreadable. */
+  private async readLayout(): Promise<Layout> {
+    const found = await this.coordinator.get(this.paths.layout);
+    if (found === undefined) return layoutDefault;
+    const layout = decodeLayout(found.data);
+    if (layout === undefined) {
+      this.log.log('error', 'the layout in the coordinator is unreadable: using one chain', {
+        path: this.paths.layout,
+      });
+      return layoutDefault;
+    }
+    return layout;
+  }
+
+  /** Every chain's configuration and znode version, in id order (unreadable ones reported and left out). */
+  private async readChains(): Promise<{ config: ChainConfig; version: number }[]> {
+    const names = await this.coordinator.children(this.paths.chains);
+    const found = await Promise.all(names.map((name) => this.coordinator.get(this.paths.chain(name))));
+    const chains: { config: ChainConfig; version: number }[] = [];
+    found.forEach((znode, i) => {
+      if (znode === undefined) return;
+      const config = decodeChainConfig(znode.data);
+      if (config === undefined || config.chainId !== names[i]) {
+        this.log.log('error', 'a chain configuration in the coordinator is unreadable', {
+          path: this.paths.chain(names[i]!),
+        });
+        return;
+      }
+      chains.push({ config, version: znode.version });
+    });
+    return chains.sort((a, b) => chainOrder(a.config.chainId, b.config.chainId));
+  }
+
+  /**
+   * The first slot map: every slot spread evenly over the chains the layout asks for (or the one
+   * chain a cluster from before sharding already has), before any of them has started.
+   */
+  private async createSlotMap(layout: Layout, chains: readonly { config: ChainConfig }[]): Promise<boolean> {
+    const wanted = wantedChains(layout);
+    const owners = layout === layoutDefault && chains.length > 0 ? [chains[0]!.config.chainId] : wanted;
+    const map = evenSlotMap(owners, 1);
+    try {
+      await this.coordinator.multi([
+        { kind: 'check', path: this.lockPath, version: anyVersion },
+        { kind: 'create', path: this.paths.slots, data: encodeSlotMap(map), mode: 'persistent' },
+      ]);
+    } catch (error) {
+      if (error instanceof CoordinatorError && (error.code === 'node-exists' || error.code === 'no-node')) return false;
+      throw error;
+    }
+    this.log.log('info', 'slot map created', { version: map.version, chains: owners });
+    return true;
+  }
+
+  private view(config: ChainConfig, nodes: readonly NodeInfo[], candidates: readonly string[]): ClusterView {
     const tail = config.members[config.members.length - 1];
     const caughtUp = new Set<string>();
     const live = new Set<string>();
@@ -106,29 +183,19 @@ export class ManagerDriver {
       liveNodes: live,
       suspectedNodes: new Set(),
       caughtUp,
-      candidates: nodes.map((n) => n.nodeId).filter((id) => live.has(id) && !config.members.includes(id)),
+      candidates,
       nowMs: Date.now(),
       sessionTimeoutMs: this.coordinator.sessionTimeoutMs,
       restartedNodes: restarted,
     };
   }
 
-  private async startChain(nodes: readonly NodeInfo[], chainPath: string): Promise<boolean> {
-    const first = [...nodes].sort(
-      (a, b) => b.lastEpoch - a.lastEpoch || b.lastSequence - a.lastSequence || a.nodeId.localeCompare(b.nodeId),
-    )[0];
-    if (first === undefined) return false;
-    const config: ChainConfig = {
-      chainId: chainIdDefault,
-      epoch: 1,
-      members: [first.nodeId],
-      joining: undefined,
-      readsAllowedAtMs: 0,
-    };
+  private async startChain(chainId: string, first: string): Promise<boolean> {
+    const config: ChainConfig = { chainId, epoch: 1, members: [first], joining: undefined, readsAllowedAtMs: 0 };
     try {
       await this.coordinator.multi([
         { kind: 'check', path: this.lockPath, version: anyVersion },
-        { kind: 'create', path: chainPath, data: encodeChainConfig(config), mode: 'persistent' },
+        { kind: 'create', path: this.paths.chain(chainId), data: encodeChainConfig(config), mode: 'persistent' },
       ]);
     } catch (error) {
       if (error instanceof CoordinatorError && (error.code === 'node-exists' || error.code === 'no-node')) return false;
@@ -149,4 +216,20 @@ export class ManagerDriver {
     }
     return nodes;
   }
+}
+
+function placementNode(node: NodeInfo): PlacementNode {
+  return {
+    nodeId: node.nodeId,
+    live: !node.awaitingRemoval,
+    lastChain: node.chainId,
+    lastSequence: node.lastSequence,
+    lastEpoch: node.lastEpoch,
+  };
+}
+
+/** c2 before c10: chains in the order they were numbered. */
+export function chainOrder(a: string, b: string): number {
+  const number = (id: string) => (/^c\d+$/.test(id) ? Number(id.slice(1)) : Number.MAX_SAFE_INTEGER);
+  return number(a) - number(b) || a.localeCompare(b);
 }

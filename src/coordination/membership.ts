@@ -14,6 +14,7 @@
 import { assert } from '../core/assert.js';
 import type { Logger } from '../core/log.js';
 import type { ChainConfig } from './chain-config.js';
+import { decodeSlotMap, SlotTable } from '../sharding/slot-map.js';
 import {
   chainIdDefault,
   clusterPaths,
@@ -25,7 +26,7 @@ import {
 } from './cluster-paths.js';
 import { connectCoordinator } from './connect.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
-import { ManagerDriver } from './manager-driver.js';
+import { chainOrder, ManagerDriver } from './manager-driver.js';
 
 export interface MembershipOptions {
   readonly coordinatorUrl: string;
@@ -60,7 +61,11 @@ export class Membership {
   readonly paths: ClusterPaths;
   private coordinator: Coordinator | undefined;
   private nodes = new Map<string, NodeInfo>();
+  /** The configuration of this node's chain: the one it is a member or the joiner of, else the last one it was in. */
   private config: ChainConfig | undefined;
+  /** Every chain's newest configuration, by id. */
+  private configs = new Map<string, ChainConfig>();
+  private slotTable: SlotTable | undefined;
   private managerId: string | undefined;
   private lockPath: string | undefined;
   private driver: ManagerDriver | undefined;
@@ -140,6 +145,16 @@ export class Membership {
 
   get chain(): ChainConfig | undefined {
     return this.config;
+  }
+
+  /** Every chain's configuration, in chain order. */
+  allChains(): ChainConfig[] {
+    return [...this.configs.values()].sort((a, b) => chainOrder(a.chainId, b.chainId));
+  }
+
+  /** The slot map, once the manager has written one. */
+  get slots(): SlotTable | undefined {
+    return this.slotTable;
   }
 
   get sessionState(): SessionState | 'none' {
@@ -284,15 +299,18 @@ export class Membership {
     const coordinator = this.coordinator;
     if (coordinator === undefined || coordinator.state !== 'connected' || this.stopped) return false;
     try {
-      const chainPath = this.paths.chain(chainIdDefault);
-      const [names, chain, locks] = await Promise.all([
+      const [names, chainNames, slots, locks] = await Promise.all([
         coordinator.children(this.paths.nodes, this.watch(`children:${this.paths.nodes}`)),
-        coordinator.get(chainPath, this.watch(chainPath)),
+        coordinator.children(this.paths.chains, this.watch(`children:${this.paths.chains}`)),
+        coordinator.get(this.paths.slots, this.watch(this.paths.slots)),
         coordinator.children(this.paths.manager, this.watch(`children:${this.paths.manager}`)),
       ]);
-      const infos = await Promise.all(
-        names.map((name) => coordinator.get(this.paths.node(name), this.watch(this.paths.node(name)))),
-      );
+      const [infos, chains] = await Promise.all([
+        Promise.all(names.map((name) => coordinator.get(this.paths.node(name), this.watch(this.paths.node(name))))),
+        Promise.all(
+          chainNames.map((name) => coordinator.get(this.paths.chain(name), this.watch(this.paths.chain(name)))),
+        ),
+      ]);
       const nodes = new Map<string, NodeInfo>();
       for (const found of infos) {
         const info = found === undefined ? undefined : decodeNodeInfo(found.data);
@@ -300,11 +318,18 @@ export class Membership {
       }
       this.nodes = nodes;
       await this.election(coordinator, locks);
-      const config = chain === undefined ? undefined : decodeChainConfig(chain.data);
-      if (config !== undefined && (this.config === undefined || config.epoch > this.config.epoch)) {
-        this.config = config;
-        this.options.onConfig(config);
+      for (const found of chains) {
+        const config = found === undefined ? undefined : decodeChainConfig(found.data);
+        const known = config === undefined ? undefined : this.configs.get(config.chainId);
+        if (config !== undefined && (known === undefined || config.epoch > known.epoch)) {
+          this.configs.set(config.chainId, config);
+        }
       }
+      const map = slots === undefined ? undefined : decodeSlotMap(slots.data);
+      if (map !== undefined && (this.slotTable === undefined || map.version > this.slotTable.version)) {
+        this.slotTable = new SlotTable(map);
+      }
+      this.followChain();
       if (this.driver !== undefined) await this.driver.evaluate();
       if (JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp }) !== this.published) this.publish();
       return true;
@@ -315,6 +340,23 @@ export class Membership {
       this.options.log.log(level, 'cluster refresh interrupted', { error: String(error) });
       return false;
     }
+  }
+
+  /**
+   * Hands the replica the configuration of this node's chain: the chain it is a member or the
+   * joiner of, else the newest configuration of the chain it was last in (which shows it left).
+   */
+  private followChain(): void {
+    const self = this.options.nodeId;
+    const configs = [...this.configs.values()];
+    const mine =
+      configs.find((c) => c.members.includes(self) || c.joining === self) ??
+      (this.config === undefined ? undefined : this.configs.get(this.config.chainId));
+    if (mine === undefined) return;
+    const current = this.config;
+    if (current !== undefined && mine.chainId === current.chainId && mine.epoch <= current.epoch) return;
+    this.config = mine;
+    this.options.onConfig(mine);
   }
 
   private async election(coordinator: Coordinator, locks: readonly string[]): Promise<void> {

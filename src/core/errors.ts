@@ -24,6 +24,8 @@ export const errorCodes = {
   ERR_NOT_TAIL: 'this node does not serve reads now: send reads to the tail',
   ERR_UNAVAILABLE: 'the chain cannot take requests now (no configuration, or no coordinator session)',
   ERR_COORDINATOR: 'coordinator failure',
+  ERR_MOVED: "this node's chain does not own the key's hash slot: ask the cluster for its slot map and send it to the owner",
+  ERR_CROSSSLOT: 'the keys of an atomic request belong to more than one chain',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

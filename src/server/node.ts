@@ -34,7 +34,9 @@ import { clusterRouter, localRouter, settle, type CommandRouter } from './router
 import { RespSession } from '../protocol/resp/session.js';
 import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
-import { slotCount } from '../sharding/slots.js';
+import { keySlot, slotCount } from '../sharding/slots.js';
+import { requestKeys } from '../commands/keys.js';
+import type { CommandName } from '../commands/index.js';
 
 export interface ClusterOptions {
   /** The cluster's name: its znodes live under /catena/<name>. */
@@ -228,6 +230,7 @@ export class CatenaNode {
           memcached: this.memcachedPort === undefined ? '' : `${this.host}:${this.memcachedPort}`,
           lastSequence: position.lastSequence,
           lastEpoch: position.lastEpoch,
+          chainId: replica.chainId,
           awaitingRemoval: replica.status().awaitingRemoval,
         };
       },
@@ -355,6 +358,10 @@ export class CatenaNode {
           return cursor;
         },
         loadCursor: (cursor) => this.scanCursors.get(cursor),
+        chainsOf: (keys) => {
+          const slots = this.cluster?.membership.slots;
+          return slots === undefined ? 1 : new Set(keys.map((key) => slots.ownerOf(keySlot(key)))).size;
+        },
       },
     });
   }
@@ -469,17 +476,21 @@ export class CatenaNode {
     ];
   }
 
-  /** The chains as Redis Cluster shards: one chain holds every slot until sharding arrives. */
+  /** The chains as Redis Cluster shards: each slot range with its chain's members (head first). */
   private respShards(): RespShard[] {
     const topology = this.topology();
     const self = { id: this.nodeId, host: this.host, port: this.respPort ?? 0 };
-    const chains = topology.chains ?? [];
-    if (chains.length === 0) return [{ slotStart: 0, slotEnd: slotCount - 1, nodes: [self] }];
+    const chains = new Map((topology.chains ?? []).map((chain) => [chain.chainId, chain]));
+    if (chains.size === 0) return [{ slotStart: 0, slotEnd: slotCount - 1, nodes: [self] }];
     const resp = new Map((topology.nodes ?? []).map((node) => [node.nodeId, splitAddress(node.resp ?? '')]));
-    return chains.map((chain) => ({
-      slotStart: 0,
-      slotEnd: slotCount - 1,
-      nodes: (chain.members ?? []).flatMap((id) => {
+    const ranges =
+      topology.slots !== undefined && topology.slots.length > 0
+        ? topology.slots.map((r) => ({ first: r.first ?? 0, last: r.last ?? 0, chainId: r.chainId ?? '' }))
+        : [...chains.keys()].slice(0, 1).map((chainId) => ({ first: 0, last: slotCount - 1, chainId }));
+    return ranges.map((range) => ({
+      slotStart: range.first,
+      slotEnd: range.last,
+      nodes: (chains.get(range.chainId)?.members ?? []).flatMap((id) => {
         const address = resp.get(id);
         return address === undefined ? [] : [{ id, host: address.host, port: address.port }];
       }),
@@ -500,28 +511,43 @@ export class CatenaNode {
     if (this.stopping !== undefined) {
       return { kind: 'now', result: errorResult('ERR_SHUTTING_DOWN'), command: name };
     }
+    const moved = this.notOwned(cluster.membership, name, request.command.value);
+    if (moved !== undefined) return { kind: 'now', result: errorResult('ERR_MOVED', moved), command: name };
     if (commandByName(name).mutates) return { kind: 'later', result: cluster.replica.write(request), command: name };
     return cluster.replica.read(request);
+  }
+
+  /**
+   * Why this node's chain must not serve a request for these keys (a slot it does not own), or
+   * undefined when it may. Before the manager has written a slot map, one chain owns everything.
+   */
+  private notOwned(membership: Membership, name: CommandName, request: object): string | undefined {
+    const slots = membership.slots;
+    const chainId = membership.chain?.chainId;
+    if (slots === undefined || chainId === undefined) return undefined;
+    for (const key of requestKeys(name, request)) {
+      const slot = keySlot(key);
+      const owner = slots.ownerOf(slot);
+      if (owner !== chainId) {
+        return `slot ${slot} belongs to chain ${owner}, not ${chainId} (slot map version ${slots.version})`;
+      }
+    }
+    return undefined;
   }
 
   private topology(): ReplyInit<'topology'> {
     const membership = this.cluster?.membership;
     if (membership === undefined) return { cluster: '', manager: '', chains: [], nodes: [] };
-    const chain = membership.chain;
+    const slots = membership.slots;
     return {
       cluster: this.options.cluster?.name ?? '',
       manager: membership.manager ?? '',
-      chains:
-        chain === undefined
-          ? []
-          : [
-              {
-                chainId: chain.chainId,
-                epoch: BigInt(chain.epoch),
-                members: [...chain.members],
-                joining: chain.joining ?? '',
-              },
-            ],
+      chains: membership.allChains().map((chain) => ({
+        chainId: chain.chainId,
+        epoch: BigInt(chain.epoch),
+        members: [...chain.members],
+        joining: chain.joining ?? '',
+      })),
       nodes: membership.allNodes().map((n) => ({
         nodeId: n.nodeId,
         native: n.native,
@@ -529,6 +555,8 @@ export class CatenaNode {
         memcached: n.memcached,
         admin: n.admin,
       })),
+      slots: (slots?.map.ranges ?? []).map(([first, last, chainId]) => ({ first, last, chainId })),
+      slotsVersion: BigInt(slots?.version ?? 0),
     };
   }
 

@@ -19,6 +19,12 @@
 //   meta 'replica'     { lastSequence, lastEpoch }  the end of the log, moved with each batch
 //   meta 'installed'   { sequence, lastEpoch }      the snapshot this node's log continues, if any
 //   meta 'installing'  true while a snapshot is being received: on restart the state is discarded
+//   meta 'chain'       the chain whose log and data this store holds (absent: c0, or none if empty)
+//
+// A node belongs to one chain at a time (DESIGN.md §1). Sequences and epochs are per chain, so
+// a node placed in another chain than the one its store holds first discards its state and
+// starts that chain's log from nothing: its log position must never be compared with another
+// chain's log.
 //   meta 'client:<id>' { clientSequence, result, sequence }
 //
 // Snapshots (a joiner whose log does not continue the tail's, §3.8) are streamed in chunks from
@@ -37,6 +43,7 @@ import type { Effect } from '../replication/effects.js';
 import type { LogEntry, RequestId } from '../replication/log-entry.js';
 import type { ChainMessage } from '../replication/messages.js';
 import type { ChainConfig } from '../coordination/chain-config.js';
+import { chainIdDefault } from '../coordination/cluster-paths.js';
 import { CatenaError } from '../core/errors.js';
 import {
   catchUpEntriesMax,
@@ -167,10 +174,14 @@ export class Replica {
   private lastReclaimMs = 0;
   private sessionConnected = false;
   private stopped = false;
+  /** The chain whose log and data the store holds ('' when it holds none). */
+  private dataChain: string;
 
   constructor(private readonly options: ReplicaOptions) {
     const store = options.store;
     let meta = (store.getMeta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
+    const chain = store.getMeta('chain');
+    this.dataChain = typeof chain === 'string' ? chain : meta.lastSequence > 0 ? chainIdDefault : '';
     if (store.getMeta('installing') === true) {
       options.log.log('warn', 'a snapshot install was interrupted: discarding the partial state');
       this.discardState(); // queued: reads of meta below would still see the old records
@@ -230,6 +241,11 @@ export class Replica {
     return { lastSequence: progress.last, lastEpoch: progress.lastEpoch };
   }
 
+  /** The chain whose log and data this node's store holds ('' when none). */
+  get chainId(): string {
+    return this.dataChain;
+  }
+
   /** A write from a client: answered once committed (or at once with an error to retry elsewhere). */
   write(request: Request): Promise<ResponseResult> {
     const requestId: RequestId = { clientId: request.clientId, clientSequence: Number(request.clientSequence) };
@@ -283,7 +299,12 @@ export class Replica {
   // ---- inputs from the node ----------------------------------------------------------------
 
   configure(config: ChainConfig): void {
-    if (this.config !== undefined && config.epoch <= this.config.epoch) return;
+    if (config.chainId !== this.dataChain) {
+      this.switchChain(config);
+      return;
+    }
+    if (this.config !== undefined && this.config.chainId === config.chainId && config.epoch <= this.config.epoch)
+      return;
     this.config = config;
     if (this.receiving !== undefined) {
       // The snapshot was for an older configuration: start over from nothing.
@@ -297,6 +318,26 @@ export class Replica {
       this.failWaiters('ERR_UNAVAILABLE', 'the chain changed before this write was confirmed: retry it');
     }
     this.noteStateChange();
+  }
+
+  /**
+   * Placed in a chain whose data this store does not hold (a new node, or one moved after it
+   * left another chain): start from nothing, as that chain's joiner or its first member.
+   */
+  private switchChain(config: ChainConfig): void {
+    if (this.dataChain !== '') {
+      this.options.log.log('warn', 'placed in another chain: discarding the data of the old one', {
+        from: this.dataChain,
+        to: config.chainId,
+      });
+    }
+    this.failWaiters('ERR_UNAVAILABLE', 'the chain changed before this write was confirmed: retry it');
+    this.receiving = undefined;
+    this.discardState();
+    this.dataChain = config.chainId;
+    this.options.store.putMeta('chain', config.chainId);
+    this.config = config;
+    this.restartCore({ lastSequence: 0, lastEpoch: 0 });
   }
 
   sessionChanged(connected: boolean): void {

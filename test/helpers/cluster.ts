@@ -11,7 +11,10 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ClusterClient } from '../../src/client/cluster-client.js';
+import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
+import { clusterPaths } from '../../src/coordination/cluster-paths.js';
+import { connectCoordinator } from '../../src/coordination/connect.js';
+import { encodeLayout, type Layout } from '../../src/coordination/placement.js';
 import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import type { Input, Operation, Output } from '../../src/testing/linearizability/history.js';
 import { HistoryRecorder } from '../../src/testing/linearizability/history.js';
@@ -27,6 +30,8 @@ export interface ClusterOptions {
   dir: string;
   sessionTimeoutMs?: number;
   durability?: 'fsync' | 'memory';
+  /** Shard over this many chains of this many nodes (written to the coordinator before nodes start). */
+  layout?: Layout;
 }
 
 export interface ChainView {
@@ -42,7 +47,7 @@ export class TestCluster {
   private nextIndex = 0;
 
   constructor(
-    readonly options: Required<ClusterOptions>,
+    readonly options: Required<Omit<ClusterOptions, 'layout'>> & Pick<ClusterOptions, 'layout'>,
     readonly coordinatorUrl: string,
     private readonly stopCoordinator: () => Promise<void>,
   ) {}
@@ -114,6 +119,53 @@ export class TestCluster {
     return undefined;
   }
 
+  /** The whole topology as some live node reports it (every chain, the slot map). */
+  async topology(): Promise<Topology | undefined> {
+    for (const server of this.live) {
+      let client: ClusterClient | undefined;
+      try {
+        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000 });
+        return await client.topology();
+      } catch {
+        // try the next node
+      } finally {
+        await client?.close();
+      }
+    }
+    return undefined;
+  }
+
+  /** Polls until the topology satisfies `predicate`. */
+  async waitForTopology(
+    predicate: (topology: Topology) => boolean,
+    what: string,
+    timeoutMs = 30_000,
+  ): Promise<Topology> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Topology | undefined;
+    while (Date.now() < deadline) {
+      last = await this.topology();
+      if (last !== undefined && predicate(last)) return last;
+      await sleep(100);
+    }
+    assert.fail(`timed out waiting for ${what}; last topology seen: ${JSON.stringify(last, jsonBigint)}`);
+  }
+
+  /** Waits until every chain of the layout has `replicas` live members and no joiner, and the slot map is written. */
+  waitForLayout(layout: Layout, timeoutMs?: number): Promise<Topology> {
+    const liveIds = () => new Set(this.live.map((s) => s.nodeId));
+    return this.waitForTopology(
+      (t) =>
+        t.slotsVersion > 0n &&
+        t.chains.length === layout.chains &&
+        t.chains.every(
+          (c) => c.members.length === layout.replicas && c.joining === '' && c.members.every((m) => liveIds().has(m)),
+        ),
+      `${layout.chains} chains of ${layout.replicas} live members`,
+      timeoutMs,
+    );
+  }
+
   /** Polls until the chain satisfies `predicate` (as seen by some live node). */
   async waitForChain(predicate: (chain: ChainView) => boolean, what: string, timeoutMs = 30_000): Promise<ChainView> {
     const deadline = Date.now() + timeoutMs;
@@ -147,8 +199,24 @@ export class TestCluster {
   }
 }
 
+/** Stores the layout for the cluster's manager, as `catena up --chains --replicas` does. */
+async function writeLayout(coordinatorUrl: string, layout: Layout): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: 2_000 });
+  try {
+    const paths = clusterPaths('test');
+    await coordinator.ensurePath(paths.root);
+    await coordinator.create(paths.layout, encodeLayout(layout), 'persistent');
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/** JSON.stringify replacer for replies that hold bigints. */
+export const jsonBigint = (_key: string, value: unknown): unknown =>
+  typeof value === 'bigint' ? value.toString() : value;
+
 export async function startCluster(options: ClusterOptions): Promise<TestCluster> {
-  const full: Required<ClusterOptions> = { sessionTimeoutMs: 2_000, durability: 'fsync', ...options };
+  const full = { sessionTimeoutMs: 2_000, durability: 'fsync' as const, ...options };
   let url: string;
   let stop: () => Promise<void>;
   if (options.coordinator === 'embedded') {
@@ -162,8 +230,10 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   }
   const cluster = new TestCluster(full, url, stop);
   try {
+    if (options.layout !== undefined) await writeLayout(url, options.layout);
     await Promise.all(Array.from({ length: options.nodes }, (_, i) => cluster.startNode(i)));
-    await cluster.waitForMembers(options.nodes);
+    if (options.layout !== undefined) await cluster.waitForLayout(options.layout, 60_000);
+    else await cluster.waitForMembers(options.nodes);
   } catch (error) {
     await cluster.stop();
     throw error;

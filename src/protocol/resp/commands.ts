@@ -54,6 +54,8 @@ export interface RespServerFacts {
   /** SCAN cursors: Redis clients need a u64; the node remembers which key each stands for. */
   saveCursor(after: Uint8Array): bigint;
   loadCursor(cursor: bigint): Uint8Array | undefined;
+  /** How many chains own these keys' slots (absent: one, a standalone node). */
+  chainsOf?(keys: readonly Uint8Array[]): number;
 }
 
 export interface RespShard {
@@ -129,7 +131,10 @@ export function errorFor(error: CatenaError): RespReply {
     case 'ERR_UNAVAILABLE':
     case 'ERR_NOT_HEAD':
     case 'ERR_NOT_TAIL':
+    case 'ERR_MOVED':
       return errorReply('CLUSTERDOWN', error.message);
+    case 'ERR_CROSSSLOT':
+      return errorReply('CROSSSLOT', "Keys in request don't hash to the same slot");
     case 'ERR_TIMEOUT':
     case 'ERR_CONNECTION_CLOSED':
     case 'ERR_CONNECTION_FAILED':
@@ -617,6 +622,10 @@ const mset = define({
     if (argv.length % 2 === 0) return wrongArity('mset');
     const entries = [];
     for (let i = 1; i < argv.length; i += 2) entries.push({ key: argv[i]!, value: argv[i + 1]! });
+    // MSET is atomic; keys of several chains cannot be written atomically (docs/sharding.md).
+    if ((context.server.chainsOf?.(entries.map((entry) => entry.key)) ?? 1) > 1) {
+      throw new CatenaError('ERR_CROSSSLOT');
+    }
     // Later pairs win over earlier ones for the same key: requests are sent in order and each
     // applies its own pairs in order.
     for (const batch of chunks(entries, multiKeysMax)) await context.send('mput', { entries: batch });
