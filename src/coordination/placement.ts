@@ -84,8 +84,10 @@ export function chainToStart(
     const own = spare.find((node) => node.lastChain === chainId);
     if (own !== undefined) return { chainId, first: own.nodeId };
   }
-  // Otherwise from a node that holds no missing chain's data (its store is discarded on joining).
-  const free = spare.find((node) => !missing.includes(node.lastChain));
+  // Otherwise from a node holding no chain's data (its store is discarded on joining), or else
+  // one holding the data of a chain that has other members (a missing chain's holder was taken above).
+  const placedChains = new Set(chains.map((chain) => chain.chainId));
+  const free = spare.find((node) => !placedChains.has(node.lastChain)) ?? spare[0];
   if (free === undefined) return undefined;
   return { chainId: missing[0]!, first: free.nodeId };
 }
@@ -104,19 +106,25 @@ export function candidatesByChain(
   const result = new Map<string, string[]>(chains.map((chain) => [chain.chainId, []]));
   const hasRoom = (chainId: string) => layout.replicas === 0 || sizes.get(chainId)! < layout.replicas;
   const spare = spareNodes(chains, nodes);
-  // Nodes returning to the chain they held first: they catch up by delta instead of a snapshot.
-  const ordered = [...spare.filter((n) => sizes.has(n.lastChain)), ...spare.filter((n) => !sizes.has(n.lastChain))];
-  for (const node of ordered) {
-    let target = sizes.has(node.lastChain) && hasRoom(node.lastChain) ? node.lastChain : undefined;
-    if (target === undefined) {
-      for (const chain of chains) {
-        if (!hasRoom(chain.chainId)) continue;
-        if (target === undefined || sizes.get(chain.chainId)! < sizes.get(target)!) target = chain.chainId;
-      }
+  const place = (node: PlacementNode, chainId: string) => {
+    sizes.set(chainId, sizes.get(chainId)! + 1);
+    result.get(chainId)!.push(node.nodeId);
+  };
+  // Nodes returning to the chain they held first (they catch up by delta instead of a snapshot),
+  // before any node takes a seat elsewhere.
+  const others: PlacementNode[] = [];
+  for (const node of spare) {
+    if (sizes.has(node.lastChain) && hasRoom(node.lastChain)) place(node, node.lastChain);
+    else others.push(node);
+  }
+  for (const node of others) {
+    let target: string | undefined;
+    for (const chain of chains) {
+      if (!hasRoom(chain.chainId)) continue;
+      if (target === undefined || sizes.get(chain.chainId)! < sizes.get(target)!) target = chain.chainId;
     }
-    if (target === undefined) continue; // every chain is full: a standby
-    sizes.set(target, sizes.get(target)! + 1);
-    result.get(target)!.push(node.nodeId);
+    if (target === undefined) break; // every chain is full: the rest are standbys
+    place(node, target);
   }
   return result;
 }
