@@ -210,7 +210,7 @@ describe('chainToStart', () => {
   // ahead of fresh nodes: b's store is discarded, and c0 later needs a full snapshot for a fresh
   // node where b could have caught up by delta ("a spare node joins the chain whose data it last
   // held if that chain has room").
-  it('a chain nobody holds starts from a fresh node rather than one holding an existing chain with room', {}, () => {
+  it('a chain nobody holds starts from a fresh node rather than one holding an existing chain with room', () => {
     const nodes = [node('a'), node('b', { lastChain: 'c0', lastEpoch: 4 }), node('d')];
     assert.deepEqual(chainToStart({ chains: 2, replicas: 2 }, [chain('c0', ['a'])], nodes), {
       chainId: 'c1',
@@ -339,7 +339,7 @@ describe('candidatesByChain', () => {
   // node returning to a *full* chain (here n1, to c1) falls back to the smallest chain with room
   // and takes the last seat of c0 before n2, who holds c0's data, is looked at. n2 is left a
   // standby and n1 joins c0 by a full snapshot instead of n2 catching up by delta.
-  it('a node holding a chain with room is not displaced by a node holding a full chain', {}, () => {
+  it('a node holding a chain with room is not displaced by a node holding a full chain', () => {
     const chains = [chain('c0', ['a']), chain('c1', ['b', 'c'])];
     const nodes = [node('n1', { lastChain: 'c1', lastEpoch: 5 }), node('n2', { lastChain: 'c0', lastEpoch: 1 })];
     assert.deepEqual(candidatesByChain({ chains: 2, replicas: 2 }, chains, nodes).get('c0'), ['n2']);
@@ -403,7 +403,7 @@ describe('candidatesByChain', () => {
     );
   });
 
-  it('every chain with room takes as many of its own returning nodes as it has room for (property)', {}, () => {
+  it('every chain with room takes as many of its own returning nodes as it has room for (property)', () => {
     fc.assert(
       fc.property(clusterArb, ({ layout, chains, nodes }) => {
         const candidates = candidatesByChain(layout, chains, nodes);
@@ -522,7 +522,7 @@ describe('bringing a cluster up', () => {
   // Regression (found by these tests, fixed): after c2 restarts from a, chainToStart starts c0 from b
   // (it sorts first, by its log) although b holds c2's data and fresh d, e, f are spare; b's data
   // is discarded and c2 is refilled by a full snapshot to e. See the chainToStart example above.
-  it('a lost coordinator: nodes holding c1 and c2 restart those chains, fresh nodes fill up', {}, () => {
+  it('a lost coordinator: nodes holding c1 and c2 restart those chains, fresh nodes fill up', () => {
     const nodes = [
       node('a', { lastChain: 'c2', lastEpoch: 4, lastSequence: 90 }),
       node('b', { lastChain: 'c2', lastEpoch: 4, lastSequence: 80 }),
