@@ -1,13 +1,16 @@
 // The `catena` command: `server` runs a node, `shell` opens the interactive shell, `status`
-// shows the cluster, and every command of the table runs once (`catena put k v`, `catena get k --json`).
+// shows the cluster, `dump` saves every node's table, and every command of the table runs once
+// (`catena put k v`, `catena get k --json`).
 
 import { CatenaError } from '../core/errors.js';
 import { catenaVersion } from '../core/version.js';
+import { runDump } from './dump-command.js';
 import { runServer } from './server-command.js';
 import { runOneShot, oneShotHelp, isOneShot } from './one-shot.js';
 import { runShell } from './shell.js';
 import { runStatus } from './status.js';
 import { runUp } from './up.js';
+import { runChain } from './chain-command.js';
 
 const mainHelp = (): string => `Catena ${catenaVersion}: a replicated key-value store.
 
@@ -15,7 +18,9 @@ Usage:
   catena up [--nodes 3]                start a local cluster (catena up --help)
   catena server [options]              run a node (catena server --help)
   catena shell [--host H] [--port P]   interactive shell
-  catena status [--json]               chains, members, sequences and lag (catena status --help)
+  catena status [--json] [--watch]     chains, slots, members, sequences, lag, slot moves
+  catena chain add|remove|show         more or fewer chains: slots move online (catena chain --help)
+  catena dump [--out DIR]              save every node's table to files (catena dump --help)
   catena <command> [args] [options]    run one command and print the reply
   catena --version
 
@@ -36,8 +41,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (first === 'server') return await runServer(rest);
     if (first === 'up') return await runUp(rest);
+    if (first === 'chain') return await runChain(rest);
     if (first === 'shell') return await runShell(rest);
     if (first === 'status') return await runStatus(rest);
+    if (first === 'dump') return await runDump(rest);
     if (isOneShot(first)) return await runOneShot(first, rest);
     process.stderr.write(`catena: unknown command "${first}"\n\n${mainHelp()}`);
     return 2;

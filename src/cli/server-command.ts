@@ -1,10 +1,12 @@
 // `catena server`: runs one node in the foreground until SIGTERM or SIGINT, then drains
 // in-flight requests and closes LMDB cleanly.
 
+import { resolve } from 'node:path';
 import { CatenaError } from '../core/errors.js';
 import { sessionTimeoutMsDefault, valueBytesCeiling, valueBytesMaxDefault } from '../core/limits.js';
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
+import { migrationOptionsDefault } from '../coordination/migration-runner.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 
 export const serverFlags: FlagSpec = {
@@ -26,6 +28,7 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
   },
+  'dump-on-exit': { kind: 'string', description: "on stop, write this node's table to <dir>/<node id>.jsonl" },
   'admin-port': { kind: 'string', description: 'admin HTTP port (GET /health, /status); 0 picks a free one' },
   'resp-port': { kind: 'string', description: 'Redis protocol (RESP) port; 0 picks a free one; absent: none' },
   'memcached-port': { kind: 'string', description: 'memcached text protocol port; 0 picks a free one; absent: none' },
@@ -33,6 +36,11 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
     default: '0',
+  },
+  'move-rate': {
+    kind: 'string',
+    description: 'bytes per second the manager copies when it moves slots between chains',
+    default: String(migrationOptionsDefault.bytesPerSecond),
   },
   'session-timeout-ms': {
     kind: 'string',
@@ -83,10 +91,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (clusterName !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster must be 1-64 letters, digits, _ . or -');
   const adminPort = flagInt(args, serverFlags, 'admin-port', { min: 0, max: 65535 });
+  const dumpOnExitDir = flagString(args, serverFlags, 'dump-on-exit');
   const respPort = flagInt(args, serverFlags, 'resp-port', { min: 0, max: 65535 });
   const memcachedPort = flagInt(args, serverFlags, 'memcached-port', { min: 0, max: 65535 });
   const peerPort = flagInt(args, serverFlags, 'peer-port', { min: 0, max: 65535 })!;
   const sessionTimeoutMs = flagInt(args, serverFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
+  const moveBytesPerSecond = flagInt(args, serverFlags, 'move-rate', { min: 1024, max: 2 ** 40 })!;
   let log = createLogger({ node: '-', level });
   const node = await CatenaNode.start({
     dataDir,
@@ -97,11 +107,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
     ...(adminPort === undefined ? {} : { adminPort }),
+    ...(dumpOnExitDir === undefined ? {} : { dumpOnExitDir: resolve(dumpOnExitDir) }),
     ...(respPort === undefined ? {} : { respPort }),
     ...(memcachedPort === undefined ? {} : { memcachedPort }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}
-      : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs } }),
+      : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs, moveBytesPerSecond } }),
   });
   log = createLogger({ node: node.nodeId, level });
   process.stdout.write(

@@ -34,6 +34,9 @@ export interface NodeReport {
 export interface ChainReport {
   chainId: string;
   epoch: bigint;
+  /** Hash slots the chain owns (undefined before the manager has written a slot map), and their ranges as text ("0-5461"). */
+  slots: number | undefined;
+  slotRanges: string;
   /** Head first, tail last. */
   members: NodeReport[];
   joining: NodeReport | undefined;
@@ -47,23 +50,40 @@ export interface StatusReport {
   chains: ChainReport[];
   /** Registered nodes that are in no chain and not joining one. */
   outside: NodeReport[];
+  /** Slots moving between chains now, if any. */
+  migration: MigrationReport | undefined;
+}
+
+export interface MigrationReport {
+  first: number;
+  last: number;
+  from: string;
+  to: string;
+  stage: string;
+  /** Slots not yet where the layout wants them, and how many there were when the rebalancing began. */
+  remaining: number;
+  planned: number;
 }
 
 const statusFlags: FlagSpec = {
   ...connectionFlags,
   json: { kind: 'boolean', description: 'print a JSON document for scripts' },
+  watch: { kind: 'boolean', description: 'redraw every second (a slot move shows its progress) until Ctrl-C' },
   help: { kind: 'boolean', description: 'show this help' },
 };
+
+/** How often --watch redraws. */
+const watchIntervalMs = 1_000;
 
 /** Deadline of each node's nodestatus request: a node slower than this shows as unreachable. */
 const nodeStatusTimeoutMs = 1_000;
 
-export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p,h:p] [--json]
+export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p,h:p] [--json] [--watch]
 
-Shows each chain's epoch and members in order (head first) with role, node id, native address,
+Shows each chain's epoch, hash slots and members in order (head first) with role, node id, native address,
 last/persisted/committed sequence, lag behind the tail, coordinator session and whether the node
-serves reads; the joining node; and which node is the manager. Against a standalone node it shows
-that node.
+serves reads; the joining node; which node is the manager; and a slot move in progress with a
+progress bar. Against a standalone node it shows that node.
 
 Options:
 ${renderFlags(statusFlags)}
@@ -79,10 +99,18 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
     throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
   }
   const client = await connectFromFlags(args, statusFlags);
+  const watch = args.flags.has('watch');
+  let stop = false;
+  if (watch) process.once('SIGINT', () => (stop = true));
   try {
-    const report = await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
-    const text = args.flags.has('json') ? JSON.stringify(statusDocument(report), null, 2) : renderStatus(report);
-    process.stdout.write(`${text}\n`);
+    do {
+      const report = await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
+      const text = args.flags.has('json') ? JSON.stringify(statusDocument(report), null, 2) : renderStatus(report);
+      // In a terminal each report replaces the last (cursor home, clear screen).
+      const clear = watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
+      process.stdout.write(`${clear}${text}\n`);
+      if (watch) await new Promise((resolve) => setTimeout(resolve, watchIntervalMs));
+    } while (watch && !stop);
     return 0;
   } finally {
     await client.close();
@@ -131,7 +159,7 @@ function nativeAddresses(topology: Topology): Map<string, string> {
 const unknownNode: NodeAnswer = { ok: false, code: 'ERR_UNAVAILABLE', message: 'not asked' };
 
 export function standaloneReport(node: NodeReport): StatusReport {
-  return { cluster: '', manager: '', standalone: node, chains: [], outside: [] };
+  return { cluster: '', manager: '', standalone: node, chains: [], outside: [], migration: undefined };
 }
 
 /** Puts each node's answer in its place in the topology. */
@@ -146,15 +174,36 @@ export function buildReport(topology: Topology, answers: ReadonlyMap<string, Nod
   const placed = new Set<string>();
   const chains = topology.chains.map((chain): ChainReport => {
     for (const id of [...chain.members, chain.joining]) placed.add(id);
+    const ranges = (topology.slots ?? []).filter((range) => range.chainId === chain.chainId);
     return {
       chainId: chain.chainId,
       epoch: chain.epoch,
+      slots:
+        (topology.slotsVersion ?? 0n) === 0n
+          ? undefined
+          : ranges.reduce((sum, range) => sum + range.last - range.first + 1, 0),
+      slotRanges: ranges
+        .map((range) => (range.first === range.last ? `${range.first}` : `${range.first}-${range.last}`))
+        .join(','),
       members: chain.members.map((id, i) => report(id, memberRole(i, chain.members.length))),
       joining: chain.joining === '' ? undefined : report(chain.joining, 'joining'),
     };
   });
   const outside = topology.nodes.filter((node) => !placed.has(node.nodeId)).map((n) => report(n.nodeId, 'outside'));
-  return { cluster: topology.cluster, manager: topology.manager, standalone: undefined, chains, outside };
+  const move = topology.migration;
+  const migration: MigrationReport | undefined =
+    move === undefined
+      ? undefined
+      : {
+          first: move.first,
+          last: move.last,
+          from: move.fromChain,
+          to: move.toChain,
+          stage: move.stage,
+          remaining: move.remaining,
+          planned: move.planned,
+        };
+  return { cluster: topology.cluster, manager: topology.manager, standalone: undefined, chains, outside, migration };
 }
 
 function memberRole(index: number, length: number): ConfiguredRole {
@@ -190,9 +239,24 @@ export function renderStatus(report: StatusReport): string {
   for (const chain of report.chains) lines.push('', ...renderChain(chain, report.manager));
   if (report.outside.length > 0) {
     const rows = [header, ...report.outside.map((node) => nodeRow(node, undefined, report.manager))];
-    lines.push('', 'nodes in no chain', ...indent(alignColumns(rows)));
+    lines.push('', 'nodes in no chain (spare: they join a chain that needs a node)', ...indent(alignColumns(rows)));
   }
+  if (report.migration !== undefined) lines.push('', ...renderMigration(report.migration));
   return lines.join('\n');
+}
+
+const progressBarWidth = 30;
+
+/** The move in progress, with a bar of the rebalancing done so far. */
+export function renderMigration(move: MigrationReport): string[] {
+  const done = Math.max(0, move.planned - move.remaining);
+  const fraction = move.planned > 0 ? done / move.planned : 0;
+  const filled = Math.round(fraction * progressBarWidth);
+  const bar = `[${'#'.repeat(filled)}${'.'.repeat(progressBarWidth - filled)}]`;
+  return [
+    `moving slots ${move.first}-${move.last} from ${move.from} to ${move.to} (${move.stage === 'copy' ? 'copying' : 'dropping the old copy'})`,
+    `  ${bar} ${Math.round(fraction * 100)}%  ${move.remaining} of ${move.planned} slots still to move`,
+  ];
 }
 
 function renderChain(chain: ChainReport, manager: string): string[] {
@@ -200,7 +264,9 @@ function renderChain(chain: ChainReport, manager: string): string[] {
   const nodes = chain.joining === undefined ? chain.members : [...chain.members, chain.joining];
   const rows = [header, ...nodes.map((node) => nodeRow(node, committed, manager))];
   const joining = chain.joining === undefined ? '' : `, joining ${chain.joining.nodeId}`;
-  const title = `chain ${chain.chainId}  epoch ${chain.epoch}  ${chain.members.length} members${joining}`;
+  const slots =
+    chain.slots === undefined ? '' : chain.slots === 0 ? '  no slots' : `  ${chain.slots} slots (${chain.slotRanges})`;
+  const title = `chain ${chain.chainId}  epoch ${chain.epoch}  ${chain.members.length} members${joining}${slots}`;
   return [title, ...indent(alignColumns(rows))];
 }
 
@@ -272,8 +338,15 @@ export interface StatusDocument {
   cluster: string;
   manager: string;
   standalone: NodeDocument | null;
-  chains: { chainId: string; epoch: number | string; members: NodeDocument[]; joining: NodeDocument | null }[];
+  chains: {
+    chainId: string;
+    epoch: number | string;
+    slots: number | null;
+    members: NodeDocument[];
+    joining: NodeDocument | null;
+  }[];
   outside: NodeDocument[];
+  migration: MigrationReport | null;
 }
 
 export function statusDocument(report: StatusReport): StatusDocument {
@@ -287,11 +360,13 @@ export function statusDocument(report: StatusReport): StatusDocument {
       return {
         chainId: chain.chainId,
         epoch: jsonInt(chain.epoch),
+        slots: chain.slots ?? null,
         members: chain.members.map((node) => doc(node, committed)),
         joining: chain.joining === undefined ? null : doc(chain.joining, committed),
       };
     }),
     outside: report.outside.map((node) => doc(node, undefined)),
+    migration: report.migration ?? null,
   };
 }
 

@@ -46,6 +46,10 @@ export const upFlags: FlagSpec = {
   cluster: { kind: 'string', description: 'cluster name', default: 'local' },
   zookeeper: { kind: 'string', description: 'use this ZooKeeper (host:port[,host:port]) instead of the embedded one' },
   durability: { kind: 'string', description: 'fsync or memory', default: 'fsync' },
+  'dump-on-exit': {
+    kind: 'boolean',
+    description: 'on Ctrl-C every node writes its table to <data-dir>/dump/<node id>.jsonl',
+  },
   'session-timeout-ms': {
     kind: 'string',
     description: 'coordinator session timeout (failover time)',
@@ -104,6 +108,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const sessionTimeoutMs = flagInt(args, upFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   const zookeeper = flagString(args, upFlags, 'zookeeper');
   const layout = layoutFromFlags(args, count);
+  const dumpOnExit = args.flags.has('dump-on-exit');
   mkdirSync(dataDir, { recursive: true });
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
@@ -165,6 +170,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       durability,
       '--session-timeout-ms',
       String(sessionTimeoutMs),
+      ...(dumpOnExit ? ['--dump-on-exit', join(dataDir, 'dump')] : []),
     ];
     const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;

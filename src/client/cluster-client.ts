@@ -110,6 +110,8 @@ export const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_UNAVAILABLE',
   // The slot map changed (or this client's copy is old): refresh it and ask the owner.
   'ERR_MOVED',
+  // The slot is between chains for a moment (frozen for a move): back off and retry.
+  'ERR_SLOT_MOVING',
   'ERR_CONNECTION_CLOSED',
   'ERR_CONNECTION_FAILED',
   'ERR_TIMEOUT',
@@ -251,6 +253,8 @@ export class ClusterClient extends ClientCommands {
   private refreshing: Promise<RefreshOutcome> | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private usedSinceRefresh = false;
+  /** When the topology was last adopted (a request over every chain refreshes an older one first). */
+  private adoptedAtMs = 0;
   private closing = false;
 
   private constructor(options: ClusterClientOptions) {
@@ -314,6 +318,16 @@ export class ClusterClient extends ClientCommands {
     return this.view.reply;
   }
 
+  /**
+   * One command to a chain chosen by id rather than by key (the slot-moving commands): a write to
+   * its head, a read to its tail, with the usual retries and exactly-once writer ids.
+   */
+  async sendToChain<C extends CommandName>(chainId: string, name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
+    if (this.closing) throw clientClosed();
+    this.usedSinceRefresh = true;
+    return (await this.routed(name, request, Date.now() + this.timeoutMs, chainId)) as ReplyOf<C>;
+  }
+
   /** The replication state of the node at `nodeAddress` (one attempt), or of any node. */
   override async nodeStatus(nodeAddress?: string): Promise<ReplyOf<'nodestatus'>> {
     if (nodeAddress === undefined) return super.nodeStatus();
@@ -375,6 +389,14 @@ export class ClusterClient extends ClientCommands {
     if (this.closing) throw clientClosed();
     this.usedSinceRefresh = true;
     const deadlineMs = Date.now() + this.timeoutMs;
+    if (
+      (everyChainCommands.has(name) || splitCommands.has(name)) &&
+      Date.now() - this.adoptedAtMs > this.refreshIntervalMs
+    ) {
+      // Nothing tells a request over every chain that the chains changed (no ERR_MOVED for a
+      // keyless request): an old slot map would leave a new chain out.
+      await waitAtMost(this.refresh(), deadlineMs - Date.now());
+    }
     const chains = this.view.slots?.chains ?? [];
     if (chains.length > 1 && everyChainCommands.has(name)) {
       return convert(await this.onEveryChain(name, request, chains, deadlineMs));
@@ -567,6 +589,7 @@ export class ClusterClient extends ClientCommands {
   }
 
   private adopt(answer: { address: string; view: TopologyView }): void {
+    this.adoptedAtMs = Date.now();
     this.view = answer.view;
     this.preferred = answer.address;
     const live = new Set(answer.view.natives.values());

@@ -18,6 +18,10 @@ import { put } from './put.js';
 import { scan } from './scan.js';
 import { set } from './set.js';
 import { size } from './size.js';
+import { slotdrop } from './slotdrop.js';
+import { slotexport } from './slotexport.js';
+import { slotfreeze } from './slotfreeze.js';
+import { slotimport } from './slotimport.js';
 import { stats } from './stats.js';
 import { topology } from './topology.js';
 import { ttl } from './ttl.js';
@@ -45,6 +49,10 @@ export const commandTable: { readonly [C in CommandName]: CommandDefinition<C> }
   mput,
   getdel,
   flush,
+  slotfreeze,
+  slotexport,
+  slotimport,
+  slotdrop,
 };
 
 export const commandNames = Object.keys(commandTable) as CommandName[];
@@ -77,8 +85,17 @@ export const nodeLocalCommands: ReadonlySet<CommandName> = new Set<CommandName>(
   'nodestatus',
 ]);
 
+/** Commands that move slots between chains: run by the manager, routed to a chain, not by key. */
+export const slotCommands: ReadonlySet<CommandName> = new Set<CommandName>([
+  'slotfreeze',
+  'slotexport',
+  'slotimport',
+  'slotdrop',
+]);
+
 export function isCommandName(name: string): name is CommandName {
   return Object.hasOwn(commandTable, name);
 }
 
+export type { SlotMover } from './types.js';
 export type { CommandContext, CommandDefinition, CommandName, NodeFacts, ReplyInit, RequestInit } from './types.js';

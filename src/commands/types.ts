@@ -38,6 +38,20 @@ export interface CommandContext {
   readonly clock: Clock;
   readonly valueBytesMax: number;
   readonly node: NodeFacts;
+  /** A cluster node's replica, which moves slots between chains (absent on a standalone node). */
+  readonly slots?: SlotMover;
+}
+
+/**
+ * Moving slots between chains (docs/sharding.md): the replica keeps the frozen slots and the
+ * exactly-once client table, so the slot commands run there. Freeze, import and drop run as
+ * logged writes on every replica alike; export is a read at the tail.
+ */
+export interface SlotMover {
+  freeze(request: RequestOf<'slotfreeze'>): ReplyInit<'slotfreeze'>;
+  exportPage(request: RequestOf<'slotexport'>): ReplyInit<'slotexport'>;
+  importPage(request: RequestOf<'slotimport'>): ReplyInit<'slotimport'>;
+  dropPage(request: RequestOf<'slotdrop'>): ReplyInit<'slotdrop'>;
 }
 
 export interface CommandDefinition<C extends CommandName> {

@@ -30,7 +30,8 @@ import {
   type Layout,
   type PlacementNode,
 } from './placement.js';
-import { encodeSlotMap, evenSlotMap } from '../sharding/slot-map.js';
+import { decodeSlotMap, encodeSlotMap, evenSlotMap } from '../sharding/slot-map.js';
+import { MigrationRunner, type ChainTransport, type MigrationOptions } from './migration-runner.js';
 
 /** Changes made in one evaluation at most (each is one epoch); the next evaluation goes on. */
 const changesPerEvaluationMax = 32;
@@ -38,13 +39,37 @@ const changesPerEvaluationMax = 32;
 export class ManagerDriver {
   private evaluating = false;
   private again = false;
+  private readonly migration: MigrationRunner | undefined;
 
   constructor(
     private readonly coordinator: Coordinator,
     private readonly paths: ClusterPaths,
     private readonly lockPath: string,
     private readonly log: Logger,
-  ) {}
+    transport?: () => Promise<ChainTransport>,
+    migrationOptions?: MigrationOptions,
+  ) {
+    this.migration =
+      transport === undefined
+        ? undefined
+        : new MigrationRunner(
+            coordinator,
+            paths,
+            lockPath,
+            log,
+            transport,
+            async () => {
+              const [layout, chains] = await Promise.all([this.readLayout(), this.readChains()]);
+              return { layout, chains: chains.map((chain) => chain.config) };
+            },
+            migrationOptions,
+          );
+  }
+
+  /** No longer manager: stops moving slots (the next manager resumes from the slot map). */
+  async stop(): Promise<void> {
+    await this.migration?.stop();
+  }
 
   /** Runs one evaluation (coalescing calls that arrive while one runs). */
   async evaluate(): Promise<void> {
@@ -60,6 +85,7 @@ export class ManagerDriver {
           if (!(await this.step())) break;
         }
       } while (this.again);
+      this.migration?.poke();
     } catch (error) {
       if (!(error instanceof CoordinatorError)) throw error;
       this.log.log('debug', 'manager evaluation interrupted', { error: error.message });
@@ -84,7 +110,42 @@ export class ManagerDriver {
       if (decision.kind === 'none') continue;
       return this.reconfigure(config, version, decision);
     }
-    return false;
+    return this.retireChain(layout, chains);
+  }
+
+  /**
+   * A chain the layout no longer asks for, once it owns no slot and no move involves it: its
+   * configuration is deleted and its nodes become spare (they join other chains, or stand by).
+   */
+  private async retireChain(
+    layout: Layout,
+    chains: readonly { config: ChainConfig; version: number }[],
+  ): Promise<boolean> {
+    const wanted = new Set(wantedChains(layout));
+    const leaving = chains.filter((chain) => !wanted.has(chain.config.chainId));
+    if (leaving.length === 0) return false;
+    const found = await this.coordinator.get(this.paths.slots);
+    const map = found === undefined ? undefined : decodeSlotMap(found.data);
+    if (map === undefined) return false;
+    const owners = new Set(map.ranges.map((range) => range[2]));
+    const moving = new Set([map.migration?.from, map.migration?.to]);
+    const idle = leaving.find((chain) => !owners.has(chain.config.chainId) && !moving.has(chain.config.chainId));
+    if (idle === undefined) return false;
+    try {
+      await this.coordinator.multi([
+        { kind: 'check', path: this.lockPath, version: anyVersion },
+        { kind: 'check', path: this.paths.slots, version: found!.version },
+        { kind: 'delete', path: this.paths.chain(idle.config.chainId), version: idle.version },
+      ]);
+    } catch (error) {
+      if (error instanceof CoordinatorError && (error.code === 'bad-version' || error.code === 'no-node')) return false;
+      throw error;
+    }
+    this.log.log('info', 'chain retired: it owns no slots', {
+      chain: idle.config.chainId,
+      members: idle.config.members,
+    });
+    return true;
   }
 
   private async reconfigure(

@@ -27,6 +27,7 @@ import {
 import { connectCoordinator } from './connect.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
 import { chainOrder, ManagerDriver } from './manager-driver.js';
+import type { ChainTransport, MigrationOptions } from './migration-runner.js';
 
 export interface MembershipOptions {
   readonly coordinatorUrl: string;
@@ -38,6 +39,10 @@ export interface MembershipOptions {
   onConfig(config: ChainConfig): void;
   onSession(connected: boolean): void;
   readonly log: Logger;
+  /** How the manager (when this node is elected) sends the slot-moving commands to chains. */
+  readonly transport?: () => Promise<ChainTransport>;
+  /** How the manager moves slots (batch size, page size, copy rate). */
+  readonly migration?: MigrationOptions;
 }
 
 /**
@@ -128,6 +133,7 @@ export class Membership {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    void this.driver?.stop(); // a move in progress is resumed by the next manager
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     await this.coordinator?.close().catch(() => undefined);
@@ -227,6 +233,7 @@ export class Membership {
     this.leaseUntilMs = 0;
     if (state === 'expired') {
       this.configCurrent = false;
+      void this.driver?.stop();
       this.driver = undefined;
       this.coordinator = undefined;
       void this.replaceSession();
@@ -318,13 +325,14 @@ export class Membership {
       }
       this.nodes = nodes;
       await this.election(coordinator, locks);
+      const configs = new Map<string, ChainConfig>();
       for (const found of chains) {
         const config = found === undefined ? undefined : decodeChainConfig(found.data);
-        const known = config === undefined ? undefined : this.configs.get(config.chainId);
-        if (config !== undefined && (known === undefined || config.epoch > known.epoch)) {
-          this.configs.set(config.chainId, config);
-        }
+        if (config === undefined) continue;
+        const known = this.configs.get(config.chainId);
+        configs.set(config.chainId, known !== undefined && known.epoch > config.epoch ? known : config);
       }
+      this.configs = configs; // a retired chain's configuration is gone
       const map = slots === undefined ? undefined : decodeSlotMap(slots.data);
       if (map !== undefined && (this.slotTable === undefined || map.version > this.slotTable.version)) {
         this.slotTable = new SlotTable(map);
@@ -369,9 +377,17 @@ export class Membership {
     if (mine && this.driver === undefined) {
       assert(this.lockPath !== undefined, 'a manager holds a lock');
       this.options.log.log('info', 'elected manager');
-      this.driver = new ManagerDriver(coordinator, this.paths, this.lockPath, this.options.log);
+      this.driver = new ManagerDriver(
+        coordinator,
+        this.paths,
+        this.lockPath,
+        this.options.log,
+        this.options.transport,
+        this.options.migration,
+      );
     } else if (!mine && this.driver !== undefined) {
       this.options.log.log('info', 'no longer manager');
+      void this.driver.stop();
       this.driver = undefined;
     }
   }

@@ -24,7 +24,9 @@ export const errorCodes = {
   ERR_NOT_TAIL: 'this node does not serve reads now: send reads to the tail',
   ERR_UNAVAILABLE: 'the chain cannot take requests now (no configuration, or no coordinator session)',
   ERR_COORDINATOR: 'coordinator failure',
-  ERR_MOVED: "this node's chain does not own the key's hash slot: ask the cluster for its slot map and send it to the owner",
+  ERR_MOVED:
+    "this node's chain does not own the key's hash slot: ask the cluster for its slot map and send it to the owner",
+  ERR_SLOT_MOVING: "the key's hash slot is moving to another chain: retry shortly",
   ERR_CROSSSLOT: 'the keys of an atomic request belong to more than one chain',
 } as const;
 

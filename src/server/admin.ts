@@ -3,16 +3,29 @@
 //
 //   GET /health   200 {"ok":true,"nodeId":...,"pid":...} while the node runs
 //   GET /status   200 {"node": nodestatus, "topology": topology, "stats": stats}
+//   GET /dump     200 application/x-ndjson: this node's whole table, streamed (format: dump.ts);
+//                 404 when the node has no dump source; 503 while dumpsInFlightMax dumps stream
 //   anything else 404; methods other than GET/HEAD 405
+//
+// A dump that fails after its 200 went out is cut off (the connection destroyed, never ended
+// cleanly), so a reader sees a broken chunked body rather than a dump that looks complete.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
+import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { DumpSummary } from './dump.js';
 
 export interface AdminSources {
   nodeId: string;
   status(): unknown;
+  /** Streams this node's table into `out` (dump.ts writeDump) without ending it; absent: no /dump. */
+  dump?(out: Writable): Promise<DumpSummary>;
 }
+
+/** Dumps streaming at once; each walks the whole store, so more wait (503) rather than pile up. */
+const dumpsInFlightMax = 2;
 
 /** JSON with bigints as numbers (they are counters well below 2^53 here) and byte arrays as text. */
 function toJson(value: unknown): string {
@@ -28,28 +41,13 @@ function toJson(value: unknown): string {
 }
 
 export class AdminServer {
+  private dumpsInFlight = 0;
+
   private constructor(private readonly server: Server) {}
 
   static start(options: { host: string; port: number; sources: AdminSources; log: Logger }): Promise<AdminServer> {
-    const server = createServer((request, response) => {
-      const send = (code: number, body: unknown) => {
-        response.writeHead(code, { 'content-type': 'application/json' });
-        response.end(request.method === 'HEAD' ? undefined : `${toJson(body)}\n`);
-      };
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        send(405, { error: 'only GET' });
-        return;
-      }
-      const path = (request.url ?? '/').split('?')[0];
-      try {
-        if (path === '/health') send(200, { ok: true, nodeId: options.sources.nodeId, pid: process.pid });
-        else if (path === '/status') send(200, options.sources.status());
-        else send(404, { error: `no ${path}: try /health or /status` });
-      } catch (error) {
-        options.log.log('error', 'admin request failed', { path, error: String(error) });
-        send(500, { error: 'internal error' });
-      }
-    });
+    const server = createServer((request, response) => admin.handle(request, response, options));
+    const admin = new AdminServer(server);
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
     server.maxConnections = 100;
@@ -58,9 +56,75 @@ export class AdminServer {
       server.listen(options.port, options.host, () => {
         server.off('error', reject);
         server.on('error', (error) => options.log.log('error', 'admin listener error', { error: error.message }));
-        resolve(new AdminServer(server));
+        resolve(admin);
       });
     });
+  }
+
+  private handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    options: { sources: AdminSources; log: Logger },
+  ): void {
+    const send = (code: number, body: unknown) => {
+      response.writeHead(code, { 'content-type': 'application/json' });
+      response.end(request.method === 'HEAD' ? undefined : `${toJson(body)}\n`);
+    };
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      send(405, { error: 'only GET' });
+      return;
+    }
+    const path = (request.url ?? '/').split('?')[0];
+    const dump = options.sources.dump;
+    try {
+      if (path === '/health') send(200, { ok: true, nodeId: options.sources.nodeId, pid: process.pid });
+      else if (path === '/status') send(200, options.sources.status());
+      else if (path === '/dump' && dump !== undefined) this.serveDump(request, response, dump, options.log);
+      else send(404, { error: `no ${path}: try /health or /status${dump === undefined ? '' : ' or /dump'}` });
+    } catch (error) {
+      options.log.log('error', 'admin request failed', { path, error: String(error) });
+      send(500, { error: 'internal error' });
+    }
+  }
+
+  private serveDump(
+    request: IncomingMessage,
+    response: ServerResponse,
+    dump: (out: Writable) => Promise<DumpSummary>,
+    log: Logger,
+  ): void {
+    if (this.dumpsInFlight >= dumpsInFlightMax) {
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+      response.end(`${toJson({ error: `${dumpsInFlightMax} dumps are already streaming: try again later` })}\n`);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    this.dumpsInFlight += 1;
+    const startedMs = performance.now();
+    // Through a promise even if the source throws at once: the 200 is already out.
+    void Promise.resolve()
+      .then(() => dump(response))
+      .then(
+        (summary) => {
+          response.end();
+          log.log('info', 'dump served', { ...summary, ms: Math.round(performance.now() - startedMs) });
+        },
+        (error: unknown) => {
+          response.destroy();
+          const clientLeft = error instanceof CatenaError && error.code === 'ERR_CONNECTION_CLOSED';
+          log.log(clientLeft ? 'info' : 'error', clientLeft ? 'dump abandoned by the client' : 'dump failed', {
+            error: String(error),
+          });
+        },
+      )
+      .finally(() => {
+        this.dumpsInFlight -= 1;
+        assert(this.dumpsInFlight >= 0, 'dumps in flight never go below zero');
+      });
   }
 
   get port(): number {

@@ -55,6 +55,8 @@ export type SnapshotPart =
       /** How many records parts came before. */
       parts: number;
       clients: ClientTableSnapshot<Uint8Array | undefined>;
+      /** Slots frozen for a move on the sending tail (absent from nodes before sharding). */
+      frozen?: FrozenRange[];
     };
 
 export type PeerFrame =
@@ -122,7 +124,9 @@ function invalid(frame: Record<string, unknown>): string | undefined {
     case 'snapshot-records':
       return isCount(frame.stream) && isCount(frame.part) && validRecords(frame.records) ? undefined : 'records';
     case 'snapshot-end':
-      return isCount(frame.stream) && isCount(frame.parts) && validClients(frame.clients) ? undefined : 'clients';
+      return isCount(frame.stream) && isCount(frame.parts) && validClients(frame.clients) && validFrozen(frame.frozen)
+        ? undefined
+        : 'clients';
     default:
       return 'kind';
   }
@@ -185,4 +189,27 @@ function validEntries(entries: unknown): boolean {
     previous = e;
   }
   return true;
+}
+
+/** Slots first..last frozen on a chain for a move to chain `to` (replica.ts). */
+export interface FrozenRange {
+  readonly first: number;
+  readonly last: number;
+  readonly to: string;
+}
+
+function validFrozen(frozen: unknown): boolean {
+  if (frozen === undefined) return true;
+  if (!Array.isArray(frozen)) return false;
+  return frozen.every((r: unknown) => {
+    if (typeof r !== 'object' || r === null) return false;
+    const { first, last, to } = r as Record<string, unknown>;
+    return (
+      isCount(first) &&
+      isCount(last) &&
+      (first as number) <= (last as number) &&
+      (last as number) < 16384 &&
+      typeof to === 'string'
+    );
+  });
 }

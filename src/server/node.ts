@@ -30,12 +30,22 @@ import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
 import { AdminServer } from './admin.js';
-import { clusterRouter, localRouter, settle, type CommandRouter } from './router.js';
+import { dumpToFile, writeDump } from './dump.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterRouter, localRouter, nodeClusterClient, settle, type CommandRouter } from './router.js';
+import type { ClusterClient } from '../client/cluster-client.js';
+import { migrationOptionsDefault, type ChainTransport } from '../coordination/migration-runner.js';
 import { RespSession } from '../protocol/resp/session.js';
 import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
 import { requestKeys } from '../commands/keys.js';
+import { slotCommands } from '../commands/index.js';
+import type { ResponseResult } from '../protocol/native/codec.js';
+
+/** Keyless reads that list keys: a node leaves out keys of slots its chain does not own. */
+const listingCommands: ReadonlySet<CommandName> = new Set<CommandName>(['scan', 'getkeys', 'gettable']);
 import type { CommandName } from '../commands/index.js';
 
 export interface ClusterOptions {
@@ -46,6 +56,8 @@ export interface ClusterOptions {
   /** Port for chain traffic from other nodes; 0 picks a free one. */
   readonly peerPort: number;
   readonly sessionTimeoutMs: number;
+  /** Copy rate when this node, as manager, moves slots between chains (default: migration-runner.ts). */
+  readonly moveBytesPerSecond?: number;
 }
 
 export interface NodeOptions {
@@ -72,6 +84,8 @@ export interface NodeOptions {
   respPort?: number;
   /** memcached text-protocol port; 0 picks a free one; absent: no memcached listener. */
   memcachedPort?: number;
+  /** On stop, write this node's table to `<dumpOnExitDir>/<nodeId>.jsonl` (server/dump.ts; seed 002). */
+  dumpOnExitDir?: string;
 }
 
 /** A session of one of the secondary protocols: drained and closed on stop like native ones. */
@@ -85,6 +99,9 @@ const memcachedCompatibleVersion = '1.6.18';
 
 /** On stop, how long relayed RESP and memcached commands get before the relay is closed. */
 const relayDrainMs = 1_000;
+
+/** Each slot-moving command the manager sends gets this long, retries through failovers included. */
+const migrationCallTimeoutMs = 60_000;
 
 /** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
 const scanCursorsMax = 10_000;
@@ -112,6 +129,7 @@ export class CatenaNode {
   private readonly scanCursors = new Map<bigint, Uint8Array>();
   private nextScanCursor = 1n;
   private nextRespClientId = 1;
+  private migrationClient: Promise<ClusterClient> | undefined;
   /** RESP and memcached commands answered, and how many failed (INFO). */
   readonly protocolCommands = { calls: 0, failed: 0 };
 
@@ -164,6 +182,7 @@ export class CatenaNode {
           log,
           sources: {
             nodeId,
+            dump: (out) => writeDump(out, { nodeId, store, clock: storeClock }),
             status: () => ({
               node: node.nodeStatus(),
               topology: node.topology(),
@@ -236,6 +255,10 @@ export class CatenaNode {
       },
       onConfig: (config) => replica.configure(config),
       onSession: (connected) => replica.sessionChanged(connected),
+      transport: () => this.migrationTransport(),
+      ...(cluster.moveBytesPerSecond === undefined
+        ? {}
+        : { migration: { ...migrationOptionsDefault, bytesPerSecond: cluster.moveBytesPerSecond } }),
       log,
     });
     const parts: ClusterParts = { replica, membership, peers: undefined };
@@ -252,6 +275,17 @@ export class CatenaNode {
     });
     replica.start(parts.peers);
     await membership.start();
+  }
+
+  /** The manager's way to send slot-moving commands to chains: a cluster client made on first use. */
+  private migrationTransport(): Promise<ChainTransport> {
+    this.migrationClient ??= nodeClusterClient({
+      address: `${this.host}:${this.port}`,
+      execute: (request) => this.execute(this.context!, request, this.options.durability === 'fsync'),
+      timeoutMs: migrationCallTimeoutMs,
+    });
+    const client = this.migrationClient;
+    return client.then((c) => ({ send: (chainId, name, request) => c.sendToChain(chainId, name, request) }));
   }
 
   /** Admin HTTP port, when it listens. */
@@ -511,10 +545,104 @@ export class CatenaNode {
     if (this.stopping !== undefined) {
       return { kind: 'now', result: errorResult('ERR_SHUTTING_DOWN'), command: name };
     }
-    const moved = this.notOwned(cluster.membership, name, request.command.value);
-    if (moved !== undefined) return { kind: 'now', result: errorResult('ERR_MOVED', moved), command: name };
+    const refused = slotCommands.has(name)
+      ? this.slotCommandRefused(cluster, name, request.command.value)
+      : this.keysRefused(cluster, name, request.command.value);
+    if (refused !== undefined) return { kind: 'now', result: refused, command: name };
     if (commandByName(name).mutates) return { kind: 'later', result: cluster.replica.write(request), command: name };
-    return cluster.replica.read(request);
+    const execution = cluster.replica.read(request);
+    return listingCommands.has(name) ? this.ownedOnly(cluster.membership, execution) : execution;
+  }
+
+  /** Why a keyed request must not run here (a slot of another chain, or one moving now), if so. */
+  private keysRefused(cluster: ClusterParts, name: CommandName, request: object): ResponseResult | undefined {
+    const moved = this.notOwned(cluster.membership, name, request);
+    if (moved !== undefined) return errorResult('ERR_MOVED', moved);
+    for (const key of requestKeys(name, request)) {
+      const slot = keySlot(key);
+      if (cluster.replica.isFrozen(slot))
+        return errorResult('ERR_SLOT_MOVING', `slot ${slot} is moving to another chain`);
+    }
+    // A flush while slots are frozen would empty them halfway through their copy.
+    if (name === 'flush' && cluster.replica.anyFrozen()) {
+      return errorResult('ERR_SLOT_MOVING', 'slots of this chain are moving: flush after the move');
+    }
+    return undefined;
+  }
+
+  /**
+   * The manager's slot commands are admitted only where they are safe: a chain freezes only
+   * slots it owns, and imports or drops only slots it does not own (a drop before the new owner
+   * took over would lose them). Checked against this node's slot map; the manager retries.
+   */
+  private slotCommandRefused(cluster: ClusterParts, name: CommandName, request: object): ResponseResult | undefined {
+    const { first, last } = request as { first: number; last: number };
+    const slots = cluster.membership.slots;
+    const chainId = cluster.membership.chain?.chainId;
+    if (slots === undefined || chainId === undefined) return errorResult('ERR_UNAVAILABLE', 'no slot map yet');
+    if (!(first <= last && last < slotCount)) return undefined; // the command itself says what is wrong
+    let owned = 0;
+    for (let slot = first; slot <= last; slot++) if (slots.ownerOf(slot) === chainId) owned += 1;
+    const range = `slots ${first}..${last}`;
+    if (name === 'slotfreeze' || name === 'slotimport') {
+      // Only for the move the slot map records now: a late copy of an old request is refused.
+      const mapVersion = Number((request as { mapVersion: bigint }).mapVersion);
+      if (slots.version < mapVersion) {
+        return errorResult(
+          'ERR_SLOT_MOVING',
+          `this node's slot map (version ${slots.version}) is older than ${mapVersion}`,
+        );
+      }
+      const move = slots.map.migration;
+      const mine = name === 'slotfreeze' ? move?.from : move?.to;
+      if (
+        slots.version > mapVersion ||
+        move?.stage !== 'copy' ||
+        move.first !== first ||
+        move.last !== last ||
+        mine !== chainId
+      ) {
+        return errorResult(
+          'ERR_INVALID_ARGUMENT',
+          `stale ${name}: the slot map (version ${slots.version}) records no such move`,
+        );
+      }
+    }
+    if (name === 'slotfreeze' && owned !== last - first + 1) {
+      return errorResult(
+        'ERR_MOVED',
+        `${range} are not all owned by chain ${chainId} (slot map version ${slots.version})`,
+      );
+    }
+    if ((name === 'slotimport' || name === 'slotdrop') && owned > 0) {
+      return errorResult(
+        'ERR_SLOT_MOVING',
+        `chain ${chainId} owns ${range} in slot map version ${slots.version}: not yet handed over`,
+      );
+    }
+    return undefined;
+  }
+
+  /** A listing (scan, getkeys, gettable) keeps only keys whose slots this chain owns (a move leaves copies). */
+  private ownedOnly(membership: Membership, execution: Execution): Execution {
+    const slots = membership.slots;
+    const chainId = membership.chain?.chainId;
+    if (slots === undefined || chainId === undefined || slots.chains.length === 1) return execution;
+    const owned = (key: Uint8Array) => slots.ownerOf(keySlot(key)) === chainId;
+    const filter = (result: ResponseResult): ResponseResult => {
+      const value = result.value as { entries?: { key: Uint8Array }[]; keys?: Uint8Array[] };
+      if (value.entries !== undefined) value.entries = value.entries.filter((entry) => owned(entry.key));
+      if (value.keys !== undefined) value.keys = value.keys.filter(owned);
+      return result;
+    };
+    switch (execution.kind) {
+      case 'now':
+        return { ...execution, result: filter(execution.result) };
+      case 'after-sync':
+        return { ...execution, result: filter(execution.result) };
+      case 'later':
+        return { ...execution, result: execution.result.then(filter) };
+    }
   }
 
   /**
@@ -557,6 +685,19 @@ export class CatenaNode {
       })),
       slots: (slots?.map.ranges ?? []).map(([first, last, chainId]) => ({ first, last, chainId })),
       slotsVersion: BigInt(slots?.version ?? 0),
+      ...(slots?.map.migration === undefined
+        ? {}
+        : {
+            migration: {
+              first: slots.map.migration.first,
+              last: slots.map.migration.last,
+              fromChain: slots.map.migration.from,
+              toChain: slots.map.migration.to,
+              stage: slots.map.migration.stage,
+              remaining: slots.map.migration.remaining,
+              planned: slots.map.migration.planned,
+            },
+          }),
     };
   }
 
@@ -645,7 +786,16 @@ export class CatenaNode {
       nodeStatus: () => this.nodeStatus(),
     };
     assert(commandNames.length > 0, 'the command table is not empty');
-    this.context = { store: this.store, clock: this.options.clock, valueBytesMax: this.options.valueBytesMax, node };
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter below reads the replica made later
+    this.context = {
+      store: this.store,
+      clock: this.options.clock,
+      valueBytesMax: this.options.valueBytesMax,
+      node,
+      get slots() {
+        return self.cluster?.replica;
+      },
+    };
     return this.context;
   }
 
@@ -661,6 +811,17 @@ export class CatenaNode {
     this.options.log.log('error', 'fatal storage failure: stopping the node', { error: String(error) });
     if (this.options.onFatal !== undefined) this.options.onFatal(error);
     else throw error;
+  }
+
+  private async dumpOnExit(dir: string): Promise<void> {
+    const path = join(dir, `${this.nodeId}.jsonl`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      const summary = await dumpToFile(path, { nodeId: this.nodeId, store: this.store, clock: this.options.clock });
+      this.options.log.log('info', 'table dumped', { path, keys: summary.keys, bytes: summary.bytes });
+    } catch (error) {
+      this.options.log.log('error', 'could not dump the table on exit', { path, error: String(error) });
+    }
   }
 
   /** Stops accepting, answers every request already read (up to a deadline), closes LMDB. */
@@ -699,11 +860,16 @@ export class CatenaNode {
     await closed;
     await Promise.all(listenersClosed);
     await this.admin?.close();
+    await this.migrationClient?.then(
+      (client) => client.close(),
+      () => undefined,
+    );
     if (this.cluster !== undefined) {
       this.cluster.replica.stop();
       await this.cluster.membership.stop();
       await this.cluster.peers?.close();
     }
+    if (this.options.dumpOnExitDir !== undefined) await this.dumpOnExit(this.options.dumpOnExitDir);
     await this.store.close();
     this.options.log.log('info', 'node stopped');
   }

@@ -64,7 +64,12 @@ import {
   type ResponseResult,
 } from '../protocol/native/codec.js';
 import type { LmdbStore } from '../storage/lmdb-store.js';
-import type { PeerFrame, ReplicatedOp, SnapshotPart, SnapshotRecord } from './chain-wire.js';
+import type { FrozenRange, PeerFrame, ReplicatedOp, SnapshotPart, SnapshotRecord } from './chain-wire.js';
+import type { ReplyInit, SlotMover } from '../commands/index.js';
+import type { RequestOf } from '../protocol/native/codec.js';
+import { checkLimit } from '../commands/arguments.js';
+import { keySlot, slotCount } from '../sharding/slots.js';
+import type { ScanEntry } from '../storage/store.js';
 
 /** The clock commands and the store see: the head's clock while an entry is applied, else the system's. */
 export class ApplyClock {
@@ -105,6 +110,10 @@ const snapshotStreamMsMax = 10 * 60_000;
 const catchUpBytesMax = 64 * 1024 * 1024;
 /** Every node repeats `hello` and its ack to its predecessor this often, repairing lost frames on an idle chain. */
 const repairIntervalMs = 1_000;
+/** Moving slots: records one export or drop page steps over at most, and bytes of one export page. */
+const migrationExamineMax = 100_000;
+const migrationScanStep = 1_000;
+const migrationPageBytesMax = 4 * 1024 * 1024;
 /** A snapshot stream waits for its connection to drain below this before the next chunk. */
 const snapshotBacklogBytesMax = 8 * 1024 * 1024;
 
@@ -145,7 +154,7 @@ interface Receiving {
   lastFrameAtMs: number;
 }
 
-export class Replica {
+export class Replica implements SlotMover {
   private core: ChainNode<ReplicatedOp>;
   private clients: ClientTable<Uint8Array | undefined>;
   private config: ChainConfig | undefined;
@@ -176,6 +185,11 @@ export class Replica {
   private stopped = false;
   /** The chain whose log and data the store holds ('' when it holds none). */
   private dataChain: string;
+  /** Slots frozen for a move to another chain (slotfreeze), until dropped (slotdrop); meta 'frozen'. */
+  private frozen: FrozenRange[] = [];
+  private readonly frozenSlots = new Uint8Array(slotCount);
+  /** The log sequence of the entry being applied (client records merged by slotimport take it). */
+  private applyingSequence = 0;
 
   constructor(private readonly options: ReplicaOptions) {
     const store = options.store;
@@ -189,6 +203,7 @@ export class Replica {
       this.clients = new ClientTable(clientTableLimits);
     } else {
       this.clients = this.loadClients();
+      this.setFrozen((store.getMeta('frozen') as FrozenRange[] | undefined) ?? []);
     }
     this.core = new ChainNode<ReplicatedOp>({
       self: options.self,
@@ -464,6 +479,7 @@ export class Replica {
     let result: ResponseResult | undefined;
     let encoded: Uint8Array | undefined;
     if (seen.kind === 'new') {
+      this.applyingSequence = entry.sequence;
       result = this.execute(entry.operation);
       encoded = encodeResponse(0, result);
       if (id.clientId !== '') {
@@ -592,6 +608,162 @@ export class Replica {
     return bound;
   }
 
+  // ---- moving slots between chains (docs/sharding.md) ---------------------------------------
+
+  /** True when the slot is frozen here: no reads or writes until it is dropped. */
+  isFrozen(slot: number): boolean {
+    return this.frozenSlots[slot] === 1;
+  }
+
+  /** True when some slot is frozen here. */
+  anyFrozen(): boolean {
+    return this.frozen.length > 0;
+  }
+
+  /** True when every slot of the range is frozen here. */
+  rangeFrozen(first: number, last: number): boolean {
+    for (let slot = first; slot <= last; slot++) if (this.frozenSlots[slot] !== 1) return false;
+    return true;
+  }
+
+  private setFrozen(ranges: readonly FrozenRange[]): void {
+    this.frozen = ranges.map((r) => ({ ...r }));
+    this.frozenSlots.fill(0);
+    for (const { first, last } of this.frozen) this.frozenSlots.fill(1, first, last + 1);
+  }
+
+  /** Logged write: the range stops serving here (a repeat changes nothing). */
+  freeze(request: RequestOf<'slotfreeze'>): ReplyInit<'slotfreeze'> {
+    const { first, last, toChain } = request;
+    if (!this.frozen.some((r) => r.first === first && r.last === last)) {
+      this.setFrozen([...this.frozen, { first, last, to: toChain }]);
+      this.options.store.putMeta('frozen', this.frozen);
+    }
+    return {};
+  }
+
+  /** Read at the tail: a page of the frozen range's records, or of the client table. */
+  exportPage(request: RequestOf<'slotexport'>): ReplyInit<'slotexport'> {
+    const { first, last } = request;
+    if (!this.rangeFrozen(first, last)) {
+      throw new CatenaError('ERR_INVALID_ARGUMENT', `slots ${first}..${last} are not frozen on this chain`);
+    }
+    const limit = checkLimit(request.limit);
+    if (request.clients) {
+      const after = Buffer.from(request.after).toString();
+      const ids = [...this.clients.snapshot().clients]
+        .filter(([id]) => id > after)
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const page = ids.slice(0, limit);
+      return {
+        clients: page.map(([clientId, record]) => ({
+          clientId,
+          clientSequence: BigInt(record.clientSequence),
+          result: record.result,
+          hasResult: record.result !== undefined,
+        })),
+        cursor: page.length < ids.length ? Buffer.from(page[page.length - 1]![0]) : new Uint8Array(),
+      };
+    }
+    const bytesMax = Math.min(this.options.context.valueBytesMax, migrationPageBytesMax);
+    const { entries, cursor } = this.slotEntries(first, last, request.after, limit, bytesMax);
+    const records = entries.map((entry) => ({
+      key: entry.key,
+      value: entry.value,
+      version: BigInt(entry.version),
+      expiresAtMs: BigInt(entry.expiresAtMs),
+      flags: entry.flags,
+    }));
+    return { records, cursor: cursor ?? new Uint8Array() };
+  }
+
+  /** Logged write: records of slots this chain is about to own, and the other chain's client table merged. */
+  importPage(request: RequestOf<'slotimport'>): ReplyInit<'slotimport'> {
+    const store = this.options.store;
+    let newest = store.currentRevision;
+    for (const record of request.records) {
+      const slot = keySlot(record.key);
+      if (slot < request.first || slot > request.last) {
+        throw new CatenaError(
+          'ERR_INVALID_ARGUMENT',
+          `a record of slot ${slot} is outside ${request.first}..${request.last}`,
+        );
+      }
+    }
+    for (const record of request.records) {
+      const version = Number(record.version);
+      store.restoreRecord(record.key, {
+        value: record.value,
+        version,
+        expiresAtMs: Number(record.expiresAtMs),
+        flags: record.flags,
+      });
+      if (version > newest) newest = version;
+    }
+    // Versions stay what they were (a client's compare-and-set goes on working); new writes here
+    // must get higher ones.
+    if (newest > store.currentRevision) store.restoreRevision(newest);
+    for (const client of request.clients) {
+      const id = { clientId: client.clientId, clientSequence: Number(client.clientSequence) };
+      if (id.clientId === '' || this.clients.lookup(id).kind !== 'new') continue;
+      // A write this client made on the other chain: a retry of it here gets that result.
+      const forgotten = this.clients.record(id, client.hasResult ? client.result : undefined, this.applyingSequence);
+      store.putMeta(clientKeyPrefix + id.clientId, this.clients.entry(id.clientId));
+      for (const clientId of forgotten) store.removeMeta(clientKeyPrefix + clientId);
+    }
+    return { records: BigInt(request.records.length) };
+  }
+
+  /** Logged write: removes a page of a range another chain now owns; the last page unfreezes it. */
+  dropPage(request: RequestOf<'slotdrop'>): ReplyInit<'slotdrop'> {
+    const { first, last } = request;
+    const limit = checkLimit(request.limit);
+    // Only a frozen range is dropped: a late copy of an old drop finds it unfrozen and does nothing.
+    if (!this.frozen.some((r) => r.first === first && r.last === last))
+      return { removed: 0n, cursor: new Uint8Array() };
+    const { entries, cursor } = this.slotEntries(first, last, request.after, limit, Number.POSITIVE_INFINITY);
+    const store = this.options.store;
+    for (const entry of entries) store.delete(entry.key);
+    if (cursor === undefined) {
+      this.setFrozen(this.frozen.filter((r) => r.last < first || r.first > last));
+      store.putMeta('frozen', this.frozen);
+    }
+    return { removed: BigInt(entries.length), cursor: cursor ?? new Uint8Array() };
+  }
+
+  /**
+   * Up to `limit` live records of slots first..last after `after` (about `bytesMax` bytes of keys
+   * and values), stepping over at most migrationExamineMax records; `cursor` undefined when none
+   * is left. Deterministic: the same store and clock give the same page on every replica.
+   */
+  private slotEntries(
+    first: number,
+    last: number,
+    after: Uint8Array,
+    limit: number,
+    bytesMax: number,
+  ): { entries: ScanEntry[]; cursor: Uint8Array | undefined } {
+    const store = this.options.store;
+    const entries: ScanEntry[] = [];
+    let position: Uint8Array | undefined = after.length > 0 ? after : undefined;
+    let examined = 0;
+    let bytes = 0;
+    for (;;) {
+      const page = store.scan({ after: position, limit: migrationScanStep, examineMax: migrationScanStep * 4 });
+      for (const entry of page.entries) {
+        examined += 1;
+        const slot = keySlot(entry.key);
+        if (slot < first || slot > last) continue;
+        entries.push(entry);
+        bytes += entry.key.length + entry.value.length + 64;
+        if (entries.length >= limit || bytes >= bytesMax) return { entries, cursor: Buffer.from(entry.key) };
+      }
+      if (page.cursor === undefined) return { entries, cursor: undefined };
+      position = page.cursor;
+      if (examined >= migrationExamineMax) return { entries, cursor: Buffer.from(position) };
+    }
+  }
+
   // ---- catching a peer up (§3.7, §3.8) -------------------------------------------------------
 
   private catchUp(effect: Extract<Effect<ReplicatedOp>, { kind: 'catch-up' }>): void {
@@ -694,7 +866,8 @@ export class Replica {
       for (const [name, value] of reader.metaRange(clientKeyPrefix)) {
         clients.push([name.slice(clientKeyPrefix.length), value as ClientRecord<Uint8Array | undefined>]);
       }
-      peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, parts: part, clients: { clients } });
+      const frozen = (reader.meta('frozen') as FrozenRange[] | undefined) ?? [];
+      peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, parts: part, clients: { clients }, frozen });
     } catch (error) {
       this.options.log.log('error', 'snapshot stream failed', { to, error: String(error) });
     } finally {
@@ -738,6 +911,8 @@ export class Replica {
     }
     store.restoreRevision(receiving.revision);
     for (const [clientId, record] of part.clients.clients) store.putMeta(clientKeyPrefix + clientId, record);
+    store.putMeta('frozen', part.frozen ?? []);
+    this.setFrozen(part.frozen ?? []);
     const position: ReplicaMeta = { lastSequence: receiving.sequence, lastEpoch: receiving.lastEpoch };
     store.putMeta('replica', position);
     store.putMeta('installed', position);
@@ -798,6 +973,8 @@ export class Replica {
     store.restoreRevision(0);
     store.putMeta('replica', { lastSequence: 0, lastEpoch: 0 } satisfies ReplicaMeta);
     store.removeMeta('installed');
+    store.removeMeta('frozen');
+    this.setFrozen([]);
     store.putMeta('installing', false);
     this.clients = new ClientTable(clientTableLimits);
     this.results.clear();

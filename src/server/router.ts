@@ -87,11 +87,20 @@ export function localRouter(execute: Executor): CommandRouter {
 /** How many writes a node relays at once (one writer lane each). */
 const relayLanesMax = 4096;
 
-/** A cluster node: commands go where the topology says, this node included (in-process). */
-export async function clusterRouter(options: { address: string; execute: Executor }): Promise<CommandRouter> {
-  const client = await ClusterClient.connect({
+/**
+ * A cluster client inside a node: requests for the node's own address run in-process (no
+ * connection to itself), the rest go over internal connections.
+ */
+export function nodeClusterClient(options: {
+  address: string;
+  execute: Executor;
+  writeLanesMax?: number;
+  timeoutMs?: number;
+}): Promise<ClusterClient> {
+  return ClusterClient.connect({
     seeds: [options.address],
-    writeLanesMax: relayLanesMax,
+    ...(options.writeLanesMax === undefined ? {} : { writeLanesMax: options.writeLanesMax }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     local: {
       address: options.address,
       send(name, init, writer, timeoutMs) {
@@ -110,6 +119,11 @@ export async function clusterRouter(options: { address: string; execute: Executo
       },
     },
   });
+}
+
+/** A cluster node: commands go where the topology says, this node included (in-process). */
+export async function clusterRouter(options: { address: string; execute: Executor }): Promise<CommandRouter> {
+  const client = await nodeClusterClient({ ...options, writeLanesMax: relayLanesMax });
   return {
     inOrder: false,
     send: (name, request) => client.send(name, request),

@@ -16,6 +16,24 @@ export type SlotRange = readonly [first: number, last: number, chainId: string];
 export interface SlotMap {
   readonly version: number;
   readonly ranges: readonly SlotRange[];
+  /** The slots moving between chains now (at most one move at a time), if any. */
+  readonly migration?: Migration;
+}
+
+/**
+ * One move of slots first..last from one chain to another (docs/sharding.md). `copy`: the
+ * source has frozen them and they are being copied; the map still gives them to the source.
+ * `drop`: the map gives them to the target; the source is removing its copy.
+ */
+export interface Migration {
+  readonly first: number;
+  readonly last: number;
+  readonly from: string;
+  readonly to: string;
+  readonly stage: 'copy' | 'drop';
+  /** Slots not at the chain the layout gives them when this move began, and when the rebalancing began. */
+  readonly remaining: number;
+  readonly planned: number;
 }
 
 /** A slot map with its slot → chain index, for lookups on the request path. */
@@ -38,6 +56,11 @@ export class SlotTable {
 
   get version(): number {
     return this.map.version;
+  }
+
+  /** The owner of every slot, in slot order. */
+  ownerList(): string[] {
+    return Array.from(this.owners, (index) => this.chains[index]!);
   }
 
   ownerOf(slot: number): string {
@@ -98,7 +121,19 @@ export function mergeRanges(ranges: readonly SlotRange[]): SlotRange[] {
 const isSlot = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < slotCount;
 
 export function encodeSlotMap(map: SlotMap): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ version: map.version, ranges: map.ranges }));
+  const document = { version: map.version, ranges: map.ranges, ...(map.migration ? { migration: map.migration } : {}) };
+  return new TextEncoder().encode(JSON.stringify(document));
+}
+
+function decodeMigration(value: unknown): Migration | undefined | false {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object') return false;
+  const { first, last, from, to, stage, remaining, planned } = value as Record<string, unknown>;
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= slotCount;
+  if (!isSlot(first) || !isSlot(last) || first > last) return false;
+  if (typeof from !== 'string' || typeof to !== 'string' || from === to || from === '' || to === '') return false;
+  if ((stage !== 'copy' && stage !== 'drop') || !count(remaining) || !count(planned)) return false;
+  return { first, last, from, to, stage, remaining, planned };
 }
 
 /** The map in a stored document, or undefined when it is not a valid one (never trusted). */
@@ -110,7 +145,7 @@ export function decodeSlotMap(bytes: Uint8Array): SlotMap | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { version, ranges } = value as Record<string, unknown>;
+  const { version, ranges, migration } = value as Record<string, unknown>;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) return undefined;
   if (!Array.isArray(ranges)) return undefined;
   const parsed: SlotRange[] = [];
@@ -120,5 +155,7 @@ export function decodeSlotMap(bytes: Uint8Array): SlotMap | undefined {
     if (!isSlot(first) || !isSlot(last) || typeof chainId !== 'string') return undefined;
     parsed.push([first, last, chainId]);
   }
-  return validRanges(parsed) ? { version, ranges: parsed } : undefined;
+  const move = decodeMigration(migration);
+  if (move === false || !validRanges(parsed)) return undefined;
+  return move === undefined ? { version, ranges: parsed } : { version, ranges: parsed, migration: move };
 }

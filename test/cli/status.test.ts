@@ -83,7 +83,7 @@ describe('catena status report (pure)', () => {
         '  tail     n3    127.0.0.1:7020  7      1040  1040       1040       0     connected  yes',
         '  joining  n4    127.0.0.1:7030  7      900   899        900        -140  connected  no',
         '',
-        'nodes in no chain',
+        'nodes in no chain (spare: they join a chain that needs a node)',
         '  ROLE     NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG  SESSION  READS  MGR',
         '  outside  n5    127.0.0.1:7040  6      0     0          0          -    lost     no          node says middle',
       ].join('\n'),
@@ -100,9 +100,61 @@ describe('catena status report (pure)', () => {
     assert.equal(emptyText.split('\n').filter((line) => line.startsWith('  outside')).length, 5);
   });
 
+  it("shows each chain's slots and a move in progress with its progress bar", () => {
+    const sharded = result({
+      case: 'topology',
+      value: {
+        ...topology,
+        chains: [
+          { chainId: 'c0', epoch: 7n, members: ['n1', 'n2', 'n3'], joining: '' },
+          { chainId: 'c1', epoch: 2n, members: ['n4'], joining: '' },
+        ],
+        slots: [
+          { first: 0, last: 8191, chainId: 'c0' },
+          { first: 8192, last: 16383, chainId: 'c1' },
+        ],
+        slotsVersion: 5n,
+        migration: {
+          first: 4096,
+          last: 5119,
+          fromChain: 'c0',
+          toChain: 'c1',
+          stage: 'copy',
+          remaining: 3072,
+          planned: 4096,
+        },
+      },
+    }).value as Topology;
+    const report = buildReport(sharded, answers);
+    const text = renderStatus(report);
+    assert.match(text, /^chain c0 {2}epoch 7 {2}3 members {2}8192 slots \(0-8191\)$/m);
+    assert.match(text, /^chain c1 {2}epoch 2 {2}1 members {2}8192 slots \(8192-16383\)$/m);
+    assert.match(text, /^moving slots 4096-5119 from c0 to c1 \(copying\)$/m);
+    assert.match(text, /^ {2}\[#{8}\.{22}\] 25% {2}3072 of 4096 slots still to move$/m);
+    const doc = statusDocument(report);
+    assert.deepEqual(
+      doc.chains.map((c) => [c.chainId, c.slots]),
+      [
+        ['c0', 8192],
+        ['c1', 8192],
+      ],
+    );
+    assert.deepEqual(doc.migration, {
+      first: 4096,
+      last: 5119,
+      from: 'c0',
+      to: 'c1',
+      stage: 'copy',
+      remaining: 3072,
+      planned: 4096,
+    });
+  });
+
   it('prints a stable JSON document: every key present, null when unknown', () => {
     const doc = statusDocument(buildReport(topology, answers));
-    assert.deepEqual(Object.keys(doc), ['cluster', 'manager', 'standalone', 'chains', 'outside']);
+    assert.deepEqual(Object.keys(doc), ['cluster', 'manager', 'standalone', 'chains', 'outside', 'migration']);
+    assert.equal(doc.migration, null);
+    assert.equal(doc.chains[0]!.slots, null, 'no slot map yet');
     assert.equal(doc.standalone, null);
     assert.equal(doc.chains.length, 1);
     const chain = doc.chains[0]!;

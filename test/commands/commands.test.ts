@@ -6,13 +6,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import {
+  commandByName,
   commandNames,
   commandTable,
   isCommandName,
+  nodeLocalCommands,
+  slotCommands,
   type CommandContext,
   type NodeFacts,
   type ReplyInit,
+  type RequestInit,
+  type SlotMover,
 } from '../../src/commands/index.js';
+import { checkSlotRange } from '../../src/commands/slot-range.js';
 import type { CommandName } from '../../src/commands/types.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { CatenaError, type ErrorCode } from '../../src/core/errors.js';
@@ -31,12 +37,14 @@ import {
   encodeRequest,
   encodeResponse,
   type RequestCommand,
+  type RequestOf,
   type ResponseResult,
 } from '../../src/protocol/native/codec.js';
 import {
   AppendReplySchema,
   AppendRequestSchema,
   CasReplySchema,
+  ClientRecordSchema,
   CasRequestSchema,
   DelReplySchema,
   DelRequestSchema,
@@ -73,6 +81,14 @@ import {
   SetRequestSchema,
   SizeReplySchema,
   SizeRequestSchema,
+  SlotDropReplySchema,
+  SlotDropRequestSchema,
+  SlotExportReplySchema,
+  SlotExportRequestSchema,
+  SlotFreezeReplySchema,
+  SlotFreezeRequestSchema,
+  SlotImportReplySchema,
+  SlotImportRequestSchema,
   StatsReplySchema,
   StatsRequestSchema,
   TopologyReplySchema,
@@ -80,6 +96,7 @@ import {
   TtlReplySchema,
   TtlRequestSchema,
 } from '../../src/protocol/native/gen/catena_pb.js';
+import { keySlot, slotCount } from '../../src/sharding/slots.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import { bytes, text } from '../helpers/tmp.js';
 
@@ -117,13 +134,60 @@ const middleStatus: ReplyInit<'nodestatus'> = {
   manager: false,
 };
 
+/** The slot of the `{u1}` hashtag, which the exported records below share. */
+const u1Slot = keySlot(bytes('{u1}'));
+/** Records an export page of that slot holds (two keys of one hashtag, one expiring, one with flags). */
+const exportedRecords: ReplyInit<'slotexport'>['records'] = [
+  { key: bytes('{u1}mail'), value: new Uint8Array(0), version: 9n },
+  { key: bytes('{u1}name'), value: bytes('ann'), version: 7n, expiresAtMs: 1_700_000_000_000n, flags: 3 },
+];
+/** Client-table records an export page holds: one write with its encoded reply, one without. */
+const exportedClients: ReplyInit<'slotexport'>['clients'] = [
+  { clientId: 'client-a', clientSequence: 12n, result: Uint8Array.of(0x1a, 0x02, 0x08, 0x07), hasResult: true },
+  { clientId: 'client-b', clientSequence: 3n },
+];
+
+type MoverCall = { [M in keyof SlotMover]: { method: M; request: Parameters<SlotMover[M]>[0] } }[keyof SlotMover];
+
+/**
+ * A SlotMover (the cluster replica's part, tested with the replica) that records each call and
+ * answers with canned replies: the slot commands only check their arguments and hand over.
+ */
+class RecordingMover implements SlotMover {
+  readonly calls: MoverCall[] = [];
+  readonly dropped: ReplyInit<'slotdrop'> = { removed: 2n, cursor: bytes('{u1}name') };
+
+  freeze(request: RequestOf<'slotfreeze'>): ReplyInit<'slotfreeze'> {
+    this.calls.push({ method: 'freeze', request });
+    return {};
+  }
+
+  exportPage(request: RequestOf<'slotexport'>): ReplyInit<'slotexport'> {
+    this.calls.push({ method: 'exportPage', request });
+    return request.clients
+      ? { clients: exportedClients, cursor: new Uint8Array(0) }
+      : { records: exportedRecords, cursor: bytes('{u1}name') };
+  }
+
+  importPage(request: RequestOf<'slotimport'>): ReplyInit<'slotimport'> {
+    this.calls.push({ method: 'importPage', request });
+    return { records: BigInt(request.records.length) };
+  }
+
+  dropPage(request: RequestOf<'slotdrop'>): ReplyInit<'slotdrop'> {
+    this.calls.push({ method: 'dropPage', request });
+    return this.dropped;
+  }
+}
+
 interface Harness {
   ctx: CommandContext;
   store: MemoryStore;
   clock: ManualClock;
 }
 
-function harness(valueBytesMax = 64, facts: Partial<NodeFacts> = {}): Harness {
+/** A node on an in-memory store: standalone unless given `slots` (a cluster node's mover). */
+function harness(valueBytesMax = 64, facts: Partial<NodeFacts> = {}, slots?: SlotMover): Harness {
   const clock = new ManualClock();
   const store = new MemoryStore(clock);
   const node: NodeFacts = {
@@ -138,7 +202,9 @@ function harness(valueBytesMax = 64, facts: Partial<NodeFacts> = {}): Harness {
     nodeStatus: () => middleStatus,
     ...facts,
   };
-  return { ctx: { store, clock, valueBytesMax, node }, store, clock };
+  const ctx: CommandContext =
+    slots === undefined ? { store, clock, valueBytesMax, node } : { store, clock, valueBytesMax, node, slots };
+  return { ctx, store, clock };
 }
 
 /** A reply as it reaches a client: every field present (proto3 defaults filled in), no $typeName. */
@@ -232,6 +298,14 @@ const run = {
   getdel: (h: Harness, key: Uint8Array) =>
     reply(create(GetdelReplySchema, commandTable.getdel.execute(h.ctx, create(GetdelRequestSchema, { key })))),
   flush: (h: Harness) => reply(create(FlushReplySchema, commandTable.flush.execute(h.ctx, create(FlushRequestSchema)))),
+  slotfreeze: (h: Harness, init: RequestInit<'slotfreeze'>) =>
+    reply(create(SlotFreezeReplySchema, commandTable.slotfreeze.execute(h.ctx, create(SlotFreezeRequestSchema, init)))),
+  slotexport: (h: Harness, init: RequestInit<'slotexport'>) =>
+    reply(create(SlotExportReplySchema, commandTable.slotexport.execute(h.ctx, create(SlotExportRequestSchema, init)))),
+  slotimport: (h: Harness, init: RequestInit<'slotimport'>) =>
+    reply(create(SlotImportReplySchema, commandTable.slotimport.execute(h.ctx, create(SlotImportRequestSchema, init)))),
+  slotdrop: (h: Harness, init: RequestInit<'slotdrop'>) =>
+    reply(create(SlotDropReplySchema, commandTable.slotdrop.execute(h.ctx, create(SlotDropRequestSchema, init)))),
 };
 
 /** The optional fields of a SetRequest. */
@@ -315,11 +389,19 @@ describe('command table', () => {
       mput: true,
       getdel: true,
       flush: true,
+      slotfreeze: true,
+      slotexport: false,
+      slotimport: true,
+      slotdrop: true,
     };
     for (const name of commandNames) assert.equal(commandTable[name].mutates, expected[name], name);
 
     // And each does what it says: after a sync, a read leaves the store synced; a write does not.
-    const h = harness();
+    // The slot commands hand over to the replica, which writes (a logged freeze, import or drop) or
+    // reads (an export at the tail): the mover method reached says which.
+    const mover = new RecordingMover();
+    const moverWrites: ReadonlySet<keyof SlotMover> = new Set(['freeze', 'importPage', 'dropPage'] as const);
+    const h = harness(64, {}, mover);
     const k = bytes('k');
     const calls: Record<CommandName, () => unknown> = {
       put: () => run.put(h, k, bytes('1')),
@@ -343,13 +425,26 @@ describe('command table', () => {
       mput: () => run.mput(h, [{ key: k, value: bytes('1') }]),
       getdel: () => run.getdel(h, k),
       flush: () => run.flush(h),
+      slotfreeze: () => run.slotfreeze(h, { first: u1Slot, last: u1Slot, toChain: 'c1' }),
+      slotexport: () => run.slotexport(h, { first: u1Slot, last: u1Slot }),
+      slotimport: () => run.slotimport(h, { first: u1Slot, last: u1Slot, records: exportedRecords }),
+      slotdrop: () => run.slotdrop(h, { first: u1Slot, last: u1Slot }),
     };
     for (const name of commandNames) {
       h.store.put(k, bytes('5'));
       if (name === 'cas') h.store.delete(k);
       await h.store.sync();
+      const moverCalls = mover.calls.length;
       calls[name]();
-      assert.equal(!h.store.isSynced(), expected[name], `${name} ${expected[name] ? 'writes' : 'only reads'}`);
+      const what = `${name} ${expected[name] ? 'writes' : 'only reads'}`;
+      if (slotCommands.has(name)) {
+        assert.equal(mover.calls.length, moverCalls + 1, `${name} reaches the mover once`);
+        assert.equal(moverWrites.has(mover.calls.at(-1)!.method), expected[name], what);
+        assert.ok(h.store.isSynced(), `${name} leaves the store to the mover`);
+      } else {
+        assert.equal(!h.store.isSynced(), expected[name], what);
+        assert.equal(mover.calls.length, moverCalls, `${name} does not reach the mover`);
+      }
     }
   });
 });
@@ -1452,7 +1547,14 @@ describe('topology and nodestatus', () => {
     run.put(h, bytes('k'), bytes('v'));
     assert.deepEqual(run.topology(h), reply(create(TopologyReplySchema, clusterTopology)));
     const standalone = harness(64, { topology: () => standaloneTopology });
-    assert.deepEqual(run.topology(standalone), { cluster: '', manager: '', chains: [], nodes: [] });
+    assert.deepEqual(run.topology(standalone), {
+      cluster: '',
+      manager: '',
+      chains: [],
+      nodes: [],
+      slots: [],
+      slotsVersion: 0n,
+    });
     assert.equal(run.size(h).keys, 1n);
   });
 
@@ -1507,6 +1609,221 @@ describe('topology and nodestatus', () => {
         'session disconnected  serving reads yes',
       ].join('\n'),
     );
+  });
+});
+
+// ---- Moving slots between chains ------------------------------------------------------------------
+
+describe('moving slots (slotfreeze, slotexport, slotimport, slotdrop)', () => {
+  type SlotCommand = 'slotfreeze' | 'slotexport' | 'slotimport' | 'slotdrop';
+  const slotNames: readonly SlotCommand[] = ['slotfreeze', 'slotexport', 'slotimport', 'slotdrop'];
+  const methodOf: Record<SlotCommand, keyof SlotMover> = {
+    slotfreeze: 'freeze',
+    slotexport: 'exportPage',
+    slotimport: 'importPage',
+    slotdrop: 'dropPage',
+  };
+  /** A valid request of each, as the node decodes it. */
+  const requestOf = (name: SlotCommand, range = { first: u1Slot, last: u1Slot }): object => {
+    switch (name) {
+      case 'slotfreeze':
+        return create(SlotFreezeRequestSchema, { ...range, toChain: 'c1' });
+      case 'slotexport':
+        return create(SlotExportRequestSchema, { ...range, after: bytes('{u1}mail'), limit: 50 });
+      case 'slotimport':
+        return create(SlotImportRequestSchema, { ...range, records: exportedRecords, clients: exportedClients });
+      case 'slotdrop':
+        return create(SlotDropRequestSchema, { ...range, limit: 100 });
+    }
+  };
+  const execute = (h: Harness, name: SlotCommand, request: object = requestOf(name)): object =>
+    commandByName(name).execute(h.ctx, request);
+  const cluster = (valueBytesMax = 64): Harness & { mover: RecordingMover } => {
+    const mover = new RecordingMover();
+    return { ...harness(valueBytesMax, {}, mover), mover };
+  };
+
+  it("are the table's slot commands: internal, not seed, not answered node-locally", () => {
+    assert.deepEqual([...slotCommands].sort(), [...slotNames].sort());
+    for (const name of slotNames) {
+      assert.match(commandTable[name].summary, /^Internal \(moving slots\)/, name);
+      assert.equal(commandTable[name].seed, false, name);
+      assert.equal(nodeLocalCommands.has(name), false, name);
+    }
+  });
+
+  for (const name of slotNames) {
+    it(`${name} on a standalone node (no slots) is ERR_INVALID_ARGUMENT, and changes nothing`, async () => {
+      const h = harness();
+      run.put(h, bytes('{u1}name'), bytes('v'));
+      await h.store.sync();
+      throwsCode(() => execute(h, name), 'ERR_INVALID_ARGUMENT', 'only a cluster node moves slots between chains');
+      assert.ok(h.store.isSynced());
+      assert.equal(text(run.get(h, bytes('{u1}name')).value), 'v');
+    });
+
+    it(`${name} on a cluster node hands its request to the mover as it came, and returns the mover's reply`, () => {
+      const h = cluster();
+      const request = requestOf(name);
+      const result = execute(h, name, request);
+      assert.equal(h.mover.calls.length, 1);
+      assert.equal(h.mover.calls[0]!.method, methodOf[name]);
+      assert.equal(h.mover.calls[0]!.request, request, 'the same request object, not a copy');
+      const expected: Record<SlotCommand, object> = {
+        slotfreeze: {},
+        slotexport: { records: exportedRecords, cursor: bytes('{u1}name') },
+        slotimport: { records: BigInt(exportedRecords.length) },
+        slotdrop: { removed: 2n, cursor: bytes('{u1}name') },
+      };
+      assert.deepEqual(result, expected[name]);
+      if (name === 'slotdrop') assert.equal(result, h.mover.dropped, "the mover's own reply object");
+      assert.ok(h.store.isSynced() && h.store.size() === 0, "the store is the mover's to change");
+    });
+
+    it(`${name} refuses a range that is not within 0..${slotCount - 1}, before reaching the mover`, () => {
+      const h = cluster();
+      for (const [first, last] of [
+        [1, 0],
+        [slotCount - 1, slotCount - 2],
+        [0, slotCount],
+        [slotCount, slotCount],
+        [2 ** 32 - 1, 2 ** 32 - 1],
+      ] as const) {
+        throwsCode(
+          () => execute(h, name, requestOf(name, { first, last })),
+          'ERR_INVALID_ARGUMENT',
+          `${first}..${last}`,
+        );
+      }
+      assert.equal(h.mover.calls.length, 0);
+      for (const [first, last] of [
+        [0, 0],
+        [0, slotCount - 1],
+        [slotCount - 1, slotCount - 1],
+      ] as const) {
+        assert.doesNotThrow(() => execute(h, name, requestOf(name, { first, last })), `${first}..${last}`);
+      }
+      assert.equal(h.mover.calls.length, 3);
+    });
+  }
+
+  it('slotexport with clients asks the mover for a page of the client table', () => {
+    const h = cluster();
+    const request = create(SlotExportRequestSchema, { first: 0, last: slotCount - 1, clients: true });
+    assert.deepEqual(run.slotexport(h, request), {
+      records: [],
+      clients: exportedClients.map((c) => reply(create(ClientRecordSchema, c))),
+      cursor: new Uint8Array(0),
+    });
+    const call = h.mover.calls[0];
+    assert.ok(call?.method === 'exportPage');
+    assert.equal(call.request.clients, true);
+  });
+
+  it('checkSlotRange: first <= last < 16384, whole numbers', () => {
+    for (const [first, last] of [
+      [0, 0],
+      [0, 16383],
+      [16383, 16383],
+      [100, 200],
+    ]) {
+      assert.doesNotThrow(() => checkSlotRange(first!, last!), `${first}..${last}`);
+    }
+    for (const [first, last] of [
+      [1, 0],
+      [16383, 0],
+      [0, 16384],
+      [16384, 16384],
+      [16383, 16384],
+      [0, 1.5],
+      [0.5, 1],
+      [Number.NaN, 1],
+      [0, Number.POSITIVE_INFINITY],
+    ]) {
+      throwsCode(() => checkSlotRange(first!, last!), 'ERR_INVALID_ARGUMENT', '0..16383');
+    }
+  });
+
+  it("slotimport refuses an empty key, an oversized key or a value over the node's limit, before reaching the mover", () => {
+    const h = cluster(32);
+    const good = { key: bytes('{u1}ok'), value: bytes('v'), version: 1n };
+    const refused: [ReplyInit<'slotexport'>['records'], ErrorCode, string?][] = [
+      [[good, { key: new Uint8Array(0), value: bytes('v') }], 'ERR_KEY_EMPTY'],
+      [[good, { key: Buffer.alloc(keyBytesMax + 1, 0x6b) }], 'ERR_KEY_TOO_LARGE', String(keyBytesMax)],
+      [[good, { key: bytes('{u1}big'), value: Buffer.alloc(33) }], 'ERR_VALUE_TOO_LARGE', '32'],
+      [[{ key: bytes('{u1}big'), value: Buffer.alloc(33) }, { key: new Uint8Array(0) }], 'ERR_VALUE_TOO_LARGE'],
+    ];
+    for (const [records, code, message] of refused) {
+      throwsCode(() => run.slotimport(h, { first: 0, last: slotCount - 1, records }), code, message);
+    }
+    assert.equal(h.mover.calls.length, 0, 'nothing reached the mover');
+
+    // At the limits (and an empty value, and no records at all) the page goes through.
+    const atLimits = [
+      good,
+      { key: Buffer.alloc(keyBytesMax, 0x6b), value: Buffer.alloc(32) },
+      { key: bytes('{u1}empty'), value: new Uint8Array(0) },
+    ];
+    assert.deepEqual(run.slotimport(h, { first: 0, last: slotCount - 1, records: atLimits }), { records: 3n });
+    assert.deepEqual(run.slotimport(h, { first: 0, last: slotCount - 1, clients: exportedClients }), { records: 0n });
+    assert.equal(h.mover.calls.length, 2);
+  });
+
+  for (const name of ['slotexport', 'slotdrop'] as const) {
+    it(`${name} refuses a limit over ${scanCountMax} before reaching the mover; 0 (the default) and ${scanCountMax} pass`, () => {
+      const h = cluster();
+      const page = (limit: number) => execute(h, name, { ...requestOf(name), limit });
+      throwsCode(() => page(scanCountMax + 1), 'ERR_INVALID_ARGUMENT', 'limit');
+      throwsCode(() => page(2 ** 32 - 1), 'ERR_INVALID_ARGUMENT', 'limit');
+      assert.equal(h.mover.calls.length, 0);
+      page(scanCountMax);
+      page(0);
+      assert.deepEqual(
+        h.mover.calls.map((call) => (call.request as { limit: number }).limit),
+        [scanCountMax, 0],
+        'the limit reaches the mover as sent (the mover reads 0 as its default)',
+      );
+    });
+  }
+
+  it('slotimport is never parsed from words: the manager builds it from slotexport pages', () => {
+    for (const words of [[], ['0', '99'], ['0', '99', 'k', 'v'], ['0', '99', 'k', 'v', '1', '0', '0']]) {
+      throwsCode(() => commandTable.slotimport.parse(w(...words)), 'ERR_INVALID_ARGUMENT', 'not typed');
+    }
+  });
+
+  it('slot words that are not whole non-negative numbers are ERR_INVALID_ARGUMENT', () => {
+    const bad: [SlotCommand, string[]][] = [
+      ['slotfreeze', ['x', '1', 'c1']],
+      ['slotfreeze', ['0', '-1', 'c1']],
+      ['slotfreeze', ['1.5', '2', 'c1']],
+      ['slotexport', ['0', 'ten']],
+      ['slotexport', ['', '1']],
+      ['slotdrop', [' 1', '2']],
+      ['slotdrop', ['1e3', '2000']],
+    ];
+    for (const [name, words] of bad) {
+      throwsCode(() => commandTable[name].parse(w(...words)), 'ERR_INVALID_ARGUMENT');
+    }
+  });
+
+  // Regression: slot words were once read with the scan limit parser (capped at 10000).
+  it('slot words take every slot, up to 16383', () => {
+    assert.deepEqual(shown(commandTable.slotfreeze.parse(w('12288', '16383', 'c1'))), {
+      first: 12288,
+      last: 16383,
+      toChain: 'c1',
+    });
+    assert.deepEqual(shown(commandTable.slotdrop.parse(w('16383', '16383'))), {
+      first: 16383,
+      last: 16383,
+      after: undefined,
+    });
+  });
+
+  it('a bad slot word is named as a slot, not as a limit', () => {
+    throwsCode(() => commandTable.slotfreeze.parse(w('x', '1', 'c1')), 'ERR_INVALID_ARGUMENT', /first|slot/);
+    throwsCode(() => commandTable.slotexport.parse(w('0', 'y')), 'ERR_INVALID_ARGUMENT', /last|slot/);
   });
 });
 
@@ -1578,7 +1895,7 @@ describe('replies travel through the native codec', () => {
   it('every reply execute returns encodes, and decodes to the same fields', () => {
     // The executor hands execute's output (a ReplyInit: fields may be absent or undefined)
     // straight to encodeResponse; this is that path.
-    const h = harness();
+    const h = harness(64, {}, new RecordingMover());
     run.put(h, bytes('a'), bytes('1'), 100n);
     const exec = (name: CommandName, init: object): object => {
       const definition = commandTable[name] as unknown as { execute(c: CommandContext, r: unknown): object };
@@ -1626,6 +1943,14 @@ describe('replies travel through the native codec', () => {
       ['getdel', exec('getdel', { key: bytes('m1') })],
       ['getdel', exec('getdel', { key: bytes('missing') })],
       ['flush', exec('flush', {})],
+      ['slotfreeze', exec('slotfreeze', { first: 0, last: slotCount - 1, toChain: 'c1' })],
+      ['slotexport', exec('slotexport', { first: u1Slot, last: u1Slot, limit: 2 })],
+      ['slotexport', exec('slotexport', { first: u1Slot, last: u1Slot, after: bytes('client-0'), clients: true })],
+      [
+        'slotimport',
+        exec('slotimport', { first: u1Slot, last: u1Slot, records: exportedRecords, clients: exportedClients }),
+      ],
+      ['slotdrop', exec('slotdrop', { first: u1Slot, last: u1Slot, after: bytes('{u1}mail'), limit: 1 })],
     ];
     for (const [name, value] of replies) {
       const body = encodeResponse(77, { case: name, value } as unknown as ResponseResult);
@@ -1667,6 +1992,10 @@ const requestSchemas = {
   mput: MputRequestSchema,
   getdel: GetdelRequestSchema,
   flush: FlushRequestSchema,
+  slotfreeze: SlotFreezeRequestSchema,
+  slotexport: SlotExportRequestSchema,
+  slotimport: SlotImportRequestSchema,
+  slotdrop: SlotDropRequestSchema,
 } as const;
 
 const replySchemas = {
@@ -1691,6 +2020,10 @@ const replySchemas = {
   mput: MputReplySchema,
   getdel: GetdelReplySchema,
   flush: FlushReplySchema,
+  slotfreeze: SlotFreezeReplySchema,
+  slotexport: SlotExportReplySchema,
+  slotimport: SlotImportReplySchema,
+  slotdrop: SlotDropReplySchema,
 } as const;
 
 // ---- Parse ---------------------------------------------------------------------------------------
@@ -1820,6 +2153,21 @@ describe('parse', () => {
     ],
     getdel: [[['k'], { key: 'k' }]],
     flush: [[[], {}]],
+    // Slot words are only parsed here; execute checks the range (first <= last < 16384).
+    slotfreeze: [
+      [['0', '99', 'c1'], { first: 0, last: 99, toChain: 'c1' }],
+      [['4574', '4574', 'chain-b'], { first: 4574, last: 4574, toChain: 'chain-b' }],
+    ],
+    slotexport: [
+      [['0', '99'], { first: 0, last: 99, after: undefined }],
+      [['100', '200', '{u1}name'], { first: 100, last: 200, after: '{u1}name' }],
+    ],
+    // Never typed: its records come from slotexport, so no words make one (see 'moving slots').
+    slotimport: [],
+    slotdrop: [
+      [['0', '99'], { first: 0, last: 99, after: undefined }],
+      [['7', '7', 'k'], { first: 7, last: 7, after: 'k' }],
+    ],
   };
 
   const wrongArity: { [C in CommandName]: string[][] } = {
@@ -1847,7 +2195,14 @@ describe('parse', () => {
     mput: [[], ['a'], ['a', '1', 'b'], Array.from({ length: 2 * multiKeysMax + 2 }, (_, i) => `w${i}`)],
     getdel: [[], ['a', 'b']],
     flush: [['x']],
+    slotfreeze: [[], ['0', '99'], ['0', '99', 'c1', 'x']],
+    slotexport: [[], ['0'], ['0', '99', 'a', 'x']],
+    slotimport: [[], ['0', '99'], ['0', '99', 'k', 'v']],
+    slotdrop: [[], ['0'], ['0', '99', 'a', 'x']],
   };
+
+  /** What the refusal names instead of the usage, for a command no words make. */
+  const notTyped: Partial<Record<CommandName, string>> = { slotimport: 'sent by the manager' };
 
   for (const name of commandNames) {
     it(`${name}: the right number of words parses; any other is ERR_INVALID_ARGUMENT with the usage`, () => {
@@ -1856,7 +2211,7 @@ describe('parse', () => {
         assert.deepEqual(shown(definition.parse(w(...words))), expected, `${name} ${words.join(' ')}`);
       }
       for (const words of wrongArity[name]) {
-        throwsCode(() => definition.parse(w(...words)), 'ERR_INVALID_ARGUMENT', definition.usage);
+        throwsCode(() => definition.parse(w(...words)), 'ERR_INVALID_ARGUMENT', notTyped[name] ?? definition.usage);
       }
     });
   }
@@ -2023,6 +2378,24 @@ describe('render', () => {
         commandTable.nodestatus.render(create(NodeStatusReplySchema, { nodeId: 'n', role: 'standalone' })),
         'node n  chain -  role standalone  epoch 0\nlast 0  persisted 0  committed 0\nsession disconnected  serving reads no',
       ],
+      [commandTable.slotfreeze.render(create(SlotFreezeReplySchema, {})), 'OK'],
+      [
+        commandTable.slotexport.render(
+          create(SlotExportReplySchema, { records: exportedRecords, cursor: bytes('{u1}name') }),
+        ),
+        '2 records, 0 clients (cursor "{u1}name")',
+      ],
+      [
+        commandTable.slotexport.render(create(SlotExportReplySchema, { clients: exportedClients })),
+        '0 records, 2 clients (end)',
+      ],
+      [commandTable.slotexport.render(create(SlotExportReplySchema, {})), '0 records, 0 clients (end)'],
+      [commandTable.slotimport.render(create(SlotImportReplySchema, { records: 3n })), 'OK (3 records)'],
+      [
+        commandTable.slotdrop.render(create(SlotDropReplySchema, { removed: 5n, cursor: Uint8Array.of(0x6b, 0) })),
+        'OK (5 removed) (cursor "k\\x00")',
+      ],
+      [commandTable.slotdrop.render(create(SlotDropReplySchema, {})), 'OK (0 removed) (end)'],
     ];
     for (const [actual, expected] of cases) assert.equal(actual, expected);
   });

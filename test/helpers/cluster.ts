@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { clusterPaths } from '../../src/coordination/cluster-paths.js';
 import { connectCoordinator } from '../../src/coordination/connect.js';
+import { anyVersion } from '../../src/coordination/coordinator.js';
 import { encodeLayout, type Layout } from '../../src/coordination/placement.js';
 import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import type { Input, Operation, Output } from '../../src/testing/linearizability/history.js';
@@ -32,6 +33,8 @@ export interface ClusterOptions {
   durability?: 'fsync' | 'memory';
   /** Shard over this many chains of this many nodes (written to the coordinator before nodes start). */
   layout?: Layout;
+  /** Extra `catena server` flags for every node. */
+  serverArgs?: readonly string[];
 }
 
 export interface ChainView {
@@ -47,7 +50,8 @@ export class TestCluster {
   private nextIndex = 0;
 
   constructor(
-    readonly options: Required<Omit<ClusterOptions, 'layout'>> & Pick<ClusterOptions, 'layout'>,
+    readonly options: Required<Omit<ClusterOptions, 'layout' | 'serverArgs'>> &
+      Pick<ClusterOptions, 'layout' | 'serverArgs'>,
     readonly coordinatorUrl: string,
     private readonly stopCoordinator: () => Promise<void>,
   ) {}
@@ -71,6 +75,7 @@ export class TestCluster {
         String(this.options.sessionTimeoutMs),
         '--log-level',
         'info',
+        ...(this.options.serverArgs ?? []),
       ],
     });
     this.servers[index] = server;
@@ -117,6 +122,11 @@ export class TestCluster {
       }
     }
     return undefined;
+  }
+
+  /** Changes the layout (as `catena chain add|remove` does): the manager starts or retires chains and moves slots. */
+  setLayout(layout: Layout): Promise<void> {
+    return writeLayout(this.coordinatorUrl, layout);
   }
 
   /** The whole topology as some live node reports it (every chain, the slot map). */
@@ -205,7 +215,11 @@ async function writeLayout(coordinatorUrl: string, layout: Layout): Promise<void
   try {
     const paths = clusterPaths('test');
     await coordinator.ensurePath(paths.root);
-    await coordinator.create(paths.layout, encodeLayout(layout), 'persistent');
+    if ((await coordinator.exists(paths.layout)) === undefined) {
+      await coordinator.create(paths.layout, encodeLayout(layout), 'persistent');
+    } else {
+      await coordinator.set(paths.layout, encodeLayout(layout), anyVersion);
+    }
   } finally {
     await coordinator.close();
   }

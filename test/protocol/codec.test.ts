@@ -66,6 +66,14 @@ import {
   SetRequestSchema,
   SizeReplySchema,
   SizeRequestSchema,
+  SlotDropReplySchema,
+  SlotDropRequestSchema,
+  SlotExportReplySchema,
+  SlotExportRequestSchema,
+  SlotFreezeReplySchema,
+  SlotFreezeRequestSchema,
+  SlotImportReplySchema,
+  SlotImportRequestSchema,
   StatsReplySchema,
   StatsRequestSchema,
   TopologyReplySchema,
@@ -102,6 +110,10 @@ const commandCases: readonly CommandCase[] = [
   'mput',
   'getdel',
   'flush',
+  'slotfreeze',
+  'slotexport',
+  'slotimport',
+  'slotdrop',
 ];
 const resultCases: readonly (ReplyCase | 'error')[] = ['error', ...commandCases];
 
@@ -340,6 +352,45 @@ const requestGoldens: RequestGolden[] = [
     bytes: '08 01 62 08 0a 01 6b 18 ac 02 20 01',
   },
   {
+    name: 'slotfreeze (field 23: a two-byte tag; a two-byte slot)',
+    id: 1,
+    command: { case: 'slotfreeze', value: create(SlotFreezeRequestSchema, { first: 1, last: 300, toChain: 'c1' }) },
+    bytes: '08 01 ba 01 09 08 01 10 ac 02 1a 02 63 31',
+  },
+  {
+    name: 'slotexport of the client table from slot 0 (not written), after "a"',
+    id: 1,
+    command: {
+      case: 'slotexport',
+      value: create(SlotExportRequestSchema, { first: 0, last: 16383, after: ascii('a'), limit: 100, clients: true }),
+    },
+    bytes: '08 01 c2 01 0a 10 ff 7f 1a 01 61 20 64 28 01',
+  },
+  {
+    name: 'slotimport: repeated SlotRecord and ClientRecord messages, an empty record included',
+    id: 1,
+    command: {
+      case: 'slotimport',
+      value: create(SlotImportRequestSchema, {
+        first: 5,
+        last: 5,
+        records: [{ key: ascii('a'), value: ascii('v'), version: 3n, expiresAtMs: 1n, flags: 2 }, {}],
+        clients: [{ clientId: 'c', clientSequence: 2n, result: fromHex('ff'), hasResult: true }],
+      }),
+    },
+    bytes:
+      '08 01 ca 01 20 08 05 10 05 1a 0c 0a 01 61 12 01 76 18 03 20 01 28 02 1a 00 22 0a 0a 01 63 10 02 1a 01 ff 20 01',
+  },
+  {
+    name: 'slotdrop with a cursor and a limit',
+    id: 1,
+    command: {
+      case: 'slotdrop',
+      value: create(SlotDropRequestSchema, { first: 2, last: 3, after: ascii('k'), limit: 10 }),
+    },
+    bytes: '08 01 d2 01 09 08 02 10 03 1a 01 6b 20 0a',
+  },
+  {
     name: 'append, prepended, only to an existing key',
     id: 1,
     command: {
@@ -486,6 +537,37 @@ const responseGoldens: ResponseGolden[] = [
     result: { case: 'flush', value: create(FlushReplySchema, { keys: 2n }) },
     bytes: '08 01 ba 01 02 08 02',
   },
+  {
+    name: 'slotfreeze reply: an empty message (field 24)',
+    id: 1,
+    result: { case: 'slotfreeze', value: create(SlotFreezeReplySchema) },
+    bytes: '08 01 c2 01 00',
+  },
+  {
+    name: 'slotexport reply: a record, a client record and a cursor',
+    id: 1,
+    result: {
+      case: 'slotexport',
+      value: create(SlotExportReplySchema, {
+        records: [{ key: ascii('a'), value: ascii('v'), version: 3n, flags: 5 }],
+        clients: [{ clientId: 'c', clientSequence: 2n, result: fromHex('ff'), hasResult: true }],
+        cursor: ascii('a'),
+      }),
+    },
+    bytes: '08 01 ca 01 1b 0a 0a 0a 01 61 12 01 76 18 03 28 05 12 0a 0a 01 63 10 02 1a 01 ff 20 01 1a 01 61',
+  },
+  {
+    name: 'slotimport reply',
+    id: 1,
+    result: { case: 'slotimport', value: create(SlotImportReplySchema, { records: 2n }) },
+    bytes: '08 01 d2 01 02 08 02',
+  },
+  {
+    name: 'slotdrop reply: the last page (no cursor)',
+    id: 1,
+    result: { case: 'slotdrop', value: create(SlotDropReplySchema, { removed: 300n }) },
+    bytes: '08 01 da 01 03 08 ac 02',
+  },
 ];
 
 describe('codec: golden bytes', () => {
@@ -582,6 +664,10 @@ const setConditionArb: fc.Arbitrary<SetCondition> = fc.oneof(
   fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((n) => n as SetCondition),
 );
 
+/** A record of a moving slot, and a client-table record (slotexport replies, slotimport requests). */
+const slotRecordArb = fc.record({ key: bytesArb, value: bytesArb, version: u64, expiresAtMs: u64, flags: u32 });
+const clientRecordArb = fc.record({ clientId: text, clientSequence: u64, result: bytesArb, hasResult: fc.boolean() });
+
 const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
   put: fc.record({ key: bytesArb, value: bytesArb, ttlMs: u64 }).map((v) => create(PutRequestSchema, v)),
   get: fc.record({ key: bytesArb }).map((v) => create(GetRequestSchema, v)),
@@ -628,6 +714,21 @@ const requestArbs: { [C in CommandCase]: fc.Arbitrary<RequestOf<C>> } = {
     .map((v) => create(MputRequestSchema, v)),
   getdel: fc.record({ key: bytesArb }).map((v) => create(GetdelRequestSchema, v)),
   flush: fc.constant(create(FlushRequestSchema)),
+  slotfreeze: fc.record({ first: u32, last: u32, toChain: text }).map((v) => create(SlotFreezeRequestSchema, v)),
+  slotexport: fc
+    .record({ first: u32, last: u32, after: bytesArb, limit: u32, clients: fc.boolean() })
+    .map((v) => create(SlotExportRequestSchema, v)),
+  slotimport: fc
+    .record({
+      first: u32,
+      last: u32,
+      records: fc.array(slotRecordArb, { maxLength: 4 }),
+      clients: fc.array(clientRecordArb, { maxLength: 3 }),
+    })
+    .map((v) => create(SlotImportRequestSchema, v)),
+  slotdrop: fc
+    .record({ first: u32, last: u32, after: bytesArb, limit: u32 })
+    .map((v) => create(SlotDropRequestSchema, v)),
 };
 
 const chainInfoArb = fc.record({
@@ -717,6 +818,16 @@ const resultArbs: { [C in ReplyCase]: fc.Arbitrary<ReplyOf<C>> } & { error: fc.A
   mput: fc.record({ version: u64 }).map((v) => create(MputReplySchema, v)),
   getdel: fc.record({ found: fc.boolean(), value: bytesArb }).map((v) => create(GetdelReplySchema, v)),
   flush: fc.record({ keys: u64 }).map((v) => create(FlushReplySchema, v)),
+  slotfreeze: fc.constant(create(SlotFreezeReplySchema)),
+  slotexport: fc
+    .record({
+      records: fc.array(slotRecordArb, { maxLength: 4 }),
+      clients: fc.array(clientRecordArb, { maxLength: 3 }),
+      cursor: bytesArb,
+    })
+    .map((v) => create(SlotExportReplySchema, v)),
+  slotimport: fc.record({ records: u64 }).map((v) => create(SlotImportReplySchema, v)),
+  slotdrop: fc.record({ removed: u64, cursor: bytesArb }).map((v) => create(SlotDropReplySchema, v)),
 };
 
 const anyCommand: fc.Arbitrary<RequestCommand> = fc.oneof(
@@ -762,7 +873,7 @@ describe('codec: round trips', () => {
   }
 
   it('every oneof member has the field number of proto/catena.proto', () => {
-    // Request fields 2..17 and Response fields 2..18, in .proto order; an empty member decodes
+    // Request fields 2..26 and Response fields 2..27, in .proto order; an empty member decodes
     // to its case and encodes back to the same four or five bytes.
     commandCases.forEach((name, i) => {
       const body = Uint8Array.from([0x08, 0x01, ...varint(((i + 2) << 3) | 2), 0x00]);
@@ -1456,6 +1567,32 @@ describe('cold request size bounds', () => {
       const decoded = decodeRequest(encodeRequest(1, command));
       assert.ok(decoded.ok, `${command.case}: ${decoded.ok ? '' : decoded.reason}`);
       assert.equal(decoded.message.command.case, command.case);
+    }
+  });
+
+  it('slotimport (records copied between chains) may be as large as a frame; the other slot requests may not', () => {
+    const value = Buffer.alloc(keylessRequestBytesMax * 4, 3);
+    const records = [
+      { key: Buffer.from('{a}1'), value },
+      { key: Buffer.from('{a}2'), value, version: 9n },
+    ];
+    const clients = [{ clientId: 'c', clientSequence: 1n, result: value, hasResult: true }];
+    const slotimport = create(RequestSchema, {
+      command: { case: 'slotimport', value: { first: 1, last: 2, records, clients } },
+    }).command;
+    const decoded = decodeRequest(encodeRequest(1, slotimport));
+    assert.ok(decoded.ok, decoded.ok ? '' : decoded.reason);
+    assert.equal(decoded.message.command.case, 'slotimport');
+    assertSameFields(decoded.message.command.value, slotimport.value, 'slotimport fields');
+
+    const after = Buffer.alloc(keylessRequestBytesMax + 1, 0x6b);
+    for (const command of [
+      create(RequestSchema, { command: { case: 'slotexport', value: { last: 1, after } } }).command,
+      create(RequestSchema, { command: { case: 'slotdrop', value: { last: 1, after } } }).command,
+      create(RequestSchema, { command: { case: 'slotfreeze', value: { last: 1, toChain: after.toString() } } }).command,
+    ]) {
+      const refused = decodeRequest(encodeRequest(1, command));
+      assert.ok(!refused.ok && /over its \d+-byte limit/.test(refused.reason), `${command.case} is refused`);
     }
   });
 

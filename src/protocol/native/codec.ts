@@ -381,7 +381,7 @@ function readColdMember<O extends { case: string | undefined; value?: Message }>
  * Only requests that carry values (or many keys) may be as large as a frame; the others hold a
  * key or two at most. Every command whose request has a value or a list of keys must be here.
  */
-const valueCarryingRequests = new Set(['put', 'cas', 'append', 'set', 'mput', 'mget']);
+const valueCarryingRequests = new Set(['put', 'cas', 'append', 'set', 'mput', 'mget', 'slotimport']);
 const requestBytesMaxOf = (localName: string): number =>
   valueCarryingRequests.has(localName) ? Number.POSITIVE_INFINITY : keylessRequestBytesMax;
 

@@ -136,6 +136,7 @@ export function errorFor(error: CatenaError): RespReply {
     case 'ERR_CROSSSLOT':
       return errorReply('CROSSSLOT', "Keys in request don't hash to the same slot");
     case 'ERR_TIMEOUT':
+    case 'ERR_SLOT_MOVING':
     case 'ERR_CONNECTION_CLOSED':
     case 'ERR_CONNECTION_FAILED':
       return errorReply('TRYAGAIN', error.message);

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catena.proto.
  */
 export const file_catena: GenFile = /*@__PURE__*/
-  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSK6BwoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEiQKA3NldBgSIAEoCzIVLmNhdGVuYS52MS5TZXRSZXF1ZXN0SAASJgoEbWdldBgTIAEoCzIWLmNhdGVuYS52MS5NZ2V0UmVxdWVzdEgAEiYKBG1wdXQYFCABKAsyFi5jYXRlbmEudjEuTXB1dFJlcXVlc3RIABIqCgZnZXRkZWwYFSABKAsyGC5jYXRlbmEudjEuR2V0ZGVsUmVxdWVzdEgAEigKBWZsdXNoGBYgASgLMhcuY2F0ZW5hLnYxLkZsdXNoUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCKHBwoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIABIiCgNzZXQYEyABKAsyEy5jYXRlbmEudjEuU2V0UmVwbHlIABIkCgRtZ2V0GBQgASgLMhQuY2F0ZW5hLnYxLk1nZXRSZXBseUgAEiQKBG1wdXQYFSABKAsyFC5jYXRlbmEudjEuTXB1dFJlcGx5SAASKAoGZ2V0ZGVsGBYgASgLMhYuY2F0ZW5hLnYxLkdldGRlbFJlcGx5SAASJgoFZmx1c2gYFyABKAsyFS5jYXRlbmEudjEuRmx1c2hSZXBseUgAQggKBnJlc3VsdCImCgVFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkiOAoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDgoGdHRsX21zGAMgASgEIhsKCFB1dFJlcGx5Eg8KB3ZlcnNpb24YASABKAQiGQoKR2V0UmVxdWVzdBILCgNrZXkYASABKAwiSQoIR2V0UmVwbHkSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBIOCgZ0dGxfbXMYBCABKAQiGQoKRGVsUmVxdWVzdBILCgNrZXkYASABKAwiGwoIRGVsUmVwbHkSDwoHZGVsZXRlZBgBIAEoCCINCgtTaXplUmVxdWVzdCIoCglTaXplUmVwbHkSDAoEa2V5cxgBIAEoBBINCgVieXRlcxgCIAEoBCIvCg5HZXRLZXlzUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFbGltaXQYAiABKA0iLwoMR2V0S2V5c1JlcGx5EgwKBGtleXMYASADKAwSEQoJdHJ1bmNhdGVkGAIgASgIIjAKD0dldFRhYmxlUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFbGltaXQYAiABKA0iRQoNR2V0VGFibGVSZXBseRIhCgdlbnRyaWVzGAEgAygLMhAuY2F0ZW5hLnYxLkVudHJ5EhEKCXRydW5jYXRlZBgCIAEoCCJECgVFbnRyeRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBIOCgZ0dGxfbXMYBCABKAQiDgoMU3RhdHNSZXF1ZXN0IuYBCgpTdGF0c1JlcGx5EhEKCXVwdGltZV9tcxgBIAEoBBITCgtjb25uZWN0aW9ucxgCIAEoDRIZChFjb25uZWN0aW9uc190b3RhbBgDIAEoBBIMCgRrZXlzGAQgASgEEg0KBWJ5dGVzGAUgASgEEikKCGNvbW1hbmRzGAYgAygLMhcuY2F0ZW5hLnYxLkNvbW1hbmRTdGF0cxIPCgdub2RlX2lkGAcgASgJEhIKCmR1cmFiaWxpdHkYCCABKAkSDwoHdmVyc2lvbhgJIAEoCRIXCg9wcm90b2NvbF9lcnJvcnMYCiABKAQifAoMQ29tbWFuZFN0YXRzEgwKBG5hbWUYASABKAkSDQoFY2FsbHMYAiABKAQSDgoGZXJyb3JzGAMgASgEEg4KBnA1MF91cxgEIAEoBBIOCgZwOTlfdXMYBSABKAQSDwoHcDk5OV91cxgGIAEoBBIOCgZtYXhfdXMYByABKAQiUgoKQ2FzUmVxdWVzdBILCgNrZXkYASABKAwSGAoQZXhwZWN0ZWRfdmVyc2lvbhgCIAEoBBINCgV2YWx1ZRgDIAEoDBIOCgZ0dGxfbXMYBCABKAQiLAoIQ2FzUmVwbHkSDwoHc3dhcHBlZBgBIAEoCBIPCgd2ZXJzaW9uGAIgASgEIk8KC0luY3JSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgVkZWx0YRgCIAEoEhIRCgltZW1jYWNoZWQYAyABKAgSEQoJZGVjcmVtZW50GAQgASgIIikKCUluY3JSZXBseRINCgV2YWx1ZRgBIAEoEhINCgVmb3VuZBgCIAEoCCJQCg1BcHBlbmRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIPCgdwcmVwZW5kGAMgASgIEhIKCm11c3RfZXhpc3QYBCABKAgiLQoLQXBwZW5kUmVwbHkSDgoGbGVuZ3RoGAEgASgEEg4KBnN0b3JlZBgCIAEoCCJZCg1FeHBpcmVSZXF1ZXN0EgsKA2tleRgBIAEoDBIOCgZ0dGxfbXMYAiABKAQSFQoNZXhwaXJlc19hdF9tcxgDIAEoBBIUCgxyZXR1cm5fdmFsdWUYBCABKAgiXAoLRXhwaXJlUmVwbHkSDQoFZm91bmQYASABKAgSDwoHaGFkX3R0bBgCIAEoCBINCgV2YWx1ZRgDIAEoDBINCgVmbGFncxgEIAEoDRIPCgd2ZXJzaW9uGAUgASgEIs8BCgpTZXRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIqCgljb25kaXRpb24YAyABKA4yFy5jYXRlbmEudjEuU2V0Q29uZGl0aW9uEhgKEGV4cGVjdGVkX3ZlcnNpb24YBCABKAQSDgoGdHRsX21zGAUgASgEEhUKDWV4cGlyZXNfYXRfbXMYBiABKAQSEAoIa2VlcF90dGwYByABKAgSFwoPcmV0dXJuX3ByZXZpb3VzGAggASgIEg0KBWZsYWdzGAkgASgNIlsKCFNldFJlcGx5Eg4KBnN0b3JlZBgBIAEoCBIPCgd2ZXJzaW9uGAIgASgEEhYKDnByZXZpb3VzX2ZvdW5kGAMgASgIEhYKDnByZXZpb3VzX3ZhbHVlGAQgASgMIhsKC01nZXRSZXF1ZXN0EgwKBGtleXMYASADKAwiKwoJTWdldFJlcGx5Eh4KBWl0ZW1zGAEgAygLMg8uY2F0ZW5hLnYxLkl0ZW0iVAoESXRlbRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDBIPCgd2ZXJzaW9uGAMgASgEEg0KBWZsYWdzGAQgASgNEg4KBnR0bF9tcxgFIAEoBCIzCgtNcHV0UmVxdWVzdBIkCgdlbnRyaWVzGAEgAygLMhMuY2F0ZW5hLnYxLktleVZhbHVlIiYKCEtleVZhbHVlEgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDCIcCglNcHV0UmVwbHkSDwoHdmVyc2lvbhgBIAEoBCIcCg1HZXRkZWxSZXF1ZXN0EgsKA2tleRgBIAEoDCIrCgtHZXRkZWxSZXBseRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDCIOCgxGbHVzaFJlcXVlc3QiGgoKRmx1c2hSZXBseRIMCgRrZXlzGAEgASgEIhkKClR0bFJlcXVlc3QSCwoDa2V5GAEgASgMIikKCFR0bFJlcGx5Eg0KBWZvdW5kGAEgASgIEg4KBnR0bF9tcxgCIAEoBCJOCgtTY2FuUmVxdWVzdBIOCgZwcmVmaXgYASABKAwSDQoFYWZ0ZXIYAiABKAwSDQoFbGltaXQYAyABKA0SEQoJa2V5c19vbmx5GAQgASgIIj4KCVNjYW5SZXBseRIhCgdlbnRyaWVzGAEgAygLMhAuY2F0ZW5hLnYxLkVudHJ5Eg4KBmN1cnNvchgCIAEoDCIeCgtQaW5nUmVxdWVzdBIPCgdtZXNzYWdlGAEgASgMIhwKCVBpbmdSZXBseRIPCgdtZXNzYWdlGAEgASgMIhEKD1RvcG9sb2d5UmVxdWVzdCK6AQoNVG9wb2xvZ3lSZXBseRIPCgdjbHVzdGVyGAEgASgJEg8KB21hbmFnZXIYAiABKAkSJAoGY2hhaW5zGAMgAygLMhQuY2F0ZW5hLnYxLkNoYWluSW5mbxIlCgVub2RlcxgEIAMoCzIWLmNhdGVuYS52MS5Ob2RlQWRkcmVzcxIjCgVzbG90cxgFIAMoCzIULmNhdGVuYS52MS5TbG90UmFuZ2USFQoNc2xvdHNfdmVyc2lvbhgGIAEoBCI6CglTbG90UmFuZ2USDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRIQCghjaGFpbl9pZBgDIAEoCSJOCglDaGFpbkluZm8SEAoIY2hhaW5faWQYASABKAkSDQoFZXBvY2gYAiABKAQSDwoHbWVtYmVycxgDIAMoCRIPCgdqb2luaW5nGAQgASgJIl4KC05vZGVBZGRyZXNzEg8KB25vZGVfaWQYASABKAkSDgoGbmF0aXZlGAIgASgJEgwKBHJlc3AYAyABKAkSEQoJbWVtY2FjaGVkGAQgASgJEg0KBWFkbWluGAUgASgJIhMKEU5vZGVTdGF0dXNSZXF1ZXN0IuMBCg9Ob2RlU3RhdHVzUmVwbHkSDwoHbm9kZV9pZBgBIAEoCRIQCghjaGFpbl9pZBgCIAEoCRIMCgRyb2xlGAMgASgJEg0KBWVwb2NoGAQgASgEEhUKDWxhc3Rfc2VxdWVuY2UYBSABKAQSGgoScGVyc2lzdGVkX3NlcXVlbmNlGAYgASgEEhoKEmNvbW1pdHRlZF9zZXF1ZW5jZRgHIAEoBBIZChFzZXNzaW9uX2Nvbm5lY3RlZBgIIAEoCBIVCg1zZXJ2aW5nX3JlYWRzGAkgASgIEg8KB21hbmFnZXIYCiABKAgqWQoMU2V0Q29uZGl0aW9uEg4KClNFVF9BTFdBWVMQABIRCg1TRVRfSUZfQUJTRU5UEAESEgoOU0VUX0lGX1BSRVNFTlQQAhISCg5TRVRfSUZfVkVSU0lPThADYgZwcm90bzM");
+  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSKGCQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEiQKA3NldBgSIAEoCzIVLmNhdGVuYS52MS5TZXRSZXF1ZXN0SAASJgoEbWdldBgTIAEoCzIWLmNhdGVuYS52MS5NZ2V0UmVxdWVzdEgAEiYKBG1wdXQYFCABKAsyFi5jYXRlbmEudjEuTXB1dFJlcXVlc3RIABIqCgZnZXRkZWwYFSABKAsyGC5jYXRlbmEudjEuR2V0ZGVsUmVxdWVzdEgAEigKBWZsdXNoGBYgASgLMhcuY2F0ZW5hLnYxLkZsdXNoUmVxdWVzdEgAEjIKCnNsb3RmcmVlemUYFyABKAsyHC5jYXRlbmEudjEuU2xvdEZyZWV6ZVJlcXVlc3RIABIyCgpzbG90ZXhwb3J0GBggASgLMhwuY2F0ZW5hLnYxLlNsb3RFeHBvcnRSZXF1ZXN0SAASMgoKc2xvdGltcG9ydBgZIAEoCzIcLmNhdGVuYS52MS5TbG90SW1wb3J0UmVxdWVzdEgAEi4KCHNsb3Rkcm9wGBogASgLMhouY2F0ZW5hLnYxLlNsb3REcm9wUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCLLCAoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIABIiCgNzZXQYEyABKAsyEy5jYXRlbmEudjEuU2V0UmVwbHlIABIkCgRtZ2V0GBQgASgLMhQuY2F0ZW5hLnYxLk1nZXRSZXBseUgAEiQKBG1wdXQYFSABKAsyFC5jYXRlbmEudjEuTXB1dFJlcGx5SAASKAoGZ2V0ZGVsGBYgASgLMhYuY2F0ZW5hLnYxLkdldGRlbFJlcGx5SAASJgoFZmx1c2gYFyABKAsyFS5jYXRlbmEudjEuRmx1c2hSZXBseUgAEjAKCnNsb3RmcmVlemUYGCABKAsyGi5jYXRlbmEudjEuU2xvdEZyZWV6ZVJlcGx5SAASMAoKc2xvdGV4cG9ydBgZIAEoCzIaLmNhdGVuYS52MS5TbG90RXhwb3J0UmVwbHlIABIwCgpzbG90aW1wb3J0GBogASgLMhouY2F0ZW5hLnYxLlNsb3RJbXBvcnRSZXBseUgAEiwKCHNsb3Rkcm9wGBsgASgLMhguY2F0ZW5hLnYxLlNsb3REcm9wUmVwbHlIAEIICgZyZXN1bHQiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCJPCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBISEQoJbWVtY2FjaGVkGAMgASgIEhEKCWRlY3JlbWVudBgEIAEoCCIpCglJbmNyUmVwbHkSDQoFdmFsdWUYASABKBISDQoFZm91bmQYAiABKAgiUAoNQXBwZW5kUmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHcHJlcGVuZBgDIAEoCBISCgptdXN0X2V4aXN0GAQgASgIIi0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBBIOCgZzdG9yZWQYAiABKAgiWQoNRXhwaXJlUmVxdWVzdBILCgNrZXkYASABKAwSDgoGdHRsX21zGAIgASgEEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSFAoMcmV0dXJuX3ZhbHVlGAQgASgIIlwKC0V4cGlyZVJlcGx5Eg0KBWZvdW5kGAEgASgIEg8KB2hhZF90dGwYAiABKAgSDQoFdmFsdWUYAyABKAwSDQoFZmxhZ3MYBCABKA0SDwoHdmVyc2lvbhgFIAEoBCLPAQoKU2V0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSKgoJY29uZGl0aW9uGAMgASgOMhcuY2F0ZW5hLnYxLlNldENvbmRpdGlvbhIYChBleHBlY3RlZF92ZXJzaW9uGAQgASgEEg4KBnR0bF9tcxgFIAEoBBIVCg1leHBpcmVzX2F0X21zGAYgASgEEhAKCGtlZXBfdHRsGAcgASgIEhcKD3JldHVybl9wcmV2aW91cxgIIAEoCBINCgVmbGFncxgJIAEoDSJbCghTZXRSZXBseRIOCgZzdG9yZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBBIWCg5wcmV2aW91c19mb3VuZBgDIAEoCBIWCg5wcmV2aW91c192YWx1ZRgEIAEoDCIbCgtNZ2V0UmVxdWVzdBIMCgRrZXlzGAEgAygMIisKCU1nZXRSZXBseRIeCgVpdGVtcxgBIAMoCzIPLmNhdGVuYS52MS5JdGVtIlQKBEl0ZW0SDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBINCgVmbGFncxgEIAEoDRIOCgZ0dGxfbXMYBSABKAQiMwoLTXB1dFJlcXVlc3QSJAoHZW50cmllcxgBIAMoCzITLmNhdGVuYS52MS5LZXlWYWx1ZSImCghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwiHAoJTXB1dFJlcGx5Eg8KB3ZlcnNpb24YASABKAQiHAoNR2V0ZGVsUmVxdWVzdBILCgNrZXkYASABKAwiKwoLR2V0ZGVsUmVwbHkSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwiDgoMRmx1c2hSZXF1ZXN0IhoKCkZsdXNoUmVwbHkSDAoEa2V5cxgBIAEoBCIZCgpUdGxSZXF1ZXN0EgsKA2tleRgBIAEoDCIpCghUdGxSZXBseRINCgVmb3VuZBgBIAEoCBIOCgZ0dGxfbXMYAiABKAQiTgoLU2NhblJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWFmdGVyGAIgASgMEg0KBWxpbWl0GAMgASgNEhEKCWtleXNfb25seRgEIAEoCCI+CglTY2FuUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIOCgZjdXJzb3IYAiABKAwiHgoLUGluZ1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoDCIcCglQaW5nUmVwbHkSDwoHbWVzc2FnZRgBIAEoDCIRCg9Ub3BvbG9neVJlcXVlc3Qi5wEKDVRvcG9sb2d5UmVwbHkSDwoHY2x1c3RlchgBIAEoCRIPCgdtYW5hZ2VyGAIgASgJEiQKBmNoYWlucxgDIAMoCzIULmNhdGVuYS52MS5DaGFpbkluZm8SJQoFbm9kZXMYBCADKAsyFi5jYXRlbmEudjEuTm9kZUFkZHJlc3MSIwoFc2xvdHMYBSADKAsyFC5jYXRlbmEudjEuU2xvdFJhbmdlEhUKDXNsb3RzX3ZlcnNpb24YBiABKAQSKwoJbWlncmF0aW9uGAcgASgLMhguY2F0ZW5hLnYxLlNsb3RNaWdyYXRpb24ihQEKDVNsb3RNaWdyYXRpb24SDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRISCgpmcm9tX2NoYWluGAMgASgJEhAKCHRvX2NoYWluGAQgASgJEg0KBXN0YWdlGAUgASgJEhEKCXJlbWFpbmluZxgGIAEoDRIPCgdwbGFubmVkGAcgASgNIjoKCVNsb3RSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCGNoYWluX2lkGAMgASgJIk4KCUNoYWluSW5mbxIQCghjaGFpbl9pZBgBIAEoCRINCgVlcG9jaBgCIAEoBBIPCgdtZW1iZXJzGAMgAygJEg8KB2pvaW5pbmcYBCABKAkiXgoLTm9kZUFkZHJlc3MSDwoHbm9kZV9pZBgBIAEoCRIOCgZuYXRpdmUYAiABKAkSDAoEcmVzcBgDIAEoCRIRCgltZW1jYWNoZWQYBCABKAkSDQoFYWRtaW4YBSABKAkiEwoRTm9kZVN0YXR1c1JlcXVlc3Qi4wEKD05vZGVTdGF0dXNSZXBseRIPCgdub2RlX2lkGAEgASgJEhAKCGNoYWluX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSDQoFZXBvY2gYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBIaChJwZXJzaXN0ZWRfc2VxdWVuY2UYBiABKAQSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAcgASgEEhkKEXNlc3Npb25fY29ubmVjdGVkGAggASgIEhUKDXNlcnZpbmdfcmVhZHMYCSABKAgSDwoHbWFuYWdlchgKIAEoCCJXChFTbG90RnJlZXplUmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCHRvX2NoYWluGAMgASgJEhMKC21hcF92ZXJzaW9uGAQgASgEIhEKD1Nsb3RGcmVlemVSZXBseSJfChFTbG90RXhwb3J0UmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEg0KBWFmdGVyGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB2NsaWVudHMYBSABKAgicwoPU2xvdEV4cG9ydFJlcGx5EiYKB3JlY29yZHMYASADKAsyFS5jYXRlbmEudjEuU2xvdFJlY29yZBIoCgdjbGllbnRzGAIgAygLMhcuY2F0ZW5hLnYxLkNsaWVudFJlY29yZBIOCgZjdXJzb3IYAyABKAwiXwoKU2xvdFJlY29yZBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBIVCg1leHBpcmVzX2F0X21zGAQgASgEEg0KBWZsYWdzGAUgASgNIl4KDENsaWVudFJlY29yZBIRCgljbGllbnRfaWQYASABKAkSFwoPY2xpZW50X3NlcXVlbmNlGAIgASgEEg4KBnJlc3VsdBgDIAEoDBISCgpoYXNfcmVzdWx0GAQgASgIIpcBChFTbG90SW1wb3J0UmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEiYKB3JlY29yZHMYAyADKAsyFS5jYXRlbmEudjEuU2xvdFJlY29yZBIoCgdjbGllbnRzGAQgAygLMhcuY2F0ZW5hLnYxLkNsaWVudFJlY29yZBITCgttYXBfdmVyc2lvbhgFIAEoBCIiCg9TbG90SW1wb3J0UmVwbHkSDwoHcmVjb3JkcxgBIAEoBCJMCg9TbG90RHJvcFJlcXVlc3QSDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRINCgVhZnRlchgDIAEoDBINCgVsaW1pdBgEIAEoDSIwCg1TbG90RHJvcFJlcGx5Eg8KB3JlbW92ZWQYASABKAQSDgoGY3Vyc29yGAIgASgMKlkKDFNldENvbmRpdGlvbhIOCgpTRVRfQUxXQVlTEAASEQoNU0VUX0lGX0FCU0VOVBABEhIKDlNFVF9JRl9QUkVTRU5UEAISEgoOU0VUX0lGX1ZFUlNJT04QA2IGcHJvdG8z");
 
 /**
  * @generated from message catena.v1.Request
@@ -164,6 +164,30 @@ export type Request = Message<"catena.v1.Request"> & {
      */
     value: FlushRequest;
     case: "flush";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotFreezeRequest slotfreeze = 23;
+     */
+    value: SlotFreezeRequest;
+    case: "slotfreeze";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotExportRequest slotexport = 24;
+     */
+    value: SlotExportRequest;
+    case: "slotexport";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotImportRequest slotimport = 25;
+     */
+    value: SlotImportRequest;
+    case: "slotimport";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotDropRequest slotdrop = 26;
+     */
+    value: SlotDropRequest;
+    case: "slotdrop";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -332,6 +356,30 @@ export type Response = Message<"catena.v1.Response"> & {
      */
     value: FlushReply;
     case: "flush";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotFreezeReply slotfreeze = 24;
+     */
+    value: SlotFreezeReply;
+    case: "slotfreeze";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotExportReply slotexport = 25;
+     */
+    value: SlotExportReply;
+    case: "slotexport";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotImportReply slotimport = 26;
+     */
+    value: SlotImportReply;
+    case: "slotimport";
+  } | {
+    /**
+     * @generated from field: catena.v1.SlotDropReply slotdrop = 27;
+     */
+    value: SlotDropReply;
+    case: "slotdrop";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1554,6 +1602,13 @@ export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
    * @generated from field: uint64 slots_version = 6;
    */
   slotsVersion: bigint;
+
+  /**
+   * The slots moving between chains now, if any (docs/sharding.md).
+   *
+   * @generated from field: catena.v1.SlotMigration migration = 7;
+   */
+  migration?: SlotMigration | undefined;
 };
 
 /**
@@ -1562,6 +1617,59 @@ export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
  */
 export const TopologyReplySchema: GenMessage<TopologyReply> = /*@__PURE__*/
   messageDesc(file_catena, 46);
+
+/**
+ * @generated from message catena.v1.SlotMigration
+ */
+export type SlotMigration = Message<"catena.v1.SlotMigration"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+
+  /**
+   * @generated from field: string from_chain = 3;
+   */
+  fromChain: string;
+
+  /**
+   * @generated from field: string to_chain = 4;
+   */
+  toChain: string;
+
+  /**
+   * "copy" (frozen at the source, copied to the target) or "drop" (the target owns them; the
+   * source removes its copy).
+   *
+   * @generated from field: string stage = 5;
+   */
+  stage: string;
+
+  /**
+   * Slots not yet at the chain the layout gives them, and how many there were when this
+   * rebalancing began (for progress).
+   *
+   * @generated from field: uint32 remaining = 6;
+   */
+  remaining: number;
+
+  /**
+   * @generated from field: uint32 planned = 7;
+   */
+  planned: number;
+};
+
+/**
+ * Describes the message catena.v1.SlotMigration.
+ * Use `create(SlotMigrationSchema)` to create a new message.
+ */
+export const SlotMigrationSchema: GenMessage<SlotMigration> = /*@__PURE__*/
+  messageDesc(file_catena, 47);
 
 /**
  * Slots first..last (inclusive) belong to chain_id.
@@ -1590,7 +1698,7 @@ export type SlotRange = Message<"catena.v1.SlotRange"> & {
  * Use `create(SlotRangeSchema)` to create a new message.
  */
 export const SlotRangeSchema: GenMessage<SlotRange> = /*@__PURE__*/
-  messageDesc(file_catena, 47);
+  messageDesc(file_catena, 48);
 
 /**
  * @generated from message catena.v1.ChainInfo
@@ -1626,7 +1734,7 @@ export type ChainInfo = Message<"catena.v1.ChainInfo"> & {
  * Use `create(ChainInfoSchema)` to create a new message.
  */
 export const ChainInfoSchema: GenMessage<ChainInfo> = /*@__PURE__*/
-  messageDesc(file_catena, 48);
+  messageDesc(file_catena, 49);
 
 /**
  * @generated from message catena.v1.NodeAddress
@@ -1665,7 +1773,7 @@ export type NodeAddress = Message<"catena.v1.NodeAddress"> & {
  * Use `create(NodeAddressSchema)` to create a new message.
  */
 export const NodeAddressSchema: GenMessage<NodeAddress> = /*@__PURE__*/
-  messageDesc(file_catena, 49);
+  messageDesc(file_catena, 50);
 
 /**
  * One node's view of its own replication state, for `catena status`.
@@ -1680,7 +1788,7 @@ export type NodeStatusRequest = Message<"catena.v1.NodeStatusRequest"> & {
  * Use `create(NodeStatusRequestSchema)` to create a new message.
  */
 export const NodeStatusRequestSchema: GenMessage<NodeStatusRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 50);
+  messageDesc(file_catena, 51);
 
 /**
  * @generated from message catena.v1.NodeStatusReply
@@ -1744,7 +1852,316 @@ export type NodeStatusReply = Message<"catena.v1.NodeStatusReply"> & {
  * Use `create(NodeStatusReplySchema)` to create a new message.
  */
 export const NodeStatusReplySchema: GenMessage<NodeStatusReply> = /*@__PURE__*/
-  messageDesc(file_catena, 51);
+  messageDesc(file_catena, 52);
+
+/**
+ * Written at the source chain's head: the slots stop taking reads and writes on this chain
+ * (ERR_SLOT_MOVING) until they are dropped. Refused unless this chain owns them.
+ *
+ * @generated from message catena.v1.SlotFreezeRequest
+ */
+export type SlotFreezeRequest = Message<"catena.v1.SlotFreezeRequest"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+
+  /**
+   * @generated from field: string to_chain = 3;
+   */
+  toChain: string;
+
+  /**
+   * The version of the slot map that records this move: a node whose map is older asks for a
+   * retry (ERR_SLOT_MOVING), one whose map moved on refuses it as stale.
+   *
+   * @generated from field: uint64 map_version = 4;
+   */
+  mapVersion: bigint;
+};
+
+/**
+ * Describes the message catena.v1.SlotFreezeRequest.
+ * Use `create(SlotFreezeRequestSchema)` to create a new message.
+ */
+export const SlotFreezeRequestSchema: GenMessage<SlotFreezeRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 53);
+
+/**
+ * @generated from message catena.v1.SlotFreezeReply
+ */
+export type SlotFreezeReply = Message<"catena.v1.SlotFreezeReply"> & {
+};
+
+/**
+ * Describes the message catena.v1.SlotFreezeReply.
+ * Use `create(SlotFreezeReplySchema)` to create a new message.
+ */
+export const SlotFreezeReplySchema: GenMessage<SlotFreezeReply> = /*@__PURE__*/
+  messageDesc(file_catena, 54);
+
+/**
+ * Read at the source chain's tail, once the slots are frozen: a page of their records (or, with
+ * `clients`, of the exactly-once client table), after `after`.
+ *
+ * @generated from message catena.v1.SlotExportRequest
+ */
+export type SlotExportRequest = Message<"catena.v1.SlotExportRequest"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+
+  /**
+   * @generated from field: bytes after = 3;
+   */
+  after: Uint8Array;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: bool clients = 5;
+   */
+  clients: boolean;
+};
+
+/**
+ * Describes the message catena.v1.SlotExportRequest.
+ * Use `create(SlotExportRequestSchema)` to create a new message.
+ */
+export const SlotExportRequestSchema: GenMessage<SlotExportRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 55);
+
+/**
+ * @generated from message catena.v1.SlotExportReply
+ */
+export type SlotExportReply = Message<"catena.v1.SlotExportReply"> & {
+  /**
+   * @generated from field: repeated catena.v1.SlotRecord records = 1;
+   */
+  records: SlotRecord[];
+
+  /**
+   * @generated from field: repeated catena.v1.ClientRecord clients = 2;
+   */
+  clients: ClientRecord[];
+
+  /**
+   * Empty when there is nothing more.
+   *
+   * @generated from field: bytes cursor = 3;
+   */
+  cursor: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.SlotExportReply.
+ * Use `create(SlotExportReplySchema)` to create a new message.
+ */
+export const SlotExportReplySchema: GenMessage<SlotExportReply> = /*@__PURE__*/
+  messageDesc(file_catena, 56);
+
+/**
+ * @generated from message catena.v1.SlotRecord
+ */
+export type SlotRecord = Message<"catena.v1.SlotRecord"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: uint64 version = 3;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: uint64 expires_at_ms = 4;
+   */
+  expiresAtMs: bigint;
+
+  /**
+   * @generated from field: uint32 flags = 5;
+   */
+  flags: number;
+};
+
+/**
+ * Describes the message catena.v1.SlotRecord.
+ * Use `create(SlotRecordSchema)` to create a new message.
+ */
+export const SlotRecordSchema: GenMessage<SlotRecord> = /*@__PURE__*/
+  messageDesc(file_catena, 57);
+
+/**
+ * @generated from message catena.v1.ClientRecord
+ */
+export type ClientRecord = Message<"catena.v1.ClientRecord"> & {
+  /**
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: uint64 client_sequence = 2;
+   */
+  clientSequence: bigint;
+
+  /**
+   * The encoded reply the client got (absent for a write recorded without one).
+   *
+   * @generated from field: bytes result = 3;
+   */
+  result: Uint8Array;
+
+  /**
+   * @generated from field: bool has_result = 4;
+   */
+  hasResult: boolean;
+};
+
+/**
+ * Describes the message catena.v1.ClientRecord.
+ * Use `create(ClientRecordSchema)` to create a new message.
+ */
+export const ClientRecordSchema: GenMessage<ClientRecord> = /*@__PURE__*/
+  messageDesc(file_catena, 58);
+
+/**
+ * Written at the target chain's head before it owns the slots: records kept as they are
+ * (version, expiry, flags), client records merged (the newest per client wins). Refused once this
+ * chain owns any of the slots.
+ *
+ * @generated from message catena.v1.SlotImportRequest
+ */
+export type SlotImportRequest = Message<"catena.v1.SlotImportRequest"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+
+  /**
+   * @generated from field: repeated catena.v1.SlotRecord records = 3;
+   */
+  records: SlotRecord[];
+
+  /**
+   * @generated from field: repeated catena.v1.ClientRecord clients = 4;
+   */
+  clients: ClientRecord[];
+
+  /**
+   * As in SlotFreezeRequest.
+   *
+   * @generated from field: uint64 map_version = 5;
+   */
+  mapVersion: bigint;
+};
+
+/**
+ * Describes the message catena.v1.SlotImportRequest.
+ * Use `create(SlotImportRequestSchema)` to create a new message.
+ */
+export const SlotImportRequestSchema: GenMessage<SlotImportRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 59);
+
+/**
+ * @generated from message catena.v1.SlotImportReply
+ */
+export type SlotImportReply = Message<"catena.v1.SlotImportReply"> & {
+  /**
+   * @generated from field: uint64 records = 1;
+   */
+  records: bigint;
+};
+
+/**
+ * Describes the message catena.v1.SlotImportReply.
+ * Use `create(SlotImportReplySchema)` to create a new message.
+ */
+export const SlotImportReplySchema: GenMessage<SlotImportReply> = /*@__PURE__*/
+  messageDesc(file_catena, 60);
+
+/**
+ * Written at the source chain's head once the target owns the slots: removes a page of their
+ * records after `after`; the page with nothing more (empty cursor) also unfreezes them. Refused
+ * while this chain still owns any of the slots.
+ *
+ * @generated from message catena.v1.SlotDropRequest
+ */
+export type SlotDropRequest = Message<"catena.v1.SlotDropRequest"> & {
+  /**
+   * @generated from field: uint32 first = 1;
+   */
+  first: number;
+
+  /**
+   * @generated from field: uint32 last = 2;
+   */
+  last: number;
+
+  /**
+   * @generated from field: bytes after = 3;
+   */
+  after: Uint8Array;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message catena.v1.SlotDropRequest.
+ * Use `create(SlotDropRequestSchema)` to create a new message.
+ */
+export const SlotDropRequestSchema: GenMessage<SlotDropRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 61);
+
+/**
+ * @generated from message catena.v1.SlotDropReply
+ */
+export type SlotDropReply = Message<"catena.v1.SlotDropReply"> & {
+  /**
+   * @generated from field: uint64 removed = 1;
+   */
+  removed: bigint;
+
+  /**
+   * @generated from field: bytes cursor = 2;
+   */
+  cursor: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.SlotDropReply.
+ * Use `create(SlotDropReplySchema)` to create a new message.
+ */
+export const SlotDropReplySchema: GenMessage<SlotDropReply> = /*@__PURE__*/
+  messageDesc(file_catena, 62);
 
 /**
  * @generated from enum catena.v1.SetCondition

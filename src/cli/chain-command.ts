@@ -1,0 +1,115 @@
+// `catena chain add|remove|show`: change how many chains a running cluster has. It edits the
+// layout in the coordinator (compare-and-set, like every configuration write); the manager does
+// the rest in the background: a new chain starts from spare nodes and slots move to it; a removed
+// chain (the highest-numbered) hands its slots to the others and is retired, its nodes becoming
+// spare. `catena status --watch` shows the move.
+
+import { clusterPaths } from '../coordination/cluster-paths.js';
+import { connectCoordinator } from '../coordination/connect.js';
+import { CoordinatorError } from '../coordination/coordinator.js';
+import {
+  decodeLayout,
+  encodeLayout,
+  layoutChainsMax,
+  layoutDefault,
+  layoutReplicasMax,
+  type Layout,
+} from '../coordination/placement.js';
+import { CatenaError } from '../core/errors.js';
+import { sessionTimeoutMsDefault } from '../core/limits.js';
+import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+
+const chainFlags: FlagSpec = {
+  coordinator: {
+    kind: 'string',
+    description: 'zk://host:port[,...] or embedded://host:port (catena up: port + 9)',
+    default: 'embedded://127.0.0.1:7009',
+  },
+  cluster: { kind: 'string', description: 'cluster name', default: 'local' },
+  replicas: { kind: 'string', description: 'nodes per chain (needed when the cluster has no layout yet)' },
+  help: { kind: 'boolean', description: 'show this help' },
+};
+
+export const chainHelp = `Usage: catena chain <add|remove|show> [options]
+
+  add      one more chain: it starts from spare nodes (start more nodes, or catena up with more
+           --nodes than --chains x --replicas), then slots move to it in the background
+  remove   one chain fewer: the highest-numbered chain hands its slots to the others, then is
+           retired and its nodes become spare
+  show     the layout (chains and nodes per chain)
+
+Watch a move with: catena status --watch
+
+Options:
+${renderFlags(chainFlags)}
+`;
+
+export async function runChain(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, chainFlags);
+  if (args.flags.has('help')) {
+    process.stdout.write(chainHelp);
+    return 0;
+  }
+  const [action, extra] = args.positional;
+  if (action !== 'add' && action !== 'remove' && action !== 'show') {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `expected add, remove or show\n\n${chainHelp}`);
+  }
+  if (extra !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${extra}`);
+  const url = flagString(args, chainFlags, 'coordinator')!;
+  const paths = clusterPaths(flagString(args, chainFlags, 'cluster')!);
+  const replicas = flagInt(args, chainFlags, 'replicas', { min: 1, max: layoutReplicasMax });
+  const coordinator = await connectCoordinator(url, { sessionTimeoutMs: sessionTimeoutMsDefault });
+  try {
+    const found = await coordinator.get(paths.layout);
+    const stored = found === undefined ? undefined : decodeLayout(found.data);
+    if (found !== undefined && stored === undefined) {
+      throw new CatenaError('ERR_COORDINATOR', `the layout at ${paths.layout} is unreadable`);
+    }
+    const current = stored ?? layoutDefault;
+    if (action === 'show') {
+      process.stdout.write(`${describe(current)}${stored === undefined ? ' (no layout stored: the default)' : ''}\n`);
+      return 0;
+    }
+    const next: Layout = {
+      chains: current.chains + (action === 'add' ? 1 : -1),
+      replicas: replicas ?? current.replicas,
+    };
+    if (next.replicas === 0 && action === 'add') {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        'this cluster puts every node in one chain (no layout): give --replicas N for the chains to have N nodes each',
+      );
+    }
+    if (next.chains < 1) throw new CatenaError('ERR_INVALID_ARGUMENT', 'a cluster keeps at least one chain');
+    if (next.chains > layoutChainsMax)
+      throw new CatenaError('ERR_INVALID_ARGUMENT', `at most ${layoutChainsMax} chains`);
+    try {
+      if (found === undefined) {
+        await coordinator.ensurePath(paths.root);
+        await coordinator.create(paths.layout, encodeLayout(next), 'persistent');
+      } else {
+        await coordinator.set(paths.layout, encodeLayout(next), found.version);
+      }
+    } catch (error) {
+      if (error instanceof CoordinatorError && (error.code === 'bad-version' || error.code === 'node-exists')) {
+        throw new CatenaError('ERR_COORDINATOR', 'the layout changed meanwhile: run the command again');
+      }
+      throw error;
+    }
+    const what =
+      action === 'add'
+        ? `chain c${next.chains - 1} starts once ${Math.max(1, next.replicas)} spare nodes are there; then slots move to it`
+        : `chain c${next.chains} hands its slots to the others, then is retired`;
+    process.stdout.write(
+      `layout: ${describe(next)} (was ${describe(current)})\n${what}\nwatch it: catena status --watch\n`,
+    );
+    return 0;
+  } finally {
+    await coordinator.close();
+  }
+}
+
+function describe(layout: Layout): string {
+  const nodes = layout.replicas === 0 ? 'every node' : `${layout.replicas} nodes each`;
+  return `${layout.chains} chain${layout.chains === 1 ? '' : 's'}, ${nodes}`;
+}

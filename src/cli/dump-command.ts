@@ -1,0 +1,225 @@
+// `catena dump`: saves every node's table to `<out>/<nodeId>.jsonl`. Asks one node for the
+// topology, then fetches `GET /dump` from each node's admin listener (admin.ts; the format is in
+// server/dump.ts) and streams it to its file, never holding a dump in memory. Each node is
+// dumped from its own store, so the files of one chain's replicas can be compared; the tail's
+// holds what the chain has committed.
+//
+// A file appears whole or not at all (written to .tmp, fsynced, renamed): its stream must carry
+// the expected node's header and end at the end of a line, or it is discarded. A node that does
+// not answer, answers with something else, or stops sending for dumpIdleTimeoutMs is reported,
+// the others are still dumped, and the command exits 1.
+//
+// A standalone node does not report its admin address (its topology lists no nodes): give it
+// with --admin, and start the node with --admin-port.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClusterClient } from '../client/cluster-client.js';
+import { splitAddress } from '../core/address.js';
+import { AssertionError } from '../core/assert.js';
+import { CatenaError } from '../core/errors.js';
+import { DumpStreamCheck, writeFileAtomically, type DumpSummary } from '../server/dump.js';
+import { flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { connectFromFlags, connectionFlags } from './connection.js';
+import { alignColumns } from './status.js';
+
+const dumpFlags: FlagSpec = {
+  ...connectionFlags,
+  out: { kind: 'string', description: 'directory for the files, created if missing (default ./catena-dump-<time>)' },
+  admin: { kind: 'string', description: "a standalone node's admin address, host:port (cluster nodes report theirs)" },
+  help: { kind: 'boolean', description: 'show this help' },
+};
+
+/** A node that sends nothing for this long is given up on (it may be stuck, or the network gone). */
+const dumpIdleTimeoutMs = 30_000;
+/** Nodes dumped at once. */
+const dumpFetchesConcurrentMax = 4;
+/** A node id becomes a file name: only these, so a bad or hostile id cannot leave `--out`. */
+const safeNodeId = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+
+export const dumpHelp = `Usage: catena dump [--host H --port P | --seeds h:p,h:p] [--out DIR] [--admin H:P]
+
+Saves the table of every node of the cluster, one file per node: <out>/<nodeId>.jsonl, JSON lines
+(a header, then one line per key: key, value, version, expiresAtMs, flags). Each node's table is
+read from its admin listener (GET /dump), so nodes need --admin-port. Prints one line per node
+(keys, bytes, file) and the total; a node that cannot be dumped is reported and the others are
+still dumped (exit code 1).
+
+Options:
+${renderFlags(dumpFlags)}
+`;
+
+/** A node to dump: its admin address; '' when it registered none, undefined when it is not registered (down). */
+export interface DumpTarget {
+  nodeId: string;
+  admin: string | undefined;
+}
+
+export type NodeDump =
+  ({ ok: true; nodeId: string; file: string } & DumpSummary) | { ok: false; nodeId: string; reason: string };
+
+export async function runDump(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, dumpFlags);
+  if (args.flags.has('help')) {
+    process.stdout.write(dumpHelp);
+    return 0;
+  }
+  if (args.positional.length > 0) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
+  }
+  const admin = flagString(args, dumpFlags, 'admin');
+  if (admin !== undefined && splitAddress(admin) === undefined) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--admin must be host:port');
+  }
+  const outDir = flagString(args, dumpFlags, 'out') ?? defaultOutDir(new Date());
+  const client = await connectFromFlags(args, dumpFlags);
+  let targets: DumpTarget[];
+  try {
+    targets = await findTargets(client, admin);
+  } finally {
+    await client.close();
+  }
+  await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `cannot create --out ${outDir}: ${String(error)}`);
+  });
+  const dumps = await dumpNodes(targets, { outDir, idleTimeoutMs: dumpIdleTimeoutMs });
+  process.stdout.write(`${renderDumps(dumps, outDir)}\n`);
+  const failed = dumps.filter((dump) => !dump.ok).length;
+  if (failed > 0) process.stderr.write(`catena: ${failed} of ${dumps.length} nodes could not be dumped\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+/** ./catena-dump-<ISO time without colons>, e.g. catena-dump-2026-01-31T120000.000Z */
+export function defaultOutDir(now: Date): string {
+  return `catena-dump-${now.toISOString().replaceAll(':', '')}`;
+}
+
+/** The nodes to dump: every node the topology names, or the standalone node itself. */
+export async function findTargets(client: ClusterClient, adminOverride: string | undefined): Promise<DumpTarget[]> {
+  const topology = await client.topology();
+  if (client.isStandalone) {
+    const { nodeId } = await client.nodeStatus();
+    const admin = adminOverride ?? topology.nodes.find((node) => node.nodeId === nodeId)?.admin ?? '';
+    if (admin === '') {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        `${client.anyNodeAddress} is a standalone node (${nodeId}) that reports no admin address: ` +
+          'it needs --admin-port, and its admin address given here with --admin host:port',
+      );
+    }
+    return [{ nodeId, admin }];
+  }
+  if (adminOverride !== undefined) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--admin is for a standalone node: cluster nodes report theirs');
+  }
+  const admins = new Map<string, string | undefined>();
+  for (const chain of topology.chains) {
+    for (const id of [...chain.members, chain.joining]) if (id !== '') admins.set(id, undefined);
+  }
+  for (const node of topology.nodes) admins.set(node.nodeId, node.admin);
+  return [...admins].map(([nodeId, admin]) => ({ nodeId, admin }));
+}
+
+/** Dumps each target to `<outDir>/<nodeId>.jsonl`, a few at a time; results in target order. */
+export async function dumpNodes(
+  targets: readonly DumpTarget[],
+  options: { outDir: string; idleTimeoutMs: number },
+): Promise<NodeDump[]> {
+  const results: NodeDump[] = new Array<NodeDump>(targets.length);
+  let next = 0;
+  const worker = async () => {
+    for (let index = next++; index < targets.length; index = next++) {
+      results[index] = await dumpNode(targets[index]!, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(dumpFetchesConcurrentMax, targets.length) }, worker));
+  return results;
+}
+
+async function dumpNode(target: DumpTarget, options: { outDir: string; idleTimeoutMs: number }): Promise<NodeDump> {
+  const { nodeId } = target;
+  if (!safeNodeId.test(nodeId)) return { ok: false, nodeId, reason: 'node id is not a safe file name' };
+  if (target.admin === undefined) return { ok: false, nodeId, reason: 'in a chain but not registered (down?)' };
+  if (target.admin === '') return { ok: false, nodeId, reason: 'no admin address registered (needs --admin-port)' };
+  const address = splitAddress(target.admin);
+  if (address === undefined) return { ok: false, nodeId, reason: `bad admin address ${target.admin}` };
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  const url = `http://${host}:${address.port}/dump`;
+  const file = join(options.outDir, `${nodeId}.jsonl`);
+  try {
+    const summary = await writeFileAtomically(file, (write) => fetchDump(url, nodeId, options.idleTimeoutMs, write));
+    return { ok: true, nodeId, file, ...summary };
+  } catch (error) {
+    if (error instanceof AssertionError) throw error;
+    return { ok: false, nodeId, reason: `${url}: ${describeFailure(error)}` };
+  }
+}
+
+class DumpRefused extends Error {}
+
+/** Streams one node's dump through `write`, checking it as it goes; throws what went wrong. */
+async function fetchDump(
+  url: string,
+  nodeId: string,
+  idleTimeoutMs: number,
+  write: (chunk: Uint8Array) => Promise<void>,
+): Promise<DumpSummary> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const idle = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new DumpRefused(`nothing for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+  };
+  idle();
+  try {
+    const response = await fetch(url, { signal: controller.signal });
+    if (response.status !== 200 || response.body === null) {
+      await response.body?.cancel();
+      throw new DumpRefused(refusal(response.status, response.statusText));
+    }
+    const check = new DumpStreamCheck(nodeId);
+    for await (const chunk of response.body) {
+      idle();
+      check.push(chunk);
+      await write(chunk);
+    }
+    const checked = check.finish();
+    if (!checked.ok) throw new DumpRefused(checked.reason);
+    return { keys: checked.value.keys, bytes: checked.value.bytes };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function refusal(status: number, statusText: string): string {
+  if (status === 404) return 'HTTP 404: the node serves no /dump';
+  if (status === 503) return 'HTTP 503: the node is busy with other dumps; try again';
+  return `HTTP ${status} ${statusText}`;
+}
+
+/** fetch rejects with the abort reason (a DumpRefused) itself or as the cause; network errors carry a code. */
+function describeFailure(error: unknown): string {
+  if (error instanceof DumpRefused || error instanceof CatenaError) return error.message;
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof DumpRefused) return cause.message;
+  const detail = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : undefined;
+  return detail === undefined ? error.message : `${error.message} (${String(detail)})`;
+}
+
+/** One line per node and a total, aligned (pure). */
+export function renderDumps(dumps: readonly NodeDump[], outDir: string): string {
+  const rows = [['NODE', 'KEYS', 'BYTES', 'FILE']];
+  for (const dump of dumps) {
+    rows.push(
+      dump.ok
+        ? [dump.nodeId, String(dump.keys), String(dump.bytes), dump.file]
+        : [dump.nodeId, '-', '-', `failed: ${dump.reason}`],
+    );
+  }
+  const done = dumps.filter((dump) => dump.ok);
+  const keys = done.reduce((sum, dump) => sum + dump.keys, 0);
+  const bytes = done.reduce((sum, dump) => sum + dump.bytes, 0);
+  rows.push(['total', String(keys), String(bytes), `${done.length} of ${dumps.length} nodes in ${outDir}`]);
+  return alignColumns(rows).join('\n');
+}
