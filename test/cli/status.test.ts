@@ -104,7 +104,9 @@ describe('catena status report (pure)', () => {
     const sharded = result({
       case: 'topology',
       value: {
-        ...topology,
+        cluster: 'demo',
+        manager: 'n2',
+        nodes: topology.nodes.map((n) => ({ nodeId: n.nodeId, native: n.native })),
         chains: [
           { chainId: 'c0', epoch: 7n, members: ['n1', 'n2', 'n3'], joining: '' },
           { chainId: 'c1', epoch: 2n, members: ['n4'], joining: '' },
