@@ -237,7 +237,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const readyTimer = setTimeout(() => log.log('warn', 'some nodes are slow to start: see their logs'), readyTimeoutMs);
   await Promise.all(nodes.map((node) => launch(node)));
   clearTimeout(readyTimer);
-  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes }));
+  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes, layout }));
   await stopped;
   process.stdout.write('stopped\n');
   return 0;
@@ -286,9 +286,20 @@ async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layo
   }
 }
 
-function summary(options: { cluster: string; coordinatorUrl: string; dataDir: string; nodes: Managed[] }): string {
+function summary(options: {
+  cluster: string;
+  coordinatorUrl: string;
+  dataDir: string;
+  nodes: Managed[];
+  layout: Layout | undefined;
+}): string {
   const lines = [
     `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
+    ...(options.layout === undefined
+      ? []
+      : [
+          `layout: ${options.layout.chains} chains of ${options.layout.replicas} nodes, the 16384 hash slots spread over them (catena status shows them)`,
+        ]),
     '',
     '  node    id        native           redis (RESP)     memcached        admin (http)     chain traffic    data',
   ];
