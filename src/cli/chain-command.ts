@@ -27,6 +27,10 @@ const chainFlags: FlagSpec = {
   },
   cluster: { kind: 'string', description: 'cluster name', default: 'local' },
   replicas: { kind: 'string', description: 'nodes per chain (needed when the cluster has no layout yet)' },
+  auto: {
+    kind: 'string',
+    description: 'on: add a chain whenever --replicas spare nodes are there (nodes added grow the cluster); off',
+  },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
@@ -58,6 +62,10 @@ export async function runChain(argv: readonly string[]): Promise<number> {
   const url = flagString(args, chainFlags, 'coordinator')!;
   const paths = clusterPaths(flagString(args, chainFlags, 'cluster')!);
   const replicas = flagInt(args, chainFlags, 'replicas', { min: 1, max: layoutReplicasMax });
+  const auto = flagString(args, chainFlags, 'auto');
+  if (auto !== undefined && auto !== 'on' && auto !== 'off') {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--auto is on or off');
+  }
   const coordinator = await connectCoordinator(url, { sessionTimeoutMs: sessionTimeoutMsDefault });
   try {
     const found = await coordinator.get(paths.layout);
@@ -70,9 +78,11 @@ export async function runChain(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${describe(current)}${stored === undefined ? ' (no layout stored: the default)' : ''}\n`);
       return 0;
     }
+    const autoOn = auto === undefined ? current.auto === true : auto === 'on';
     const next: Layout = {
       chains: current.chains + (action === 'add' ? 1 : -1),
       replicas: replicas ?? current.replicas,
+      ...(autoOn ? { auto: true } : {}),
     };
     if (next.replicas === 0 && action === 'add') {
       throw new CatenaError(
@@ -111,5 +121,6 @@ export async function runChain(argv: readonly string[]): Promise<number> {
 
 function describe(layout: Layout): string {
   const nodes = layout.replicas === 0 ? 'every node' : `${layout.replicas} nodes each`;
-  return `${layout.chains} chain${layout.chains === 1 ? '' : 's'}, ${nodes}`;
+  const auto = layout.auto === true ? ', a chain added whenever enough nodes are spare' : '';
+  return `${layout.chains} chain${layout.chains === 1 ? '' : 's'}, ${nodes}${auto}`;
 }

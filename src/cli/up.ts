@@ -41,6 +41,7 @@ export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
   chains: { kind: 'string', description: 'chains to shard the slots over (default 1)' },
   replicas: { kind: 'string', description: 'nodes per chain (default: nodes / chains)' },
+  'auto-chains': { kind: 'boolean', description: 'add a chain whenever --replicas spare nodes are there' },
   port: { kind: 'string', description: 'first node native port (node i: port + 10·i)', default: '7000' },
   'data-dir': { kind: 'string', description: 'where nodes keep their data', default: './catena-data' },
   cluster: { kind: 'string', description: 'cluster name', default: 'local' },
@@ -247,7 +248,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
 function layoutFromFlags(args: ReturnType<typeof parseArgs>, nodes: number): Layout | undefined {
   const chains = flagInt(args, upFlags, 'chains', { min: 1, max: layoutChainsMax });
   const replicasFlag = flagInt(args, upFlags, 'replicas', { min: 1, max: layoutReplicasMax });
-  if (chains === undefined && replicasFlag === undefined) return undefined;
+  const auto = args.flags.has('auto-chains');
+  if (chains === undefined && replicasFlag === undefined && !auto) return undefined;
   const chainCount = chains ?? 1;
   const replicas = replicasFlag ?? Math.max(1, Math.floor(nodes / chainCount));
   if (chainCount * replicas > nodes) {
@@ -256,7 +258,7 @@ function layoutFromFlags(args: ReturnType<typeof parseArgs>, nodes: number): Lay
       `${chainCount} chains of ${replicas} nodes need ${chainCount * replicas} nodes: --nodes is ${nodes}`,
     );
   }
-  return { chains: chainCount, replicas };
+  return auto ? { chains: chainCount, replicas, auto } : { chains: chainCount, replicas };
 }
 
 /**
@@ -274,7 +276,8 @@ async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layo
       return;
     }
     const stored = decodeLayout(existing.data);
-    if (stored !== undefined && (stored.chains !== layout.chains || stored.replicas !== layout.replicas)) {
+    const same = (a: Layout, b: Layout) => a.chains === b.chains && a.replicas === b.replicas && a.auto === b.auto;
+    if (stored !== undefined && !same(stored, layout)) {
       throw new CatenaError(
         'ERR_INVALID_ARGUMENT',
         `cluster ${cluster} already has ${stored.chains} chains of ${stored.replicas}: start it without --chains/--replicas, or use another --data-dir (moving slots between chains is not supported yet)`,

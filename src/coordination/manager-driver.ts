@@ -25,6 +25,8 @@ import {
   candidatesByChain,
   chainToStart,
   decodeLayout,
+  encodeLayout,
+  grownLayout,
   layoutDefault,
   wantedChains,
   type Layout,
@@ -105,6 +107,8 @@ export class ManagerDriver {
     const start = chainToStart(layout, configs, placement);
     if (start !== undefined) return this.startChain(start.chainId, start.first);
     const candidates = candidatesByChain(layout, configs, placement);
+    const grown = grownLayout(layout, configs, placement);
+    if (grown !== undefined) return this.growLayout(grown);
     for (const { config, version } of chains) {
       const decision = decide(config, this.view(config, nodes, candidates.get(config.chainId) ?? []));
       if (decision.kind === 'none') continue;
@@ -170,6 +174,23 @@ export class ManagerDriver {
       joining: decision.config.joining ?? null,
       why: decision.why,
     });
+    return true;
+  }
+
+  /** Nodes were added and `auto` is on: one chain more (written like an operator's `catena chain add`). */
+  private async growLayout(layout: Layout): Promise<boolean> {
+    const found = await this.coordinator.get(this.paths.layout);
+    if (found === undefined) return false;
+    try {
+      await this.coordinator.multi([
+        { kind: 'check', path: this.lockPath, version: anyVersion },
+        { kind: 'set', path: this.paths.layout, data: encodeLayout(layout), version: found.version },
+      ]);
+    } catch (error) {
+      if (error instanceof CoordinatorError && (error.code === 'bad-version' || error.code === 'no-node')) return false;
+      throw error;
+    }
+    this.log.log('info', 'enough spare nodes for another chain: layout grown', { chains: layout.chains });
     return true;
   }
 

@@ -19,6 +19,8 @@ export interface Layout {
   readonly chains: number;
   /** Nodes per chain wanted; 0: no limit (every node joins a chain). */
   readonly replicas: number;
+  /** Add a chain whenever `replicas` spare nodes are there (nodes added to the cluster grow it). */
+  readonly auto?: boolean;
 }
 
 /** No layout document: one chain, every node in it (a cluster started node by node). */
@@ -129,6 +131,22 @@ export function candidatesByChain(
   return result;
 }
 
+/**
+ * With `auto`, the layout with one chain more when enough nodes are spare to fill it (and no
+ * chain is still missing or short of nodes), else undefined.
+ */
+export function grownLayout(
+  layout: Layout,
+  chains: readonly PlacedChain[],
+  nodes: readonly PlacementNode[],
+): Layout | undefined {
+  if (layout.auto !== true || layout.replicas === 0 || layout.chains >= layoutChainsMax) return undefined;
+  if (chains.length < layout.chains) return undefined;
+  if (chains.some((chain) => chain.members.length + (chain.joining ? 1 : 0) < layout.replicas)) return undefined;
+  if (spareNodes(chains, nodes).length < layout.replicas) return undefined;
+  return { ...layout, chains: layout.chains + 1 };
+}
+
 export function encodeLayout(layout: Layout): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(layout));
 }
@@ -146,5 +164,7 @@ export function decodeLayout(bytes: Uint8Array): Layout | undefined {
   const count = (v: unknown, min: number, max: number): v is number =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   if (!count(chains, 1, layoutChainsMax) || !count(replicas, 0, layoutReplicasMax)) return undefined;
-  return { chains, replicas };
+  const { auto } = value as Record<string, unknown>;
+  if (auto !== undefined && typeof auto !== 'boolean') return undefined;
+  return auto === true ? { chains, replicas, auto } : { chains, replicas };
 }

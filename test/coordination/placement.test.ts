@@ -12,6 +12,7 @@ import {
   chainToStart,
   decodeLayout,
   encodeLayout,
+  grownLayout,
   layoutChainsMax,
   layoutDefault,
   layoutReplicasMax,
@@ -657,5 +658,32 @@ describe('layout document', () => {
       fc.property(fc.json({ maxDepth: 2 }), (text) => valid(decodeLayout(utf8(text)))),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('grownLayout (auto: nodes added grow the cluster)', () => {
+  const auto: Layout = { chains: 2, replicas: 2, auto: true };
+  const full = [chain('c0', ['a', 'b']), chain('c1', ['c', 'd'])];
+  const nodes = (...ids: string[]) => ids.map((id) => node(id));
+
+  it('adds a chain once enough nodes are spare to fill it', () => {
+    assert.equal(grownLayout(auto, full, nodes('a', 'b', 'c', 'd', 'e')), undefined, 'one spare is not enough');
+    assert.deepEqual(grownLayout(auto, full, nodes('a', 'b', 'c', 'd', 'e', 'f')), { ...auto, chains: 3 });
+  });
+
+  it('waits while a chain is missing or short of nodes, and never grows without auto', () => {
+    const six = nodes('a', 'b', 'c', 'd', 'e', 'f');
+    assert.equal(grownLayout(auto, [full[0]!], six), undefined, 'c1 not started yet');
+    assert.equal(grownLayout(auto, [full[0]!, chain('c1', ['c'])], six), undefined, 'c1 short of a node');
+    assert.equal(grownLayout({ chains: 2, replicas: 2 }, full, six), undefined);
+    assert.equal(grownLayout({ chains: 1, replicas: 0, auto: true }, [chain('c0', ['a'])], six), undefined);
+    const dead = [...nodes('a', 'b', 'c', 'd'), node('e', { live: false }), node('f')];
+    assert.equal(grownLayout(auto, full, dead), undefined, 'a dead node is not spare');
+  });
+
+  it('keeps auto through encode and decode', () => {
+    assert.deepEqual(decodeLayout(encodeLayout(auto)), auto);
+    assert.deepEqual(decodeLayout(encodeLayout({ chains: 2, replicas: 2 })), { chains: 2, replicas: 2 });
+    assert.equal(decodeLayout(new TextEncoder().encode('{"chains":2,"replicas":2,"auto":"yes"}')), undefined);
   });
 });
