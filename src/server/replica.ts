@@ -188,8 +188,9 @@ export class Replica implements SlotMover {
   /** Slots frozen for a move to another chain (slotfreeze), until dropped (slotdrop); meta 'frozen'. */
   private frozen: FrozenRange[] = [];
   private readonly frozenSlots = new Uint8Array(slotCount);
-  /** The log sequence of the entry being applied (client records merged by slotimport take it). */
+  /** The log sequence and client of the entry being applied (client records merged by slotimport take the sequence). */
   private applyingSequence = 0;
+  private applyingClient = '';
 
   constructor(private readonly options: ReplicaOptions) {
     const store = options.store;
@@ -480,6 +481,7 @@ export class Replica implements SlotMover {
     let encoded: Uint8Array | undefined;
     if (seen.kind === 'new') {
       this.applyingSequence = entry.sequence;
+      this.applyingClient = id.clientId;
       result = this.execute(entry.operation);
       encoded = encodeResponse(0, result);
       if (id.clientId !== '') {
@@ -705,7 +707,8 @@ export class Replica implements SlotMover {
     if (newest > store.currentRevision) store.restoreRevision(newest);
     for (const client of request.clients) {
       const id = { clientId: client.clientId, clientSequence: Number(client.clientSequence) };
-      if (id.clientId === '' || this.clients.lookup(id).kind !== 'new') continue;
+      // The importing client's own record is written right after this entry applies.
+      if (id.clientId === '' || id.clientId === this.applyingClient || this.clients.lookup(id).kind !== 'new') continue;
       // A write this client made on the other chain: a retry of it here gets that result.
       const forgotten = this.clients.record(id, client.hasResult ? client.result : undefined, this.applyingSequence);
       store.putMeta(clientKeyPrefix + id.clientId, this.clients.entry(id.clientId));
@@ -996,7 +999,7 @@ function toEntry(sequence: number, record: LogRecord): LogEntry<ReplicatedOp> {
     epoch: record.e,
     requestId: { clientId: record.c, clientSequence: record.s },
     operation:
-      typeof record.g === 'number'
+      record.g !== undefined
         ? { request: record.r, nowMs: record.t, reclaim: record.g }
         : { request: record.r, nowMs: record.t },
   };

@@ -242,7 +242,16 @@ export class TestCluster {
       leaseValid: true,
       replica: undefined as unknown as Replica,
     };
-    const context: CommandContext = { store, clock: applyClock, valueBytesMax: valueBytesMaxDefault, node: facts(id) };
+    const context: CommandContext = {
+      store,
+      clock: applyClock,
+      valueBytesMax: valueBytesMaxDefault,
+      node: facts(id),
+      // As the node's: the replica moves slots (slotfreeze, slotimport, slotdrop run through it).
+      get slots() {
+        return member.replica;
+      },
+    };
     const replica = new Replica({
       self: id,
       store,

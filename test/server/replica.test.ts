@@ -306,6 +306,31 @@ describe('replica: chain replication over real stores', () => {
     }
   });
 
+  // Regression: entries read back from the stored log for a catch-up lost the key list of an
+  // expiry reclamation, and the joiner stopped on "only writes are logged".
+  it('catches a joiner up by delta through entries that reclaimed expired keys', async () => {
+    const cluster = new TestCluster();
+    try {
+      await threeChain(cluster);
+      for (let i = 0; i < 5; i++) await cluster.write('a', put(`short${i}`, 'v', 30n));
+      await cluster.write('a', put('kept', 'v'));
+      await waitFor('the head to reclaim the expired keys', () => cluster.store('a').size() === 1);
+      await cluster.settle();
+      cluster.start('d');
+      cluster.configure(['a', 'b', 'c'], { joining: 'd' });
+      await waitFor('c to report d caught up', () => cluster.caughtUp.some((c) => c.joiner === 'd'));
+      await cluster.settle();
+      assert.deepEqual(cluster.fatals, []);
+      assert.deepEqual(cluster.dump('d'), cluster.dump('c'));
+      assert.deepEqual(
+        cluster.dump('d').map((d) => d.key),
+        ['kept'],
+      );
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('brings a new node up by delta when the tail still has its whole log, then appends it', async () => {
     const cluster = new TestCluster();
     try {
