@@ -150,6 +150,7 @@ export class MigrationRunner {
     let records = 0;
     for (const clients of [false, true]) {
       let after: Uint8Array = new Uint8Array();
+      let firstPage = !clients;
       do {
         const page = await transport.send(from, 'slotexport', {
           first,
@@ -158,15 +159,19 @@ export class MigrationRunner {
           limit: this.options.pageRecords,
           clients,
         });
-        if (page.records.length > 0 || page.clients.length > 0) {
+        // The first page goes even when empty: it carries the source's revision (slots whose
+        // keys were all deleted still raise the target's versions above the source's).
+        if (firstPage || page.records.length > 0 || page.clients.length > 0) {
           await transport.send(to, 'slotimport', {
             first,
             last,
             records: page.records,
             clients: page.clients,
             mapVersion,
+            revision: page.revision,
           });
         }
+        firstPage = false;
         records += page.records.length;
         for (const record of page.records) bytes += record.key.length + record.value.length;
         await this.throttle(bytes, started);
@@ -195,7 +200,13 @@ export class MigrationRunner {
     const transport = await this.transport();
     let after: Uint8Array = new Uint8Array();
     do {
-      const page = await transport.send(from, 'slotdrop', { first, last, after, limit: this.options.pageRecords });
+      const page = await transport.send(from, 'slotdrop', {
+        first,
+        last,
+        after,
+        limit: this.options.pageRecords,
+        mapVersion: BigInt(map.version),
+      });
       after = page.cursor;
     } while (after.length > 0 && !this.stopped);
     if (this.stopped) return;

@@ -196,6 +196,8 @@ export interface FrozenRange {
   readonly first: number;
   readonly last: number;
   readonly to: string;
+  /** Set once dropped: the slot map version that handed the range to `to` (a fence, not a freeze). */
+  readonly handedAt?: number;
 }
 
 function validFrozen(frozen: unknown): boolean {
@@ -203,7 +205,8 @@ function validFrozen(frozen: unknown): boolean {
   if (!Array.isArray(frozen)) return false;
   return frozen.every((r: unknown) => {
     if (typeof r !== 'object' || r === null) return false;
-    const { first, last, to } = r as Record<string, unknown>;
+    const { first, last, to, handedAt } = r as Record<string, unknown>;
+    if (handedAt !== undefined && !isCount(handedAt)) return false;
     return (
       isCount(first) &&
       isCount(last) &&

@@ -114,6 +114,8 @@ const repairIntervalMs = 1_000;
 const migrationExamineMax = 100_000;
 const migrationScanStep = 1_000;
 const migrationPageBytesMax = 4 * 1024 * 1024;
+/** Hand-over fences a replica keeps (dropPage): the oldest are forgotten past this. */
+const fencesKept = 1024;
 /** A snapshot stream waits for its connection to drain below this before the next chunk. */
 const snapshotBacklogBytesMax = 8 * 1024 * 1024;
 
@@ -188,6 +190,8 @@ export class Replica implements SlotMover {
   /** Slots frozen for a move to another chain (slotfreeze), until dropped (slotdrop); meta 'frozen'. */
   private frozen: FrozenRange[] = [];
   private readonly frozenSlots = new Uint8Array(slotCount);
+  /** Per slot, the slot map version that handed it to another chain once dropped here (0: none). */
+  private readonly handedAt = new Uint32Array(slotCount);
   /** The log sequence and client of the entry being applied (client records merged by slotimport take the sequence). */
   private applyingSequence = 0;
   private applyingClient = '';
@@ -617,9 +621,18 @@ export class Replica implements SlotMover {
     return this.frozenSlots[slot] === 1;
   }
 
+  /**
+   * True when the slot was handed to another chain by a slot map newer than `mapVersion` and
+   * dropped here: a node whose map is that old must not take it for its own (it would serve the
+   * dropped slot as empty, or take writes for it that the new owner never sees).
+   */
+  handedOverSince(slot: number, mapVersion: number): boolean {
+    return this.handedAt[slot]! > mapVersion;
+  }
+
   /** True when some slot is frozen here. */
   anyFrozen(): boolean {
-    return this.frozen.length > 0;
+    return this.frozen.some((range) => range.handedAt === undefined);
   }
 
   /** True when every slot of the range is frozen here. */
@@ -631,13 +644,21 @@ export class Replica implements SlotMover {
   private setFrozen(ranges: readonly FrozenRange[]): void {
     this.frozen = ranges.map((r) => ({ ...r }));
     this.frozenSlots.fill(0);
-    for (const { first, last } of this.frozen) this.frozenSlots.fill(1, first, last + 1);
+    this.handedAt.fill(0);
+    for (const { first, last, handedAt } of this.frozen) {
+      if (handedAt === undefined) this.frozenSlots.fill(1, first, last + 1);
+      else for (let slot = first; slot <= last; slot++) this.handedAt[slot] = Math.max(this.handedAt[slot]!, handedAt);
+    }
+  }
+
+  private isFrozenRange(first: number, last: number): boolean {
+    return this.frozen.some((r) => r.first === first && r.last === last && r.handedAt === undefined);
   }
 
   /** Logged write: the range stops serving here (a repeat changes nothing). */
   freeze(request: RequestOf<'slotfreeze'>): ReplyInit<'slotfreeze'> {
     const { first, last, toChain } = request;
-    if (!this.frozen.some((r) => r.first === first && r.last === last)) {
+    if (!this.isFrozenRange(first, last)) {
       this.setFrozen([...this.frozen, { first, last, to: toChain }]);
       this.options.store.putMeta('frozen', this.frozen);
     }
@@ -676,7 +697,7 @@ export class Replica implements SlotMover {
       expiresAtMs: BigInt(entry.expiresAtMs),
       flags: entry.flags,
     }));
-    return { records, cursor: cursor ?? new Uint8Array() };
+    return { records, cursor: cursor ?? new Uint8Array(), revision: BigInt(this.options.store.currentRevision) };
   }
 
   /** Logged write: records of slots this chain is about to own, and the other chain's client table merged. */
@@ -703,7 +724,8 @@ export class Replica implements SlotMover {
       if (version > newest) newest = version;
     }
     // Versions stay what they were (a client's compare-and-set goes on working); new writes here
-    // must get higher ones.
+    // must get higher ones than any the source gave, a deleted key's included (so its revision).
+    newest = Math.max(newest, Number(request.revision));
     if (newest > store.currentRevision) store.restoreRevision(newest);
     for (const client of request.clients) {
       const id = { clientId: client.clientId, clientSequence: Number(client.clientSequence) };
@@ -717,18 +739,32 @@ export class Replica implements SlotMover {
     return { records: BigInt(request.records.length) };
   }
 
-  /** Logged write: removes a page of a range another chain now owns; the last page unfreezes it. */
+  /**
+   * Logged write: removes a page of a range another chain now owns. The last page unfreezes it,
+   * leaving a fence at the hand-over's map version (handedOverSince).
+   */
   dropPage(request: RequestOf<'slotdrop'>): ReplyInit<'slotdrop'> {
     const { first, last } = request;
     const limit = checkLimit(request.limit);
     // Only a frozen range is dropped: a late copy of an old drop finds it unfrozen and does nothing.
-    if (!this.frozen.some((r) => r.first === first && r.last === last))
-      return { removed: 0n, cursor: new Uint8Array() };
+    if (!this.isFrozenRange(first, last)) return { removed: 0n, cursor: new Uint8Array() };
     const { entries, cursor } = this.slotEntries(first, last, request.after, limit, Number.POSITIVE_INFINITY);
     const store = this.options.store;
     for (const entry of entries) store.delete(entry.key);
     if (cursor === undefined) {
-      this.setFrozen(this.frozen.filter((r) => r.last < first || r.first > last));
+      const handedAt = Number(request.mapVersion);
+      const to = this.frozen.find((r) => r.first === first && r.last === last && r.handedAt === undefined)!.to;
+      // Fences this one covers go; the oldest go past fencesKept (a node that many moves behind
+      // has long since refreshed its map).
+      const kept = this.frozen.filter(
+        (r) => !(r.first >= first && r.last <= last) && !(r.first === first && r.last === last),
+      );
+      const fences = kept.filter((r) => r.handedAt !== undefined);
+      const excess = Math.max(0, fences.length + 1 - fencesKept);
+      const dropped = new Set(fences.slice(0, excess));
+      const next = kept.filter((r) => !dropped.has(r));
+      if (handedAt > 0) next.push({ first, last, to, handedAt });
+      this.setFrozen(next);
       store.putMeta('frozen', this.frozen);
     }
     return { removed: BigInt(entries.length), cursor: cursor ?? new Uint8Array() };

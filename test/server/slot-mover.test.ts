@@ -91,10 +91,18 @@ const slotexport = (
   last: number,
   page: { after?: Uint8Array; limit?: number; clients?: boolean } = {},
 ) => command({ case: 'slotexport', value: { first, last, ...page } });
-const slotimport = (first: number, last: number, records: SlotRecordInit[], clients: ClientRecordInit[] = []) =>
-  command({ case: 'slotimport', value: { first, last, records, clients } });
-const slotdrop = (first: number, last: number, page: { after?: Uint8Array; limit?: number } = {}) =>
-  command({ case: 'slotdrop', value: { first, last, ...page } });
+const slotimport = (
+  first: number,
+  last: number,
+  records: SlotRecordInit[],
+  clients: ClientRecordInit[] = [],
+  revision = 0n,
+) => command({ case: 'slotimport', value: { first, last, records, clients, revision } });
+const slotdrop = (
+  first: number,
+  last: number,
+  page: { after?: Uint8Array; limit?: number; mapVersion?: bigint } = {},
+) => command({ case: 'slotdrop', value: { first, last, ...page } });
 
 /** Request ids of one writer, numbered from 1. */
 function writer(clientId: string): () => { clientId: string; clientSequence: number } {
@@ -604,6 +612,72 @@ describe('replica: moving slots between chains', () => {
       const late = replyOf(await write(cluster, 'a', slotdrop(first, last), manager()), 'slotdrop');
       assert.deepEqual([late.removed, late.cursor.length], [0n, 0]);
       assert.equal(text(replyOf(await read(cluster, 'c', get(fresh)), 'get').value), 'new');
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  // Found by the two-chain simulator (test/sim/sharded.test.ts, finding 1): a key deleted on the
+  // source is not exported, so the target must take the source's revision, not only the
+  // versions of the records it gets.
+  it("carries the source's revision: an export reports it and an import raises to it", async () => {
+    const source = new TestCluster();
+    try {
+      await threeChain(source);
+      const next = writer('source');
+      const gone = keyWhere('deleted-', true, 0, 99);
+      await write(source, 'a', put(gone, 'v'), next());
+      await write(source, 'a', command({ case: 'del', value: { key: bytes(gone) } }), next());
+      await write(source, 'a', slotfreeze(0, 99), next());
+      await source.settle();
+      const page = replyOf(await read(source, 'c', slotexport(0, 99)), 'slotexport');
+      assert.deepEqual(page.records, [], 'the deleted key is not exported');
+      assert.equal(page.revision, BigInt(source.store('c').currentRevision));
+      assert.ok(page.revision >= 2n, 'but its version is counted in the revision');
+    } finally {
+      await source.close();
+    }
+    const target = new TestCluster();
+    try {
+      await threeChain(target);
+      const next = writer('importer');
+      await write(target, 'a', slotimport(0, 8191, [], [], 500n), next());
+      await target.settle();
+      for (const id of ids) assert.equal(target.store(id).currentRevision, 500, `${id} took the source's revision`);
+      const key = keyWhere('after-import-', true, 0, 8191);
+      assert.equal(replyOf(await write(target, 'a', put(key, 'v'), next()), 'put').version, 501n);
+      await write(target, 'a', slotimport(0, 8191, [], [], 10n), next());
+      assert.equal(target.store('a').currentRevision, 501, 'an older revision never lowers it');
+    } finally {
+      await target.close();
+    }
+  });
+
+  // Found by the two-chain simulator (finding 2): once dropped, a slot must stay refused by a
+  // node whose slot map is older than the hand-over.
+  it('leaves a fence at the hand-over version when the last drop page unfreezes the range', async () => {
+    const cluster = new TestCluster();
+    try {
+      await threeChain(cluster);
+      const next = writer('manager');
+      const key = keyWhere('fenced-', true, 40, 49);
+      await write(cluster, 'a', put(key, 'v'), next());
+      await write(cluster, 'a', slotfreeze(40, 49), next());
+      assert.equal(
+        replyOf(await write(cluster, 'a', slotdrop(40, 49, { mapVersion: 7n }), next()), 'slotdrop').removed,
+        1n,
+      );
+      await cluster.settle();
+      for (const id of ids) {
+        const replica = cluster.replica(id);
+        assert.equal(replica.isFrozen(45), false, `${id}: unfrozen`);
+        assert.equal(replica.anyFrozen(), false);
+        assert.equal(replica.handedOverSince(45, 6), true, `${id}: a map older than the hand-over is fenced`);
+        assert.equal(replica.handedOverSince(45, 7), false, `${id}: the hand-over's map is not`);
+        assert.equal(replica.handedOverSince(50, 0), false, 'only the range');
+      }
+      await cluster.restart('c');
+      assert.equal(cluster.replica('c').handedOverSince(45, 6), true, 'the fence is kept on disk');
     } finally {
       await cluster.close();
     }
