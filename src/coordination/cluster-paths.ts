@@ -10,6 +10,7 @@
 // not parse is reported and ignored, never trusted.
 
 import type { ChainConfig } from './chain-config.js';
+import { parseJsonObject } from '../core/json.js';
 
 export interface ClusterPaths {
   readonly root: string;
@@ -59,20 +60,12 @@ export interface NodeInfo {
 export const chainIdDefault = 'c0';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
-function parse(bytes: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(decoder.decode(bytes));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parse = parseJsonObject;
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

@@ -14,6 +14,8 @@
 //     chain with the fewest nodes that has room (ties: the lower id); `replicas` 0 means no limit;
 //   * extra nodes stay spare (standbys): they join when a chain loses a member.
 
+import { parseJsonObject } from '../core/json.js';
+
 export interface Layout {
   /** Chains wanted. */
   readonly chains: number;
@@ -153,18 +155,13 @@ export function encodeLayout(layout: Layout): Uint8Array {
 
 /** The layout in a stored document, or undefined when it is not a valid one. */
 export function decodeLayout(bytes: Uint8Array): Layout | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { chains, replicas } = value as Record<string, unknown>;
+  const value = parseJsonObject(bytes);
+  if (value === undefined) return undefined;
+  const { chains, replicas } = value;
   const count = (v: unknown, min: number, max: number): v is number =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   if (!count(chains, 1, layoutChainsMax) || !count(replicas, 0, layoutReplicasMax)) return undefined;
-  const { auto } = value as Record<string, unknown>;
+  const { auto } = value;
   if (auto !== undefined && typeof auto !== 'boolean') return undefined;
   return auto === true ? { chains, replicas, auto } : { chains, replicas };
 }

@@ -8,6 +8,7 @@
 // every change, so a copy can tell which of two maps is newer.
 
 import { assert } from '../core/assert.js';
+import { parseJsonObject } from '../core/json.js';
 import { slotCount } from './slots.js';
 
 /** Slots first..last (inclusive) belong to chainId. */
@@ -138,14 +139,9 @@ function decodeMigration(value: unknown): Migration | undefined | false {
 
 /** The map in a stored document, or undefined when it is not a valid one (never trusted). */
 export function decodeSlotMap(bytes: Uint8Array): SlotMap | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { version, ranges, migration } = value as Record<string, unknown>;
+  const value = parseJsonObject(bytes);
+  if (value === undefined) return undefined;
+  const { version, ranges, migration } = value;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) return undefined;
   if (!Array.isArray(ranges)) return undefined;
   const parsed: SlotRange[] = [];

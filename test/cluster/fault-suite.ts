@@ -7,8 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { checkHistory } from '../../src/testing/linearizability/checker.js';
 import {
+  assertLinearizable,
   finalReads,
   sleep,
   startCluster,
@@ -52,13 +52,7 @@ export function faultSuite(kind: CoordinatorKind, skip: string | false): void {
           `[faults ${kind}] ${name}: ${result.ok} operations, ${result.unknown} unknown, longest gap ${result.longestGapMs} ms\n`,
         );
         await finalReads(cluster, keys, result.operations);
-        const check = checkHistory(result.operations);
-        assert(
-          check.ok,
-          check.ok
-            ? ''
-            : `not linearizable on ${check.key}: ${check.reason}\n${JSON.stringify(check.operations.slice(-20), jsonBigint)}`,
-        );
+        assertLinearizable(result.operations);
         assert(result.ok > 100, `the load made progress (${result.ok} operations)`);
         assert(
           result.longestGapMs <= serviceGapMaxMs,
@@ -159,5 +153,3 @@ export function faultSuite(kind: CoordinatorKind, skip: string | false): void {
     });
   });
 }
-
-const jsonBigint = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? String(value) : value);

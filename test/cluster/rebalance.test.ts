@@ -18,8 +18,7 @@ import { Client } from '../../src/client/client.js';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { SlotTable } from '../../src/sharding/slot-map.js';
 import { keySlot } from '../../src/sharding/slots.js';
-import { checkHistory } from '../../src/testing/linearizability/checker.js';
-import { finalReads, jsonBigint, startCluster, startLoad, type TestCluster } from '../helpers/cluster.js';
+import { assertLinearizable, finalReads, startCluster, startLoad, type TestCluster } from '../helpers/cluster.js';
 import { killLeftoverServers } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -108,13 +107,7 @@ describe('moving slots between chains under a checked load', { concurrency: 1 },
     );
 
     await finalReads(cluster, loadKeys, result.operations);
-    const check = checkHistory(result.operations);
-    assert(
-      check.ok,
-      check.ok
-        ? ''
-        : `not linearizable on ${check.key}: ${check.reason}\n${JSON.stringify(check.operations.slice(-20), jsonBigint)}`,
-    );
+    assertLinearizable(result.operations);
 
     // The data set: every value readable, and held only by the chain owning its slot.
     const reader = await ClusterClient.connect({

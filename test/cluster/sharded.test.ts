@@ -14,8 +14,7 @@ import { ClusterClient, type Topology } from '../../src/client/cluster-client.js
 import { CatenaError } from '../../src/core/errors.js';
 import { evenSlotMap, SlotTable } from '../../src/sharding/slot-map.js';
 import { keySlot } from '../../src/sharding/slots.js';
-import { checkHistory } from '../../src/testing/linearizability/checker.js';
-import { finalReads, jsonBigint, startCluster, startLoad, type TestCluster } from '../helpers/cluster.js';
+import { assertLinearizable, finalReads, startCluster, startLoad, type TestCluster } from '../helpers/cluster.js';
 import { killLeftoverServers } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -201,13 +200,7 @@ describe('a sharded cluster: 9 nodes, 3 chains of 3', { concurrency: 1 }, () => 
     await load.progress(60, 20_000);
     const result = await load.stop();
     await finalReads(cluster, loadKeys, result.operations);
-    const check = checkHistory(result.operations);
-    assert(
-      check.ok,
-      check.ok
-        ? ''
-        : `not linearizable on ${check.key}: ${check.reason}\n${JSON.stringify(check.operations.slice(-20), jsonBigint)}`,
-    );
+    assertLinearizable(result.operations);
     process.stderr.write(`[sharded] kill a head: ${result.ok} operations, ${result.unknown} unknown\n`);
     // The other chains never noticed: their heads are where they were.
     const now = (await cluster.topology())!;

@@ -19,6 +19,7 @@ import { encodeLayout, type Layout } from '../../src/coordination/placement.js';
 import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import type { Input, Operation, Output } from '../../src/testing/linearizability/history.js';
 import { HistoryRecorder } from '../../src/testing/linearizability/history.js';
+import { checkHistory } from '../../src/testing/linearizability/checker.js';
 import { startZooKeeper, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { startServer, type ServerProcess } from './server-process.js';
@@ -223,6 +224,17 @@ async function writeLayout(coordinatorUrl: string, layout: Layout): Promise<void
   } finally {
     await coordinator.close();
   }
+}
+
+/** Fails with the key, the reason and the last operations when the history is not linearizable. */
+export function assertLinearizable(operations: Operation[]): void {
+  const check = checkHistory(operations);
+  assert(
+    check.ok,
+    check.ok
+      ? ''
+      : `not linearizable on ${check.key}: ${check.reason}\n${JSON.stringify(check.operations.slice(-20), jsonBigint)}`,
+  );
 }
 
 /** JSON.stringify replacer for replies that hold bigints. */
