@@ -13,6 +13,7 @@ import {
   layoutChainsMax,
   layoutDefault,
   layoutReplicasMax,
+  wantedChains,
   type Layout,
 } from '../coordination/placement.js';
 import { CatenaError } from '../core/errors.js';
@@ -34,12 +35,12 @@ const chainFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const chainHelp = `Usage: catena chain <add|remove|show> [options]
+export const chainHelp = `Usage: catena chain <add|remove [cN]|show> [options]
 
   add      one more chain: it starts from spare nodes (start more nodes, or catena up with more
            --nodes than --chains x --replicas), then slots move to it in the background
-  remove   one chain fewer: the highest-numbered chain hands its slots to the others, then is
-           retired and its nodes become spare
+  remove [cN]  one chain fewer: that chain (default: the highest-numbered) hands its slots to
+           the others, then is retired and its nodes become spare
   show     the layout (chains and nodes per chain)
 
 Watch a move with: catena status --watch
@@ -54,11 +55,12 @@ export async function runChain(argv: readonly string[]): Promise<number> {
     process.stdout.write(chainHelp);
     return 0;
   }
-  const [action, extra] = args.positional;
+  const [action, named, extra] = args.positional;
   if (action !== 'add' && action !== 'remove' && action !== 'show') {
     throw new CatenaError('ERR_INVALID_ARGUMENT', `expected add, remove or show\n\n${chainHelp}`);
   }
-  if (extra !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${extra}`);
+  const unexpected = action === 'remove' ? extra : named;
+  if (unexpected !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${unexpected}`);
   const url = flagString(args, chainFlags, 'coordinator')!;
   const paths = clusterPaths(flagString(args, chainFlags, 'cluster')!);
   const replicas = flagInt(args, chainFlags, 'replicas', { min: 1, max: layoutReplicasMax });
@@ -79,10 +81,19 @@ export async function runChain(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const autoOn = auto === undefined ? current.auto === true : auto === 'on';
+    const wanted = wantedChains(current);
+    const removed = action === 'remove' ? (named ?? wanted[wanted.length - 1]!) : undefined;
+    if (removed !== undefined && !wanted.includes(removed)) {
+      throw new CatenaError('ERR_INVALID_ARGUMENT', `no chain ${removed}: the chains are ${wanted.join(', ')}`);
+    }
+    // Removing the last chain needs no name kept; removing another keeps its id from being reused.
+    const retired = [...(current.retired ?? [])];
+    if (removed !== undefined && removed !== wanted[wanted.length - 1]) retired.push(removed);
     const next: Layout = {
       chains: current.chains + (action === 'add' ? 1 : -1),
       replicas: replicas ?? current.replicas,
       ...(autoOn ? { auto: true } : {}),
+      ...(retired.length > 0 ? { retired } : {}),
     };
     if (next.replicas === 0 && action === 'add') {
       throw new CatenaError(
@@ -108,8 +119,8 @@ export async function runChain(argv: readonly string[]): Promise<number> {
     }
     const what =
       action === 'add'
-        ? `chain c${next.chains - 1} starts once ${Math.max(1, next.replicas)} spare nodes are there; then slots move to it`
-        : `chain c${next.chains} hands its slots to the others, then is retired`;
+        ? `chain ${wantedChains(next).at(-1)} starts once ${Math.max(1, next.replicas)} spare nodes are there; then slots move to it`
+        : `chain ${removed} hands its slots to the others, then is retired`;
     process.stdout.write(
       `layout: ${describe(next)} (was ${describe(current)})\n${what}\nwatch it: catena status --watch\n`,
     );
@@ -122,5 +133,5 @@ export async function runChain(argv: readonly string[]): Promise<number> {
 function describe(layout: Layout): string {
   const nodes = layout.replicas === 0 ? 'every node' : `${layout.replicas} nodes each`;
   const auto = layout.auto === true ? ', a chain added whenever enough nodes are spare' : '';
-  return `${layout.chains} chain${layout.chains === 1 ? '' : 's'}, ${nodes}${auto}`;
+  return `${layout.chains} chain${layout.chains === 1 ? '' : 's'} (${wantedChains(layout).join(', ')}), ${nodes}${auto}`;
 }

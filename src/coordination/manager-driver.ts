@@ -103,7 +103,10 @@ export class ManagerDriver {
     const chains = await this.readChains();
     if ((await this.coordinator.exists(this.paths.slots)) === undefined) return this.createSlotMap(layout, chains);
     const configs = chains.map((chain) => chain.config);
-    const placement = nodes.map(placementNode);
+    // A restarted node waits to be removed from its chain before it may rejoin; one in no chain
+    // (its chain was retired meanwhile) has nothing to wait for.
+    const placed = new Set(configs.flatMap((c) => (c.joining === undefined ? c.members : [...c.members, c.joining])));
+    const placement = nodes.map((node) => placementNode(node, placed));
     const start = chainToStart(layout, configs, placement);
     if (start !== undefined) return this.startChain(start.chainId, start.first);
     const candidates = candidatesByChain(layout, configs, placement);
@@ -254,7 +257,9 @@ export class ManagerDriver {
     const live = new Set<string>();
     const restarted = new Set<string>();
     for (const node of nodes) {
-      if (!node.awaitingRemoval) live.add(node.nodeId);
+      // Awaiting removal matters only for a member of this chain (a restarted node of a retired
+      // chain is simply spare).
+      if (!node.awaitingRemoval || !config.members.includes(node.nodeId)) live.add(node.nodeId);
       else restarted.add(node.nodeId);
       const report = node.caughtUp;
       if (node.nodeId === tail && report?.chainId === config.chainId && report.epoch === config.epoch) {
@@ -300,10 +305,10 @@ export class ManagerDriver {
   }
 }
 
-function placementNode(node: NodeInfo): PlacementNode {
+function placementNode(node: NodeInfo, placed: ReadonlySet<string>): PlacementNode {
   return {
     nodeId: node.nodeId,
-    live: !node.awaitingRemoval,
+    live: !node.awaitingRemoval || !placed.has(node.nodeId),
     lastChain: node.chainId,
     lastSequence: node.lastSequence,
     lastEpoch: node.lastEpoch,

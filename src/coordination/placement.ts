@@ -23,6 +23,8 @@ export interface Layout {
   readonly replicas: number;
   /** Add a chain whenever `replicas` spare nodes are there (nodes added to the cluster grow it). */
   readonly auto?: boolean;
+  /** Chains removed by name (`catena chain remove c1`): their ids are skipped, never reused. */
+  readonly retired?: readonly string[];
 }
 
 /** No layout document: one chain, every node in it (a cluster started node by node). */
@@ -52,7 +54,10 @@ export const chainName = (index: number): string => `c${index}`;
 
 /** The chains a layout asks for, in order. */
 export function wantedChains(layout: Layout): string[] {
-  return Array.from({ length: layout.chains }, (_, i) => chainName(i));
+  const retired = new Set(layout.retired ?? []);
+  const wanted: string[] = [];
+  for (let i = 0; wanted.length < layout.chains; i++) if (!retired.has(chainName(i))) wanted.push(chainName(i));
+  return wanted;
 }
 
 /** Nodes that are a member or the joiner of some chain. */
@@ -161,7 +166,15 @@ export function decodeLayout(bytes: Uint8Array): Layout | undefined {
   const count = (v: unknown, min: number, max: number): v is number =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   if (!count(chains, 1, layoutChainsMax) || !count(replicas, 0, layoutReplicasMax)) return undefined;
-  const { auto } = value;
+  const { auto, retired } = value;
   if (auto !== undefined && typeof auto !== 'boolean') return undefined;
-  return auto === true ? { chains, replicas, auto } : { chains, replicas };
+  const names = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.length <= layoutChainsMax && v.every((id) => typeof id === 'string' && /^c\d+$/.test(id));
+  if (retired !== undefined && !names(retired)) return undefined;
+  return {
+    chains,
+    replicas,
+    ...(auto === true ? { auto } : {}),
+    ...(retired !== undefined && retired.length > 0 ? { retired } : {}),
+  };
 }

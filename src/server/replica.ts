@@ -69,7 +69,6 @@ import type { ReplyInit, SlotMover } from '../commands/index.js';
 import type { RequestOf } from '../protocol/native/codec.js';
 import { checkLimit } from '../commands/arguments.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
-import type { ScanEntry } from '../storage/store.js';
 
 /** The clock commands and the store see: the head's clock while an entry is applied, else the system's. */
 export class ApplyClock {
@@ -110,9 +109,8 @@ const snapshotStreamMsMax = 10 * 60_000;
 const catchUpBytesMax = 64 * 1024 * 1024;
 /** Every node repeats `hello` and its ack to its predecessor this often, repairing lost frames on an idle chain. */
 const repairIntervalMs = 1_000;
-/** Moving slots: records one export or drop page steps over at most, and bytes of one export page. */
-const migrationExamineMax = 100_000;
-const migrationScanStep = 1_000;
+/** Moving slots: keys one export or drop page steps over at most (values unread), and bytes of one export page. */
+const migrationExamineMax = 1_000_000;
 const migrationPageBytesMax = 4 * 1024 * 1024;
 /** Hand-over fences a replica keeps (dropPage): the oldest are forgotten past this. */
 const fencesKept = 1024;
@@ -689,14 +687,22 @@ export class Replica implements SlotMover {
       };
     }
     const bytesMax = Math.min(this.options.context.valueBytesMax, migrationPageBytesMax);
-    const { entries, cursor } = this.slotEntries(first, last, request.after, limit, bytesMax);
-    const records = entries.map((entry) => ({
-      key: entry.key,
-      value: entry.value,
-      version: BigInt(entry.version),
-      expiresAtMs: BigInt(entry.expiresAtMs),
-      flags: entry.flags,
-    }));
+    const store = this.options.store;
+    const records: { key: Buffer; value: Uint8Array; version: bigint; expiresAtMs: bigint; flags: number }[] = [];
+    let bytes = 0;
+    const cursor = this.rangeKeys(first, last, request.after, (key) => {
+      const record = store.get(key); // undefined once expired
+      if (record === undefined) return true;
+      records.push({
+        key: Buffer.from(key),
+        value: record.value,
+        version: BigInt(record.version),
+        expiresAtMs: BigInt(record.expiresAtMs),
+        flags: record.flags,
+      });
+      bytes += key.length + record.value.length + 64;
+      return records.length < limit && bytes < bytesMax;
+    });
     return { records, cursor: cursor ?? new Uint8Array(), revision: BigInt(this.options.store.currentRevision) };
   }
 
@@ -748,9 +754,13 @@ export class Replica implements SlotMover {
     const limit = checkLimit(request.limit);
     // Only a frozen range is dropped: a late copy of an old drop finds it unfrozen and does nothing.
     if (!this.isFrozenRange(first, last)) return { removed: 0n, cursor: new Uint8Array() };
-    const { entries, cursor } = this.slotEntries(first, last, request.after, limit, Number.POSITIVE_INFINITY);
+    const doomed: Buffer[] = [];
+    const cursor = this.rangeKeys(first, last, request.after, (key) => {
+      doomed.push(Buffer.from(key));
+      return doomed.length < limit;
+    });
     const store = this.options.store;
-    for (const entry of entries) store.delete(entry.key);
+    for (const key of doomed) store.delete(key); // expired records go too
     if (cursor === undefined) {
       const handedAt = Number(request.mapVersion);
       const to = this.frozen.find((r) => r.first === first && r.last === last && r.handedAt === undefined)!.to;
@@ -767,40 +777,30 @@ export class Replica implements SlotMover {
       this.setFrozen(next);
       store.putMeta('frozen', this.frozen);
     }
-    return { removed: BigInt(entries.length), cursor: cursor ?? new Uint8Array() };
+    return { removed: BigInt(doomed.length), cursor: cursor ?? new Uint8Array() };
   }
 
   /**
-   * Up to `limit` live records of slots first..last after `after` (about `bytesMax` bytes of keys
-   * and values), stepping over at most migrationExamineMax records; `cursor` undefined when none
-   * is left. Deterministic: the same store and clock give the same page on every replica.
+   * Keys of slots first..last after `after`, in order, from the table as this replica's log has
+   * made it (pending writes included, values unread): the same on every replica that applied the
+   * same entries, so a logged drop removes the same keys everywhere. `take` is called for each
+   * and returns false to end the page there; at most migrationExamineMax keys are stepped over.
+   * The cursor is undefined when no key is left.
    */
-  private slotEntries(
+  private rangeKeys(
     first: number,
     last: number,
     after: Uint8Array,
-    limit: number,
-    bytesMax: number,
-  ): { entries: ScanEntry[]; cursor: Uint8Array | undefined } {
-    const store = this.options.store;
-    const entries: ScanEntry[] = [];
-    let position: Uint8Array | undefined = after.length > 0 ? after : undefined;
+    take: (key: Uint8Array) => boolean,
+  ): Uint8Array | undefined {
     let examined = 0;
-    let bytes = 0;
-    for (;;) {
-      const page = store.scan({ after: position, limit: migrationScanStep, examineMax: migrationScanStep * 4 });
-      for (const entry of page.entries) {
-        examined += 1;
-        const slot = keySlot(entry.key);
-        if (slot < first || slot > last) continue;
-        entries.push(entry);
-        bytes += entry.key.length + entry.value.length + 64;
-        if (entries.length >= limit || bytes >= bytesMax) return { entries, cursor: Buffer.from(entry.key) };
-      }
-      if (page.cursor === undefined) return { entries, cursor: undefined };
-      position = page.cursor;
-      if (examined >= migrationExamineMax) return { entries, cursor: Buffer.from(position) };
+    for (const key of this.options.store.keysAfter(after.length > 0 ? after : undefined)) {
+      examined += 1;
+      const slot = keySlot(key);
+      if (slot >= first && slot <= last && !take(key)) return Buffer.from(key);
+      if (examined >= migrationExamineMax) return Buffer.from(key);
     }
+    return undefined;
   }
 
   // ---- catching a peer up (§3.7, §3.8) -------------------------------------------------------

@@ -217,6 +217,27 @@ export class LmdbStore extends BaseStore {
     yield* mergeOverlay(committed, overlay);
   }
 
+  /**
+   * Every key of the table after `after`, in order, pending writes included, values not read
+   * (expired keys included): for a reader that wants few of many keys (a slot export or drop)
+   * and reads or removes those alone. The same on every replica that applied the same entries.
+   */
+  *keysAfter(after?: Uint8Array): Iterable<Uint8Array> {
+    const start = after === undefined ? undefined : Buffer.from(after);
+    const committed = function* (data: Database<Buffer, Buffer>): Iterable<ScanEntry> {
+      for (const key of data.getKeys(start === undefined ? {} : { start })) {
+        if (start !== undefined && compareKeys(key, start) <= 0) continue;
+        yield { key } as unknown as ScanEntry; // only the key is read below
+      }
+    };
+    const overlay = [...this.pending]
+      .map(([id, record]) => ({ key: Buffer.from(id, 'latin1'), record }))
+      .filter(({ key }) => start === undefined || compareKeys(key, start) > 0)
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const entries = this.clearsPending > 0 ? [] : committed(this.data);
+    for (const entry of overlay.length === 0 ? entries : mergeOverlay(entries, overlay)) yield entry.key;
+  }
+
   private *committedRange(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
     let start: Buffer | undefined;
     if (options.prefix !== undefined && options.prefix.length > 0) start = Buffer.from(options.prefix);

@@ -2,12 +2,13 @@
 // a checked load while a chain is added and another removed, with nothing lost and every history
 // linearizable"). Real processes on the embedded coordinator:
 //
-//   1. 9 nodes with the layout "2 chains of 3": c0 and c1 form, 3 nodes stand by;
+//   1. 9 nodes with the layout "3 chains of 3": c0, c1 and c2 form;
 //   2. a data set of 600 keys is written, and a concurrent load (get, put, incr, cas over keys
 //      of every chain, recorded for the linearizability checker) starts;
-//   3. chain add (layout 3 chains): c2 forms from the standbys and a third of the slots move to it;
-//   4. chain remove (layout 2 chains): c2 hands its slots back, and in the middle of that move
-//      the head of the chain giving the slots up is SIGKILLed; the move resumes and c2 is retired;
+//   3. chain remove c1: c1 hands its slots to c0 and c2, and in the middle of that move its head
+//      is SIGKILLed; the move resumes, c1 is retired and its nodes become spare;
+//   4. chain add: the killed node restarts, c3 forms from the three spare nodes, and a third of
+//      the slots move to it;
 //   5. the load stops; every key is read again; the history must be linearizable, and every key
 //      of the data set must hold its value, once, on the chain owning its slot.
 // The manager copies slowly here (--move-rate) so the kill lands inside a move.
@@ -44,7 +45,7 @@ const settled = (chains: string[], live: () => Set<string>) => (t: Topology) =>
     return Math.abs(owned - 16384 / chains.length) <= 1;
   });
 
-describe('moving slots between chains under a checked load', { concurrency: 1 }, () => {
+describe('moving slots between chains under a checked load: a 9-node, 3-chain cluster', { concurrency: 1 }, () => {
   let dir: { path: string; remove: () => void };
   let cluster: TestCluster;
 
@@ -54,7 +55,7 @@ describe('moving slots between chains under a checked load', { concurrency: 1 },
       nodes: 9,
       coordinator: 'embedded',
       dir: dir.path,
-      layout: { chains: 2, replicas: 3 },
+      layout: { chains: 3, replicas: 3 },
       serverArgs: ['--move-rate', String(40 * 1024)],
     });
   });
@@ -64,7 +65,7 @@ describe('moving slots between chains under a checked load', { concurrency: 1 },
     dir.remove();
   });
 
-  it('adds a chain and removes one, a node killed mid-move: nothing lost, every history linearizable', async () => {
+  it('removes a chain (its head killed mid-move) and adds another: nothing lost, every history linearizable', async () => {
     const live = () => new Set(cluster.live.map((s) => s.nodeId));
     const writer = await ClusterClient.connect({ seeds: cluster.seeds(), timeoutMs: 30_000 });
     try {
@@ -75,29 +76,34 @@ describe('moving slots between chains under a checked load', { concurrency: 1 },
     const load = startLoad(cluster, { clients: 4, keys: loadKeys });
     await load.progress(40);
 
-    // Add a chain: it forms from the standbys, then a third of the slots move to it.
-    await cluster.setLayout({ chains: 3, replicas: 3 });
-    const grown = await cluster.waitForTopology(
-      settled(['c0', 'c1', 'c2'], live),
-      'c2 formed and the slots spread',
-      90_000,
+    const before = (await cluster.topology())!;
+
+    // Remove c1; kill its head while a move away from it is under way.
+    await cluster.setLayout({ chains: 2, replicas: 3, retired: ['c1'] });
+    const moving = await cluster.waitForTopology((t) => t.migration?.fromChain === 'c1', 'a move away from c1', 60_000);
+    const victim = before.chains.find((c) => c.chainId === 'c1')!.members[0]!;
+    const victimIndex = cluster.indexOf(victim);
+    cluster.byId(victim).kill('SIGKILL');
+    await cluster.byId(victim).exited;
+    process.stderr.write(
+      `[rebalance] killed ${victim} (head of c1) during the move of slots ${moving.migration!.first}-${moving.migration!.last} (${moving.migration!.stage})\n`,
+    );
+    await cluster.waitForTopology(
+      (t) =>
+        t.migration === undefined &&
+        t.chains.every((c) => c.chainId !== 'c1') &&
+        t.slots.every((r) => r.chainId !== 'c1'),
+      'c1 emptied and retired',
+      120_000,
     );
     await load.progress(40, 30_000);
 
-    // Remove it again; kill the head of the chain giving slots up while a move is under way.
-    await cluster.setLayout({ chains: 2, replicas: 3 });
-    const moving = await cluster.waitForTopology((t) => t.migration?.fromChain === 'c2', 'a move away from c2', 60_000);
-    const victim = grown.chains.find((c) => c.chainId === 'c2')!.members[0]!;
-    cluster.byId(victim).kill('SIGKILL');
-    process.stderr.write(
-      `[rebalance] killed ${victim} (head of c2) during the move of slots ${moving.migration!.first}-${moving.migration!.last} (${moving.migration!.stage})\n`,
-    );
-    const shrunk = await cluster.waitForTopology(
-      (t) =>
-        t.migration === undefined &&
-        t.chains.every((c) => c.chainId !== 'c2') &&
-        t.slots.every((r) => r.chainId !== 'c2'),
-      'c2 emptied and retired',
+    // Add a chain: the killed node comes back, and c3 forms from the three spare nodes.
+    await cluster.startNode(victimIndex);
+    await cluster.setLayout({ chains: 3, replicas: 3, retired: ['c1'] });
+    const final = await cluster.waitForTopology(
+      settled(['c0', 'c2', 'c3'], live),
+      'c3 formed and the slots spread',
       120_000,
     );
     await load.progress(40, 30_000);
@@ -120,9 +126,9 @@ describe('moving slots between chains under a checked load', { concurrency: 1 },
     } finally {
       await reader.close();
     }
-    const table = tableOf(shrunk);
+    const table = tableOf(final);
     const held: string[] = [];
-    for (const chain of shrunk.chains) {
+    for (const chain of final.chains) {
       const tail = await Client.connect({ port: cluster.byId(chain.members.at(-1)!).port });
       try {
         const keys = (await tail.getkeys({ prefix: 'data:', limit: 10_000 })).keys.map((k) => k.toString());

@@ -687,3 +687,20 @@ describe('grownLayout (auto: nodes added grow the cluster)', () => {
     assert.equal(decodeLayout(new TextEncoder().encode('{"chains":2,"replicas":2,"auto":"yes"}')), undefined);
   });
 });
+
+describe('wantedChains with retired chains (catena chain remove c1)', () => {
+  it('skips retired ids and never reuses them', () => {
+    assert.deepEqual(wantedChains({ chains: 2, replicas: 3, retired: ['c1'] }), ['c0', 'c2']);
+    assert.deepEqual(wantedChains({ chains: 3, replicas: 3, retired: ['c1'] }), ['c0', 'c2', 'c3']);
+    assert.deepEqual(wantedChains({ chains: 2, replicas: 3, retired: ['c0', 'c2'] }), ['c1', 'c3']);
+  });
+
+  it('keeps retired ids through encode and decode, and refuses malformed ones', () => {
+    const layout: Layout = { chains: 2, replicas: 3, retired: ['c1'] };
+    assert.deepEqual(decodeLayout(encodeLayout(layout)), layout);
+    const bad = (json: string) => decodeLayout(new TextEncoder().encode(json));
+    assert.equal(bad('{"chains":2,"replicas":3,"retired":"c1"}'), undefined);
+    assert.equal(bad('{"chains":2,"replicas":3,"retired":["x1"]}'), undefined);
+    assert.deepEqual(bad('{"chains":2,"replicas":3,"retired":[]}'), { chains: 2, replicas: 3 });
+  });
+});
