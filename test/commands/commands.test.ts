@@ -1714,6 +1714,7 @@ describe('moving slots (slotfreeze, slotexport, slotimport, slotdrop)', () => {
       records: [],
       clients: exportedClients.map((c) => reply(create(ClientRecordSchema, c))),
       cursor: new Uint8Array(0),
+      revision: 0n,
     });
     const call = h.mover.calls[0];
     assert.ok(call?.method === 'exportPage');
