@@ -136,10 +136,11 @@ export interface ReplicaOptions {
   /** Something `status()` reports changed (role, awaiting removal): refresh what the coordinator shows. */
   onStateChanged(): void;
   fatal(error: unknown): void;
-  /** Overrides for tests (defaults: limits.ts logEntriesKept, catchUpEntriesMax, snapshotChunkRecords). */
+  /** Overrides for tests (defaults: limits.ts logEntriesKept, catchUpEntriesMax, snapshotChunkRecords, expiryReclaimIntervalMs). */
   readonly logEntriesKept?: number;
   readonly catchUpEntriesMax?: number;
   readonly snapshotChunkRecords?: number;
+  readonly expiryReclaimIntervalMs?: number;
 }
 
 interface Receiving {
@@ -409,7 +410,7 @@ export class Replica implements SlotMover {
    * replica alike (replicas reclaiming on their own clocks would diverge).
    */
   private reclaimAtHead(nowMs: number): void {
-    if (nowMs - this.lastReclaimMs < expiryReclaimIntervalMs) return;
+    if (nowMs - this.lastReclaimMs < (this.options.expiryReclaimIntervalMs ?? expiryReclaimIntervalMs)) return;
     const role = this.core.role;
     if (role !== 'head' && role !== 'head-and-tail') return;
     this.lastReclaimMs = nowMs;

@@ -149,6 +149,8 @@ export interface MemberOptions {
   logEntriesKept?: number;
   catchUpEntriesMax?: number;
   snapshotChunkRecords?: number;
+  /** How often the head reclaims expired keys through the log (a test that must see them stay sets it high). */
+  expiryReclaimIntervalMs?: number;
 }
 
 export interface Member {
@@ -266,6 +268,9 @@ export class TestCluster {
       ...(options.logEntriesKept === undefined ? {} : { logEntriesKept: options.logEntriesKept }),
       ...(options.catchUpEntriesMax === undefined ? {} : { catchUpEntriesMax: options.catchUpEntriesMax }),
       ...(options.snapshotChunkRecords === undefined ? {} : { snapshotChunkRecords: options.snapshotChunkRecords }),
+      ...(options.expiryReclaimIntervalMs === undefined
+        ? {}
+        : { expiryReclaimIntervalMs: options.expiryReclaimIntervalMs }),
     });
     (member as { replica: Replica }).replica = replica;
     this.members.set(id, member);
