@@ -4,23 +4,21 @@
 // to what clients stored, identical on every replica.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ClusterClient } from '../../src/client/cluster-client.js';
 import { defaultOutDir, dumpNodes, renderDumps, type DumpTarget } from '../../src/cli/dump-command.js';
 import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { decodeDump, encodeDumpHeader, encodeDumpRecord, writeDump, type DumpRecord } from '../../src/server/dump.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
+import { runCli } from '../helpers/cli.js';
 import { Conn } from '../helpers/conn.js';
 import { killLeftoverServers, sleep, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { bytes, tempDir } from '../helpers/tmp.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const hourMs = 3_600_000;
 
 const plain = (records: readonly DumpRecord[]) =>
@@ -311,23 +309,4 @@ async function memcachedSet(port: number, key: string, flags: number, value: str
   } finally {
     conn.end();
   }
-}
-
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }

@@ -3,10 +3,7 @@
 // command itself run as a child process against them.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { parseArgs } from '../../src/cli/args.js';
 import { connectionFlags, seedsFromFlags } from '../../src/cli/connection.js';
@@ -21,8 +18,7 @@ import {
 } from '../../src/cli/status.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { FakeCluster, result } from '../client/fake-cluster.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+import { runCli } from '../helpers/cli.js';
 
 const topology: Topology = result({
   case: 'topology',
@@ -295,9 +291,9 @@ describe('catena status against fake nodes', () => {
 
   it('runs as `catena status` for a cluster (--json) and a standalone node', async () => {
     const [cluster, single, help] = await Promise.all([
-      runCli(['status', '--seeds', `${fake.node('b').address},${fake.node('a').address}`, '--json']),
-      runCli(['status', '--port', String(standalone.node('s').port)]),
-      runCli(['status', '--help']),
+      runCli(['status', '--seeds', `${fake.node('b').address},${fake.node('a').address}`, '--json'], 20_000),
+      runCli(['status', '--port', String(standalone.node('s').port)], 20_000),
+      runCli(['status', '--help'], 20_000),
     ]);
     assert.equal(cluster.code, 0, cluster.stderr);
     const doc = JSON.parse(cluster.stdout) as { cluster: string; chains: { members: { nodeId: string }[] }[] };
@@ -313,22 +309,3 @@ describe('catena status against fake nodes', () => {
     assert.ok(help.stdout.includes('--seeds <value>'));
   });
 });
-
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
