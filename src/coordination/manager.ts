@@ -10,10 +10,10 @@
 //   * a joiner that has caught up with the tail is appended as the new tail;
 //   * when a tail is removed while it may still be serving (on a peer's report, before its
 //     session expired), the new tail serves reads only after the old one's read lease has run
-//     out. Appending a joiner needs no wait: every entry reaches the new tail through the old
-//     one, which while it still believes itself tail has committed that entry itself, and once
-//     it knows the new configuration has stopped serving (2000-seed sweep, and the
-//     'join under load' scenario);
+//     out. Appending a joiner needs no wait: once the tail has reported the joiner caught up it
+//     commits (and serves reads of) only what the joiner has acknowledged, so the new tail holds
+//     every committed entry even if the old tail dies before forwarding more ('joiner caught up
+//     old tail dies' and 'join under load' scenarios);
 //   * every change raises the epoch by exactly one, and one decision makes one change, so each
 //     step is small and every node sees every configuration in order.
 

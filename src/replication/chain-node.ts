@@ -17,8 +17,11 @@
 // joiner's log is a prefix of the tail's, else a snapshot that replaces the joiner's state and
 // discards its divergent suffix), then the tail forwards each new entry to it; when the joiner
 // acknowledges everything the tail has, the tail reports it caught up and the manager appends it
-// as the new tail. A restarted node never acts as a member of a chain of several: it waits to be
-// removed and joins like any new node; only the sole member of a chain resumes (§3.7).
+// as the new tail. From that report on, the tail commits only what the joiner has acknowledged
+// (and serves no reads while it holds more): the manager may append the joiner at any moment, and
+// if the old tail then died before forwarding an entry it had committed alone, the new tail would
+// lack an acknowledged write. A restarted node never acts as a member of a chain of several: it
+// waits to be removed and joins like any new node; only the sole member of a chain resumes (§3.7).
 //
 // Read leases (§3.5) are the shell's: it asks `canServeReads` and adds its own check that the
 // coordinator confirmed its session recently (src/coordination/membership.ts).
@@ -66,9 +69,11 @@ export class ChainNode<Op = unknown> {
   /**
    * At the tail: the joiner being brought up to date. `sent` is the last sequence sent to it, or
    * undefined until it has acknowledged a catch-up (before that its log may still diverge, so
-   * nothing may be forwarded on top of it).
+   * nothing may be forwarded on top of it); `acked` the highest sequence it acknowledged;
+   * `reported` whether this tail told the manager it caught up (from then on the manager may
+   * append it, so this tail commits nothing the joiner lacks).
    */
-  private joiner: { id: string; sent: number | undefined } | undefined;
+  private joiner: { id: string; sent: number | undefined; acked: number; reported: boolean } | undefined;
   /** Reads wait until this much is persisted here (a joiner that became tail may still lack committed entries). */
   private readFloor = 0;
   private readonly joinRetryMs: number;
@@ -116,6 +121,8 @@ export class ChainNode<Op = unknown> {
     const role = this.role;
     if (role !== 'tail' && role !== 'head-and-tail') return false;
     if (this.persistedSequence < this.readFloor) return false;
+    // Entries held back for a reported joiner are not committed: they could still be lost.
+    if (this.joiner?.reported === true && this.lastSequence > this.committedSequence) return false;
     return this.sessionConnected && this.nowMs >= (this.config?.readsAllowedAtMs ?? 0);
   }
 
@@ -168,7 +175,7 @@ export class ChainNode<Op = unknown> {
       this.joinAskedAtMs = this.nowMs; // progress: no need to ask again yet
       return [this.send(this.tailId!, { kind: 'ack', sequence })];
     }
-    if (this.isTail) return [...this.commit(sequence), ...this.forwardToJoiner()];
+    if (this.isTail) return [...this.commit(this.tailCommitLimit(sequence)), ...this.forwardToJoiner()];
     return this.forward();
   }
 
@@ -211,8 +218,9 @@ export class ChainNode<Op = unknown> {
       this.mustRejoin = false; // removed (so it may join), or the chain's last member (so it resumes)
     }
     const effects: Effect<Op>[] = [];
+    const heldForJoiner = this.joiner?.reported === true;
     if (!this.isTail || config.joining === undefined) this.joiner = undefined;
-    else if (config.joining !== this.joiner?.id) this.joiner = { id: config.joining, sent: undefined };
+    else if (config.joining !== this.joiner?.id) this.joiner = this.newJoiner(config.joining);
     if (this.role === 'joining') {
       const tail = this.tailId!;
       if (tail !== before.joiningTo) effects.push(this.askToJoin());
@@ -234,6 +242,8 @@ export class ChainNode<Op = unknown> {
     if (this.isTail && !before.member && this.predecessor !== undefined) this.readFloor = Number.POSITIVE_INFINITY;
     if (this.isTail && !before.tail) {
       effects.push(...this.commit(this.persistedSequence)); // the tail's state is the committed state
+    } else if (this.isTail && heldForJoiner && this.joiner === undefined) {
+      effects.push(...this.commit(this.persistedSequence)); // the joiner left without being appended
     } else if (this.isTail && predecessor !== undefined && predecessor !== before.predecessor) {
       effects.push(this.send(predecessor, { kind: 'ack', sequence: this.committedSequence }));
     }
@@ -378,9 +388,22 @@ export class ChainNode<Op = unknown> {
     return [...effects, ...this.forward()];
   }
 
+  private newJoiner(id: string): NonNullable<ChainNode['joiner']> {
+    return { id, sent: undefined, acked: 0, reported: false };
+  }
+
+  /** How far the tail may commit: once a joiner was reported caught up, only what it acknowledged. */
+  private tailCommitLimit(sequence: number): number {
+    const joiner = this.joiner;
+    return joiner?.reported === true ? Math.min(sequence, joiner.acked) : sequence;
+  }
+
   /** At the tail: a joiner said where its log ends. Nothing is forwarded until it confirms the catch-up. */
   private startCatchUp(joiner: string, lastSequence: number, lastEpoch: number): Effect<Op>[] {
-    this.joiner = { id: joiner, sent: undefined };
+    // Asking again (a lost reply, a new connection) keeps what it acknowledged and whether it was
+    // reported: the manager may still append it.
+    const known = this.joiner?.id === joiner ? this.joiner : undefined;
+    this.joiner = { ...(known ?? this.newJoiner(joiner)), sent: undefined };
     const from = { sequence: lastSequence, epoch: lastEpoch };
     return [{ kind: 'catch-up', to: joiner, from, upTo: this.persistedSequence, epoch: this.epoch, trusted: false }];
   }
@@ -399,8 +422,16 @@ export class ChainNode<Op = unknown> {
     if (joiner === undefined) return [];
     // An acknowledgement means its log is a prefix of this one up to `sequence`.
     if (joiner.sent === undefined || joiner.sent < sequence) joiner.sent = sequence;
-    if (sequence >= this.persistedSequence) return [{ kind: 'caught-up', joiner: joiner.id }];
-    return this.forwardToJoiner();
+    if (sequence > joiner.acked) joiner.acked = sequence;
+    const effects: Effect<Op>[] = [];
+    if (joiner.reported) effects.push(...this.commit(this.tailCommitLimit(this.persistedSequence)));
+    if (sequence >= this.persistedSequence) {
+      joiner.reported = true;
+      effects.push({ kind: 'caught-up', joiner: joiner.id });
+      return effects;
+    }
+    effects.push(...this.forwardToJoiner());
+    return effects;
   }
 
   /** At a joiner: the tail's state replaces this node's, divergent suffix and all. */

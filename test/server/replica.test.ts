@@ -849,7 +849,7 @@ describe('replica: chain replication over real stores', () => {
     }
   });
 
-  it('a joiner appended as tail gets entries the old tail has trimmed since it caught up', {}, async () => {
+  it('a tail holds back writes its reported joiner lacks, and they reach it once it is appended', {}, async () => {
     const cluster = new TestCluster();
     try {
       cluster.start('a');
@@ -862,18 +862,53 @@ describe('replica: chain replication over real stores', () => {
       cluster.configure(['a', 'b', 'c'], { joining: 'd' });
       await waitFor('c to report d caught up', () => cluster.caughtUp.some((u) => u.joiner === 'd'));
       await cluster.settle();
-      // Between "caught up" and the append, d misses more writes than c keeps in its log.
+      // Between "caught up" and the append, d is cut off: the manager may append it at any
+      // moment, so c must not commit (nor answer, nor serve reads of) what d has not got.
       cluster.network.isolate('d');
-      for (let i = 0; i < 30; i++) await cluster.write('a', put(`m${i}`, `w${i}`));
+      let answered = 0;
+      const writes = Array.from({ length: 30 }, (_, i) =>
+        cluster.write('a', put(`m${i}`, `w${i}`)).then((result) => {
+          answered += 1;
+          return result;
+        }),
+      );
+      await waitFor('c to persist the 30 writes', () => cluster.replica('c').status().persisted === 35);
+      await cluster.settle();
+      assert.equal(cluster.replica('c').status().committed, 5);
+      assert.equal(answered, 0);
+      assert.equal(cluster.replica('c').status().servingReads, false);
       cluster.network.heal('d');
       cluster.configure(['a', 'b', 'c', 'd']);
       const after = cluster.write('a', put('after', 'x'));
       await waitFor('d to serve reads', () => cluster.replica('d').status().servingReads, 1_500);
+      const versions = (await Promise.all(writes)).map((result) => replyOf(result, 'put').version);
+      assert.deepEqual(versions, Array.from({ length: 30 }, (_, i) => BigInt(6 + i)));
       assert.equal(replyOf(await after, 'put').version, 36n);
       await cluster.settle();
       assert.deepEqual(cluster.dump('d'), cluster.dump('c'));
     } finally {
-      cluster.configure(['a', 'b', 'c']); // removing d lets the stuck write commit, so close() is clean
+      cluster.configure(['a', 'b', 'c']); // removing d lets any stuck write commit, so close() is clean
+      await cluster.close();
+    }
+  });
+
+  it('a tail whose reported joiner leaves unappended commits what it held back', {}, async () => {
+    const cluster = new TestCluster();
+    try {
+      await threeChain(cluster);
+      cluster.start('d');
+      cluster.configure(['a', 'b', 'c'], { joining: 'd' });
+      await waitFor('c to report d caught up', () => cluster.caughtUp.some((u) => u.joiner === 'd'));
+      await cluster.settle();
+      cluster.network.isolate('d');
+      const held = cluster.write('a', put('held', 'x'));
+      await waitFor('c to persist the write', () => cluster.replica('c').status().persisted === 1);
+      await cluster.settle();
+      assert.equal(cluster.replica('c').status().committed, 0);
+      cluster.configure(['a', 'b', 'c']); // the manager drops the joiner (its session expired)
+      assert.equal(replyOf(await held, 'put').version, 1n);
+      await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
+    } finally {
       await cluster.close();
     }
   });
