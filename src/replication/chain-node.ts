@@ -232,6 +232,11 @@ export class ChainNode<Op = unknown> {
     }
     if (this.role !== 'head' && this.role !== 'head-and-tail') this.waiting.clear();
     const predecessor = this.predecessor;
+    // Without a predecessor (head, or sole member) no one can say more is committed and nothing
+    // more can arrive: this node's log is the chain's (as tail it commits on it already). A floor
+    // still waiting for a `committed` from a removed predecessor would stop its reads, and the
+    // committed mark it owes its successors, for good.
+    if (predecessor === undefined) this.readFloor = 0;
     if (predecessor !== undefined && predecessor !== before.predecessor) {
       effects.push(
         this.send(predecessor, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),

@@ -209,6 +209,20 @@ describe('chain node: the normal case', () => {
 });
 
 describe('chain node: failures (§3.7)', () => {
+  it('a new tail whose predecessor is removed before saying what is committed still serves reads', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b'], { only: ['a', 'b'] });
+    h.write('a', 'x=1');
+    h.deliver((m) => m.message.kind !== 'committed'); // b holds x=1 but never hears what is committed
+    h.configure(['b'], { only: ['b'] }); // then a is removed
+    h.node('b').sessionChanged(true);
+    assert.equal(h.node('b').canServeReads(), true, 'the sole member is the chain: nothing to wait for');
+    h.configure(['b', 'c'], { only: ['b', 'c'] }); // a joiner appended behind it learns the mark from it
+    h.deliver();
+    h.node('c').sessionChanged(true);
+    assert.equal(h.node('c').canServeReads(), true);
+  });
+
   it('head failure: its successor becomes head and continues the log', () => {
     const h = new Harness(['a', 'b', 'c']);
     h.configure(['a', 'b', 'c']);
