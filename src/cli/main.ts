@@ -4,6 +4,7 @@
 
 import { CatenaError } from '../core/errors.js';
 import { catenaVersion } from '../core/version.js';
+import { runBench } from './bench-command.js';
 import { runDump } from './dump-command.js';
 import { runServer } from './server-command.js';
 import { runOneShot, oneShotHelp, isOneShot } from './one-shot.js';
@@ -21,6 +22,7 @@ Usage:
   catena status [--json] [--watch]     chains, slots, members, sequences, lag, slot moves
   catena chain add|remove|show         more or fewer chains: slots move online (catena chain --help)
   catena dump [--out DIR]              save every node's table to files (catena dump --help)
+  catena bench [options]               YCSB-style load: throughput, latency percentiles (catena bench --help)
   catena <command> [args] [options]    run one command and print the reply
   catena --version
 
@@ -45,6 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (first === 'shell') return await runShell(rest);
     if (first === 'status') return await runStatus(rest);
     if (first === 'dump') return await runDump(rest);
+    if (first === 'bench') return await runBench(rest);
     if (isOneShot(first)) return await runOneShot(first, rest);
     process.stderr.write(`catena: unknown command "${first}"\n\n${mainHelp()}`);
     return 2;

@@ -168,17 +168,6 @@ const memcachedDifferences: readonly KnownDifference[] = [
     reason: 'exptime must fit a signed 32-bit integer (see expiry)',
   },
   {
-    sequence: 'key-control-characters',
-    steps: ['set a\\x01b 0 0 1 "v"', 'get a\\x01b', 'set tab\\tkey 0 0 1 "v"', 'get tab\\tkey'],
-    reason:
-      'keys with control characters are refused, as protocol.txt says keys must not contain them; memcached does not check',
-  },
-  {
-    sequence: 'key-del-character',
-    steps: ['set del\\x7f 0 0 1 "v"', 'get del\\x7f'],
-    reason: 'DEL (0x7f) counts as a control character in keys (see key-control-characters)',
-  },
-  {
     sequence: 'item-size-boundary',
     steps: ['set edge 0 0 1048576 <1048576 bytes>', 'get edge'],
     reason:

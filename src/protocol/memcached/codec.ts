@@ -25,8 +25,9 @@
 // Where it differs, on purpose: lines are bounded whatever the read sizes (memcached checks only
 // a partial line, and lets get lines grow without bound) and an over-long line gets
 // `CLIENT_ERROR line too long` before the close (memcached closes silently); numbers must be
-// plain decimals in range (memcached's strtol accepts and truncates 64-bit values); keys with
-// control characters are refused, as protocol.txt says (memcached does not check).
+// plain decimals in range (memcached's strtol accepts and truncates 64-bit values). Keys are any
+// bytes but the space, as in memcached (protocol.txt forbids control characters, but memcached
+// does not check, and memaslap's keys start with eight 0x10 bytes).
 //
 // Request keys are copies; data blocks are views of the pushed bytes (copy them if that memory
 // is reused). Reply constants are shared Buffers: write them, never modify them.
@@ -503,9 +504,9 @@ function parseKey(text: Buffer, [start, end]: Token): Buffer | undefined {
   return isKey(key) ? Buffer.from(key) : undefined;
 }
 
-/** 1 to memcachedKeyBytesMax bytes, no space or control character (protocol.txt, Keys). */
+/** 1 to memcachedKeyBytesMax bytes, no space (what memcached checks; tokens are split on spaces). */
 function isKey(key: Uint8Array): boolean {
-  return key.length > 0 && key.length <= memcachedKeyBytesMax && key.every((byte) => byte > SPACE && byte !== 0x7f);
+  return key.length > 0 && key.length <= memcachedKeyBytesMax && !key.includes(SPACE);
 }
 
 const unsignedPattern = /^\+?[0-9]+$/;
