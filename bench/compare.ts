@@ -11,9 +11,10 @@
 //   memory    one million 100-byte values loaded with `redis-cli --pipe` into redis-server and
 //             into one Catena node: Redis's used_memory vs the Catena process's resident memory.
 //
-// Durability as stated in every row: Catena nodes run with --durability fsync (an acknowledged
-// write is fsynced on every replica), etcd fsyncs its WAL on every commit (its default), Redis is
-// measured both without persistence and with `appendfsync always`.
+// Durability as stated in every row, like against like: Redis without persistence and memcached
+// against a Catena node with --durability memory (no fsync); Redis with `appendfsync always`
+// against a Catena node and a 3-node chain with --durability fsync (an acknowledged write is
+// fsynced on every replica); etcd fsyncs its WAL on every commit (its default), as the chain does.
 //
 // Peers come from Debian: `sudo bash scripts/install-bench-packages.sh` installs them.
 // Output: the table on stdout, .bench/compare.json, and .bench/compare.svg (a bar chart of the
@@ -129,7 +130,7 @@ interface CatenaNode {
   stop(): Promise<void>;
 }
 
-async function startCatenaNode(): Promise<CatenaNode> {
+async function startCatenaNode(durability: 'fsync' | 'memory'): Promise<CatenaNode> {
   const dir = mkdtempSync(join(tmpdir(), 'catena-compare-node-'));
   const [native, resp, memcached, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const proc = start(process.execPath, [
@@ -146,7 +147,7 @@ async function startCatenaNode(): Promise<CatenaNode> {
     '--data-dir',
     dir,
     '--durability',
-    'fsync',
+    durability,
     '--log-level',
     'warn',
   ]);
@@ -282,7 +283,7 @@ async function redisPart(): Promise<void> {
   } finally {
     await always.stop();
   }
-  const node = await startCatenaNode();
+  const node = await startCatenaNode('memory');
   try {
     results['node set'] = redisBench(node.resp, 'set', clients);
     results['node get'] = redisBench(node.resp, 'get', clients);
@@ -290,6 +291,13 @@ async function redisPart(): Promise<void> {
     results['node get P16'] = redisBench(node.resp, 'get', clients, 16);
   } finally {
     await node.stop();
+  }
+  const durableNode = await startCatenaNode('fsync');
+  try {
+    results['fsync node set'] = redisBench(durableNode.resp, 'set', clients);
+    results['fsync node set c1'] = redisBench(durableNode.resp, 'set', 1);
+  } finally {
+    await durableNode.stop();
   }
   const chain = await startCatenaChain();
   try {
@@ -308,7 +316,7 @@ async function redisPart(): Promise<void> {
     workload: `SET, ${clients} clients`,
     peer: 'redis (no persistence)',
     peerValue: r('redis set').rps,
-    catena: 'Catena node',
+    catena: 'Catena node (memory)',
     catenaValue: r('node set').rps,
     unit: ops,
     target: '≥ 0.8',
@@ -319,7 +327,7 @@ async function redisPart(): Promise<void> {
     workload: `GET, ${clients} clients`,
     peer: 'redis (no persistence)',
     peerValue: r('redis get').rps,
-    catena: 'Catena node',
+    catena: 'Catena node (memory)',
     catenaValue: r('node get').rps,
     unit: ops,
     target: '≥ 0.8',
@@ -330,7 +338,7 @@ async function redisPart(): Promise<void> {
     workload: `SET, ${clients} clients, -P 16`,
     peer: 'redis (no persistence)',
     peerValue: r('redis set P16').rps,
-    catena: 'Catena node',
+    catena: 'Catena node (memory)',
     catenaValue: r('node set P16').rps,
     unit: ops,
     target: '≥ 0.4',
@@ -341,7 +349,7 @@ async function redisPart(): Promise<void> {
     workload: `GET, ${clients} clients, -P 16`,
     peer: 'redis (no persistence)',
     peerValue: r('redis get P16').rps,
-    catena: 'Catena node',
+    catena: 'Catena node (memory)',
     catenaValue: r('node get P16').rps,
     unit: ops,
     target: '≥ 0.4',
@@ -357,6 +365,29 @@ async function redisPart(): Promise<void> {
     unit: ops,
     target: '≥ 0.5',
     targetRatio: 0.5,
+  });
+  addRow({
+    group: g,
+    workload: `SET, ${clients} clients`,
+    peer: 'redis (AOF, fsync always)',
+    peerValue: r('redis-aof set').rps,
+    catena: 'Catena node (fsync)',
+    catenaValue: r('fsync node set').rps,
+    unit: ops,
+    target: '(info)',
+    targetRatio: 0,
+  });
+  addRow({
+    group: g,
+    workload: 'SET p50 latency, 1 client',
+    peer: 'redis (AOF, fsync always)',
+    peerValue: r('redis-aof set c1').p50Ms,
+    catena: 'Catena node (fsync)',
+    catenaValue: r('fsync node set c1').p50Ms,
+    unit: 'ms',
+    target: '(info)',
+    targetRatio: 0,
+    lowerIsBetter: true,
   });
   addRow({
     group: g,
@@ -417,24 +448,42 @@ async function memcachedPart(): Promise<void> {
   } finally {
     await memcached.stop();
   }
-  const node = await startCatenaNode();
+  const node = await startCatenaNode('memory');
   let ours: number;
   try {
     ours = memaslap(node.memcached);
   } finally {
     await node.stop();
   }
-  details['memaslap'] = { memcached: peer, catena: ours };
+  const durableNode = await startCatenaNode('fsync');
+  let durable: number;
+  try {
+    durable = memaslap(durableNode.memcached);
+  } finally {
+    await durableNode.stop();
+  }
+  details['memaslap'] = { memcached: peer, catenaMemory: ours, catenaFsync: durable };
   addRow({
     group: 'memaslap',
     workload: `90% get / 10% set, ${clients} conns`,
     peer: 'memcached',
     peerValue: peer,
-    catena: 'Catena node',
+    catena: 'Catena node (memory)',
     catenaValue: ours,
     unit: 'ops/s',
     target: '≥ 0.6',
     targetRatio: 0.6,
+  });
+  addRow({
+    group: 'memaslap',
+    workload: `90% get / 10% set, ${clients} conns`,
+    peer: 'memcached',
+    peerValue: peer,
+    catena: 'Catena node (fsync)',
+    catenaValue: durable,
+    unit: 'ops/s',
+    target: '(info)',
+    targetRatio: 0,
   });
 }
 
@@ -628,7 +677,7 @@ async function memoryPart(): Promise<void> {
   } finally {
     await redis.stop();
   }
-  const node = await startCatenaNode();
+  const node = await startCatenaNode('fsync');
   let rss: ReturnType<typeof rssBytes>;
   let before: ReturnType<typeof rssBytes>;
   try {

@@ -86,8 +86,10 @@ export class RespSession {
       connection: this.state,
       server: host.server,
     };
-    // Replies are written as soon as they are ready (flush() is called directly, not scheduled).
+    // Replies ready in one burst (a pipeline's synchronous reads, the writes one commit answers)
+    // go out in one socket write: flush() is scheduled once per microtask burst.
     this.io = new SessionIo(socket, host.log, {
+      flush: () => this.flush(),
       socketErrorMessage: 'RESP client socket error',
       requestTimeoutMessage: 'closing a RESP connection whose request did not complete in time',
       onClose: () => {
@@ -162,7 +164,7 @@ export class RespSession {
     const slot: Slot = { reply: encodeReply(reply, this.state.protocol), closeAfter };
     this.queuedBytes += slot.reply!.length;
     this.slots.push(slot);
-    this.flush();
+    this.io.scheduleFlush();
   }
 
   private dispatch(argv: Buffer[]): void {
@@ -210,7 +212,7 @@ export class RespSession {
       if (blocking) this.blocked = false;
       this.host.recordCommand(failed);
       release?.();
-      this.flush();
+      this.io.scheduleFlush();
       this.maybeResume();
     };
     const fail = (error: unknown): void => {
