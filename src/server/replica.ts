@@ -180,6 +180,9 @@ export class Replica implements SlotMover {
   private lastStampMs = 0;
   /** Raised whenever the core is replaced: completions for an older core are ignored. */
   private coreGeneration = 0;
+  /** The highest sequence a finished commit made durable, not yet told to the core (notePersisted). */
+  private persistedUpTo = 0;
+  private persistedQueued = false;
   private lastRepairMs = 0;
   private lastReclaimMs = 0;
   private sessionConnected = false;
@@ -468,11 +471,28 @@ export class Replica implements SlotMover {
     store.sync().then(
       () => {
         if (this.stopped || this.receiving !== undefined || generation !== this.coreGeneration) return;
-        this.run(this.core.persisted(last.sequence));
-        this.trimLog();
+        this.notePersisted(last.sequence);
       },
       (error: unknown) => this.options.fatal(error),
     );
+  }
+
+  /**
+   * Every persist that one commit covered resolves in the same microtask burst: tell the core
+   * once, at the end of the burst, so the successor gets one frame with all of them (and the
+   * predecessor one ack) rather than a frame per entry.
+   */
+  private notePersisted(sequence: number): void {
+    if (sequence > this.persistedUpTo) this.persistedUpTo = sequence;
+    if (this.persistedQueued) return;
+    this.persistedQueued = true;
+    const generation = this.coreGeneration;
+    queueMicrotask(() => {
+      this.persistedQueued = false;
+      if (this.stopped || this.receiving !== undefined || generation !== this.coreGeneration) return;
+      this.run(this.core.persisted(this.persistedUpTo));
+      this.trimLog();
+    });
   }
 
   /** Applies one entry: once per request id (§3.6), deterministically (the head's clock). */
@@ -929,6 +949,7 @@ export class Replica implements SlotMover {
       if (this.config?.members[this.config.members.length - 1] !== part.from) return;
       this.options.log.log('info', 'receiving a snapshot', { from: part.from, sequence: part.sequence });
       this.coreGeneration += 1; // persists in flight belong to the state being replaced
+      this.persistedUpTo = 0;
       this.discardState();
       store.putMeta('installing', true);
       this.receiving = { ...part, nextPart: 0, lastFrameAtMs: Date.now() };
@@ -993,6 +1014,7 @@ export class Replica implements SlotMover {
   /** A new core on what the store holds now, told the latest configuration. */
   private restartCore(position: ReplicaMeta): void {
     this.coreGeneration += 1;
+    this.persistedUpTo = 0;
     this.core = new ChainNode<ReplicatedOp>({
       self: this.options.self,
       lastSequence: position.lastSequence,
