@@ -121,6 +121,8 @@ export class LmdbStore extends BaseStore {
         path: join(options.dataDir, 'store.mdb'),
         maxDbs: 8,
         noSync: options.durability === 'memory',
+        // Without fsync, LMDB's writable map spares the commit its page writes (SET +10 %, -P 16 +25 %).
+        useWritemap: options.durability === 'memory',
         // The commit itself must include the fsync: sync() promises durability when it resolves.
         overlappingSync: false,
       });
