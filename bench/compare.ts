@@ -21,7 +21,8 @@
 // ratios against their targets), which docs/benchmarks.md shows.
 //
 // Knobs (environment): BENCH_PARTS (redis,memcached,etcd,memory), BENCH_SECONDS (per driver run,
-// default 8), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000).
+// default 8), BENCH_CLIENTS (default 50), BENCH_MEMORY_KEYS (default 1000000); BENCH_FROM_JSON=file
+// redraws the table and chart of an earlier run.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -758,9 +759,9 @@ function table(): string {
 /** A horizontal bar chart of each row's ratio with its target marked. */
 function chart(): string {
   const scored = rows.filter((r) => r.target !== '(info)');
-  const width = 760;
+  const width = 1000;
   const rowHeight = 26;
-  const left = 330;
+  const left = 560;
   const height = 50 + scored.length * rowHeight;
   const maxRatio = Math.max(1.2, ...scored.map((r) => Math.min(r.ratio, 4)), 3.2);
   const x = (ratio: number) => left + ((width - left - 60) * Math.min(ratio, maxRatio)) / maxRatio;
@@ -778,7 +779,7 @@ function chart(): string {
     ].join('');
   });
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width + 300}" height="${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">Catena / peer (higher is better; dashed line: target; green: met)</text>`,
     ...bars,
@@ -787,6 +788,15 @@ function chart(): string {
 }
 
 async function main(): Promise<void> {
+  const fromJson = process.env['BENCH_FROM_JSON'];
+  if (fromJson !== undefined && fromJson !== '') {
+    // Redraw the table and chart of an earlier run (no peers started).
+    const saved = JSON.parse(readFileSync(fromJson, 'utf8')) as { rows: Row[]; started: string; machine: string };
+    rows.push(...saved.rows);
+    writeFileSync(join(root, '.bench', 'compare.svg'), `${chart()}\n`);
+    process.stdout.write(`\nCatena vs peers, ${saved.started}, ${saved.machine}\n\n${table()}\n`);
+    return;
+  }
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   process.stderr.write(`bench:compare on ${machine}; ${seconds} s per run, ${clients} clients\n`);
   const started = new Date().toISOString();
