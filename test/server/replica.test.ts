@@ -882,7 +882,10 @@ describe('replica: chain replication over real stores', () => {
       const after = cluster.write('a', put('after', 'x'));
       await waitFor('d to serve reads', () => cluster.replica('d').status().servingReads, 1_500);
       const versions = (await Promise.all(writes)).map((result) => replyOf(result, 'put').version);
-      assert.deepEqual(versions, Array.from({ length: 30 }, (_, i) => BigInt(6 + i)));
+      assert.deepEqual(
+        versions,
+        Array.from({ length: 30 }, (_, i) => BigInt(6 + i)),
+      );
       assert.equal(replyOf(await after, 'put').version, 36n);
       await cluster.settle();
       assert.deepEqual(cluster.dump('d'), cluster.dump('c'));
