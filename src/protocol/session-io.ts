@@ -20,7 +20,7 @@
 // The session keeps: its 'data' and 'drain' listeners, its parser and whether it is inside a
 // request (passed in, never read from here), its backlog and budget (when to pause and when
 // resuming is allowed), reply order and what is ready to write (its flush, which gathers the
-// buffers and calls write(); RESP calls its flush directly instead of scheduling it), when it
+// buffers and calls write(); every session schedules it, once per microtask burst), when it
 // is idle (it calls drained()), and anything to do before close() ends the socket (a last
 // flush). Nothing here allocates per request or per reply (write() joins a small batch into
 // one buffer once per burst).

@@ -247,8 +247,9 @@ export class ChainNode<Op = unknown> {
     if (this.isTail && !before.member && this.predecessor !== undefined) this.readFloor = Number.POSITIVE_INFINITY;
     if (this.isTail && !before.tail) {
       effects.push(...this.commit(this.persistedSequence)); // the tail's state is the committed state
-    } else if (this.isTail && heldForJoiner && this.joiner === undefined) {
-      effects.push(...this.commit(this.persistedSequence)); // the joiner left without being appended
+    } else if (this.isTail && heldForJoiner && this.joiner?.reported !== true) {
+      // The reported joiner left without being appended (or another took its place): release the hold.
+      effects.push(...this.commit(this.persistedSequence));
     } else if (this.isTail && predecessor !== undefined && predecessor !== before.predecessor) {
       effects.push(this.send(predecessor, { kind: 'ack', sequence: this.committedSequence }));
     }

@@ -98,6 +98,8 @@ interface ReplicaMeta {
 
 const clientTableLimits = { clientsMax: 100_000, idleEntriesMax: 100_000 };
 const clientKeyPrefix = 'client:';
+/** Longest client id taken (its meta key must fit LMDB's key limit with room to spare). */
+const clientIdBytesMax = 256;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 /** A joiner whose log is longer than the tail's asks this many times before it gets a snapshot. */
 const aheadDeferralsMax = 3;
@@ -270,6 +272,11 @@ export class Replica implements SlotMover {
 
   /** A write from a client: answered once committed (or at once with an error to retry elsewhere). */
   write(request: Request): Promise<ResponseResult> {
+    // meta 'client:<id>' is an LMDB key (at most 1978 bytes): refuse an id that cannot be one here,
+    // before it is sequenced, rather than fail the whole end-of-turn commit (fatal) when it lands.
+    if (Buffer.byteLength(request.clientId) > clientIdBytesMax) {
+      return Promise.resolve(errorResult('ERR_INVALID_ARGUMENT', `a client id is at most ${clientIdBytesMax} bytes`));
+    }
     const requestId: RequestId = { clientId: request.clientId, clientSequence: Number(request.clientSequence) };
     // The head's clock, never going back along the log: replicas apply with it, so expiry
     // decisions agree even if this machine's clock steps backwards.

@@ -405,7 +405,7 @@ export class LmdbStore extends BaseStore {
   putMeta(name: string, value: unknown): void {
     assert(name !== 'state' && name !== 'nodeId', 'reserved meta names');
     // Written at the end of the turn: a copy, so later changes to the caller's object are not.
-    const copy = typeof value === 'object' && value !== null ? structuredClone(value) : value;
+    const copy = copyMeta(value);
     this.queue(() => this.meta.putSync(name, copy));
   }
 
@@ -504,6 +504,19 @@ export class LmdbStore extends BaseStore {
     await this.env.close();
     this.lock.release();
   }
+}
+
+/**
+ * A deep copy of a meta value for a deferred write. Not structuredClone: that copies the whole
+ * ArrayBuffer behind a view (a client result decoded from a frame would copy the frame, once per record).
+ */
+function copyMeta(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Uint8Array) return new Uint8Array(value); // the view's bytes only
+  if (Array.isArray(value)) return value.map(copyMeta);
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) out[key] = copyMeta(field);
+  return out;
 }
 
 /** Merges committed records with pending ones (both in key order); pending wins, null deletes. */

@@ -10,6 +10,7 @@ import { execute } from '../../src/commands/execute.js';
 import { commandByName } from '../../src/commands/index.js';
 import type { CommandContext, NodeFacts } from '../../src/commands/index.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { CatenaError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/log.js';
 import { RespSession } from '../../src/protocol/resp/session.js';
 import { localRouter, type CommandRouter } from '../../src/server/router.js';
@@ -314,5 +315,61 @@ describe('RESP session over a router that reorders (a cluster)', () => {
       await conn.expect(requests.join(''), expected);
       conn.end();
     }
+  });
+});
+
+describe('RESP session closed by a stopping node', () => {
+  let server: Server;
+  let port: number;
+  const sessions: RespSession[] = [];
+  /** Relays in flight; the router's close() fails them, as a stopping node's does. */
+  const inFlight: ((error: unknown) => void)[] = [];
+  const router: CommandRouter = {
+    inOrder: false,
+    send: () => new Promise((_, reject) => inFlight.push(reject)),
+    close: async () => {
+      for (const reject of inFlight.splice(0)) reject(new CatenaError('ERR_UNAVAILABLE', 'the node is stopping'));
+    },
+  };
+
+  before(async () => {
+    let ids = 1;
+    server = createServer((socket) => {
+      sessions.push(
+        new RespSession(socket, {
+          router,
+          log: silentLogger,
+          nextClientId: () => ids++,
+          recordCommand: () => undefined,
+          recordProtocolError: () => undefined,
+          server: {
+            nodeId: 'test',
+            info: () => Promise.resolve([]),
+            shards: () => [],
+            saveCursor: () => 0n,
+            loadCursor: () => undefined,
+          },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('answers a relay failed by the router closing before the session closes (past the drain deadline)', async () => {
+    const conn = new Conn(port);
+    conn.send(command('GET', 'k'));
+    while (inFlight.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    const session = sessions[sessions.length - 1]!;
+    void session.drain();
+    // As the node's stop does once its drain deadline has passed: the router fails what is in
+    // flight, and the sessions close a moment later (two microtask steps: the failure's reply is
+    // complete, its write only scheduled).
+    for (const reject of inFlight.splice(0)) reject(new CatenaError('ERR_UNAVAILABLE', 'the node is stopping'));
+    await null;
+    await null;
+    await session.close(1000);
+    assert.match(await conn.waitClosed(), /^-/, 'the failed relay is answered before the connection closes');
   });
 });

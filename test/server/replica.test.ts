@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { RequestSchema, type Request } from '../../src/protocol/native/gen/catena_pb.js';
+import { withTimeout } from '../helpers/server-process.js';
 import { TestCluster, del, errorCode, get, incr, put, replyOf, waitFor, type SentFrame } from './replica-harness.js';
 
 const text = (value: Uint8Array): string => Buffer.from(value).toString();
@@ -844,6 +845,26 @@ describe('replica: chain replication over real stores', () => {
       const reply = await cluster.write('d', incr('n', 1n), { clientId: 'x', clientSequence: 2 });
       assert.equal(replyOf(reply, 'incr').value, 1n, 'applied, not taken for a stale retry');
       assert.deepEqual(d.replica.lastLogPosition, { lastSequence: 1, lastEpoch: 1 });
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('refuses a client id too long for its table key, and the node goes on (no failed commit)', {}, async () => {
+    const cluster = new TestCluster();
+    try {
+      cluster.start('a');
+      cluster.configure(['a']);
+      await waitFor('a to serve reads', () => cluster.replica('a').status().servingReads);
+      const innocent = cluster.write('a', put('innocent', 'v'), { clientId: 'good', clientSequence: 1 });
+      const hostile = cluster.write('a', put('k', 'v'), { clientId: 'x'.repeat(2_000), clientSequence: 1 });
+      // Answered at all: a failed commit would leave both unanswered (and the node stopped).
+      const answers = await withTimeout(Promise.all([hostile, innocent]), 10_000);
+      assert.ok(answers !== undefined, `both writes answered (fatal: ${String(cluster.fatals[0])})`);
+      assert.equal(errorCode(answers[0]), 'ERR_INVALID_ARGUMENT');
+      assert.equal(replyOf(answers[1], 'put').version, 1n);
+      assert.equal(replyOf(await cluster.write('a', put('after', 'v')), 'put').version, 2n);
+      assert.deepEqual(cluster.fatals, []);
     } finally {
       await cluster.close();
     }

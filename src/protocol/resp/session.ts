@@ -107,6 +107,7 @@ export class RespSession {
 
   /** Closes gently (every ready reply is already written); destroyed if that takes past the deadline. */
   close(deadlineMs: number): Promise<void> {
+    if (!this.io.closed) this.flush(); // a reply completed in this burst may still wait for its scheduled flush
     return this.io.close(deadlineMs);
   }
 
