@@ -237,8 +237,9 @@ export class LmdbStore extends BaseStore {
         }
       });
     } catch (error) {
-      this.fail(error);
+      // Waiters first: the fatal handler may throw (the node stops).
       group?.reject(new CatenaError('ERR_STORAGE', String(error), { cause: error }));
+      this.fail(error);
       return;
     }
     // Everything issued so far is committed: the overlay has nothing LMDB lacks.
