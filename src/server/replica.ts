@@ -889,7 +889,8 @@ export class Replica implements SlotMover {
     const self = this.options.self;
     const cancelled = () => this.stopped || this.sending.get(to) !== stream || this.core.epoch !== epoch;
     try {
-      // The read transaction may see a commit not yet flushed: never hand out what could vanish.
+      // Writes of this turn are not in the read transaction yet: let them commit first, so the
+      // snapshot is at least as new as what this node has acknowledged.
       await this.options.store.sync();
       if (cancelled()) return;
       const meta = (reader.meta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };

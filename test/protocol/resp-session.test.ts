@@ -264,14 +264,14 @@ function shuffledRouter(): CommandRouter {
   };
 }
 
-describe('RESP session over a router that reorders (a cluster)', () => {
-  let server: Server;
-  let port: number;
-
-  before(async () => {
-    const router = shuffledRouter();
-    let ids = 1;
-    server = createServer((socket) => {
+/** A server whose every connection is a RESP session over `router` (no node behind it). */
+async function sessionServer(
+  router: CommandRouter,
+  onSession: (session: RespSession) => void = () => undefined,
+): Promise<{ server: Server; port: number }> {
+  let ids = 1;
+  const server = createServer((socket) => {
+    onSession(
       new RespSession(socket, {
         router,
         log: silentLogger,
@@ -285,10 +285,19 @@ describe('RESP session over a router that reorders (a cluster)', () => {
           saveCursor: () => 0n,
           loadCursor: () => undefined,
         },
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+describe('RESP session over a router that reorders (a cluster)', () => {
+  let server: Server;
+  let port: number;
+
+  before(async () => {
+    ({ server, port } = await sessionServer(shuffledRouter()));
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -333,27 +342,7 @@ describe('RESP session closed by a stopping node', () => {
   };
 
   before(async () => {
-    let ids = 1;
-    server = createServer((socket) => {
-      sessions.push(
-        new RespSession(socket, {
-          router,
-          log: silentLogger,
-          nextClientId: () => ids++,
-          recordCommand: () => undefined,
-          recordProtocolError: () => undefined,
-          server: {
-            nodeId: 'test',
-            info: () => Promise.resolve([]),
-            shards: () => [],
-            saveCursor: () => 0n,
-            loadCursor: () => undefined,
-          },
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    ({ server, port } = await sessionServer(router, (session) => sessions.push(session)));
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
