@@ -889,8 +889,8 @@ export class Replica implements SlotMover {
     const self = this.options.self;
     const cancelled = () => this.stopped || this.sending.get(to) !== stream || this.core.epoch !== epoch;
     try {
-      // Writes of this turn are not in the read transaction yet: let them commit first, so the
-      // snapshot is at least as new as what this node has acknowledged.
+      // The reader sees committed transactions only, and a commit includes its fsync, so what it
+      // hands out is durable; waiting for this turn's commit as well keeps the stream behind it.
       await this.options.store.sync();
       if (cancelled()) return;
       const meta = (reader.meta('replica') as ReplicaMeta | undefined) ?? { lastSequence: 0, lastEpoch: 0 };
