@@ -9,7 +9,7 @@
 // Documents are JSON (readable with zkCli.sh `get`), validated when read: a document that does
 // not parse is reported and ignored, never trusted.
 
-import type { ChainConfig } from './chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 import { parseJsonObject } from '../core/json.js';
 
 export interface ClusterPaths {

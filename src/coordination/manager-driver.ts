@@ -12,7 +12,7 @@
 
 import type { Logger } from '../core/log.js';
 import { decide, type ClusterView, type Decision } from './manager.js';
-import type { ChainConfig } from './chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 import {
   decodeChainConfig,
   decodeNodeInfo,

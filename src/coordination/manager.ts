@@ -18,7 +18,7 @@
 //     step is small and every node sees every configuration in order.
 
 import { assert } from '../core/assert.js';
-import type { ChainConfig } from './chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 
 export interface ClusterView {
   /** Nodes whose coordinator sessions are live. */

@@ -13,7 +13,7 @@
 
 import { assert } from '../core/assert.js';
 import type { Logger } from '../core/log.js';
-import type { ChainConfig } from './chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 import { decodeSlotMap, SlotTable } from '../sharding/slot-map.js';
 import {
   chainIdDefault,

@@ -28,7 +28,7 @@ import type { Logger } from '../core/log.js';
 import type { ReplyOf } from '../protocol/native/codec.js';
 import { applyMove, misplaced, nextMove, rangesOf, targetOwners } from '../sharding/rebalance.js';
 import { decodeSlotMap, encodeSlotMap, SlotTable, type Migration, type SlotMap } from '../sharding/slot-map.js';
-import type { ChainConfig } from './chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 import type { ClusterPaths } from './cluster-paths.js';
 import { anyVersion, CoordinatorError, type Coordinator } from './coordinator.js';
 import { wantedChains, type Layout } from './placement.js';

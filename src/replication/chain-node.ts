@@ -27,7 +27,7 @@
 // coordinator confirmed its session recently (src/coordination/membership.ts).
 
 import { assert } from '../core/assert.js';
-import type { ChainConfig } from '../coordination/chain-config.js';
+import type { ChainConfig } from './chain-config.js';
 import type { Effect } from './effects.js';
 import type { LogEntry, RequestId } from './log-entry.js';
 import type { ChainMessage } from './messages.js';

@@ -42,7 +42,7 @@ import { ChainNode } from '../replication/chain-node.js';
 import type { Effect } from '../replication/effects.js';
 import type { LogEntry, RequestId } from '../replication/log-entry.js';
 import type { ChainMessage } from '../replication/messages.js';
-import type { ChainConfig } from '../coordination/chain-config.js';
+import type { ChainConfig } from '../replication/chain-config.js';
 import { chainIdDefault } from '../coordination/cluster-paths.js';
 import { CatenaError } from '../core/errors.js';
 import {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { ChainConfig } from '../../src/coordination/chain-config.js';
+import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { decide, type ClusterView, type Decision } from '../../src/coordination/manager.js';
 
 const chain = (members: string[], joining?: string, epoch = 7): ChainConfig => ({

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChainConfig } from '../../src/coordination/chain-config.js';
+import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { ChainNode } from '../../src/replication/chain-node.js';
 import type { Effect } from '../../src/replication/effects.js';
 import type { LogEntry } from '../../src/replication/log-entry.js';

@@ -10,7 +10,7 @@
 // output (read every change before committing it).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { ChainConfig } from '../../src/coordination/chain-config.js';
+import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { ChainNode } from '../../src/replication/chain-node.js';
 import type { Effect } from '../../src/replication/effects.js';
 import type { LogEntry } from '../../src/replication/log-entry.js';

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
 import type { CommandContext, NodeFacts } from '../../src/commands/index.js';
-import type { ChainConfig } from '../../src/coordination/chain-config.js';
+import type { ChainConfig } from '../../src/replication/chain-config.js';
 import type { Logger, LogLevel } from '../../src/core/log.js';
 import { valueBytesMaxDefault } from '../../src/core/limits.js';
 import type { ReplyCase, ReplyOf, ResponseResult } from '../../src/protocol/native/codec.js';

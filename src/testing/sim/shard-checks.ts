@@ -4,7 +4,7 @@
 // no slot left frozen, no copy of a slot left on the chain that gave it up, every node's slot map
 // current; every client done, and a probe client's operations all answered.
 
-import type { ChainConfig } from '../../coordination/chain-config.js';
+import type { ChainConfig } from '../../replication/chain-config.js';
 import { checkHistory } from '../linearizability/checker.js';
 import type { Operation, Output } from '../linearizability/history.js';
 import type { ShardMap, ShardNode } from './shard-node.js';

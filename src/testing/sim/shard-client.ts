@@ -5,7 +5,7 @@
 // newest, backs off and retries, as ClusterClient.withRetries does. A write keeps its request id through every retry, so the chains' client tables apply
 // it at most once (§3.6); an operation given up on has an unknown outcome in the history.
 
-import type { ChainConfig } from '../../coordination/chain-config.js';
+import type { ChainConfig } from '../../replication/chain-config.js';
 import type { RequestId } from '../../replication/log-entry.js';
 import type { Input, Operation, Output } from '../linearizability/history.js';
 import type { ShardWorld, ShardPacket } from './shard-wire.js';

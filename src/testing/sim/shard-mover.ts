@@ -14,7 +14,7 @@
 // the stage starts over with new request ids, as the runner's next pass would: the copy from the
 // freeze (every step of it is safe to repeat), the drop from its first page.
 
-import type { ChainConfig } from '../../coordination/chain-config.js';
+import type { ChainConfig } from '../../replication/chain-config.js';
 import type { RequestId } from '../../replication/log-entry.js';
 import type { ExportPage, Refusal, ShardMap, ShardOp, ShardResult } from './shard-node.js';
 import type { ShardPacket, ShardWorld } from './shard-wire.js';

@@ -16,7 +16,7 @@
 
 import { assert } from '../../core/assert.js';
 import { Prng } from '../../core/prng.js';
-import type { ChainConfig } from '../../coordination/chain-config.js';
+import type { ChainConfig } from '../../replication/chain-config.js';
 import { decide } from '../../coordination/manager.js';
 import type { Effect } from '../../replication/effects.js';
 import type { LogEntry } from '../../replication/log-entry.js';

@@ -1,6 +1,6 @@
-// A chain's configuration as the coordinator stores it (DESIGN.md §2): its members in order
-// (head first, tail last), the joining node catching up to become the new tail, and the epoch,
-// raised by every change. The manager computes new configurations from old ones (manager.ts).
+// A chain's configuration, as the replication core reads it and the coordinator stores it
+// (DESIGN.md §2): its members in order (head first, tail last), the joining node catching up to
+// become the new tail, and the epoch, raised by every change. The manager computes new configurations from old ones (manager.ts).
 
 export interface ChainConfig {
   readonly chainId: string;
