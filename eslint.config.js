@@ -1,4 +1,4 @@
-// Lint rules: typescript-eslint's recommended set, no floating promises (STYLE.md §6), and a
+// Lint rules: typescript-eslint's recommended set, no floating promises (CONTRIBUTING.md), and a
 // boundary rule: pure layers (codecs, the command table) may not import I/O or clocks.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

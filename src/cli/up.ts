@@ -1,8 +1,8 @@
-// `catena up`: a whole cluster on this machine in one command (DESIGN.md §1, the supervisor).
+// `catena up`: a whole cluster on this machine in one command (docs/design.md §1, the supervisor).
 // It starts the embedded coordinator in this process (or uses the ZooKeeper given), starts N
 // `catena server` child processes with their data under the data directory, restarts a node that
-// dies (with a growing delay, like seed 002's coordinator), prints where to connect, and on
-// Ctrl-C (or SIGTERM) stops every node cleanly, then the coordinator.
+// dies (with a growing delay), prints where to connect, and on Ctrl-C (or SIGTERM) stops every
+// node cleanly, then the coordinator.
 //
 //   <data-dir>/coordinator.json   the embedded coordinator's persistent znodes (chain configuration)
 //   <data-dir>/node<i>/           node i's LMDB environment
@@ -13,7 +13,7 @@
 // (memcached), port + 10·i + 3 (admin HTTP) and port + 10·i + 4 (chain traffic); the embedded
 // coordinator on port + 9.
 //
-// Sharding (DESIGN.md §6): `--chains C --replicas R` writes the layout (placement.ts) to the
+// Sharding (docs/design.md §6): `--chains C --replicas R` writes the layout (placement.ts) to the
 // coordinator before the nodes start; the manager then starts C chains and places R nodes in
 // each (nodes beyond C·R are standbys). Without them an existing layout is kept, and a new
 // cluster has one chain of every node.

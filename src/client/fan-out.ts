@@ -1,4 +1,4 @@
-// Requests that span chains (DESIGN.md §6), pure: how the cluster client splits them by chain
+// Requests that span chains (docs/design.md §6), pure: how the cluster client splits them by chain
 // and joins the answers, so that a sharded cluster answers them as one chain would.
 //
 //   * size, flush: asked of every chain, summed;

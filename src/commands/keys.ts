@@ -1,4 +1,4 @@
-// The keys a request names, for routing by hash slot (DESIGN.md §6): one key for most commands,
+// The keys a request names, for routing by hash slot (docs/design.md §6): one key for most commands,
 // every key for mget and mput, none for commands about the whole table (size, scan, getkeys,
 // gettable, flush) or the node (stats, ping, topology, nodestatus).
 

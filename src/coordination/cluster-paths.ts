@@ -1,4 +1,4 @@
-// Where a cluster lives in the coordinator (DESIGN.md §2), and the JSON documents stored there.
+// Where a cluster lives in the coordinator (docs/design.md §2), and the JSON documents stored there.
 //
 //   /catena/<cluster>/nodes/<nodeId>        ephemeral   NodeInfo
 //   /catena/<cluster>/manager/lock-<seq>    ephemeral sequential: the lowest is the manager

@@ -1,4 +1,4 @@
-// The coordinator interface (DESIGN.md §1, §2): the small part of ZooKeeper that Catena uses,
+// The coordinator interface (docs/design.md §1, §2): the small part of ZooKeeper that Catena uses,
 // with ZooKeeper's semantics, so the two backends — ZooKeeper itself (zookeeper-coordinator.ts)
 // and the embedded coordinator inside `catena up` (embedded-coordinator.ts) — are
 // interchangeable and pass one contract suite (test/coordination/coordinator-contract.ts).

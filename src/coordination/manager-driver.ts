@@ -1,7 +1,7 @@
 // The manager's thin driver: when this node holds the manager lock, read what the coordinator
 // says, ask the pure `decide` (manager.ts) for the next configuration, and write it — one change
 // at a time, each inside a `multi` that also checks this node's lock znode still exists (a
-// deposed manager cannot write: fencing, DESIGN.md §2) and that the chain znode is still at the
+// deposed manager cannot write: fencing, docs/design.md §2) and that the chain znode is still at the
 // version read (compare-and-set). A failed write is not an error: the next evaluation reads again.
 //
 // Each step, in order: create the slot map if there is none (every slot spread over the chains

@@ -1,9 +1,9 @@
 // The manager's decisions, pure: from what the coordinator says (which nodes have live
 // sessions, which joiners have caught up, the time) and the current configuration of a chain,
 // compute the next configuration, or none. The elected manager's thin driver writes it with a
-// compare-and-set that also checks it still holds the manager lock (DESIGN.md §2).
+// compare-and-set that also checks it still holds the manager lock (docs/design.md §2).
 //
-// Rules (DESIGN.md §3.7, §3.8):
+// Rules (docs/design.md §3.7, §3.8):
 //   * a member whose session is gone is removed; the last live member of a chain is never
 //     removed: if every member is down the chain waits for one to come back;
 //   * a node that is neither member nor joining, and is live, may become the joiner (one at a time);

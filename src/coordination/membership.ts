@@ -1,4 +1,4 @@
-// A node's side of the coordinator (DESIGN.md §2): its session, its ephemeral znode (NodeInfo),
+// A node's side of the coordinator (docs/design.md §2): its session, its ephemeral znode (NodeInfo),
 // the manager election, and watches on the cluster that keep a local copy of the topology (the
 // nodes and their addresses, the chain configuration, who is manager) up to date. None of this
 // is on a request's path: requests read the local copy.
@@ -46,7 +46,7 @@ export interface MembershipOptions {
 }
 
 /**
- * Read lease (DESIGN.md §3.5): the session is confirmed by a round trip to the coordinator this
+ * Read lease (docs/design.md §3.5): the session is confirmed by a round trip to the coordinator this
  * many times per session timeout, and a confirmation sent at t holds until t + ⅔ of the timeout.
  * A node whose session expired is removed no sooner than a whole timeout after the server last
  * heard from it, so a tail whose lease holds cannot have been replaced, even if its process was

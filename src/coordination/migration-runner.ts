@@ -1,4 +1,4 @@
-// Moving slots between chains (DESIGN.md §6, docs/sharding.md): the manager's background task
+// Moving slots between chains (docs/design.md §6, docs/sharding.md): the manager's background task
 // that brings the slot map to what the layout asks for, one batch of slots at a time, without
 // losing or duplicating an acknowledged write and with reads linearizable throughout.
 //

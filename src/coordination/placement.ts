@@ -1,5 +1,5 @@
 // Placement, pure: which chains a cluster should have and which chain each spare node should
-// join (DESIGN.md §1, §6). The manager's driver asks it before asking `decide` (manager.ts) about
+// join (docs/design.md §1, §6). The manager's driver asks it before asking `decide` (manager.ts) about
 // each chain: placement says which nodes are a chain's candidates, `decide` lets them join one
 // at a time through the tail (§3.8).
 //

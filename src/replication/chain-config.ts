@@ -1,5 +1,5 @@
 // A chain's configuration, as the replication core reads it and the coordinator stores it
-// (DESIGN.md §2): its members in order (head first, tail last), the joining node catching up to
+// (docs/design.md §2): its members in order (head first, tail last), the joining node catching up to
 // become the new tail, and the epoch, raised by every change. The manager computes new configurations from old ones (manager.ts).
 
 export interface ChainConfig {
@@ -13,7 +13,7 @@ export interface ChainConfig {
   /**
    * Time (ms, the manager's clock) before which the tail must not serve reads: set when a tail
    * is appended or promoted while the old tail's session may still be alive, so an isolated old
-   * tail's read lease has surely run out first (DESIGN.md §3.5).
+   * tail's read lease has surely run out first (docs/design.md §3.5).
    */
   readonly readsAllowedAtMs: number;
 }

@@ -1,4 +1,4 @@
-// One member of one chain, as a pure state machine (DESIGN.md §3, §4): inputs are method calls,
+// One member of one chain, as a pure state machine (docs/design.md §3, §4): inputs are method calls,
 // outputs are effects (effects.ts) in the order they must be carried out. No I/O, no clock, no
 // randomness: time arrives with `tick`, everything else as messages and shell reports.
 //

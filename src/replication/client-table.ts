@@ -1,4 +1,4 @@
-// Exactly-once writes (DESIGN.md §3.6): the replicated table of each client's last applied
+// Exactly-once writes (docs/design.md §3.6): the replicated table of each client's last applied
 // write and its result. Every replica applies the same log, so every replica builds the same
 // table; a write retried after a failover (same request id, new sequence) finds its first result
 // here and is not applied twice, so INCR and APPEND are safe to retry.

@@ -1,4 +1,4 @@
-// The unit of replication: one write, placed in a chain's log by the head (DESIGN.md §3.1).
+// The unit of replication: one write, placed in a chain's log by the head (docs/design.md §3.1).
 // The operation is opaque to the replication core: the node's storage layer applies it, and
 // keeps the per-client table that makes a retried write return its first result (§3.6).
 

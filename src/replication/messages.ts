@@ -1,7 +1,7 @@
 // Messages between the members of one chain. Every message carries the sender's epoch; a node
 // accepts a message only from its current predecessor (entries, hello-from-below is the
 // successor's) or successor (acks, hello) in its current configuration, and only at its own
-// epoch (DESIGN.md §3.4). A message from another epoch is dropped, never answered.
+// epoch (docs/design.md §3.4). A message from another epoch is dropped, never answered.
 
 import type { LogEntry } from './log-entry.js';
 

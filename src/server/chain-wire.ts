@@ -1,10 +1,10 @@
-// The internal chain protocol between nodes (DESIGN.md §3): frames `u32 length | msgpack body`
+// The internal chain protocol between nodes (docs/design.md §3): frames `u32 length | msgpack body`
 // on one TCP connection per direction and peer. The first frame on a connection names the
 // sender; every later frame is a chain message of the replication core (messages.ts) or one
 // part of a snapshot streamed to a joiner. Pure: bytes in, values out; decoding never throws.
 //
 // A snapshot travels as `snapshot-begin`, any number of `snapshot-records`, `snapshot-end`, all
-// with one stream number, so the tail never holds a whole table in memory (DESIGN.md §5). The
+// with one stream number, so the tail never holds a whole table in memory (docs/design.md §5). The
 // joiner hands the core one `snapshot` message once the last part is durable.
 
 import { Packr } from 'msgpackr';

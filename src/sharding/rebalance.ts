@@ -1,4 +1,4 @@
-// Rebalancing, pure (DESIGN.md §6): which chain each slot should belong to when the chains
+// Rebalancing, pure (docs/design.md §6): which chain each slot should belong to when the chains
 // change, and which slots to move next. The manager's migration runner moves them one batch at
 // a time (coordination/migration-runner.ts).
 //

@@ -1,4 +1,4 @@
-// The slot map (DESIGN.md §2, §6): which chain owns each of the 16384 hash slots. The manager
+// The slot map (docs/design.md §2, §6): which chain owns each of the 16384 hash slots. The manager
 // writes it to `/catena/<cluster>/slots`; nodes and clients keep a copy and look a key's chain
 // up in it. Pure.
 //

@@ -1,4 +1,4 @@
-// Hash slots (DESIGN.md §6): 16384 slots, `slot = CRC16(key) mod 16384`, with Redis Cluster's
+// Hash slots (docs/design.md §6): 16384 slots, `slot = CRC16(key) mod 16384`, with Redis Cluster's
 // `{hashtag}` rule, so a key maps to the same slot in Catena as in Redis Cluster and keys that
 // share a tag (`{user:1}.name`, `{user:1}.email`) share a slot. Pure.
 //

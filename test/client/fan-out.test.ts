@@ -1,4 +1,4 @@
-// Requests that span chains (DESIGN.md §6): a sharded cluster must answer them as one chain
+// Requests that span chains (docs/design.md §6): a sharded cluster must answer them as one chain
 // would. The key property is for scan: chains are modelled as disjoint sorted key sets, each
 // paged as the store pages it (keys after the cursor in byte order, at most `limit`, stopping
 // early with a cursor as a byte budget or expired keys make it), and paging the merged answers

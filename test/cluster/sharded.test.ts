@@ -1,4 +1,4 @@
-// A sharded cluster of real processes (issue #5, DESIGN.md §6): 9 `catena server` nodes on the
+// A sharded cluster of real processes (issue #5, docs/design.md §6): 9 `catena server` nodes on the
 // embedded coordinator with the layout "3 chains of 3". The manager must place three distinct
 // nodes in each chain and spread the 16384 slots over them; every key must live only on the
 // chain owning its slot; any node must answer any request (native and RESP); requests that

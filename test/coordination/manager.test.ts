@@ -1,5 +1,5 @@
 // The manager's decisions, named after the failure cases of chain replication
-// (van Renesse & Schneider, OSDI 2004, §3) and DESIGN.md §3.7–3.8.
+// (van Renesse & Schneider, OSDI 2004, §3) and docs/design.md §3.7–3.8.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

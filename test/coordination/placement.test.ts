@@ -1,4 +1,4 @@
-// Placement (DESIGN.md §1, §6): which chains a cluster should have and which chain each spare
+// Placement (docs/design.md §1, §6): which chains a cluster should have and which chain each spare
 // node should join. Examples for each rule of the module comment, properties over random
 // clusters, and a scripted bring-up: start missing chains, let one candidate per chain join,
 // until nothing changes.

@@ -1,4 +1,4 @@
-// Rebalancing, pure (DESIGN.md §6, src/sharding/rebalance.ts): the target owner of every slot when
+// Rebalancing, pure (docs/design.md §6, src/sharding/rebalance.ts): the target owner of every slot when
 // the chains change, and the batches that get there. The target must be fair (each chain its
 // floor/ceil share, the first chains the extra slot) and move as little as possible (a chain keeps
 // what it holds up to its share, losing only its highest slots past it, and only the slots of

@@ -1,4 +1,4 @@
-// The slot map (DESIGN.md §2, §6): the table that answers "which chain owns this slot", the even
+// The slot map (docs/design.md §2, §6): the table that answers "which chain owns this slot", the even
 // spread the manager writes first, and the stored document, which is never trusted: every kind of
 // malformed document (gaps, overlaps, out of range, wrong types, a version below 1, not JSON) must
 // decode to undefined, and every valid one must survive a round trip unchanged.

@@ -191,7 +191,7 @@ export type Request = Message<"catena.v1.Request"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * Exactly-once writes in a cluster (DESIGN.md §3.6): a client names itself and numbers its
+   * Exactly-once writes in a cluster (docs/design.md §3.6): a client names itself and numbers its
    * writes; a write retried after a failover carries the same pair and is applied once. Both
    * empty/zero: the node makes up a one-off pair (no retry protection).
    *
@@ -1589,7 +1589,7 @@ export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
   nodes: NodeAddress[];
 
   /**
-   * Which chain owns each hash slot (DESIGN.md §6): sorted ranges covering slots 0..16383;
+   * Which chain owns each hash slot (docs/design.md §6): sorted ranges covering slots 0..16383;
    * empty before the manager has written the slot map (and on a standalone node).
    *
    * @generated from field: repeated catena.v1.SlotRange slots = 5;
