@@ -162,3 +162,36 @@ assert(
   'a storage line with a longest key and widest numbers fits a line',
 );
 assert(memcachedGetLineBytesMax >= memcachedLineBytesMax, 'a multi-get line may be longer than other lines');
+
+// ---- the replica (src/server/replica/): catch-up, snapshots, slot moves, the client table
+/** A joiner whose log is longer than the tail's asks this many times before it gets a snapshot. */
+export const catchUpDeferralsMax = 3;
+/** A delta catch-up sends at most this many bytes at once; the peer's acknowledgement asks for the rest. */
+export const catchUpBytesMax = 64 * MiB;
+/** A joiner receiving a snapshot gives up on a stream that sends nothing for this long. */
+export const snapshotStallMs = 10_000;
+/** A snapshot stream that takes longer than this is abandoned (the joiner asks again). */
+export const snapshotStreamMsMax = 10 * 60_000;
+/** A snapshot stream waits for its connection to drain below this before the next chunk. */
+export const snapshotBacklogBytesMax = 8 * MiB;
+/** Every node repeats `hello` and its ack to its predecessor this often, repairing lost frames on an idle chain. */
+export const chainRepairIntervalMs = 1_000;
+/** A joiner (or a member waiting on its predecessor) asks again this long after its last request. */
+export const joinRetryMs = 1_000;
+/** Moving slots: keys one export or drop page steps over at most (values unread). */
+export const migrationExamineMax = 1_000_000;
+/** Moving slots: bytes of one export page at most. */
+export const migrationPageBytesMax = 4 * MiB;
+/** Hand-over fences a replica keeps: the oldest are forgotten past this. */
+export const migrationFencesKept = 1024;
+/** Clients the exactly-once table remembers, and entries it keeps before forgetting idle clients. */
+export const clientTableClientsMax = 100_000;
+export const clientTableIdleEntriesMax = 100_000;
+/** Longest client id taken (its meta key, `client:<id>`, must fit LMDB's key limit with room to spare). */
+export const clientIdBytesMax = 256;
+
+assert(chainTickMs < chainRepairIntervalMs, 'the repair runs from the tick');
+assert(snapshotStallMs < snapshotStreamMsMax, 'a stalled stream is noticed before a slow one is abandoned');
+assert(snapshotBacklogBytesMax <= peerQueueBytesMax, 'a snapshot never fills a peer queue by itself');
+assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a batch');
+assert(clientIdBytesMax + 'client:'.length <= lmdbKeyBytesMax, 'a client record key fits LMDB');

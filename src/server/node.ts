@@ -25,7 +25,9 @@ import { errorResult, execute, type Execution } from '../commands/execute.js';
 import type { ReplyInit } from '../commands/index.js';
 import { commandByName, nodeLocalCommands } from '../commands/index.js';
 import type { Request } from '../protocol/native/codec.js';
-import { ApplyClock, Replica } from './replica.js';
+import { ApplyClock } from './replica/apply-clock.js';
+import { Replica } from './replica/replica.js';
+import { systemEnvironment } from './system-environment.js';
 import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
@@ -33,7 +35,8 @@ import { AdminServer } from './admin.js';
 import { dumpToFile, writeDump } from './dump.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { clusterRouter, localRouter, nodeClusterClient, settle, type CommandRouter } from './router.js';
+import type { CommandRouter } from '../protocol/command-router.js';
+import { clusterRouter, localRouter, nodeClusterClient, settle } from './router.js';
 import type { ClusterClient } from '../client/cluster-client.js';
 import { migrationOptionsDefault, type ChainTransport } from '../coordination/migration-runner.js';
 import { RespSession } from '../protocol/resp/session.js';
@@ -166,7 +169,7 @@ export class CatenaNode {
     const onFatal = (error: unknown): void => onStoreFailure(error);
     // In a cluster, commands and the store read the clock through ApplyClock, so a replicated
     // write computes expiries from the head's clock on every replica.
-    const applyClock = options.cluster === undefined ? undefined : new ApplyClock();
+    const applyClock = options.cluster === undefined ? undefined : new ApplyClock(clock);
     const storeClock = applyClock ?? clock;
     const store =
       options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock: storeClock, durability, onFatal });
@@ -224,6 +227,7 @@ export class CatenaNode {
     const replica = new Replica({
       self: this.nodeId,
       store,
+      environment: systemEnvironment(applyClock.base),
       applyClock,
       context: this.context!,
       durable: this.options.durability === 'fsync',

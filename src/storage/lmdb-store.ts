@@ -27,6 +27,15 @@ import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { decodeLogRecord, encodeLogRecord, readClient, readFrozen, readPosition } from './log-record.js';
+import {
+  replicaMetaDefaults,
+  type LogRecord,
+  type ReplicaMeta,
+  type ReplicaStore,
+  type SnapshotReader,
+  type StoredClient,
+} from './log-store.js';
 import { BaseStore, compareKeys, hasPrefix, type ScanEntry, type StoredValue } from './store.js';
 
 const recordFormat = 1;
@@ -87,7 +96,7 @@ const keyId = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffse
 const empty = Buffer.alloc(0);
 const resolved = Promise.resolve();
 
-export class LmdbStore extends BaseStore {
+export class LmdbStore extends BaseStore implements ReplicaStore {
   private readonly env: RootDatabase;
   private readonly data: Database<Buffer, Buffer>;
   private readonly expiry: Database<Buffer, Buffer>;
@@ -359,28 +368,25 @@ export class LmdbStore extends BaseStore {
     return this.syncGroup.promise;
   }
 
-  // ---- the replication layer's records (DESIGN.md §5): written in the same event turn as the
-  // data they go with, so they land in the same LMDB transaction and move together.
+  // ---- the log store (log-store.ts): written in the same event turn as the data they go with,
+  // so they land in the same LMDB transaction and reach the disk together.
 
-  /** Appends (or replaces) the log record at `sequence`. */
-  putLogRecord(sequence: number, record: Uint8Array): void {
-    const value = Buffer.from(record);
+  appendEntry(sequence: number, record: LogRecord): void {
+    const value = encodeLogRecord(record);
     this.queue(() => this.log.putSync(sequence, value));
   }
 
-  /** A committed log record (one written in an earlier, flushed transaction), or undefined. */
-  logRecord(sequence: number): Buffer | undefined {
-    return this.log.get(sequence);
+  entry(sequence: number): LogRecord | undefined {
+    const value = this.log.get(sequence);
+    return value === undefined ? undefined : decodeLogRecord(value);
   }
 
-  /** Committed log records with from < sequence <= to, in order. */
-  *logRecords(from: number, to: number): Iterable<{ sequence: number; record: Buffer }> {
+  *entries(from: number, to: number): Iterable<{ sequence: number; record: LogRecord; bytes: number }> {
     for (const { key, value } of this.log.getRange({ start: from + 1, end: to + 1 })) {
-      yield { sequence: key as number, record: value };
+      yield { sequence: key as number, record: decodeLogRecord(value), bytes: value.length };
     }
   }
 
-  /** First and last sequence in the log, or undefined when it is empty. */
   logBounds(): { first: number; last: number } | undefined {
     let first: number | undefined;
     for (const key of this.log.getKeys({ limit: 1 })) first = key as number;
@@ -390,7 +396,6 @@ export class LmdbStore extends BaseStore {
     return { first, last };
   }
 
-  /** Removes log records with sequence < below (log trimming). */
   trimLog(below: number): void {
     const keys = [...this.log.getKeys({ end: below })];
     if (keys.length === 0) return;
@@ -403,27 +408,41 @@ export class LmdbStore extends BaseStore {
     this.queue(() => this.log.clearSync());
   }
 
-  putMeta(name: string, value: unknown): void {
-    assert(name !== 'state' && name !== 'nodeId', 'reserved meta names');
+  readMeta(): ReplicaMeta {
+    return readReplicaMeta((name) => this.meta.get(name));
+  }
+
+  writeMeta<K extends keyof ReplicaMeta>(name: K, value: ReplicaMeta[K]): void {
+    const key = metaNames[name];
+    if (value === undefined) {
+      this.queue(() => this.meta.removeSync(key));
+      return;
+    }
     // Written at the end of the turn: a copy, so later changes to the caller's object are not.
     const copy = copyMeta(value);
-    this.queue(() => this.meta.putSync(name, copy));
+    this.queue(() => this.meta.putSync(key, copy));
   }
 
-  getMeta(name: string): unknown {
-    return this.meta.get(name);
-  }
-
-  removeMeta(name: string): void {
-    assert(name !== 'state' && name !== 'nodeId', 'reserved meta names');
-    this.queue(() => this.meta.removeSync(name));
-  }
-
-  /** Committed meta records whose names start with `prefix`, in name order. */
-  *metaEntries(prefix: string): Iterable<[string, unknown]> {
-    for (const { key, value } of this.meta.getRange({ start: prefix, end: prefix + '\uffff' })) {
-      yield [key, value];
+  *clients(): Iterable<[string, StoredClient]> {
+    for (const { key, value } of this.meta.getRange({ start: clientKeyPrefix, end: clientKeyPrefix + '\uffff' })) {
+      yield [key.slice(clientKeyPrefix.length), readClient(key, value)];
     }
+  }
+
+  putClient(clientId: string, record: StoredClient): void {
+    const copy = copyMeta(record);
+    this.queue(() => this.meta.putSync(clientKeyPrefix + clientId, copy));
+  }
+
+  removeClient(clientId: string): void {
+    this.queue(() => this.meta.removeSync(clientKeyPrefix + clientId));
+  }
+
+  whenDurable(done: (error?: unknown) => void): void {
+    this.sync().then(
+      () => done(),
+      (error: unknown) => done(error ?? new Error('storage failure')),
+    );
   }
 
   /** The revision counter, for a snapshot (every replica must agree on versions). */
@@ -444,25 +463,18 @@ export class LmdbStore extends BaseStore {
   }
 
   /**
-   * A consistent view of the committed state for streaming to a joiner: the records, and the
-   * meta values read in the same LMDB read transaction. Call `done()` when finished.
+   * A consistent view of what the last transaction made durable, for streaming to a joiner: the
+   * records and the meta values, read in one LMDB read transaction. Call `done()` when finished.
    */
-  snapshotReader(): {
-    meta(name: string): unknown;
-    metaRange(prefix: string): Iterable<[string, unknown]>;
-    /** Up to `limit` records (and about `bytesMax` bytes) after `after`; `more` when there may be others. */
-    records(after: Uint8Array | undefined, limit: number, bytesMax: number): { records: ScanEntry[]; more: boolean };
-    revision: number;
-    done(): void;
-  } {
+  snapshotReader(): SnapshotReader {
     const transaction = this.env.useReadTransaction();
     const state = this.meta.get('state', { transaction }) as MetaState | undefined;
     return {
       revision: state?.revision ?? 0,
-      meta: (name) => this.meta.get(name, { transaction }),
-      metaRange: (prefix) =>
-        [...this.meta.getRange({ transaction, start: prefix, end: prefix + '\uffff' })].map(
-          ({ key, value }) => [key, value] as [string, unknown],
+      meta: readReplicaMeta((name) => this.meta.get(name, { transaction })),
+      clients: () =>
+        [...this.meta.getRange({ transaction, start: clientKeyPrefix, end: clientKeyPrefix + '\uffff' })].map(
+          ({ key, value }) => [key.slice(clientKeyPrefix.length), readClient(key, value)] as [string, StoredClient],
         ),
       records: (after, limit, bytesMax) => {
         const out: ScanEntry[] = [];
@@ -505,6 +517,28 @@ export class LmdbStore extends BaseStore {
     await this.env.close();
     this.lock.release();
   }
+}
+
+/** Meta record names on disk (the names are the format: data directories keep them). */
+const metaNames: { readonly [K in keyof ReplicaMeta]: string } = {
+  position: 'replica',
+  installed: 'installed',
+  installing: 'installing',
+  chain: 'chain',
+  frozen: 'frozen',
+};
+const clientKeyPrefix = 'client:';
+
+function readReplicaMeta(get: (name: string) => unknown): ReplicaMeta {
+  const installing = get(metaNames.installing);
+  const chain = get(metaNames.chain);
+  return {
+    position: readPosition(metaNames.position, get(metaNames.position)) ?? replicaMetaDefaults.position,
+    installed: readPosition(metaNames.installed, get(metaNames.installed)),
+    installing: installing === true,
+    chain: typeof chain === 'string' ? chain : undefined,
+    frozen: readFrozen(metaNames.frozen, get(metaNames.frozen)),
+  };
 }
 
 /**

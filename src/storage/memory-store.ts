@@ -1,9 +1,36 @@
 // The in-memory engine: for unit tests and the deterministic simulator. It models a disk that
-// loses unsynced writes: every mutation since the last `sync()` is kept in an undo journal, and
-// `crash()` rolls them back, leaving exactly what a real node would find after power loss.
+// loses unsynced writes: every data mutation since the last durability point is kept in an undo
+// journal, and log and meta writes wait in a list until it; `crash()` rolls the first back and
+// drops the second, leaving exactly what a real node would find after power loss. When a
+// durability point happens is the caller's choice (`MemoryStoreOptions.disk`): at once by
+// default, or when the simulator's virtual disk says so.
 
+import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
+import { decodeLogRecord, encodeLogRecord } from './log-record.js';
+import {
+  replicaMetaDefaults,
+  type LogRecord,
+  type ReplicaMeta,
+  type ReplicaStore,
+  type SnapshotReader,
+  type StoredClient,
+} from './log-store.js';
 import { BaseStore, compareKeys, hasPrefix, type ScanEntry, type StoredValue } from './store.js';
+
+export interface MemoryStoreOptions {
+  /**
+   * Asked to make the store durable: calls `flush` when the (virtual) disk has done so. The
+   * default flushes in a microtask.
+   */
+  disk?: (flush: () => void) => void;
+}
+
+interface DurableLog {
+  entries: Map<number, Buffer>;
+  meta: Map<string, unknown>;
+  clients: Map<string, StoredClient>;
+}
 
 type Undo =
   | { kind: 'record'; key: string; previous: StoredValue | undefined }
@@ -13,13 +40,22 @@ type Undo =
 const keyId = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
 const keyBytes = (id: string): Buffer => Buffer.from(id, 'latin1');
 
-export class MemoryStore extends BaseStore {
+export class MemoryStore extends BaseStore implements ReplicaStore {
   private records = new Map<string, StoredValue>();
   private undo: Undo[] = [];
   private storedBytes = 0;
   private closed = false;
+  /** What the last durability point made durable of the log and meta. */
+  private durable: DurableLog = { entries: new Map(), meta: new Map(), clients: new Map() };
+  /** Log and meta writes since the last durability point, in issue order. */
+  private pendingWrites: ((log: DurableLog) => void)[] = [];
+  private waiting: ((error?: unknown) => void)[] = [];
+  private flushAsked = false;
 
-  constructor(clock: Clock) {
+  constructor(
+    clock: Clock,
+    private readonly options: MemoryStoreOptions = {},
+  ) {
     super(clock);
   }
 
@@ -96,12 +132,157 @@ export class MemoryStore extends BaseStore {
   }
 
   sync(): Promise<void> {
-    this.undo = [];
-    return Promise.resolve();
+    if (this.isSynced()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.whenDurable((error) => (error === undefined ? resolve() : reject(error))));
   }
 
   isSynced(): boolean {
-    return this.undo.length === 0;
+    return this.undo.length === 0 && this.pendingWrites.length === 0;
+  }
+
+  whenDurable(done: (error?: unknown) => void): void {
+    this.waiting.push(done);
+    if (this.flushAsked) return;
+    this.flushAsked = true;
+    const flush = (): void => this.flush();
+    if (this.options.disk === undefined) queueMicrotask(flush);
+    else this.options.disk(flush);
+  }
+
+  /** The durability point: everything issued so far is durable; the waiters hear of it. */
+  private flush(): void {
+    if (this.closed) return;
+    this.flushAsked = false;
+    this.undo = [];
+    for (const write of this.pendingWrites) write(this.durable);
+    this.pendingWrites = [];
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const done of waiting) done();
+  }
+
+  // ---- the log store (log-store.ts) ---------------------------------------------------------
+
+  appendEntry(sequence: number, record: LogRecord): void {
+    assert(Number.isSafeInteger(sequence) && sequence > 0, 'a log sequence is a positive integer');
+    const encoded = encodeLogRecord(record); // the on-disk form, so the simulator runs the codec too
+    this.pendingWrites.push((log) => log.entries.set(sequence, encoded));
+  }
+
+  entry(sequence: number): LogRecord | undefined {
+    const encoded = this.durable.entries.get(sequence);
+    return encoded === undefined ? undefined : decodeLogRecord(encoded);
+  }
+
+  *entries(from: number, to: number): Iterable<{ sequence: number; record: LogRecord; bytes: number }> {
+    const bounds = this.logBounds();
+    if (bounds === undefined) return;
+    for (let sequence = Math.max(from + 1, bounds.first); sequence <= Math.min(to, bounds.last); sequence++) {
+      const encoded = this.durable.entries.get(sequence);
+      if (encoded !== undefined) yield { sequence, record: decodeLogRecord(encoded), bytes: encoded.length };
+    }
+  }
+
+  logBounds(): { first: number; last: number } | undefined {
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const sequence of this.durable.entries.keys()) {
+      if (sequence < first) first = sequence;
+      if (sequence > last) last = sequence;
+    }
+    return last === 0 ? undefined : { first, last };
+  }
+
+  trimLog(below: number): void {
+    this.pendingWrites.push((log) => {
+      for (const sequence of [...log.entries.keys()]) if (sequence < below) log.entries.delete(sequence);
+    });
+  }
+
+  clearLog(): void {
+    this.pendingWrites.push((log) => log.entries.clear());
+  }
+
+  readMeta(): ReplicaMeta {
+    return metaFrom(this.durable.meta);
+  }
+
+  writeMeta<K extends keyof ReplicaMeta>(name: K, value: ReplicaMeta[K]): void {
+    const copy = structuredClone(value);
+    this.pendingWrites.push((log) => {
+      if (copy === undefined) log.meta.delete(name);
+      else log.meta.set(name, copy);
+    });
+  }
+
+  clients(): Iterable<[string, StoredClient]> {
+    return [...this.durable.clients].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  putClient(clientId: string, record: StoredClient): void {
+    const copy = { ...record, result: record.result === undefined ? undefined : Buffer.from(record.result) };
+    this.pendingWrites.push((log) => log.clients.set(clientId, copy));
+  }
+
+  removeClient(clientId: string): void {
+    this.pendingWrites.push((log) => log.clients.delete(clientId));
+  }
+
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  restoreRecord(key: Uint8Array, record: StoredValue): void {
+    this.writeRecord(key, record, this.readRecord(key));
+  }
+
+  restoreRevision(revision: number): void {
+    assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a non-negative integer');
+    this.undo.push({ kind: 'revision', revision: this.revision });
+    this.revision = revision;
+  }
+
+  *keysAfter(after?: Uint8Array): Iterable<Uint8Array> {
+    for (const entry of this.scanRecords(after === undefined ? {} : { after })) yield entry.key;
+  }
+
+  /** The durable state, as a crash now would leave it: a copy, unaffected by later writes. */
+  snapshotReader(): SnapshotReader {
+    const records = new Map(this.records);
+    let revision = this.revision;
+    for (let i = this.undo.length - 1; i >= 0; i--) {
+      const step = this.undo[i]!;
+      if (step.kind === 'record') {
+        if (step.previous === undefined) records.delete(step.key);
+        else records.set(step.key, step.previous);
+      } else if (step.kind === 'clear') {
+        records.clear();
+        for (const [id, record] of step.records) records.set(id, record);
+      } else {
+        revision = step.revision;
+      }
+    }
+    const sorted = [...records].map(([id, record]) => ({ key: keyBytes(id), ...record }));
+    sorted.sort((a, b) => compareKeys(a.key, b.key));
+    const clients = [...this.clients()];
+    return {
+      revision,
+      meta: this.readMeta(),
+      clients: () => clients,
+      records: (after, limit, bytesMax) => {
+        const out: ScanEntry[] = [];
+        let bytes = 0;
+        for (const entry of sorted) {
+          if (after !== undefined && compareKeys(entry.key, after) <= 0) continue;
+          const size = entry.key.length + entry.value.length;
+          if (out.length >= limit || (out.length > 0 && bytes + size > bytesMax)) return { records: out, more: true };
+          out.push(entry);
+          bytes += size;
+        }
+        return { records: out, more: false };
+      },
+      done: () => undefined,
+    };
   }
 
   /** Simulates power loss: every mutation since the last sync() is gone. */
@@ -123,6 +304,9 @@ export class MemoryStore extends BaseStore {
       }
     }
     this.undo = [];
+    this.pendingWrites = [];
+    this.waiting = []; // the process that waited is gone
+    this.flushAsked = false;
   }
 
   close(): Promise<void> {
@@ -133,4 +317,16 @@ export class MemoryStore extends BaseStore {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+function metaFrom(meta: Map<string, unknown>): ReplicaMeta {
+  const get = <K extends keyof ReplicaMeta>(name: K): ReplicaMeta[K] =>
+    meta.has(name) ? structuredClone(meta.get(name) as ReplicaMeta[K]) : replicaMetaDefaults[name];
+  return {
+    position: get('position'),
+    installed: get('installed'),
+    installing: get('installing'),
+    chain: get('chain'),
+    frozen: get('frozen'),
+  };
 }

@@ -13,11 +13,14 @@ import { create } from '@bufbuild/protobuf';
 import type { CommandContext, NodeFacts } from '../../src/commands/index.js';
 import type { ChainConfig } from '../../src/replication/chain-config.js';
 import type { Logger, LogLevel } from '../../src/core/log.js';
+import { systemClock } from '../../src/core/clock.js';
 import { valueBytesMaxDefault } from '../../src/core/limits.js';
 import type { ReplyCase, ReplyOf, ResponseResult } from '../../src/protocol/native/codec.js';
 import { RequestSchema, type Request } from '../../src/protocol/native/gen/catena_pb.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../src/server/chain-wire.js';
-import { ApplyClock, Replica, type ReplicaPeers } from '../../src/server/replica.js';
+import { ApplyClock } from '../../src/server/replica/apply-clock.js';
+import { Replica, type ReplicaPeers } from '../../src/server/replica/replica.js';
+import { systemEnvironment } from '../../src/server/system-environment.js';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -131,7 +134,7 @@ export class FakeNetwork {
 class SkewedApplyClock extends ApplyClock {
   private pinned: number | undefined;
   constructor(private readonly skewMs: number) {
-    super();
+    super(systemClock);
   }
   override pin(nowMs: number | undefined): void {
     this.pinned = nowMs;
@@ -228,7 +231,7 @@ export class TestCluster {
       dir = tempDir(`catena-replica-${id}-`);
       this.dirs.set(id, dir);
     }
-    const applyClock = options.clockSkewMs === undefined ? new ApplyClock() : new SkewedApplyClock(options.clockSkewMs);
+    const applyClock = options.clockSkewMs === undefined ? new ApplyClock(systemClock) : new SkewedApplyClock(options.clockSkewMs);
     const durability = options.durability ?? 'memory';
     const store = new LmdbStore({
       dataDir: dir.path,
@@ -257,6 +260,7 @@ export class TestCluster {
     const replica = new Replica({
       self: id,
       store,
+      environment: systemEnvironment(applyClock),
       applyClock,
       context,
       durable: durability === 'fsync',
@@ -376,7 +380,7 @@ export class TestCluster {
 
   /** The exactly-once client table as `id` keeps it durably (committed meta `client:*`). */
   clientTable(id: string): [string, unknown][] {
-    return [...this.store(id).metaEntries('client:')];
+    return [...this.store(id).clients()];
   }
 
   /** Waits until no frame is in flight and every store is synced, for a few consecutive polls. */

@@ -422,7 +422,7 @@ describe('replica: chain replication over real stores', () => {
       assert.equal(cluster.dump('d').length, 101);
       assert.equal(cluster.store('d').currentRevision, cluster.store('c').currentRevision);
       assert.deepEqual(cluster.clientTable('d'), cluster.clientTable('c'));
-      assert.ok(cluster.clientTable('d').some(([name]) => name === 'client:early'));
+      assert.ok(cluster.clientTable('d').some(([name]) => name === 'early'));
       assert.deepEqual(cluster.replica('d').lastLogPosition, cluster.replica('c').lastLogPosition);
 
       cluster.configure(['a', 'b', 'c', 'd']);
@@ -741,7 +741,7 @@ describe('replica: chain replication over real stores', () => {
       cluster.configure(['a', 'b', 'c'], { joining: 'd' });
       await waitFor('d to hold one chunk of a snapshot in progress', () => {
         const store = cluster.store('d');
-        return store.size() === 7 && store.getMeta('installing') === true;
+        return store.size() === 7 && store.readMeta().installing === true;
       });
       assert.equal(cluster.replica('d').status().role, 'joining');
       assert.equal(cluster.caughtUp.length, 0);
@@ -757,7 +757,7 @@ describe('replica: chain replication over real stores', () => {
       await waitFor('c to report d caught up', () => cluster.caughtUp.some((u) => u.joiner === 'd'));
       assert.equal(cluster.caughtUp[0]!.epoch, rejoin.epoch);
       await cluster.settle();
-      assert.equal(cluster.store('d').getMeta('installing'), false);
+      assert.equal(cluster.store('d').readMeta().installing, false);
       assert.deepEqual(cluster.dump('d'), cluster.dump('c'));
       assert.equal(cluster.dump('d').length, 61);
       assert.equal(cluster.store('d').currentRevision, cluster.store('c').currentRevision);
@@ -781,7 +781,7 @@ describe('replica: chain replication over real stores', () => {
       cluster.configure(['a', 'b', 'c'], { joining: 'd' });
       await waitFor('d to hold one chunk of a snapshot in progress', () => {
         const store = cluster.store('d');
-        return store.size() === 7 && store.getMeta('installing') === true;
+        return store.size() === 7 && store.readMeta().installing === true;
       });
       await cluster.stop('d');
       repair();
@@ -791,7 +791,7 @@ describe('replica: chain replication over real stores', () => {
       assert.deepEqual(cluster.dump('d'), []);
       assert.deepEqual(d.replica.lastLogPosition, { lastSequence: 0, lastEpoch: 0 });
       await d.store.sync();
-      assert.equal(d.store.getMeta('installing'), false);
+      assert.equal(d.store.readMeta().installing, false);
       assert.deepEqual(cluster.clientTable('d'), []);
       assert.equal(d.store.logBounds(), undefined);
 
@@ -810,10 +810,18 @@ describe('replica: chain replication over real stores', () => {
   async function interruptedInstallDir(cluster: TestCluster): Promise<void> {
     const d0 = cluster.start('d');
     d0.store.put(Buffer.from('partial'), Buffer.from('state'));
-    d0.store.putLogRecord(1, Buffer.from('not a record'));
-    d0.store.putMeta('replica', { lastSequence: 5, lastEpoch: 1 });
-    d0.store.putMeta('client:x', { clientSequence: 3, result: undefined, sequence: 5 });
-    d0.store.putMeta('installing', true);
+    d0.store.appendEntry(1, {
+      epoch: 1,
+      clientId: 'x',
+      clientSequence: 3,
+      nowMs: 0,
+      request: new Uint8Array(),
+      reclaim: undefined,
+      result: undefined,
+    });
+    d0.store.writeMeta('position', { lastSequence: 5, lastEpoch: 1 });
+    d0.store.putClient('x', { clientSequence: 3, result: undefined, sequence: 5 });
+    d0.store.writeMeta('installing', true);
     await cluster.stop('d');
   }
 
@@ -825,10 +833,10 @@ describe('replica: chain replication over real stores', () => {
       assert.equal(d.store.size(), 0);
       assert.equal(d.store.get(Buffer.from('partial')), undefined);
       await d.store.sync();
-      assert.equal(d.store.getMeta('installing'), false);
+      assert.equal(d.store.readMeta().installing, false);
       assert.equal(d.store.logBounds(), undefined);
       assert.deepEqual(cluster.clientTable('d'), []);
-      assert.deepEqual(d.store.getMeta('replica'), { lastSequence: 0, lastEpoch: 0 });
+      assert.deepEqual(d.store.readMeta().position, { lastSequence: 0, lastEpoch: 0 });
     } finally {
       await cluster.close();
     }

@@ -225,7 +225,7 @@ describe('replica: moving slots between chains', () => {
         assert.equal(replica.rangeFrozen(99, 199), false, id);
         assert.equal(replica.rangeFrozen(100, 200), false, id);
         assert.equal(replica.anyFrozen(), true, id);
-        assert.deepEqual(cluster.store(id).getMeta('frozen'), frozen, `${id} keeps the frozen ranges in meta`);
+        assert.deepEqual(cluster.store(id).readMeta().frozen, frozen, `${id} keeps the frozen ranges in meta`);
       }
 
       // A repeat (a new request for the same range) changes nothing; another range adds to the list.
@@ -234,7 +234,7 @@ describe('replica: moving slots between chains', () => {
       await cluster.settle();
       frozen.push({ first: 16000, last: 16383, to: 'chain-2' });
       for (const id of ids) {
-        assert.deepEqual(cluster.store(id).getMeta('frozen'), frozen, id);
+        assert.deepEqual(cluster.store(id).readMeta().frozen, frozen, id);
         assert.equal(cluster.replica(id).isFrozen(16383), true);
         assert.equal(cluster.replica(id).isFrozen(15999), false);
       }
@@ -345,7 +345,7 @@ describe('replica: moving slots between chains', () => {
         cluster
           .clientTable('c')
           .map(([name, record]) => [
-            name.slice('client:'.length),
+            name,
             record as { clientSequence: number; result: Uint8Array | undefined },
           ]),
       );
@@ -479,10 +479,10 @@ describe('replica: moving slots between chains', () => {
       await target.settle();
       const tables = ids.map((id) => new Map(target.clientTable(id)));
       for (const table of tables) {
-        assert.equal((table.get('client:mover') as { clientSequence: number }).clientSequence, 4);
-        assert.equal((table.get('client:old') as { clientSequence: number }).clientSequence, 5);
-        assert.equal((table.get('client:same') as { clientSequence: number }).clientSequence, 4);
-        assert.equal((table.get('client:fresh') as { clientSequence: number }).clientSequence, 1);
+        assert.equal((table.get('mover') as { clientSequence: number }).clientSequence, 4);
+        assert.equal((table.get('old') as { clientSequence: number }).clientSequence, 5);
+        assert.equal((table.get('same') as { clientSequence: number }).clientSequence, 4);
+        assert.equal((table.get('fresh') as { clientSequence: number }).clientSequence, 1);
       }
       assert.deepEqual(target.clientTable('b'), target.clientTable('a'));
       assert.deepEqual(target.clientTable('c'), target.clientTable('a'));
@@ -603,7 +603,7 @@ describe('replica: moving slots between chains', () => {
         assert.deepEqual(records(cluster, id), outside, `${id} lost only the range`);
         assert.equal(cluster.replica(id).isFrozen(first), false);
         assert.equal(cluster.replica(id).rangeFrozen(16000, 16383), true, `${id}: the other range stays frozen`);
-        assert.deepEqual(cluster.store(id).getMeta('frozen'), [{ first: 16000, last: 16383, to: 'chain-1' }]);
+        assert.deepEqual(cluster.store(id).readMeta().frozen, [{ first: 16000, last: 16383, to: 'chain-1' }]);
       }
 
       // A late copy of a drop finds the range unfrozen: it removes nothing, even new keys there.
@@ -717,7 +717,7 @@ describe('replica: moving slots between chains', () => {
         { first, last: 4095, to: 'chain-1' },
         { first: 9000, last: 9001, to: 'chain-2' },
       ];
-      assert.deepEqual(cluster.store('c').getMeta('frozen'), frozen);
+      assert.deepEqual(cluster.store('c').readMeta().frozen, frozen);
 
       // e joins while c still holds its whole log: it replays the freezes and the drop.
       startMover(cluster, 'e');
@@ -725,7 +725,7 @@ describe('replica: moving slots between chains', () => {
       await waitFor('c to report e caught up', () => cluster.caughtUp.some((c) => c.joiner === 'e'));
       await cluster.settle();
       assert.deepEqual(cluster.network.framesTo('e', ['snapshot-begin']), [], 'e came up by delta');
-      assert.deepEqual(cluster.store('e').getMeta('frozen'), frozen);
+      assert.deepEqual(cluster.store('e').readMeta().frozen, frozen);
       assert.equal(cluster.replica('e').rangeFrozen(first, 4095), true);
       assert.equal(cluster.replica('e').rangeFrozen(9000, 9001), true);
       assert.equal(cluster.replica('e').isFrozen(12000), false);
@@ -745,7 +745,7 @@ describe('replica: moving slots between chains', () => {
       const ends = cluster.network.framesTo('d', ['snapshot-end']).map((f) => f.frame as End);
       assert.equal(ends.length, 1, 'd got a snapshot');
       assert.deepEqual(ends[0]!.frozen, frozen, 'the snapshot carries the frozen ranges');
-      assert.deepEqual(cluster.store('d').getMeta('frozen'), frozen);
+      assert.deepEqual(cluster.store('d').readMeta().frozen, frozen);
       assert.equal(cluster.replica('d').rangeFrozen(first, 4095), true);
       assert.equal(cluster.replica('d').rangeFrozen(9000, 9001), true);
       assert.equal(cluster.replica('d').isFrozen(4096), false);
@@ -761,7 +761,7 @@ describe('replica: moving slots between chains', () => {
       assert.deepEqual(fromD.records.map(rawOf), before.records.map(rawOf));
       await cluster.restart('d');
       assert.equal(cluster.replica('d').rangeFrozen(9000, 9001), true);
-      assert.deepEqual(cluster.store('d').getMeta('frozen'), frozen);
+      assert.deepEqual(cluster.store('d').readMeta().frozen, frozen);
     } finally {
       await cluster.close();
     }

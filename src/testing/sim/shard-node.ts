@@ -134,7 +134,7 @@ export class SlotStore extends MemoryStore {
     return this.revision;
   }
 
-  restoreRecord(record: SlotRecord): void {
+  restoreSlotRecord(record: SlotRecord): void {
     const key = Buffer.from(record.key);
     const stored = { value: Buffer.from(record.value), version: record.version, expiresAtMs: 0, flags: 0 };
     this.writeRecord(key, stored, this.readRecord(key));
@@ -254,7 +254,7 @@ export class ShardNode {
     for (const record of op.records) {
       const slot = slotOfKey(record.key);
       assert(slot >= op.first && slot <= op.last, 'an imported record belongs to the moving slots');
-      this.store.restoreRecord(record);
+      this.store.restoreSlotRecord(record);
       newest = Math.max(newest, record.version);
     }
     // Versions stay what they were; new writes here must get higher ones (as replica.ts importPage).
