@@ -1,4 +1,4 @@
-// The catch-up rule (DESIGN.md §3.7, §3.8), in one place: when the core asks a node to bring a
+// The catch-up rule (docs/design.md §3.7, §3.8), in one place: when the core asks a node to bring a
 // peer up to date (the `catch-up` effect), does the node send the entries the peer lacks (a
 // delta), stream it a snapshot of its state, or let it ask again first?
 //
