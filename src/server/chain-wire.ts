@@ -191,7 +191,7 @@ function validEntries(entries: unknown): boolean {
   return true;
 }
 
-/** Slots first..last frozen on a chain for a move to chain `to` (replica.ts). */
+/** Slots first..last frozen on a chain for a move to chain `to` (src/server/replica/slot-mover.ts). */
 export interface FrozenRange {
   readonly first: number;
   readonly last: number;
