@@ -10,20 +10,9 @@ import { ClusterClient } from '../client/cluster-client.js';
 import { type CommandName, type RequestInit } from '../commands/index.js';
 import type { Execution } from '../commands/execute.js';
 import { CatenaError, isErrorCode } from '../core/errors.js';
+import type { CommandRouter } from '../protocol/command-router.js';
 import type { ReplyOf, Request, ResponseResult, WriterIds } from '../protocol/native/codec.js';
 import { RequestSchema, ResponseSchema } from '../protocol/native/gen/catena_pb.js';
-
-export interface CommandRouter {
-  /** Runs one command; resolves with its reply or rejects with a CatenaError. */
-  send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>>;
-  /**
-   * True when commands take effect in the order they are sent (one node executing each at once).
-   * False in a cluster, where a session must itself wait before sending a command that depends
-   * on one still in flight.
-   */
-  readonly inOrder: boolean;
-  close(): Promise<void>;
-}
 
 /** Runs a request on this node: what the native session does, without the frame. */
 export type Executor = (request: Request) => Execution;

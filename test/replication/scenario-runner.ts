@@ -5,11 +5,33 @@
 //   ----
 //   what the command produced (or "ok")
 //
-// run against nodes wired by hand: messages wait in a queue until `deliver`, disks complete at
-// once unless `disk manual`. `SCENARIO_REWRITE=1 npm test -- scenarios` rewrites the expected
-// output (read every change before committing it).
+// run against nodes wired by hand: messages wait in one queue (in send order) until `deliver`,
+// disks complete at once unless `disk manual`. `SCENARIO_REWRITE=1 npm test -- scenarios`
+// rewrites the expected output (read every change before committing it).
+//
+// The output shows the traffic, printed when it is delivered (not when sent): every message is one
+// line, `from->to kind e<epoch> ...` (the epoch is the sender's, stamped on the message), followed
+// by what the receiver did with it (its replies, reports and snapshot installs; the messages it
+// sends get their own line when they are delivered in turn). One format per message kind:
+//
+//   a->b entries e1 [w1@1 w2@2]    entries, each as its write's label @ its sequence (an entry's
+//                                  own epoch is not shown: it may be older than the message's)
+//   b->a ack e1 @2                 every sequence <= 2 is committed
+//   c->b hello e2 last 3/1         c's log ends at sequence 3, written in epoch 1
+//   a->b committed e2 @3           everything <= 3 is committed (to a new successor)
+//   j->b join e2 last 0/0          j's durable log ends at sequence 0 (empty)
+//   b->j snapshot e2 @3/1          b's state at sequence 3, whose entry is from epoch 1
+//
+// A message is never hidden: one the receiver does not take says why, at the end of its line:
+// `(ignored: b is at e2)` (the receiver is at another epoch and drops it, docs/design.md §3.4),
+// `(lost: c is down)` (delivered to a crashed node), `(lost: c crashed)` (in flight when its
+// sender or receiver crashed), `(dropped)` (by `drop`). Catch-up (the `catch-up` effect) is
+// decided by the replica's own rule (src/replication/catch-up.ts): its delta or snapshot appears
+// as traffic; when it puts a catch-up off, the line `b defers j's catch-up (its log is longer)`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { catchUpDeferralsMax } from '../../src/core/limits.js';
+import { arrayCatchUpLog, decideCatchUp } from '../../src/replication/catch-up.js';
 import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { ChainNode } from '../../src/replication/chain-node.js';
 import type { Effect } from '../../src/replication/effects.js';
@@ -17,6 +39,30 @@ import type { LogEntry } from '../../src/replication/log-entry.js';
 import type { ChainMessage } from '../../src/replication/messages.js';
 
 type Op = string;
+
+/** Deltas in scenarios are never cut short (the replica bounds them by bytes and count). */
+const deltaEntriesMax = 10_000;
+
+/** One line per message: `from->to kind e<epoch>` and what the kind carries (see the header). */
+export function formatMessage(to: string, message: ChainMessage<Op>): string {
+  const link = `${message.from}->${to} ${message.kind} e${message.epoch}`;
+  switch (message.kind) {
+    case 'entries':
+      return `${link} [${message.entries.map((e) => `${e.operation}@${e.sequence}`).join(' ')}]`;
+    case 'ack':
+    case 'committed':
+      return `${link} @${message.sequence}`;
+    case 'hello':
+    case 'join':
+      return `${link} last ${message.lastSequence}/${message.lastEpoch}`;
+    case 'snapshot':
+      return `${link} @${message.sequence}/${message.lastEpoch}`;
+    default: {
+      const unknown: never = message;
+      throw new Error(`no format for ${JSON.stringify(unknown)}`);
+    }
+  }
+}
 
 interface Block {
   command: string;
@@ -44,6 +90,8 @@ export class ScenarioWorld {
   private readonly logs = new Map<string, LogEntry<Op>[]>();
   private readonly unsynced = new Map<string, number>();
   private readonly crashed = new Set<string>();
+  /** Per deciding node, per peer: how often that peer's catch-up was put off (as the replica keeps it). */
+  private readonly deferrals = new Map<string, Map<string, number>>();
   private queue: { from: string; to: string; message: ChainMessage<Op> }[] = [];
   private epoch = 0;
   private latest: ChainConfig | undefined;
@@ -92,9 +140,7 @@ export class ScenarioWorld {
         this.drop(args[0]);
         break;
       case 'crash':
-        this.crashed.add(args[0]!);
-        this.unsynced.delete(args[0]!);
-        this.queue = this.queue.filter((m) => m.to !== args[0] && m.from !== args[0]);
+        this.crash(args[0]!);
         break;
       case 'restart':
         this.restart(args[0]!);
@@ -123,6 +169,16 @@ export class ScenarioWorld {
   private addNode(id: string): void {
     this.nodes.set(id, new ChainNode<Op>({ self: id }));
     this.logs.set(id, []);
+    this.deferrals.set(id, new Map());
+  }
+
+  private crash(id: string): void {
+    this.crashed.add(id);
+    this.unsynced.delete(id);
+    // Messages in flight to or from it are lost with its connections.
+    for (const m of this.queue)
+      if (m.to === id || m.from === id) this.out.push(`${formatMessage(m.to, m.message)} (lost: ${id} crashed)`);
+    this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
   }
 
   private configure(members: string[], joining: string | undefined, only: string[] | undefined): void {
@@ -148,6 +204,7 @@ export class ScenarioWorld {
       id,
       new ChainNode<Op>({ self: id, lastSequence: last?.sequence ?? 0, lastEpoch: last?.epoch ?? 0, restarted: true }),
     );
+    this.deferrals.set(id, new Map()); // a new process
     this.out.push(`${id} restarts with ${log.length} entries`);
   }
 
@@ -162,16 +219,25 @@ export class ScenarioWorld {
     for (let guard = 0; guard < 10_000; guard++) {
       const index = this.queue.findIndex((m) => link === undefined || `${m.from}->${m.to}` === link);
       if (index < 0) return;
-      const [item] = this.queue.splice(index, 1);
-      if (!this.crashed.has(item!.to)) this.effects(item!.to, this.node(item!.to).message(item!.message));
+      const { to, message } = this.queue.splice(index, 1)[0]!;
+      const line = formatMessage(to, message);
+      if (this.crashed.has(to)) {
+        this.out.push(`${line} (lost: ${to} is down)`);
+        continue;
+      }
+      const node = this.node(to);
+      // The core drops a message from another epoch (§3.4); say so rather than print nothing after it.
+      this.out.push(node.epoch === message.epoch ? line : `${line} (ignored: ${to} is at e${node.epoch})`);
+      this.effects(to, node.message(message));
     }
     throw new Error('message storm');
   }
 
   private drop(link: string | undefined): void {
-    const before = this.queue.length;
-    this.queue = this.queue.filter((m) => link !== undefined && `${m.from}->${m.to}` !== link);
-    this.out.push(`dropped ${before - this.queue.length} messages`);
+    const dropped = this.queue.filter((m) => link === undefined || `${m.from}->${m.to}` === link);
+    this.queue = this.queue.filter((m) => !dropped.includes(m));
+    this.out.push(`dropped ${dropped.length} messages`);
+    for (const m of dropped) this.out.push(`${formatMessage(m.to, m.message)} (dropped)`);
   }
 
   private status(id: string): void {
@@ -217,21 +283,33 @@ export class ScenarioWorld {
     }
   }
 
+  /** The `catch-up` effect, decided by the replica's rule over this node's log (kept as an array from sequence 1). */
   private catchUp(id: string, effect: Extract<Effect<Op>, { kind: 'catch-up' }>): void {
     const log = this.logs.get(id)!;
-    const anchor = effect.from.sequence === 0 ? undefined : log[effect.from.sequence - 1];
-    const continues = effect.trusted || effect.from.sequence === 0 || anchor?.epoch === effect.from.epoch;
-    const message: ChainMessage<Op> = continues
-      ? { kind: 'entries', epoch: effect.epoch, from: id, entries: log.slice(effect.from.sequence, effect.upTo) }
-      : {
-          kind: 'snapshot',
-          epoch: effect.epoch,
-          from: id,
-          sequence: effect.upTo,
-          lastEpoch: log[effect.upTo - 1]?.epoch ?? 0,
-          state: log.slice(0, effect.upTo),
-        };
-    this.queue.push({ from: id, to: effect.to, message });
+    const deferrals = this.deferrals.get(id)!;
+    const { to, from, upTo, epoch, trusted } = effect;
+    const decision = decideCatchUp(
+      { from, upTo, trusted, deferrals: deferrals.get(to) ?? 0, deferralsMax: catchUpDeferralsMax, deltaEntriesMax },
+      arrayCatchUpLog(log),
+    );
+    if (decision.kind === 'defer') {
+      deferrals.set(to, (deferrals.get(to) ?? 0) + 1);
+      this.out.push(`${id} defers ${to}'s catch-up (its log is longer)`);
+      return;
+    }
+    deferrals.delete(to);
+    const message: ChainMessage<Op> =
+      decision.kind === 'delta'
+        ? { kind: 'entries', epoch, from: id, entries: log.slice(from.sequence, upTo) }
+        : {
+            kind: 'snapshot',
+            epoch,
+            from: id,
+            sequence: upTo,
+            lastEpoch: log[upTo - 1]?.epoch ?? 0,
+            state: log.slice(0, upTo),
+          };
+    this.queue.push({ from: id, to, message });
   }
 }
 

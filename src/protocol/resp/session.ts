@@ -16,7 +16,7 @@ import { AssertionError } from '../../core/assert.js';
 import { CatenaError } from '../../core/errors.js';
 import { connectionOutputBytesMax, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import type { CommandRouter } from '../../server/router.js';
+import type { CommandRouter } from '../command-router.js';
 import { OrderGate } from '../order-gate.js';
 import { SessionIo } from '../session-io.js';
 import { encodeReply, RespRequestParser, type RespRequestEvent } from './codec.js';
