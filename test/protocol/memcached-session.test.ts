@@ -17,7 +17,8 @@ import { memcachedLineBytesMax, multiKeysMax } from '../../src/core/limits.js';
 import type { Logger } from '../../src/core/log.js';
 import { MemcachedSession, nativeExpiry, type MemcachedHost } from '../../src/protocol/memcached/session.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
-import { localRouter, type CommandRouter } from '../../src/server/router.js';
+import type { CommandRouter } from '../../src/protocol/command-router.js';
+import { localRouter } from '../../src/server/router.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import { Conn } from '../helpers/conn.js';
 

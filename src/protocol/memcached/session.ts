@@ -42,7 +42,7 @@ import type { Socket } from 'node:net';
 import { CatenaError } from '../../core/errors.js';
 import { connectionOutputBytesMax, multiKeysMax, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import type { CommandRouter } from '../../server/router.js';
+import type { CommandRouter } from '../command-router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
 import { OrderGate, type GateKeys } from '../order-gate.js';
 import { SessionIo } from '../session-io.js';
