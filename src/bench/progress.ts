@@ -3,16 +3,15 @@
 //   run      [############..................]  42% 12.3k ops/s 5.1s/12s
 //
 // Redrawn in place (carriage return, then erase to the end of the line) at most every
-// redrawIntervalMs, and only when the stream is a terminal: piped into a file or a CI log it
+// benchRedrawIntervalMs, and only when the stream is a terminal: piped into a file or a CI log it
 // writes nothing, so the output stays clean. The load has a line of its own, left in its final
 // state; the warm-up and the run share the next one; `finish` ends it.
 //
 // `renderProgress` is pure (tested); `ProgressBar` only decides when to write.
 
 import type { Phase, Progress } from './workload.js';
+import { benchRedrawIntervalMs } from '../core/limits.js';
 
-/** The least a terminal line is redrawn after the last time. */
-export const redrawIntervalMs = 200;
 const barWidth = 30;
 
 /** What the bar writes to: process.stderr, or a fake in the tests. */
@@ -36,7 +35,7 @@ export class ProgressBar {
     const now = this.nowMs();
     const newPhase = progress.phase !== this.phase;
     const complete = fraction(progress) >= 1;
-    if (!newPhase && !complete && now - this.drawnAtMs < redrawIntervalMs) return;
+    if (!newPhase && !complete && now - this.drawnAtMs < benchRedrawIntervalMs) return;
     // The load has its own total; the warm-up and the run share one bar (the run's total time).
     if (newPhase && this.phase === 'load') this.stream.write('\n');
     this.phase = progress.phase;

@@ -23,6 +23,14 @@ import { AssertionError } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { LatencyHistogram } from '../core/histogram.js';
 import { Prng } from '../core/prng.js';
+import {
+  benchConcurrencyMax,
+  benchErrorPauseMs,
+  benchProgressIntervalMs,
+  benchRecordsMax,
+  benchTimelineIntervalMs,
+  benchValueBytesMax,
+} from '../core/limits.js';
 import { scrambledZipfianChooser, uniformChooser, type KeyChooser, type RandomSource } from './zipfian.js';
 
 /** One connection (or client pool) to the system under test. */
@@ -146,16 +154,8 @@ export const workloadMixes: Readonly<Record<WorkloadName, readonly [OperationNam
 export const workloadNames = Object.keys(workloadMixes) as WorkloadName[];
 export const distributions: readonly Distribution[] = ['uniform', 'zipfian'];
 
-/** Width of one timeline interval. */
-export const timelineIntervalMs = 1_000;
-/** How often onProgress is called while a phase runs. */
-export const progressIntervalMs = 200;
 /** Distinct values in the pool (overlapping windows of one random buffer). */
 const valuePoolSize = 256;
-/** Limits checked once, before anything runs. */
-export const benchRecordsMax = 100_000_000;
-export const benchConcurrencyMax = 4_096;
-export const benchValueBytesMax = 64 * 1024 * 1024;
 
 /** The key of record `index`: YCSB's "user" and the index, zero-padded to the widest index. */
 export function keyName(index: number, records: number): string {
@@ -202,7 +202,7 @@ export async function runLoad(
         await target.update(keyName(index, options.records), values.at(index));
       } catch (error) {
         failures.add(error);
-        await new Promise((resolve) => setTimeout(resolve, errorPauseMs));
+        await new Promise((resolve) => setTimeout(resolve, benchErrorPauseMs));
       }
       done += 1;
       return true;
@@ -253,9 +253,6 @@ function nextOperation(source: {
   };
 }
 
-/** How long a worker waits after a failed operation before its next one. */
-const errorPauseMs = 10;
-
 async function warmUp(target: BenchTarget, options: WorkloadOptions, next: () => NextOperation): Promise<void> {
   const started = performance.now();
   const deadline = started + options.warmupMs;
@@ -283,7 +280,7 @@ async function measure(
 ): Promise<Omit<BenchResult, 'options' | 'load' | 'label'>> {
   const mix = workloadMixes[options.workload];
   const stats = new Map(mix.map(([op]) => [op, new OperationRecorder(op)]));
-  const timeline = new Timeline(timelineIntervalMs, options.durationMs);
+  const timeline = new Timeline(benchTimelineIntervalMs, options.durationMs);
   const startedAt = new Date().toISOString();
   const started = performance.now();
   const deadline = options.durationMs === undefined ? Infinity : started + options.durationMs;
@@ -311,7 +308,7 @@ async function measure(
       stats.get(operation.op)!.record(latencyUs, error);
       timeline.record(end - started, latencyUs);
       // A failing system answers at once: pause this worker so errors do not spin the CPU.
-      if (error !== undefined) await new Promise((resolve) => setTimeout(resolve, errorPauseMs));
+      if (error !== undefined) await new Promise((resolve) => setTimeout(resolve, benchErrorPauseMs));
       return true;
     });
   } finally {
@@ -480,7 +477,7 @@ class Timeline {
 }
 
 /**
- * Calls onProgress every progressIntervalMs while a phase runs (the rate over the last interval),
+ * Calls onProgress every benchProgressIntervalMs while a phase runs (the rate over the last interval),
  * and once at its end (the rate over the whole phase).
  */
 class ProgressReporter {
@@ -496,7 +493,7 @@ class ProgressReporter {
     private readonly counts: () => { done: number; total?: number; totalMs?: number },
   ) {
     if (onProgress === undefined) return;
-    this.timer = setInterval(() => this.report(), progressIntervalMs);
+    this.timer = setInterval(() => this.report(), benchProgressIntervalMs);
     this.timer.unref();
   }
 

@@ -15,6 +15,7 @@
 
 import { assert } from '../core/assert.js';
 import type { Prng } from '../core/prng.js';
+import { zipfianRecordsMax } from '../core/limits.js';
 
 /** A source of floats in [0, 1): a seeded `Prng` (core/prng.ts) in practice. */
 export type RandomSource = Pick<Prng, 'next'>;
@@ -24,9 +25,6 @@ export type KeyChooser = () => number;
 
 /** YCSB's zipfian constant. */
 export const zipfianConstant = 0.99;
-
-/** Record counts above this are refused: the hash's modulo stays exact in doubles below it. */
-export const chooserRecordsMax = 2 ** 32;
 
 export function uniformChooser(n: number, random: RandomSource): KeyChooser {
   checkRecords(n);
@@ -101,5 +99,5 @@ function modulo64(hi: number, lo: number, n: number): number {
 }
 
 function checkRecords(n: number): void {
-  assert(Number.isSafeInteger(n) && n >= 1 && n <= chooserRecordsMax, `records must be 1..${chooserRecordsMax}`);
+  assert(Number.isSafeInteger(n) && n >= 1 && n <= zipfianRecordsMax, `records must be 1..${zipfianRecordsMax}`);
 }

@@ -14,12 +14,16 @@ import { access, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ClusterClient } from '../client/cluster-client.js';
 import { CatenaError } from '../core/errors.js';
-import { valueBytesMaxDefault } from '../core/limits.js';
+import {
+  valueBytesMaxDefault,
+  benchConcurrencyMax,
+  benchRecordsMax,
+  benchSecondsMax,
+  benchSeedMax,
+} from '../core/limits.js';
 import { ProgressBar } from '../bench/progress.js';
 import { renderHtml, renderTable } from '../bench/report.js';
 import {
-  benchConcurrencyMax,
-  benchRecordsMax,
   distributions,
   runWorkload,
   workloadNames,
@@ -51,10 +55,6 @@ const benchFlags: FlagSpec = {
   report: { kind: 'string', description: 'write an HTML page with charts to this file' },
   help: { kind: 'boolean', description: 'show this help' },
 };
-
-/** Longest --duration and --warmup accepted. */
-const benchSecondsMax = 24 * 3600;
-const seedMax = 2 ** 32 - 1;
 
 export const benchHelp = `Usage: catena bench [--host H --port P | --seeds h:p,h:p] [--workload a|b|c|f|write] [options]
 
@@ -140,7 +140,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       concurrency: int('concurrency', 1, benchConcurrencyMax),
       ...measured,
       warmupMs: Math.round(secondsFlag(flagString(args, benchFlags, 'warmup')!, 'warmup', true) * 1000),
-      seed: int('seed', 0, seedMax),
+      seed: int('seed', 0, benchSeedMax),
       load: !args.flags.has('no-load'),
     },
     label: flagString(args, benchFlags, 'label'),

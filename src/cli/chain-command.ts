@@ -7,17 +7,9 @@
 import { clusterPaths } from '../coordination/cluster-paths.js';
 import { connectCoordinator } from '../coordination/connect.js';
 import { CoordinatorError } from '../coordination/coordinator.js';
-import {
-  decodeLayout,
-  encodeLayout,
-  layoutChainsMax,
-  layoutDefault,
-  layoutReplicasMax,
-  wantedChains,
-  type Layout,
-} from '../coordination/placement.js';
+import { decodeLayout, encodeLayout, layoutDefault, wantedChains, type Layout } from '../coordination/placement.js';
 import { CatenaError } from '../core/errors.js';
-import { sessionTimeoutMsDefault } from '../core/limits.js';
+import { sessionTimeoutMsDefault, layoutChainsMax, layoutReplicasMax } from '../core/limits.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 
 const chainFlags: FlagSpec = {

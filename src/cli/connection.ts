@@ -7,6 +7,7 @@
 
 import { ClusterClient } from '../client/cluster-client.js';
 import { CatenaError } from '../core/errors.js';
+import { cliTimeoutMsMax } from '../core/limits.js';
 import { flagInt, flagString, type FlagSpec, type ParsedArgs } from './args.js';
 
 export const connectionFlags: FlagSpec = {
@@ -15,8 +16,6 @@ export const connectionFlags: FlagSpec = {
   seeds: { kind: 'string', description: 'native addresses of cluster nodes to start from, host:port,host:port' },
   timeout: { kind: 'string', description: 'request deadline in ms, retries included', default: '10000' },
 };
-
-const timeoutMsMax = 3_600_000;
 
 /** The seed addresses the flags name, in the order given. */
 export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
@@ -38,6 +37,6 @@ export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
 export function connectFromFlags(args: ParsedArgs, spec: FlagSpec): Promise<ClusterClient> {
   return ClusterClient.connect({
     seeds: seedsFromFlags(args, spec),
-    timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: timeoutMsMax })!,
+    timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: cliTimeoutMsMax })!,
   });
 }

@@ -18,6 +18,7 @@ import type { ClusterClient } from '../client/cluster-client.js';
 import { splitAddress } from '../core/address.js';
 import { AssertionError } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
+import { dumpFetchesConcurrentMax, dumpIdleTimeoutMs } from '../core/limits.js';
 import { DumpStreamCheck, writeFileAtomically, type DumpSummary } from '../server/dump.js';
 import { flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
@@ -30,10 +31,6 @@ const dumpFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-/** A node that sends nothing for this long is given up on (it may be stuck, or the network gone). */
-const dumpIdleTimeoutMs = 30_000;
-/** Nodes dumped at once. */
-const dumpFetchesConcurrentMax = 4;
 /** A node id becomes a file name: only these, so a bad or hostile id cannot leave `--out`. */
 const safeNodeId = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 

@@ -12,6 +12,7 @@ import type { ClientCommands } from '../client/client.js';
 import type { ClusterClient } from '../client/cluster-client.js';
 import { commandByName, commandNames, commandTable, isCommandName, usageWidth } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
+import { shellHistoryLinesMax } from '../core/limits.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 import { toJson } from './output.js';
@@ -23,7 +24,6 @@ const shellFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-const historyMax = 1000;
 const historyPath = (): string => process.env['CATENA_HISTORY'] ?? join(homedir(), '.catena_history');
 
 export const shellHelp = `Usage: catena shell [options]
@@ -99,7 +99,7 @@ function connectedLine(client: ClusterClient): string {
 
 function loadHistory(): string[] {
   try {
-    return readFileSync(historyPath(), 'utf8').split('\n').filter(Boolean).slice(-historyMax).reverse();
+    return readFileSync(historyPath(), 'utf8').split('\n').filter(Boolean).slice(-shellHistoryLinesMax).reverse();
   } catch {
     return [];
   }
@@ -118,7 +118,7 @@ export async function runShell(argv: readonly string[]): Promise<number> {
     output: interactive ? process.stdout : undefined,
     terminal: interactive,
     history: interactive ? loadHistory() : [],
-    historySize: historyMax,
+    historySize: shellHistoryLinesMax,
     prompt: 'catena> ',
   });
   if (interactive) {

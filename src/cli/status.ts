@@ -13,6 +13,7 @@
 import type { ClusterClient, Topology } from '../client/cluster-client.js';
 import type { ReplyOf } from '../protocol/native/codec.js';
 import { CatenaError } from '../core/errors.js';
+import { nodeStatusTimeoutMs, statusWatchIntervalMs } from '../core/limits.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 
@@ -72,12 +73,6 @@ const statusFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-/** How often --watch redraws. */
-const watchIntervalMs = 1_000;
-
-/** Deadline of each node's nodestatus request: a node slower than this shows as unreachable. */
-const nodeStatusTimeoutMs = 1_000;
-
 export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p,h:p] [--json] [--watch]
 
 Shows each chain's epoch, hash slots and members in order (head first) with role, node id, native address,
@@ -109,7 +104,7 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
       // In a terminal each report replaces the last (cursor home, clear screen).
       const clear = watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
       process.stdout.write(`${clear}${text}\n`);
-      if (watch) await new Promise((resolve) => setTimeout(resolve, watchIntervalMs));
+      if (watch) await new Promise((resolve) => setTimeout(resolve, statusWatchIntervalMs));
     } while (watch && !stop);
     return 0;
   } finally {

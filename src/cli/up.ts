@@ -24,18 +24,21 @@ import { join, resolve } from 'node:path';
 import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { sessionTimeoutMsDefault } from '../core/limits.js';
+import {
+  sessionTimeoutMsDefault,
+  layoutChainsMax,
+  layoutReplicasMax,
+  supervisorHealthyAfterMs,
+  supervisorReadyTimeoutMs,
+  supervisorRestartDelayMsInitial,
+  supervisorRestartDelayMsMax,
+  supervisorStopGraceMs,
+} from '../core/limits.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { clusterPaths } from '../coordination/cluster-paths.js';
 import { connectCoordinator } from '../coordination/connect.js';
 import { anyVersion } from '../coordination/coordinator.js';
-import {
-  decodeLayout,
-  encodeLayout,
-  layoutChainsMax,
-  layoutReplicasMax,
-  type Layout,
-} from '../coordination/placement.js';
+import { decodeLayout, encodeLayout, type Layout } from '../coordination/placement.js';
 
 export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
@@ -71,15 +74,6 @@ restarts nodes that die, and stops everything cleanly on Ctrl-C.
 Options:
 ${renderFlags(upFlags)}
 `;
-
-/** A node that dies is restarted after this delay, doubled on each quick death up to the max. */
-const restartDelayMsInitial = 500;
-const restartDelayMsMax = 10_000;
-/** A node that ran this long is healthy again: its next restart is quick. */
-const healthyAfterMs = 30_000;
-/** On stop, nodes get this long to exit after SIGTERM before SIGKILL. */
-const stopGraceMs = 10_000;
-const readyTimeoutMs = 60_000;
 
 interface Managed {
   readonly index: number;
@@ -141,7 +135,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       logFile: createWriteStream(join(dataDir, `node${i}.log`), { flags: 'a' }),
       child: undefined,
       startedAtMs: 0,
-      restartDelayMs: restartDelayMsInitial,
+      restartDelayMs: supervisorRestartDelayMsInitial,
       nodeId: undefined,
     });
   }
@@ -191,7 +185,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
         if (node.child === child) node.child = undefined;
         if (stopping) return;
         const ranMs = Date.now() - node.startedAtMs;
-        if (ranMs > healthyAfterMs) node.restartDelayMs = restartDelayMsInitial;
+        if (ranMs > supervisorHealthyAfterMs) node.restartDelayMs = supervisorRestartDelayMsInitial;
         log.log('warn', `node${node.index} exited: restarting`, {
           code,
           signal,
@@ -201,7 +195,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
         setTimeout(() => {
           if (!stopping) void launch(node);
         }, node.restartDelayMs);
-        node.restartDelayMs = Math.min(restartDelayMsMax, node.restartDelayMs * 2);
+        node.restartDelayMs = Math.min(supervisorRestartDelayMsMax, node.restartDelayMs * 2);
       });
     });
   };
@@ -212,7 +206,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       const child = node.child;
       if (child === undefined || child.exitCode !== null) return Promise.resolve();
       return new Promise<void>((done) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+        const kill = setTimeout(() => child.kill('SIGKILL'), supervisorStopGraceMs);
         child.once('exit', () => {
           clearTimeout(kill);
           done();
@@ -235,7 +229,10 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });
 
-  const readyTimer = setTimeout(() => log.log('warn', 'some nodes are slow to start: see their logs'), readyTimeoutMs);
+  const readyTimer = setTimeout(
+    () => log.log('warn', 'some nodes are slow to start: see their logs'),
+    supervisorReadyTimeoutMs,
+  );
   await Promise.all(nodes.map((node) => launch(node)));
   clearTimeout(readyTimer);
   process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes, layout }));

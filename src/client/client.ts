@@ -12,7 +12,14 @@
 
 import { connect, type Socket } from 'node:net';
 import { CatenaError, isErrorCode } from '../core/errors.js';
-import { replyFrameBytesMax, requestTimeoutMsDefault } from '../core/limits.js';
+import {
+  replyFrameBytesMax,
+  requestTimeoutMsDefault,
+  clientCloseTimeoutMs,
+  clientEntriesPageRecordsDefault,
+  clientSweepIntervalMs,
+  connectTimeoutMsDefault,
+} from '../core/limits.js';
 import type { CommandName, RequestInit } from '../commands/index.js';
 import {
   decodeResponse,
@@ -67,8 +74,6 @@ function toUint64(value: number | bigint, what: string): bigint {
 
 const toBuffer = (value: Bytes): Buffer =>
   typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length);
-const sweepIntervalMs = 50;
-const closeTimeoutMs = 1_000;
 
 /**
  * The typed methods every Catena client offers, written once over `call`: build the request
@@ -210,7 +215,11 @@ export abstract class ClientCommands {
   async *entries(options: { prefix?: Bytes; pageSize?: number } = {}): AsyncIterable<Entry> {
     let after: Buffer | undefined;
     do {
-      const page = await this.scan({ prefix: options.prefix, after, limit: options.pageSize ?? 1000 });
+      const page = await this.scan({
+        prefix: options.prefix,
+        after,
+        limit: options.pageSize ?? clientEntriesPageRecordsDefault,
+      });
       yield* page.entries;
       after = page.cursor;
     } while (after !== undefined);
@@ -255,7 +264,7 @@ export class Client extends ClientCommands {
       this.fail(new CatenaError('ERR_CONNECTION_CLOSED', `connection error: ${error.message}`)),
     );
     socket.on('close', () => this.fail(new CatenaError('ERR_CONNECTION_CLOSED')));
-    this.sweeper = setInterval(() => this.expireOverdue(), sweepIntervalMs);
+    this.sweeper = setInterval(() => this.expireOverdue(), clientSweepIntervalMs);
     this.sweeper.unref();
   }
 
@@ -268,10 +277,10 @@ export class Client extends ClientCommands {
         reject(
           new CatenaError(
             'ERR_CONNECTION_FAILED',
-            `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? 5000} ms`,
+            `could not connect to ${host}:${options.port} within ${options.connectTimeoutMs ?? connectTimeoutMsDefault} ms`,
           ),
         );
-      }, options.connectTimeoutMs ?? 5000);
+      }, options.connectTimeoutMs ?? connectTimeoutMsDefault);
       socket.once('connect', () => {
         clearTimeout(timer);
         resolve(new Client(socket, options));
@@ -315,7 +324,7 @@ export class Client extends ClientCommands {
     if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       // A server that does not answer the close (stopped, partitioned) must not hang the caller.
-      const timer = setTimeout(() => this.socket.destroy(), closeTimeoutMs);
+      const timer = setTimeout(() => this.socket.destroy(), clientCloseTimeoutMs);
       this.socket.once('close', () => {
         clearTimeout(timer);
         resolve();

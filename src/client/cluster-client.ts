@@ -29,6 +29,17 @@ import { splitAddress } from '../core/address.js';
 import { commandByName, nodeLocalCommands, type CommandName, type RequestInit } from '../commands/index.js';
 import { assert } from '../core/assert.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
+import {
+  clusterClientAttemptTimeoutMsDefault,
+  clusterClientBackoffMsInitial,
+  clusterClientBackoffMsMax,
+  clusterClientIdBytes,
+  clusterClientRefreshFanoutMax,
+  clusterClientRefreshIntervalMsDefault,
+  clusterClientRefreshSettleMs,
+  clusterClientTimeoutMsDefault,
+  clusterClientWriteLanesMaxDefault,
+} from '../core/limits.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
 import { Client, ClientCommands } from './client.js';
@@ -89,19 +100,6 @@ export interface TopologyView {
 }
 
 export type Target = { ok: true; address: string } | { ok: false; reason: string };
-
-const timeoutMsDefault = 10_000;
-const attemptTimeoutMsDefault = 1_000;
-const refreshIntervalMsDefault = 1_000;
-const backoffMsInitial = 50;
-const backoffMsMax = 500;
-/** After the first topology answer of a refresh, how long to wait for the others (newest wins). */
-const refreshSettleMs = 25;
-/** Nodes asked at once in one wave of a refresh. */
-const refreshFanoutMax = 8;
-/** Writes one client has in flight at once (one per lane); more wait for a lane. */
-const writeLanesMax = 256;
-const clientIdBytes = 8;
 
 /** Errors that mean "this node cannot answer now, ask again elsewhere or later". */
 export const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -201,7 +199,8 @@ export function parseAddress(address: string): { host: string; port: number } {
 
 /** The next backoff after `previousMs`, and the jittered wait to use now (half to all of it). */
 export function backoffStep(previousMs: number | undefined, random: number): { baseMs: number; waitMs: number } {
-  const baseMs = previousMs === undefined ? backoffMsInitial : Math.min(previousMs * 2, backoffMsMax);
+  const baseMs =
+    previousMs === undefined ? clusterClientBackoffMsInitial : Math.min(previousMs * 2, clusterClientBackoffMsMax);
   return { baseMs, waitMs: baseMs / 2 + (random * baseMs) / 2 };
 }
 
@@ -262,10 +261,10 @@ export class ClusterClient extends ClientCommands {
     if (options.seeds.length === 0) throw new CatenaError('ERR_INVALID_ARGUMENT', 'give at least one seed address');
     for (const seed of options.seeds) parseAddress(seed);
     this.seeds = [...new Set(options.seeds)];
-    this.timeoutMs = options.timeoutMs ?? timeoutMsDefault;
-    this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? attemptTimeoutMsDefault, this.timeoutMs);
-    this.refreshIntervalMs = options.refreshIntervalMs ?? refreshIntervalMsDefault;
-    this.clientId = options.clientId ?? randomBytes(clientIdBytes).toString('hex');
+    this.timeoutMs = options.timeoutMs ?? clusterClientTimeoutMsDefault;
+    this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? clusterClientAttemptTimeoutMsDefault, this.timeoutMs);
+    this.refreshIntervalMs = options.refreshIntervalMs ?? clusterClientRefreshIntervalMsDefault;
+    this.clientId = options.clientId ?? randomBytes(clusterClientIdBytes).toString('hex');
     const timings = [this.timeoutMs, this.attemptTimeoutMs, this.refreshIntervalMs];
     if (!timings.every((ms) => Number.isFinite(ms) && ms > 0)) {
       throw new CatenaError(
@@ -274,7 +273,7 @@ export class ClusterClient extends ClientCommands {
       );
     }
     if (this.clientId === '') throw new CatenaError('ERR_INVALID_ARGUMENT', 'clientId must not be empty');
-    this.lanes = new WriterLanes(this.clientId, options.writeLanesMax ?? writeLanesMax);
+    this.lanes = new WriterLanes(this.clientId, options.writeLanesMax ?? clusterClientWriteLanesMaxDefault);
     this.local = options.local;
   }
 
@@ -478,7 +477,7 @@ export class ClusterClient extends ClientCommands {
     const key = keyOf(name, request);
     let lastError: CatenaError | undefined;
     let backoffMs: number | undefined;
-    // Bounded by the deadline: every failed attempt waits at least backoffMsInitial / 2.
+    // Bounded by the deadline: every failed attempt waits at least clusterClientBackoffMsInitial / 2.
     for (let attempts = 0; ; attempts++) {
       const remainingMs = deadlineMs - Date.now();
       if (this.closing) throw clientClosed();
@@ -574,12 +573,12 @@ export class ClusterClient extends ClientCommands {
     const known = [...memberIds, ...this.view.natives.keys()].map((id) => this.view.natives.get(id));
     const firstWave = [...new Set([this.preferred, ...known])]
       .filter((address): address is string => address !== undefined && address !== '')
-      .slice(0, refreshFanoutMax);
-    const secondWave = this.seeds.filter((seed) => !firstWave.includes(seed)).slice(0, refreshFanoutMax);
+      .slice(0, clusterClientRefreshFanoutMax);
+    const secondWave = this.seeds.filter((seed) => !firstWave.includes(seed)).slice(0, clusterClientRefreshFanoutMax);
     let lastError = new CatenaError('ERR_UNAVAILABLE', 'no node to ask for the topology');
     for (const wave of [firstWave, secondWave]) {
       const asks = wave.map((address) => this.askTopology(address, this.attemptTimeoutMs));
-      const answers = await gatherAnswers(asks, refreshSettleMs);
+      const answers = await gatherAnswers(asks, clusterClientRefreshSettleMs);
       const newest = newestAnswer(answers, this.view);
       if (newest !== undefined) this.adopt(newest);
       if (answers.some((answer) => answer.ok)) return { ok: true };

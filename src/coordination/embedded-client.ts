@@ -24,6 +24,13 @@ import { assert, unreachable } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import {
+  coordinatorLivenessChecksPerTimeout,
+  embeddedConnectTimeoutMsDefault,
+  embeddedFrameBytesMax,
+  embeddedReconnectDelayMsMax,
+  embeddedReconnectDelayMsMin,
+} from '../core/limits.js';
+import {
   CoordinatorError,
   type ConnectOptions,
   type Coordinator,
@@ -37,7 +44,6 @@ import {
 } from './coordinator.js';
 import {
   decodeServerMessage,
-  embeddedFrameBytesMax,
   encodeMessage,
   LineSplitter,
   type ClientMessage,
@@ -47,14 +53,6 @@ import {
   type WireResult,
 } from './embedded-wire.js';
 import { notify, StateListeners } from './notify.js';
-
-/** How long `connectEmbedded` keeps trying when the options do not say. */
-export const embeddedConnectTimeoutMsDefault = 10_000;
-/** Backoff between reconnect attempts: doubles from the minimum up to the maximum. */
-const reconnectDelayMsMin = 20;
-const reconnectDelayMsMax = 200;
-/** Liveness is checked this many times per session timeout. */
-const livenessChecksPerTimeout = 15;
 
 export interface EmbeddedConnectOptions extends ConnectOptions {
   /** Where protocol errors are reported; warnings and errors go to stderr by default. */
@@ -280,7 +278,7 @@ class EmbeddedClient implements Coordinator {
   private startTimers(): void {
     for (const timer of this.timers) clearInterval(timer);
     const pingEveryMs = Math.max(10, Math.floor(this.sessionTimeoutMs / 3));
-    const checkEveryMs = Math.max(10, Math.floor(this.sessionTimeoutMs / livenessChecksPerTimeout));
+    const checkEveryMs = Math.max(10, Math.floor(this.sessionTimeoutMs / coordinatorLivenessChecksPerTimeout));
     const silenceMsMax = (this.sessionTimeoutMs * 2) / 3;
     this.timers = [
       setInterval(() => {
@@ -301,7 +299,7 @@ class EmbeddedClient implements Coordinator {
     this.failPending(new CoordinatorError('connection-loss', 'the connection to the coordinator was lost'));
     if (this.closed || this.state === 'expired') return;
     this.setState('disconnected');
-    const delayMs = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** this.reconnectAttempts);
+    const delayMs = Math.min(embeddedReconnectDelayMsMax, embeddedReconnectDelayMsMin * 2 ** this.reconnectAttempts);
     this.reconnectAttempts = Math.min(this.reconnectAttempts + 1, 16);
     this.reconnectTimer = setTimeout(() => this.dial(), delayMs);
   }

@@ -27,6 +27,15 @@ import { performance } from 'node:perf_hooks';
 import { assert, unreachable } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import {
+  embeddedConnectionOutputBytesMax,
+  embeddedConnectionsMax,
+  embeddedExpiryChecksPerTimeout,
+  embeddedSessionTimeoutMsMaxDefault,
+  embeddedSessionTimeoutMsMinDefault,
+  embeddedSessionsMax,
+  embeddedUnackedEventsPerSessionMax,
+} from '../core/limits.js';
 import type { MultiOp } from './coordinator.js';
 import { loadTree, writeTreeFile } from './embedded-data-file.js';
 import { ZnodeTree, type TreeResult, type WatchDelivery } from './embedded-tree.js';
@@ -42,20 +51,6 @@ import {
 } from './embedded-wire.js';
 
 export { connectEmbedded } from './embedded-client.js';
-
-/** Bounds of the session timeout the server grants when the options do not say. */
-export const embeddedSessionTimeoutMsMinDefault = 1_000;
-export const embeddedSessionTimeoutMsMaxDefault = 60_000;
-/** The expiry check runs this many times per shortest session timeout. */
-const expiryChecksPerTimeout = 10;
-/** Connections (and so live sessions attached to them) the server accepts at once. */
-const embeddedConnectionsMax = 10_000;
-/** Sessions the server keeps at once (attached or waiting to resume). */
-const embeddedSessionsMax = 10_000;
-/** Bytes queued on one socket before the server drops that slow connection. */
-const connectionOutputBytesMax = 16 * 1024 * 1024;
-/** Watch events a session may leave unacknowledged; past it the session is expired. */
-const unackedEventsPerSessionMax = 100_000;
 
 export interface EmbeddedCoordinatorOptions {
   /** Listen address; loopback by default. */
@@ -128,7 +123,7 @@ export class EmbeddedCoordinatorServer {
       options.dataFile === undefined
         ? undefined
         : { path: options.dataFile, dirty: false, scheduled: false, writing: undefined };
-    const checkEveryMs = Math.max(10, Math.floor(options.timeoutMsMin / expiryChecksPerTimeout));
+    const checkEveryMs = Math.max(10, Math.floor(options.timeoutMsMin / embeddedExpiryChecksPerTimeout));
     this.expiryTimer = setInterval(() => this.expireSilentSessions(), checkEveryMs);
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (error) =>
@@ -392,7 +387,7 @@ export class EmbeddedCoordinatorServer {
       session.eventSeq += 1;
       const message = { t: 'event', seq: session.eventSeq, type, path } as const;
       session.unacked.push({ seq: session.eventSeq, message });
-      if (session.unacked.length > unackedEventsPerSessionMax) overflowing.push(session);
+      if (session.unacked.length > embeddedUnackedEventsPerSessionMax) overflowing.push(session);
       else if (session.connection !== undefined) this.send(session.connection, message);
     }
     for (const session of overflowing) {
@@ -455,7 +450,7 @@ export class EmbeddedCoordinatorServer {
       return;
     }
     socket.write(outgoing.line);
-    if (socket.writableLength > connectionOutputBytesMax)
+    if (socket.writableLength > embeddedConnectionOutputBytesMax)
       this.reject(outgoing.connection, 'client does not read its replies');
   }
 

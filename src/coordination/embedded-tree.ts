@@ -13,19 +13,15 @@
 // succeeded, so a failed `multi` fires nothing (its partial effects are rolled back first).
 
 import { assert } from '../core/assert.js';
+import {
+  watchesPerSessionMax,
+  znodeCountMax,
+  znodeDataBytesMax,
+  znodePathBytesMax,
+  znodeSequenceSuffixMax,
+} from '../core/limits.js';
 import type { CoordinatorErrorCode, CreateMode, MultiOp, WatchEventType } from './coordinator.js';
 import { anyVersion } from './coordinator.js';
-
-/** Largest znode data, in bytes (ZooKeeper's default limit is about 1 MiB for a whole request). */
-export const znodeDataBytesMax = 512 * 1024;
-/** Longest znode path, in UTF-8 bytes. */
-export const znodePathBytesMax = 4096;
-/** Znodes the tree may hold, the root included. */
-export const znodeCountMax = 1_000_000;
-/** Watches one session may have registered at once. */
-export const watchesPerSessionMax = 100_000;
-/** Sequential suffixes are 10 decimal digits. */
-const sequenceSuffixMax = 9_999_999_999;
 
 export type TreeResult<T> = { ok: true; value: T } | { ok: false; code: CoordinatorErrorCode; message: string };
 
@@ -306,7 +302,7 @@ export class ZnodeTree {
     if (parent.ephemeralOwner !== undefined) {
       return fail('no-children-for-ephemerals', `${parentPath} is ephemeral and cannot have children`);
     }
-    assert(parent.cversion <= sequenceSuffixMax, 'sequence counter fits 10 digits');
+    assert(parent.cversion <= znodeSequenceSuffixMax, 'sequence counter fits 10 digits');
     const path = isSequential(mode) ? `${requested}${String(parent.cversion).padStart(10, '0')}` : requested;
     if (this.nodes.has(path)) return fail('node-exists', `${path} exists`);
     const owner = isEphemeral(mode) ? sessionId : undefined;

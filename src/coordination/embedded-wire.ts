@@ -17,9 +17,7 @@
 // and sends them again on resume, so an event written to a connection that died is not lost.
 
 import type { CoordinatorErrorCode, CreateMode, WatchEventType } from './coordinator.js';
-
-/** Longest line (one message, without its newline) either side accepts. */
-export const embeddedFrameBytesMax = 1024 * 1024;
+import { embeddedFrameBytesMax } from '../core/limits.js';
 
 export type WireMultiOp =
   | { kind: 'create'; path: string; data: string; mode: CreateMode }

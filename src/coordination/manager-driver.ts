@@ -11,6 +11,7 @@
 // nodes placement gives that chain as its candidates. Every other node joins through a tail (§3.8).
 
 import type { Logger } from '../core/log.js';
+import { managerChangesPerEvaluationMax } from '../core/limits.js';
 import { decide, type ClusterView, type Decision } from './manager.js';
 import type { ChainConfig } from '../replication/chain-config.js';
 import {
@@ -34,9 +35,6 @@ import {
 } from './placement.js';
 import { decodeSlotMap, encodeSlotMap, evenSlotMap } from '../sharding/slot-map.js';
 import { MigrationRunner, type ChainTransport, type MigrationOptions } from './migration-runner.js';
-
-/** Changes made in one evaluation at most (each is one epoch); the next evaluation goes on. */
-const changesPerEvaluationMax = 32;
 
 export class ManagerDriver {
   private evaluating = false;
@@ -83,7 +81,7 @@ export class ManagerDriver {
     try {
       do {
         this.again = false;
-        for (let i = 0; i < changesPerEvaluationMax; i++) {
+        for (let i = 0; i < managerChangesPerEvaluationMax; i++) {
           if (!(await this.step())) break;
         }
       } while (this.again);

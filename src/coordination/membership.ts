@@ -13,6 +13,13 @@
 
 import { assert } from '../core/assert.js';
 import type { Logger } from '../core/log.js';
+import {
+  leaseConfirmationsPerTimeout,
+  leaseTimeoutFraction,
+  membershipFirstSessionTimeoutMs,
+  membershipReconnectDelayMs,
+  membershipRefreshIntervalMs,
+} from '../core/limits.js';
 import type { ChainConfig } from '../replication/chain-config.js';
 import { decodeSlotMap, SlotTable } from '../sharding/slot-map.js';
 import {
@@ -45,22 +52,12 @@ export interface MembershipOptions {
   readonly migration?: MigrationOptions;
 }
 
-/**
- * Read lease (docs/design.md §3.5): the session is confirmed by a round trip to the coordinator this
- * many times per session timeout, and a confirmation sent at t holds until t + ⅔ of the timeout.
- * A node whose session expired is removed no sooner than a whole timeout after the server last
- * heard from it, so a tail whose lease holds cannot have been replaced, even if its process was
- * frozen (SIGSTOP, a long pause) and its session library has not noticed yet.
- */
-const leaseConfirmationsPerTimeout = 4;
-const leaseFraction = 2 / 3;
-
-/** A full re-read of the cluster this often, in case a watch was missed. */
-const refreshIntervalMs = 2_000;
-/** Between attempts to reach the coordinator after a session expired. */
-const reconnectDelayMs = 500;
-/** How long `start` waits for the first session. */
-const firstSessionTimeoutMs = 30_000;
+// Read lease (docs/design.md §3.5): the session is confirmed by a round trip to the coordinator
+// leaseConfirmationsPerTimeout times per session timeout, and a confirmation sent at t holds until
+// t + leaseTimeoutFraction (⅔) of the timeout (both in core/limits.ts). A node whose session
+// expired is removed no sooner than a whole timeout after the server last heard from it, so a tail
+// whose lease holds cannot have been replaced, even if its process was frozen (SIGSTOP, a long
+// pause) and its session library has not noticed yet.
 
 export class Membership {
   readonly paths: ClusterPaths;
@@ -95,7 +92,7 @@ export class Membership {
   }
 
   async start(): Promise<void> {
-    const deadline = Date.now() + firstSessionTimeoutMs;
+    const deadline = Date.now() + membershipFirstSessionTimeoutMs;
     for (;;) {
       try {
         await this.openSession();
@@ -103,10 +100,10 @@ export class Membership {
       } catch (error) {
         if (Date.now() > deadline || !(error instanceof CoordinatorError)) throw error;
         this.options.log.log('warn', 'coordinator not reachable yet', { error: error.message });
-        await sleep(reconnectDelayMs);
+        await sleep(membershipReconnectDelayMs);
       }
     }
-    this.timer = setInterval(() => this.scheduleRefresh(), refreshIntervalMs);
+    this.timer = setInterval(() => this.scheduleRefresh(), membershipRefreshIntervalMs);
     const confirmEveryMs = Math.max(50, Math.floor(this.options.sessionTimeoutMs / leaseConfirmationsPerTimeout));
     this.leaseTimer = setInterval(() => void this.confirmSession(), confirmEveryMs);
   }
@@ -124,7 +121,7 @@ export class Membership {
       // Our own ephemeral znode exists only while our session lives.
       const version = await coordinator.exists(this.paths.node(this.options.nodeId));
       if (version === undefined || coordinator !== this.coordinator) return;
-      const until = sentAtMs + coordinator.sessionTimeoutMs * leaseFraction;
+      const until = sentAtMs + coordinator.sessionTimeoutMs * leaseTimeoutFraction;
       if (until > this.leaseUntilMs) this.leaseUntilMs = until;
     } catch (error) {
       this.options.log.log('debug', 'session confirmation failed', { error: String(error) });
@@ -247,7 +244,7 @@ export class Membership {
         return;
       } catch (error) {
         this.options.log.log('warn', 'cannot open a new coordinator session', { error: String(error) });
-        await sleep(reconnectDelayMs);
+        await sleep(membershipReconnectDelayMs);
       }
     }
   }

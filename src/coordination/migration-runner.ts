@@ -25,6 +25,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandName, RequestInit } from '../commands/index.js';
 import type { Logger } from '../core/log.js';
+import {
+  migrationBatchSlotsDefault,
+  migrationBytesPerSecondDefault,
+  migrationPageRecordsDefault,
+} from '../core/limits.js';
 import type { ReplyOf } from '../protocol/native/codec.js';
 import { applyMove, misplaced, nextMove, rangesOf, targetOwners } from '../sharding/rebalance.js';
 import { decodeSlotMap, encodeSlotMap, SlotTable, type Migration, type SlotMap } from '../sharding/slot-map.js';
@@ -48,9 +53,9 @@ export interface MigrationOptions {
 }
 
 export const migrationOptionsDefault: MigrationOptions = {
-  batchSlots: 1024,
-  pageRecords: 1000,
-  bytesPerSecond: 64 * 1024 * 1024,
+  batchSlots: migrationBatchSlotsDefault,
+  pageRecords: migrationPageRecordsDefault,
+  bytesPerSecond: migrationBytesPerSecondDefault,
 };
 
 /** What the driver reads for each pass. */

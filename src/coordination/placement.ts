@@ -15,6 +15,7 @@
 //   * extra nodes stay spare (standbys): they join when a chain loses a member.
 
 import { parseJsonObject } from '../core/json.js';
+import { layoutChainsMax, layoutReplicasMax } from '../core/limits.js';
 
 export interface Layout {
   /** Chains wanted. */
@@ -29,10 +30,6 @@ export interface Layout {
 
 /** No layout document: one chain, every node in it (a cluster started node by node). */
 export const layoutDefault: Layout = { chains: 1, replicas: 0 };
-
-/** Chains a layout may ask for, and nodes per chain. */
-export const layoutChainsMax = 1024;
-export const layoutReplicasMax = 16;
 
 export interface PlacedChain {
   readonly chainId: string;

@@ -32,6 +32,11 @@ import { assert, unreachable } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
 import {
+  coordinatorLivenessChecksPerTimeout,
+  zooKeeperConnectTimeoutMsDefault,
+  zooKeeperReconnectSpinDelayMs,
+} from '../core/limits.js';
+import {
   CoordinatorError,
   type ConnectOptions,
   type Coordinator,
@@ -46,12 +51,6 @@ import {
 import { invalidPathReason } from './embedded-tree.js';
 import { notify, StateListeners } from './notify.js';
 
-/** How long `connectZooKeeper` keeps trying when the options do not say. */
-export const zooKeeperConnectTimeoutMsDefault = 10_000;
-/** The library waits up to this long (random) before retrying a server list it has exhausted. */
-const reconnectSpinDelayMs = 100;
-/** Liveness is checked this many times per session timeout. */
-const livenessChecksPerTimeout = 15;
 /** ZooKeeper's default client port, used when a host in the URL has none. */
 const zooKeeperPortDefault = 2181;
 
@@ -119,7 +118,7 @@ export async function connectZooKeeper(url: string, options: ZooKeeperConnectOpt
 async function open(connectString: string, sessionTimeoutMs: number, connectTimeoutMs: number, log: Logger) {
   const client = createClient(connectString, {
     sessionTimeout: sessionTimeoutMs,
-    spinDelay: reconnectSpinDelayMs,
+    spinDelay: zooKeeperReconnectSpinDelayMs,
     retries: 0,
   });
   const coordinator = new ZooKeeperCoordinator(client, log);
@@ -265,7 +264,7 @@ class ZooKeeperCoordinator implements Coordinator {
   private startWatchdog(): void {
     clearInterval(this.watchdog);
     const timeoutMs = this.sessionTimeoutMs;
-    const checkEveryMs = Math.max(10, Math.floor(timeoutMs / livenessChecksPerTimeout));
+    const checkEveryMs = Math.max(10, Math.floor(timeoutMs / coordinatorLivenessChecksPerTimeout));
     this.watchdog = setInterval(() => this.checkLiveness(timeoutMs), checkEveryMs);
   }
 
@@ -473,7 +472,7 @@ class ZooKeeperCoordinator implements Coordinator {
         if (socket !== undefined && !socket.destroyed) socket.destroy();
         return false;
       },
-      wasConnected && this.internals.state === libraryStates.closed ? 0 : reconnectSpinDelayMs * 2,
+      wasConnected && this.internals.state === libraryStates.closed ? 0 : zooKeeperReconnectSpinDelayMs * 2,
     );
     this.stateListeners.clear();
   }

@@ -1,6 +1,7 @@
 // Every limit in Catena, in one place, with its unit last in its name. They are checked
 // against each other when this module loads (a bad edit fails at start-up, not in production),
-// and enforced at the edges before anything is buffered (DESIGN.md §8).
+// and enforced at the edges before anything is buffered (DESIGN.md §8). A new limit goes here,
+// not in the module that uses it: `npm run check:layers` refuses a limit constant defined elsewhere.
 
 import { assert } from './assert.js';
 
@@ -66,6 +67,14 @@ export const expiryReclaimBatchMax = 1_000;
 
 /** Client-side default deadline for one request. */
 export const requestTimeoutMsDefault = 5_000;
+/** Client-side default deadline for opening a connection. */
+export const connectTimeoutMsDefault = 5_000;
+/** How often a client fails the requests whose deadline has passed. */
+export const clientSweepIntervalMs = 50;
+/** A closing client waits this long for the server to end the connection, then destroys the socket. */
+export const clientCloseTimeoutMs = 1_000;
+/** Entries per scan page when a client iterates over a whole prefix (Client.entries). */
+export const clientEntriesPageRecordsDefault = 1_000;
 
 // ---- chain traffic between nodes (src/server/peers.ts, chain-wire.ts)
 /** Largest frame between nodes: one entry with the largest value, plus room for a batch around it. */
@@ -119,6 +128,214 @@ assert(Number.isSafeInteger(Date.UTC(2200, 0) + ttlMsMax), 'expiry times are exa
 assert(expiryReclaimBatchMax > 0 && expiryReclaimIntervalMs > 0, 'expiry reclamation makes progress');
 assert(requestTimeoutMsDefault < frameTimeoutMs, 'a client gives up before the server does');
 
+// ---- the cluster client (src/client/cluster-client.ts)
+/** Deadline of one call, retries included. */
+export const clusterClientTimeoutMsDefault = 10_000;
+/** Deadline of one attempt at one node (capped by what is left of the call's). */
+export const clusterClientAttemptTimeoutMsDefault = 1_000;
+/** How often the topology is refreshed while the client is in use. */
+export const clusterClientRefreshIntervalMsDefault = 1_000;
+/** Backoff after a failed attempt: starts here, doubles (jittered) up to the maximum. */
+export const clusterClientBackoffMsInitial = 50;
+export const clusterClientBackoffMsMax = 500;
+/** After the first topology answer of a refresh, how long to wait for the others (newest wins). */
+export const clusterClientRefreshSettleMs = 25;
+/** Nodes asked at once in one wave of a refresh. */
+export const clusterClientRefreshFanoutMax = 8;
+/** Writes one client has in flight at once (one per writer lane); more wait for a lane. */
+export const clusterClientWriteLanesMaxDefault = 256;
+/** Random bytes of a cluster client's id (sent as hex): its writer ids are unique per client. */
+export const clusterClientIdBytes = 8;
+
+assert(clusterClientAttemptTimeoutMsDefault <= clusterClientTimeoutMsDefault, 'an attempt fits in its call');
+assert(clusterClientBackoffMsInitial <= clusterClientBackoffMsMax, 'the backoff grows to its maximum');
+assert(clusterClientBackoffMsMax < clusterClientTimeoutMsDefault, 'a call backs off and retries within its deadline');
+assert(clusterClientRefreshSettleMs < clusterClientAttemptTimeoutMsDefault, 'a refresh settles within an attempt');
+assert(
+  clusterClientTimeoutMsDefault > sessionTimeoutMsDefault,
+  'a call outlasts a failover (a dead node leaves its chain a session timeout after it died)',
+);
+assert(clientEntriesPageRecordsDefault <= scanCountMax, 'an entries page is one scan');
+assert(clientSweepIntervalMs < requestTimeoutMsDefault, 'an overdue request is failed soon after its deadline');
+
+// ---- a node (src/server/): relaying, stopping, RESP SCAN, peers, the admin port, dumps
+/** Writes a node relays at once for its RESP and memcached sessions (one writer lane each). */
+export const relayLanesMax = 4096;
+/** On stop, how long relayed RESP and memcached commands get before the relay is closed. */
+export const relayDrainMs = 1_000;
+/** Each slot-moving command the manager sends gets this long, retries through failovers included. */
+export const migrationCallTimeoutMs = 60_000;
+/** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
+export const respScanCursorsMax = 10_000;
+/** An inbound peer connection must send its `peer` greeting within this long. */
+export const peerGreetingMs = 5_000;
+/** Inbound peer connections at most (a cluster has a few dozen nodes; each opens one). */
+export const peerConnectionsMax = 1_000;
+/** Dumps streaming at once from the admin port; each walks the whole store, so more wait (503) rather than pile up. */
+export const dumpsInFlightMax = 2;
+/** Entries read from the store per dump page (one synchronous scan, one write). */
+export const dumpPageRecords = 1024;
+/** Key and value bytes per dump page, about (a page holds at least one entry, however large). */
+export const dumpPageBytesMax = 1 * MiB;
+/** Longest dump header line, its "\n" excluded (a reader refuses a longer first line). */
+export const dumpHeaderBytesMax = 4 * KiB;
+/** Longest dump record line, its "\n" excluded: escaped text takes at most 2 characters a byte, base64 4/3. */
+export const dumpLineCharsMax = 2 * (keyBytesMax + valueBytesCeiling) + KiB;
+/** Longest node id a dump header may carry. */
+export const dumpNodeIdCharsMax = 256;
+
+assert(relayDrainMs < shutdownDrainMsMax, 'relays are closed before the drain deadline');
+assert(migrationCallTimeoutMs > sessionTimeoutMsDefault, 'a slot-moving command outlasts a failover');
+assert(dumpPageRecords > 0 && dumpPageBytesMax > 0, 'a dump page makes progress');
+assert(dumpLineCharsMax < 2 ** 29 - 24, 'a dump line fits a JavaScript string (V8 limit)');
+assert(dumpHeaderBytesMax > dumpNodeIdCharsMax * 6 + 128, 'a header with the longest escaped node id fits');
+
+// ---- client sessions (src/protocol/): writes, buffers, frames
+/** Batches of replies up to this size are joined into one socket write; larger ones are written as they are. */
+export const replyConcatBytesMax = 64 * KiB;
+/**
+ * Reply bytes each read in flight on a RESP or memcached connection is assumed to need until it
+ * answers, against the connection's output budget: replies only exist once their reads finish, so
+ * without it one chunk of pipelined gets of large values would all be started at once. Bounds what
+ * one connection's reads can make the node hold to about connectionOutputBytesMax plus this many
+ * reads' replies.
+ */
+export const readReserveBytes = 1 * MiB;
+/** Native encoder output buffers are carved from a shared pool this large ... */
+export const wirePoolBytes = 16 * KiB;
+/** ... when they are at most this large (a larger message gets a buffer of its own). */
+export const wirePooledBytesMax = 4 * KiB;
+/** Bytes of an oversized native frame kept to find its request id. */
+export const oversizedFrameHeadBytes = 16;
+
+assert(replyConcatBytesMax <= connectionOutputBytesMax, 'a joined write fits the output budget');
+assert(readReserveBytes <= connectionOutputBytesMax, 'a connection may have a read in flight');
+assert(wirePooledBytesMax <= wirePoolBytes, 'a pooled buffer fits the pool');
+assert(oversizedFrameHeadBytes >= 1 + 5, 'the kept head holds a request id (its field tag and a u32 varint)');
+
+// ---- coordination (src/coordination/): coordinator clients, the embedded coordinator, membership
+/** How long `connectEmbedded` and `connectZooKeeper` keep trying when the options do not say. */
+export const embeddedConnectTimeoutMsDefault = 10_000;
+export const zooKeeperConnectTimeoutMsDefault = 10_000;
+/** Backoff between an embedded client's reconnect attempts: doubles from the minimum up to the maximum. */
+export const embeddedReconnectDelayMsMin = 20;
+export const embeddedReconnectDelayMsMax = 200;
+/** The ZooKeeper library waits up to this long (random) before retrying a server list it has exhausted. */
+export const zooKeeperReconnectSpinDelayMs = 100;
+/** A coordinator client (embedded or ZooKeeper) checks its session's liveness this many times per session timeout. */
+export const coordinatorLivenessChecksPerTimeout = 15;
+/** Bounds of the session timeout the embedded coordinator grants when its options do not say. */
+export const embeddedSessionTimeoutMsMinDefault = 1_000;
+export const embeddedSessionTimeoutMsMaxDefault = 60_000;
+/** The embedded coordinator checks for expired sessions this many times per shortest session timeout. */
+export const embeddedExpiryChecksPerTimeout = 10;
+/** Connections (and so live sessions attached to them) the embedded coordinator accepts at once. */
+export const embeddedConnectionsMax = 10_000;
+/** Sessions the embedded coordinator keeps at once (attached or waiting to resume). */
+export const embeddedSessionsMax = 10_000;
+/** Bytes queued on one embedded-coordinator socket before it drops that slow connection. */
+export const embeddedConnectionOutputBytesMax = 16 * MiB;
+/** Watch events a session may leave unacknowledged; past it the session is expired. */
+export const embeddedUnackedEventsPerSessionMax = 100_000;
+/** Longest line (one message, without its newline) either side of the embedded coordinator accepts. */
+export const embeddedFrameBytesMax = 1 * MiB;
+/** Largest znode data (ZooKeeper's default limit is about 1 MiB for a whole request). */
+export const znodeDataBytesMax = 512 * KiB;
+/** Longest znode path, in UTF-8 bytes. */
+export const znodePathBytesMax = 4096;
+/** Znodes the embedded tree may hold, the root included. */
+export const znodeCountMax = 1_000_000;
+/** Watches one session may have registered at once. */
+export const watchesPerSessionMax = 100_000;
+/** Sequential znode suffixes are 10 decimal digits (as ZooKeeper's). */
+export const znodeSequenceSuffixMax = 9_999_999_999;
+/** Chain changes the manager makes in one evaluation at most (each is one epoch); the next evaluation goes on. */
+export const managerChangesPerEvaluationMax = 32;
+/** A tail confirms its read lease this many times per session timeout ... */
+export const leaseConfirmationsPerTimeout = 4;
+/** ... and a confirmation sent at t holds until t + this fraction of the timeout. */
+export const leaseTimeoutFraction = 2 / 3;
+/** A node re-reads the whole cluster this often, in case a watch was missed. */
+export const membershipRefreshIntervalMs = 2_000;
+/** Between a node's attempts to reach the coordinator after its session expired. */
+export const membershipReconnectDelayMs = 500;
+/** How long a node's membership waits for its first coordinator session. */
+export const membershipFirstSessionTimeoutMs = 30_000;
+/** Chains a layout may ask for, and nodes per chain. */
+export const layoutChainsMax = 1024;
+export const layoutReplicasMax = 16;
+/** Moving slots, by default: slots moved in one batch at most, records per export, import or drop page... */
+export const migrationBatchSlotsDefault = 1024;
+export const migrationPageRecordsDefault = 1_000;
+/** ... and the copy rate limit (keys and values), so a move does not starve client traffic. */
+export const migrationBytesPerSecondDefault = 64 * MiB;
+
+assert(embeddedReconnectDelayMsMin <= embeddedReconnectDelayMsMax, 'the reconnect delay grows to its maximum');
+assert(
+  embeddedSessionTimeoutMsMinDefault <= sessionTimeoutMsDefault &&
+    sessionTimeoutMsDefault <= embeddedSessionTimeoutMsMaxDefault,
+  "the embedded coordinator grants a node's default session timeout",
+);
+assert(
+  Math.ceil(znodeDataBytesMax / 3) * 4 + znodePathBytesMax + KiB <= embeddedFrameBytesMax,
+  'a create of the largest znode (its data in base64) fits one embedded-coordinator message',
+);
+assert(
+  1 / leaseConfirmationsPerTimeout < leaseTimeoutFraction && leaseTimeoutFraction < 1,
+  'a read lease is confirmed again before it runs out, and runs out before the session can expire',
+);
+assert(migrationPageRecordsDefault <= scanCountMax, 'a migration page is one export');
+
+// ---- the command-line tools (src/cli/) and the benchmark (src/bench/)
+/** Lines of shell history kept. */
+export const shellHistoryLinesMax = 1000;
+/** Longest --timeout a CLI command accepts. */
+export const cliTimeoutMsMax = 3_600_000;
+/** `catena dump`: a node that sends nothing for this long is given up on (it may be stuck, or the network gone). */
+export const dumpIdleTimeoutMs = 30_000;
+/** `catena dump`: nodes dumped at once. */
+export const dumpFetchesConcurrentMax = 4;
+/** `catena status --watch` redraws this often. */
+export const statusWatchIntervalMs = 1_000;
+/** `catena status`: deadline of each node's nodestatus request; a node slower than this shows as unreachable. */
+export const nodeStatusTimeoutMs = 1_000;
+/** `catena up`: a node that dies is restarted after this delay, doubled on each quick death up to the max. */
+export const supervisorRestartDelayMsInitial = 500;
+export const supervisorRestartDelayMsMax = 10_000;
+/** `catena up`: a node that ran this long is healthy again: its next restart is quick. */
+export const supervisorHealthyAfterMs = 30_000;
+/** `catena up`: on stop, nodes get this long to exit after SIGTERM before SIGKILL. */
+export const supervisorStopGraceMs = 10_000;
+/** `catena up`: past this long without every node ready, it warns. */
+export const supervisorReadyTimeoutMs = 60_000;
+/** `catena bench`: longest --duration and --warmup accepted. */
+export const benchSecondsMax = 24 * 3600;
+/** `catena bench`: largest --seed (the PRNG takes 32 bits). */
+export const benchSeedMax = 2 ** 32 - 1;
+/** Limits of a benchmark run, checked once before anything runs. */
+export const benchRecordsMax = 100_000_000;
+export const benchConcurrencyMax = 4_096;
+export const benchValueBytesMax = 64 * MiB;
+/** Width of one interval of a benchmark's timeline. */
+export const benchTimelineIntervalMs = 1_000;
+/** How often a running benchmark reports its progress. */
+export const benchProgressIntervalMs = 200;
+/** The least time between two redraws of the progress line. */
+export const benchRedrawIntervalMs = 200;
+/** How long a benchmark worker waits after a failed operation before its next one. */
+export const benchErrorPauseMs = 10;
+/** Record counts above this are refused by the zipfian chooser: its hash's modulo stays exact in doubles below it. */
+export const zipfianRecordsMax = 2 ** 32;
+
+assert(clusterClientTimeoutMsDefault <= cliTimeoutMsMax, 'the default deadline is one the CLI accepts');
+assert(supervisorRestartDelayMsInitial <= supervisorRestartDelayMsMax, 'the restart delay grows to its maximum');
+assert(
+  supervisorStopGraceMs > shutdownDrainMsMax + shutdownCloseMsMax,
+  'a stopping node drains and closes before the supervisor kills it',
+);
+assert(benchRecordsMax <= zipfianRecordsMax, 'the zipfian chooser takes every record count the bench does');
+assert(benchValueBytesMax <= valueBytesCeiling, 'a benchmark value fits the store');
+
 // ---- RESP (src/protocol/resp/codec.ts): modelled on Redis's defaults, scaled to Catena's limits
 /** Largest bulk argument: a key plus a value at the ceiling (Redis: proto-max-bulk-len, 512 MiB). */
 export const respBulkBytesMax = keyBytesMax + valueBytesCeiling;
@@ -135,9 +352,18 @@ export const respArgumentOverheadBytes = 64;
 export const respRequestBytesMax = respBulkBytesMax + 4 * MiB;
 /** Deepest nesting of a reply value (arrays, maps, sets inside each other). */
 export const respReplyDepthMax = 32;
+/** Longest text string2ll accepts ("-9223372036854775808"); Redis: LONG_STR_SIZE - 1. */
+export const respInt64TextBytesMax = 20;
+/** Numbers of up to this many digits are exact in a double; longer ones are parsed as a BigInt. */
+export const respExactDigitsMax = 15;
+/** KEYS walks every key in pages; this many keys at most in one reply (more is an error). */
+export const respKeysReplyMax = 1_000_000;
 
 assert(respHeaderLineBytesMax >= '*-9223372036854775808'.length, 'a RESP header line holds any 64-bit length');
 assert(respInlineBytesMax < respRequestBytesMax, 'an inline request is smaller than a multibulk one may be');
+assert(respInt64TextBytesMax === '-9223372036854775808'.length, 'the longest 64-bit number text');
+assert(respHeaderLineBytesMax > respInt64TextBytesMax, 'a RESP header line holds any 64-bit number');
+assert(10 ** respExactDigitsMax < 2 ** 53, 'every number of respExactDigitsMax digits is exact in a double');
 assert(
   respBulkBytesMax + 2 * respHeaderLineBytesMax + respArgumentOverheadBytes <= respRequestBytesMax,
   'a request may carry one largest bulk',
@@ -153,6 +379,10 @@ export const memcachedItemBytesMaxDefault = 1 * MiB;
 export const memcachedLineBytesMax = 2048;
 /** Longest get/gets line. memcached lets multi-get lines grow without bound; Catena stops here. */
 export const memcachedGetLineBytesMax = 64 * KiB;
+/** memcached lets this many spaces precede `get ` in a line it keeps buffering. */
+export const memcachedMultiGetLeadingSpacesMax = 100;
+/** memcached's REALTIME_MAXDELTA: an exptime up to this many seconds is relative, a larger one absolute. */
+export const memcachedRelativeExptimeSecondsMax = 60 * 60 * 24 * 30;
 
 assert(memcachedKeyBytesMax <= keyBytesMax, 'every memcached key fits the store');
 assert(memcachedItemBytesMaxDefault <= valueBytesCeiling, 'the default memcached item fits the store');
@@ -162,6 +392,11 @@ assert(
   'a storage line with a longest key and widest numbers fits a line',
 );
 assert(memcachedGetLineBytesMax >= memcachedLineBytesMax, 'a multi-get line may be longer than other lines');
+assert(
+  memcachedMultiGetLeadingSpacesMax + 'gets '.length < memcachedLineBytesMax,
+  'a multi-get line is recognised before the line limit',
+);
+assert(memcachedRelativeExptimeSecondsMax * 1000 <= ttlMsMax, 'a relative exptime is a TTL the store takes');
 
 // ---- the replica (src/server/replica/): catch-up, snapshots, slot moves, the client table
 /** A joiner whose log is longer than the tail's asks this many times before it gets a snapshot. */

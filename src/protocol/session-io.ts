@@ -26,11 +26,8 @@
 // one buffer once per burst).
 
 import type { Socket } from 'node:net';
-import { frameTimeoutMs } from '../core/limits.js';
+import { frameTimeoutMs, replyConcatBytesMax } from '../core/limits.js';
 import type { Logger } from '../core/log.js';
-
-/** Batches of replies up to this size are joined into one write; larger ones are written as they are. */
-const concatBytesMax = 64 * 1024;
 
 export interface SessionIoOptions {
   /** Logged (debug) with the error's message when the socket fails. */
@@ -75,7 +72,7 @@ export class SessionIo {
     const socket = this.socket;
     if (buffers.length === 1) {
       socket.write(buffers[0]!);
-    } else if (bytes <= concatBytesMax) {
+    } else if (bytes <= replyConcatBytesMax) {
       socket.write(Buffer.concat(buffers, bytes)); // one small write beats many tiny ones
     } else {
       socket.cork(); // large replies go out as they are: one writev, no copy

@@ -15,6 +15,7 @@ import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { dumpsInFlightMax } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
 
 export interface AdminSources {
@@ -23,9 +24,6 @@ export interface AdminSources {
   /** Streams this node's table into `out` (dump.ts writeDump) without ending it; absent: no /dump. */
   dump?(out: Writable): Promise<DumpSummary>;
 }
-
-/** Dumps streaming at once; each walks the whole store, so more wait (503) rather than pile up. */
-const dumpsInFlightMax = 2;
 
 /** JSON with bigints as numbers (they are counters well below 2^53 here) and byte arrays as text. */
 function toJson(value: unknown): string {

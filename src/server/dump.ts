@@ -32,25 +32,19 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
-import { keyBytesMax, valueBytesCeiling } from '../core/limits.js';
+import {
+  keyBytesMax,
+  valueBytesCeiling,
+  dumpHeaderBytesMax,
+  dumpLineCharsMax,
+  dumpNodeIdCharsMax,
+  dumpPageBytesMax,
+  dumpPageRecords,
+} from '../core/limits.js';
 import { compareKeys, type Store } from '../storage/store.js';
 
 /** The format this code writes; a reader refuses any other. */
 export const dumpFormat = 1;
-/** Entries read from the store per page (one synchronous scan, one write). */
-export const dumpPageRecords = 1024;
-/** Key and value bytes per page, about (a page holds at least one entry, however large). */
-export const dumpPageBytesMax = 1024 * 1024;
-/** Longest header line, its "\n" excluded (a reader refuses a longer first line). */
-export const dumpHeaderBytesMax = 4 * 1024;
-/** Longest record line, its "\n" excluded: escaped text takes at most 2 characters a byte, base64 4/3. */
-export const dumpLineCharsMax = 2 * (keyBytesMax + valueBytesCeiling) + 1024;
-/** Longest node id a header may carry. */
-const nodeIdCharsMax = 256;
-
-assert(dumpPageRecords > 0 && dumpPageBytesMax > 0, 'a dump page makes progress');
-assert(dumpLineCharsMax < 2 ** 29 - 24, 'a dump line fits a JavaScript string (V8 limit)');
-assert(dumpHeaderBytesMax > nodeIdCharsMax * 6 + 128, 'a header with the longest escaped node id fits');
 
 export interface DumpHeader {
   readonly nodeId: string;
@@ -156,7 +150,7 @@ export function decodeDumpHeader(line: string): Decoded<DumpHeader> {
   const { catena, format, nodeId, takenAtMs } = parsed.value;
   if (catena !== 'dump') return { ok: false, reason: 'header: not a Catena dump' };
   if (format !== dumpFormat) return { ok: false, reason: `header: format ${String(format)}, expected ${dumpFormat}` };
-  if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > nodeIdCharsMax) {
+  if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > dumpNodeIdCharsMax) {
     return { ok: false, reason: 'header: nodeId must be a non-empty string' };
   }
   if (!isCount(takenAtMs, Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'header: bad takenAtMs' };

@@ -14,6 +14,9 @@ import {
   shutdownCloseMsMax,
   shutdownDrainMsMax,
   valueBytesMaxDefault,
+  migrationCallTimeoutMs,
+  relayDrainMs,
+  respScanCursorsMax,
 } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { NativeSession, type SessionHost } from '../protocol/native/session.js';
@@ -99,15 +102,6 @@ interface ProtocolSession {
 
 /** The memcached release whose text protocol Catena follows (reported by `version`). */
 const memcachedCompatibleVersion = '1.6.18';
-
-/** On stop, how long relayed RESP and memcached commands get before the relay is closed. */
-const relayDrainMs = 1_000;
-
-/** Each slot-moving command the manager sends gets this long, retries through failovers included. */
-const migrationCallTimeoutMs = 60_000;
-
-/** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
-const scanCursorsMax = 10_000;
 
 /** The parts a cluster node has and a standalone one does not. */
 interface ClusterParts {
@@ -392,7 +386,8 @@ export class CatenaNode {
         saveCursor: (after) => {
           const cursor = this.nextScanCursor++;
           this.scanCursors.set(cursor, Buffer.from(after));
-          if (this.scanCursors.size > scanCursorsMax) this.scanCursors.delete(this.scanCursors.keys().next().value!);
+          if (this.scanCursors.size > respScanCursorsMax)
+            this.scanCursors.delete(this.scanCursors.keys().next().value!);
           return cursor;
         },
         loadCursor: (cursor) => this.scanCursors.get(cursor),

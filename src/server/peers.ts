@@ -13,15 +13,16 @@
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../core/assert.js';
-import { peerFrameBytesMax, peerQueueBytesMax, peerReconnectMs } from '../core/limits.js';
+import {
+  peerFrameBytesMax,
+  peerQueueBytesMax,
+  peerReconnectMs,
+  peerConnectionsMax,
+  peerGreetingMs,
+} from '../core/limits.js';
 import type { Logger } from '../core/log.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from './chain-wire.js';
-
-/** An inbound connection must send its `peer` greeting within this long. */
-const peerGreetingMs = 5_000;
-/** Inbound peer connections at most (a cluster has a few dozen nodes; each opens one). */
-const peerConnectionsMax = 1_000;
 
 export interface PeerAddress {
   readonly host: string;

@@ -10,6 +10,7 @@ import { ClusterClient } from '../client/cluster-client.js';
 import { type CommandName, type RequestInit } from '../commands/index.js';
 import type { Execution } from '../commands/execute.js';
 import { CatenaError, isErrorCode } from '../core/errors.js';
+import { relayLanesMax } from '../core/limits.js';
 import type { CommandRouter } from '../protocol/command-router.js';
 import type { ReplyOf, Request, ResponseResult, WriterIds } from '../protocol/native/codec.js';
 import { RequestSchema, ResponseSchema } from '../protocol/native/gen/catena_pb.js';
@@ -72,9 +73,6 @@ export function localRouter(execute: Executor): CommandRouter {
     close: () => Promise.resolve(),
   };
 }
-
-/** How many writes a node relays at once (one writer lane each). */
-const relayLanesMax = 4096;
 
 /**
  * A cluster client inside a node: requests for the node's own address run in-process (no

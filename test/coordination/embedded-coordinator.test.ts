@@ -2,6 +2,7 @@
 // keeps persistent znodes across a supervisor restart, and a server that survives bad input.
 
 import assert from 'node:assert/strict';
+import { embeddedFrameBytesMax } from '../../src/core/limits.js';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +13,6 @@ import { connectEmbedded, EmbeddedCoordinatorServer } from '../../src/coordinati
 import {
   decodeClientMessage,
   decodeServerMessage,
-  embeddedFrameBytesMax,
   encodeMessage,
   LineSplitter,
   type ClientMessage,

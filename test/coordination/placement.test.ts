@@ -4,6 +4,7 @@
 // until nothing changes.
 
 import assert from 'node:assert/strict';
+import { layoutChainsMax, layoutReplicasMax } from '../../src/core/limits.js';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -13,9 +14,7 @@ import {
   decodeLayout,
   encodeLayout,
   grownLayout,
-  layoutChainsMax,
   layoutDefault,
-  layoutReplicasMax,
   spareNodes,
   wantedChains,
   type Layout,

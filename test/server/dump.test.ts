@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Client } from '../../src/client/client.js';
 import { ManualClock } from '../../src/core/clock.js';
-import { keyBytesMax } from '../../src/core/limits.js';
+import { keyBytesMax, dumpHeaderBytesMax, dumpLineCharsMax, dumpPageRecords } from '../../src/core/limits.js';
 import { silentLogger } from '../../src/core/log.js';
 import { AdminServer } from '../../src/server/admin.js';
 import {
@@ -21,9 +21,6 @@ import {
   decodeDumpBytes,
   decodeDumpHeader,
   decodeDumpRecord,
-  dumpHeaderBytesMax,
-  dumpLineCharsMax,
-  dumpPageRecords,
   dumpToFile,
   DumpStreamCheck,
   encodeDumpBytes,

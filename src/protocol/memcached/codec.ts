@@ -41,6 +41,7 @@ import {
   memcachedKeyBytesMax,
   memcachedLineBytesMax,
   valueBytesCeiling,
+  memcachedMultiGetLeadingSpacesMax,
 } from '../../core/limits.js';
 
 export type StorageCommand = 'set' | 'add' | 'replace' | 'append' | 'prepend';
@@ -129,13 +130,11 @@ export const replies = {
 const SPACE = 0x20;
 const CR = 0x0d;
 const LF = 0x0a;
-const u32Max = 0xffff_ffff;
-const i32Min = -0x8000_0000;
-const i32Max = 0x7fff_ffff;
-const u64Max = (1n << 64n) - 1n;
-/** memcached lets this many spaces precede `get ` in a line it keeps buffering. */
-const multiGetLeadingSpacesMax = 100;
-const multiGetHeadBytes = multiGetLeadingSpacesMax + 'gets '.length;
+const U32_MAX = 0xffff_ffff;
+const I32_MIN = -0x8000_0000;
+const I32_MAX = 0x7fff_ffff;
+const U64_MAX = (1n << 64n) - 1n;
+const multiGetHeadBytes = memcachedMultiGetLeadingSpacesMax + 'gets '.length;
 
 type Token = readonly [start: number, end: number];
 type StorageHeader = {
@@ -405,7 +404,7 @@ function storage(
     if (parsed === undefined) return bad;
     casUnique = parsed;
   }
-  if (bytes < 0 || bytes > i32Max - 2) return bad;
+  if (bytes < 0 || bytes > I32_MAX - 2) return bad;
   if (bytes > itemBytesMax) {
     const invalidateKey = command === 'set' ? key : undefined;
     const event = { ...errorEvent('object-too-large', noreply, command), invalidateKey };
@@ -512,8 +511,8 @@ function isKey(key: Uint8Array): boolean {
 const unsignedPattern = /^\+?[0-9]+$/;
 const signedPattern = /^[+-]?[0-9]+$/;
 
-const parseU32 = (text: Buffer, token: Token) => parseNumber(tokenText(text, token), unsignedPattern, 0, u32Max);
-const parseI32 = (text: Buffer, token: Token) => parseNumber(tokenText(text, token), signedPattern, i32Min, i32Max);
+const parseU32 = (text: Buffer, token: Token) => parseNumber(tokenText(text, token), unsignedPattern, 0, U32_MAX);
+const parseI32 = (text: Buffer, token: Token) => parseNumber(tokenText(text, token), signedPattern, I32_MIN, I32_MAX);
 
 /** A decimal in [min, max]; memcached's strtol also takes and truncates wider values, this does not. */
 function parseNumber(digits: string, pattern: RegExp, min: number, max: number): number | undefined {
@@ -526,14 +525,14 @@ function parseU64(text: Buffer, token: Token): bigint | undefined {
   const digits = tokenText(text, token);
   if (!unsignedPattern.test(digits)) return undefined;
   const value = BigInt(digits.startsWith('+') ? digits.slice(1) : digits);
-  return value <= u64Max ? value : undefined;
+  return value <= U64_MAX ? value : undefined;
 }
 
 /** memcached keeps buffering a line without '\n' only if it is a multi-get: `get ` or `gets `. */
 function isMultiGet(head: Buffer): boolean {
   let start = 0;
   while (start < head.length && head[start] === SPACE) start++;
-  if (start > multiGetLeadingSpacesMax) return false;
+  if (start > memcachedMultiGetLeadingSpacesMax) return false;
   const text = head.toString('latin1', start, start + 'gets '.length);
   return text.startsWith('get ') || text.startsWith('gets ');
 }
@@ -551,8 +550,8 @@ export interface MemcachedItem {
 /** `VALUE <key> <flags> <bytes> [<cas unique>]\r\n<data>\r\n` */
 export function encodeValue(item: MemcachedItem): Buffer {
   assert(isKey(item.key), 'a VALUE key is a valid memcached key');
-  assert(Number.isInteger(item.flags) && item.flags >= 0 && item.flags <= u32Max, 'flags are a u32');
-  assert(item.cas === undefined || (item.cas >= 0n && item.cas <= u64Max), 'cas unique is a u64');
+  assert(Number.isInteger(item.flags) && item.flags >= 0 && item.flags <= U32_MAX, 'flags are a u32');
+  assert(item.cas === undefined || (item.cas >= 0n && item.cas <= U64_MAX), 'cas unique is a u64');
   const suffix = ` ${item.flags} ${item.data.length}${item.cas === undefined ? '' : ` ${item.cas}`}\r\n`;
   const out = Buffer.allocUnsafe(6 + item.key.length + suffix.length + item.data.length + 2);
   let offset = out.write('VALUE ', 0, 'latin1');
@@ -573,7 +572,7 @@ export function encodeRetrieval(items: readonly MemcachedItem[]): Buffer {
 
 /** The reply to a successful incr/decr: the new value as a decimal line. */
 export function encodeNumber(value: bigint): Buffer {
-  assert(value >= 0n && value <= u64Max, 'incr/decr values are u64');
+  assert(value >= 0n && value <= U64_MAX, 'incr/decr values are u64');
   return line(value.toString());
 }
 

@@ -40,7 +40,13 @@
 
 import type { Socket } from 'node:net';
 import { CatenaError } from '../../core/errors.js';
-import { connectionOutputBytesMax, multiKeysMax, pipelineDepthMax } from '../../core/limits.js';
+import {
+  connectionOutputBytesMax,
+  multiKeysMax,
+  pipelineDepthMax,
+  memcachedRelativeExptimeSecondsMax,
+  readReserveBytes,
+} from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../command-router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
@@ -76,18 +82,6 @@ export interface MemcachedHost {
   nowMs(): number;
 }
 
-/** memcached's REALTIME_MAXDELTA: an exptime up to this many seconds is relative, a larger one absolute. */
-export const relativeExptimeSecondsMax = 60 * 60 * 24 * 30;
-
-/**
- * Reply bytes each read in flight (get, gets, gat, gats, however many keys) is assumed to need
- * until it answers, against the connection's output budget: replies only exist once their reads
- * finish, so without it one chunk of pipelined gets of large values would all be started at
- * once. Bounds what a connection's reads can make the node hold to about
- * connectionOutputBytesMax plus this many reads' replies.
- */
-const readReserveBytes = 1 << 20;
-
 /** Stats groups memcached has that hold nothing in Catena: answered with a bare END. */
 const emptyStatsGroups: ReadonlySet<string> = new Set(['items', 'slabs', 'sizes']);
 
@@ -104,7 +98,7 @@ export interface NativeExpiry {
 export function nativeExpiry(exptime: number, nowMs: number): NativeExpiry {
   if (exptime === 0) return { ttlMs: 0n, expiresAtMs: 0n };
   if (exptime < 0) return { ttlMs: 0n, expiresAtMs: 1n };
-  if (exptime <= relativeExptimeSecondsMax) return { ttlMs: BigInt(exptime) * 1000n, expiresAtMs: 0n };
+  if (exptime <= memcachedRelativeExptimeSecondsMax) return { ttlMs: BigInt(exptime) * 1000n, expiresAtMs: 0n };
   const atMs = exptime * 1000;
   return { ttlMs: 0n, expiresAtMs: atMs <= nowMs ? 1n : BigInt(atMs) };
 }

@@ -9,13 +9,10 @@
 //      \----4 bytes, length  > max--> skip --length bytes--> emit 'too-large' --> prefix
 
 import { assert } from '../../core/assert.js';
-import { framePrefixBytes } from '../../core/limits.js';
+import { framePrefixBytes, oversizedFrameHeadBytes } from '../../core/limits.js';
 
 export type FrameEvent =
   { kind: 'frame'; body: Uint8Array } | { kind: 'too-large'; declaredBytes: number; head: Uint8Array };
-
-/** Bytes of an oversized frame kept to find its request id. */
-const skippedHeadBytes = 16;
 
 export function encodeFrame(body: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(framePrefixBytes + body.length);
@@ -90,8 +87,11 @@ export class FrameDecoder {
   private skipBytes(data: Buffer, events: FrameEvent[]): Buffer {
     const skip = this.skip!;
     const taken = Math.min(skip.remaining, data.length);
-    if (skip.head.length < skippedHeadBytes) {
-      skip.head = Buffer.concat([skip.head, data.subarray(0, Math.min(taken, skippedHeadBytes - skip.head.length))]);
+    if (skip.head.length < oversizedFrameHeadBytes) {
+      skip.head = Buffer.concat([
+        skip.head,
+        data.subarray(0, Math.min(taken, oversizedFrameHeadBytes - skip.head.length)),
+      ]);
     }
     skip.remaining -= taken;
     if (skip.remaining > 0) return data.subarray(data.length);

@@ -6,6 +6,8 @@
 // Varints follow protobuf-es exactly: at most 10 bytes, bits past 64 ignored, uint32 fields keep
 // the low 32 bits. Tags are at most 5 bytes, field number 0 and wire types 6/7 are invalid.
 
+import { wirePoolBytes, wirePooledBytesMax } from '../../core/limits.js';
+
 export const VARINT = 0;
 export const FIXED64 = 1;
 export const LEN = 2;
@@ -115,19 +117,17 @@ export function writeUtf8(buf: Uint8Array, pos: number, text: string, size: numb
 // Output buffers are carved from a shared pool, as Buffer.allocUnsafe does, but as plain
 // Uint8Arrays (the type protobuf-es returns). A small `new Uint8Array(n)` is slower: past 64
 // bytes V8 gives it its own zeroed backing store. Large messages get a buffer of their own.
-const poolBytes = 16 * 1024;
-const pooledBytesMax = 4 * 1024;
 let pool: Uint8Array = Buffer.allocUnsafeSlow(0);
 let poolOffset = 0;
 
 /** An uninitialised Uint8Array of exactly `size` bytes; the caller fills every byte. */
 export function allocate(size: number): Uint8Array {
-  if (size > pooledBytesMax) {
+  if (size > wirePooledBytesMax) {
     const own = Buffer.allocUnsafeSlow(size);
     return new Uint8Array(own.buffer, own.byteOffset, size);
   }
   if (poolOffset + size > pool.length) {
-    pool = Buffer.allocUnsafeSlow(poolBytes);
+    pool = Buffer.allocUnsafeSlow(wirePoolBytes);
     poolOffset = 0;
   }
   const bytes = new Uint8Array(pool.buffer, pool.byteOffset + poolOffset, size);

@@ -41,6 +41,8 @@ import {
   respInlineBytesMax,
   respReplyDepthMax,
   respRequestBytesMax,
+  respExactDigitsMax,
+  respInt64TextBytesMax,
 } from '../../core/limits.js';
 import type { RespProtocol, RespReply } from './reply.js';
 
@@ -98,10 +100,6 @@ const DOUBLE_QUOTE = 0x22;
 const SINGLE_QUOTE = 0x27;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-/** Longest text string2ll accepts ("-9223372036854775808"); Redis: LONG_STR_SIZE - 1. */
-const int64TextBytesMax = 20;
-/** Numbers of up to this many digits are exact in a double (10^15 < 2^53); longer ones take a BigInt. */
-const exactDigitsMax = 15;
 
 function shownByte(byte: number | undefined): string {
   if (byte === undefined || byte === CR || byte === LF) return ' ';
@@ -144,7 +142,7 @@ export class RespRequestParser {
     for (const value of [bulkBytesMax, argumentsMax, inlineBytesMax, headerLineBytesMax, requestBytesMax]) {
       assert(Number.isSafeInteger(value) && value > 0, 'RESP limits are positive integers');
     }
-    assert(headerLineBytesMax > int64TextBytesMax, 'a header line holds any 64-bit number');
+    assert(headerLineBytesMax > respInt64TextBytesMax, 'a header line holds any 64-bit number');
     assert(bulkBytesMax + respArgumentOverheadBytes <= requestBytesMax, 'a request may carry the largest bulk');
   }
 
@@ -367,7 +365,7 @@ export class RespRequestParser {
  */
 export function parseRedisInteger(text: Uint8Array, start = 0, end = text.length): number | undefined {
   const length = end - start;
-  if (length <= 0 || length > int64TextBytesMax) return undefined;
+  if (length <= 0 || length > respInt64TextBytesMax) return undefined;
   if (length === 1 && text[start] === ZERO) return 0;
   const digitsStart = text[start] === MINUS ? start + 1 : start;
   if (digitsStart === end) return undefined;
@@ -377,7 +375,7 @@ export function parseRedisInteger(text: Uint8Array, start = 0, end = text.length
     if (byte < (i === digitsStart ? ZERO + 1 : ZERO) || byte > NINE) return undefined;
     value = value * 10 + (byte - ZERO);
   }
-  if (end - digitsStart <= exactDigitsMax) return digitsStart === start ? value : -value;
+  if (end - digitsStart <= respExactDigitsMax) return digitsStart === start ? value : -value;
   const exact = BigInt(Buffer.from(text.buffer, text.byteOffset + start, length).toString('latin1'));
   return exact >= INT64_MIN && exact <= INT64_MAX ? Number(exact) : undefined;
 }

@@ -10,7 +10,7 @@
 // linearizable, the whole is not one atomic step (docs/compatibility.md lists this).
 
 import { CatenaError } from '../../core/errors.js';
-import { multiKeysMax, ttlMsMax } from '../../core/limits.js';
+import { multiKeysMax, ttlMsMax, respKeysReplyMax } from '../../core/limits.js';
 import type { CommandName, RequestInit } from '../../commands/index.js';
 import type { ReplyOf } from '../native/codec.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
@@ -148,14 +148,14 @@ export function errorFor(error: CatenaError): RespReply {
 // ---- argument parsing, as Redis's getLongLongFromObject / string2ll
 
 const int64Pattern = /^-?(0|[1-9][0-9]{0,18})$/;
-const i64Max = (1n << 63n) - 1n;
-const i64Min = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
 
 export function parseInteger(word: Buffer | undefined): bigint {
   const text = word?.toString('latin1') ?? '';
   if (!int64Pattern.test(text) || text === '-0') throw notInteger();
   const value = BigInt(text);
-  if (value > i64Max || value < i64Min) throw notInteger();
+  if (value > INT64_MAX || value < INT64_MIN) throw notInteger();
   return value;
 }
 
@@ -551,7 +551,7 @@ function defineIncr(name: 'incr' | 'decr' | 'incrby' | 'decrby'): RespCommand {
     async run(context, argv) {
       let delta = byArgument ? parseInteger(argv[2]) : 1n;
       if (negate) {
-        if (delta === i64Min) return errorReply('ERR', 'decrement would overflow');
+        if (delta === INT64_MIN) return errorReply('ERR', 'decrement would overflow');
         delta = -delta;
       }
       const reply = await context.send('incr', { key: argv[1]!, delta });
@@ -802,9 +802,6 @@ const scan = define({
   },
 });
 
-/** KEYS walks every key in pages; this many keys at most in one reply (more is an error). */
-const keysReplyMax = 1_000_000;
-
 const keys = define({
   name: 'keys',
   arity: 2,
@@ -822,8 +819,8 @@ const keys = define({
     for (;;) {
       const page = await scanPage(context, after, 1000, pattern);
       for (const key of page.keys) found.push(bulkReply(key));
-      if (found.length > keysReplyMax) {
-        return errorReply('ERR', `KEYS matched more than ${keysReplyMax} keys; use SCAN`);
+      if (found.length > respKeysReplyMax) {
+        return errorReply('ERR', `KEYS matched more than ${respKeysReplyMax} keys; use SCAN`);
       }
       if (page.next === undefined) return arrayReply(found);
       after = page.next;

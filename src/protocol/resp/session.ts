@@ -14,7 +14,7 @@
 import type { Socket } from 'node:net';
 import { AssertionError } from '../../core/assert.js';
 import { CatenaError } from '../../core/errors.js';
-import { connectionOutputBytesMax, pipelineDepthMax } from '../../core/limits.js';
+import { connectionOutputBytesMax, pipelineDepthMax, readReserveBytes } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../command-router.js';
 import { OrderGate } from '../order-gate.js';
@@ -48,13 +48,6 @@ interface Slot {
   /** QUIT: close once this reply is out. */
   closeAfter: boolean;
 }
-
-/**
- * Reply bytes each read in flight is assumed to need until it answers, against the connection's
- * output budget: bounds what one connection's pipelined reads can make the node hold (its replies
- * and its reads in flight) to about connectionOutputBytesMax plus this many reads' values.
- */
-const readReserveBytes = 1 << 20;
 
 export class RespSession {
   private readonly parser = new RespRequestParser();
