@@ -430,3 +430,4 @@ assert(snapshotStallMs < snapshotStreamMsMax, 'a stalled stream is noticed befor
 assert(snapshotBacklogBytesMax <= peerQueueBytesMax, 'a snapshot never fills a peer queue by itself');
 assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a batch');
 assert(clientIdBytesMax + 'client:'.length <= lmdbKeyBytesMax, 'a client record key fits LMDB');
+assert(2 * clusterClientIdBytes <= clientIdBytesMax, "a cluster client's id (in hex) is one the replica takes");
