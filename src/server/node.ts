@@ -46,8 +46,7 @@ import { RespSession } from '../protocol/resp/session.js';
 import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
-import { requestKeys } from '../commands/keys.js';
-import { slotCommands } from '../commands/index.js';
+import { admissionRefusal } from './admission.js';
 import type { ResponseResult } from '../protocol/native/codec.js';
 
 /** Keyless reads that list keys: a node leaves out keys of slots its chain does not own. */
@@ -544,82 +543,16 @@ export class CatenaNode {
     if (this.stopping !== undefined) {
       return { kind: 'now', result: errorResult('ERR_SHUTTING_DOWN'), command: name };
     }
-    const refused = slotCommands.has(name)
-      ? this.slotCommandRefused(cluster, name, request.command.value)
-      : this.keysRefused(cluster, name, request.command.value);
+    const view = {
+      slots: cluster.membership.slots,
+      chainId: cluster.membership.chain?.chainId,
+      replica: cluster.replica,
+    };
+    const refused = admissionRefusal(view, name, request.command.value);
     if (refused !== undefined) return { kind: 'now', result: refused, command: name };
     if (commandByName(name).mutates) return { kind: 'later', result: cluster.replica.write(request), command: name };
     const execution = cluster.replica.read(request);
     return listingCommands.has(name) ? this.ownedOnly(cluster.membership, execution) : execution;
-  }
-
-  /** Why a keyed request must not run here (a slot of another chain, or one moving now), if so. */
-  private keysRefused(cluster: ClusterParts, name: CommandName, request: object): ResponseResult | undefined {
-    const moved = this.notOwned(cluster.membership, name, request);
-    if (moved !== undefined) return errorResult('ERR_MOVED', moved);
-    for (const key of requestKeys(name, request)) {
-      const slot = keySlot(key);
-      if (cluster.replica.isFrozen(slot))
-        return errorResult('ERR_SLOT_MOVING', `slot ${slot} is moving to another chain`);
-    }
-    // A flush while slots are frozen would empty them halfway through their copy.
-    if (name === 'flush' && cluster.replica.anyFrozen()) {
-      return errorResult('ERR_SLOT_MOVING', 'slots of this chain are moving: flush after the move');
-    }
-    return undefined;
-  }
-
-  /**
-   * The manager's slot commands are admitted only where they are safe: a chain freezes only
-   * slots it owns, and imports or drops only slots it does not own (a drop before the new owner
-   * took over would lose them). Checked against this node's slot map; the manager retries.
-   */
-  private slotCommandRefused(cluster: ClusterParts, name: CommandName, request: object): ResponseResult | undefined {
-    const { first, last } = request as { first: number; last: number };
-    const slots = cluster.membership.slots;
-    const chainId = cluster.membership.chain?.chainId;
-    if (slots === undefined || chainId === undefined) return errorResult('ERR_UNAVAILABLE', 'no slot map yet');
-    if (!(first <= last && last < slotCount)) return undefined; // the command itself says what is wrong
-    let owned = 0;
-    for (let slot = first; slot <= last; slot++) if (slots.ownerOf(slot) === chainId) owned += 1;
-    const range = `slots ${first}..${last}`;
-    if (name === 'slotfreeze' || name === 'slotimport') {
-      // Only for the move the slot map records now: a late copy of an old request is refused.
-      const mapVersion = Number((request as { mapVersion: bigint }).mapVersion);
-      if (slots.version < mapVersion) {
-        return errorResult(
-          'ERR_SLOT_MOVING',
-          `this node's slot map (version ${slots.version}) is older than ${mapVersion}`,
-        );
-      }
-      const move = slots.map.migration;
-      const mine = name === 'slotfreeze' ? move?.from : move?.to;
-      if (
-        slots.version > mapVersion ||
-        move?.stage !== 'copy' ||
-        move.first !== first ||
-        move.last !== last ||
-        mine !== chainId
-      ) {
-        return errorResult(
-          'ERR_INVALID_ARGUMENT',
-          `stale ${name}: the slot map (version ${slots.version}) records no such move`,
-        );
-      }
-    }
-    if (name === 'slotfreeze' && owned !== last - first + 1) {
-      return errorResult(
-        'ERR_MOVED',
-        `${range} are not all owned by chain ${chainId} (slot map version ${slots.version})`,
-      );
-    }
-    if ((name === 'slotimport' || name === 'slotdrop') && owned > 0) {
-      return errorResult(
-        'ERR_SLOT_MOVING',
-        `chain ${chainId} owns ${range} in slot map version ${slots.version}: not yet handed over`,
-      );
-    }
-    return undefined;
   }
 
   /** A listing (scan, getkeys, gettable) keeps only keys whose slots this chain owns (a move leaves copies). */
@@ -642,24 +575,6 @@ export class CatenaNode {
       case 'later':
         return { ...execution, result: execution.result.then(filter) };
     }
-  }
-
-  /**
-   * Why this node's chain must not serve a request for these keys (a slot it does not own), or
-   * undefined when it may. Before the manager has written a slot map, one chain owns everything.
-   */
-  private notOwned(membership: Membership, name: CommandName, request: object): string | undefined {
-    const slots = membership.slots;
-    const chainId = membership.chain?.chainId;
-    if (slots === undefined || chainId === undefined) return undefined;
-    for (const key of requestKeys(name, request)) {
-      const slot = keySlot(key);
-      const owner = slots.ownerOf(slot);
-      if (owner !== chainId) {
-        return `slot ${slot} belongs to chain ${owner}, not ${chainId} (slot map version ${slots.version})`;
-      }
-    }
-    return undefined;
   }
 
   private topology(): ReplyInit<'topology'> {
