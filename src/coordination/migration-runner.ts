@@ -21,6 +21,9 @@
 // Pages are rate-limited (migrationBytesPerSecond) and every step awaits the network, so the
 // node's event loop is never held. Any failure (a node dying, the coordinator unreachable) ends
 // this pass; the next evaluation starts another, which picks up where the slot map says.
+//
+// Time (the rate limit's clock and its waits) comes from a MigrationEnvironment: a node passes
+// the system's, the deterministic simulator virtual time (src/testing/sim/), and both run this.
 
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommandName, RequestInit } from '../commands/index.js';
@@ -58,6 +61,29 @@ export const migrationOptionsDefault: MigrationOptions = {
   bytesPerSecond: migrationBytesPerSecondDefault,
 };
 
+/** Time as the runner sees it: the system's in a node, virtual time in the simulator. */
+export interface MigrationEnvironment {
+  /** Milliseconds from any fixed origin (only differences are used). */
+  nowMs(): number;
+  /** Resolves `ms` from now. */
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemMigrationEnvironment: MigrationEnvironment = {
+  nowMs: () => performance.now(),
+  sleep: (ms) => delay(ms),
+};
+
+/** Deliberate faults, for the simulator's broken variants only (a node never sets any). */
+export interface MigrationFaults {
+  /** The source's exactly-once client table is not copied to the target. */
+  readonly clientTableNotMerged?: boolean;
+  /** Imports do not carry the source's revision (the target raises its own only to the records' versions). */
+  readonly revisionNotCarried?: boolean;
+  /** The source's copy is dropped (and so unfrozen) before the slot map hands the slots over. */
+  readonly dropBeforeHandOver?: boolean;
+}
+
 /** What the driver reads for each pass. */
 export interface MigrationView {
   readonly layout: Layout;
@@ -78,6 +104,8 @@ export class MigrationRunner {
     private readonly transport: () => Promise<ChainTransport>,
     private readonly view: () => Promise<MigrationView>,
     private readonly options: MigrationOptions = migrationOptionsDefault,
+    private readonly environment: MigrationEnvironment = systemMigrationEnvironment,
+    private readonly faults: MigrationFaults = {},
   ) {}
 
   /** Starts a pass unless one runs; a pass goes on while there is something to move. */
@@ -150,10 +178,10 @@ export class MigrationRunner {
     const { first, last, from, to } = move;
     const mapVersion = BigInt(map.version);
     await transport.send(from, 'slotfreeze', { first, last, toChain: to, mapVersion });
-    const started = performance.now();
+    const started = this.environment.nowMs();
     let bytes = 0;
     let records = 0;
-    for (const clients of [false, true]) {
+    for (const clients of this.faults.clientTableNotMerged === true ? [false] : [false, true]) {
       let after: Uint8Array = new Uint8Array();
       let firstPage = !clients;
       do {
@@ -173,7 +201,7 @@ export class MigrationRunner {
             records: page.records,
             clients: page.clients,
             mapVersion,
-            revision: page.revision,
+            revision: this.faults.revisionNotCarried === true ? 0n : page.revision,
           });
         }
         firstPage = false;
@@ -184,6 +212,7 @@ export class MigrationRunner {
       } while (after.length > 0 && !this.stopped);
       if (this.stopped) return;
     }
+    if (this.faults.dropBeforeHandOver === true && !(await this.dropPages(from, first, last, mapVersion))) return;
     const owners = applyMove(new SlotTable(map).ownerList(), move);
     await this.writeMap(
       { version: map.version + 1, ranges: rangesOf(owners), migration: { ...move, stage: 'drop' } },
@@ -196,12 +225,18 @@ export class MigrationRunner {
       to,
       records,
       bytes,
-      ms: Math.round(performance.now() - started),
+      ms: Math.round(this.environment.nowMs() - started),
     });
   }
 
   private async drop(map: SlotMap, znodeVersion: number): Promise<void> {
     const { first, last, from } = map.migration!;
+    if (!(await this.dropPages(from, first, last, BigInt(map.version)))) return;
+    await this.writeMap({ version: map.version + 1, ranges: map.ranges }, znodeVersion);
+  }
+
+  /** Removes the source's copy page by page (the last page unfreezes it); false when stopped first. */
+  private async dropPages(from: string, first: number, last: number, mapVersion: bigint): Promise<boolean> {
     const transport = await this.transport();
     let after: Uint8Array = new Uint8Array();
     do {
@@ -210,18 +245,17 @@ export class MigrationRunner {
         last,
         after,
         limit: this.options.pageRecords,
-        mapVersion: BigInt(map.version),
+        mapVersion,
       });
       after = page.cursor;
     } while (after.length > 0 && !this.stopped);
-    if (this.stopped) return;
-    await this.writeMap({ version: map.version + 1, ranges: map.ranges }, znodeVersion);
+    return !this.stopped;
   }
 
   /** Waits so that `bytes` copied since `startedMs` stay within the rate limit. */
   private async throttle(bytes: number, startedMs: number): Promise<void> {
-    const dueMs = (bytes / this.options.bytesPerSecond) * 1000 - (performance.now() - startedMs);
-    await delay(Math.max(1, dueMs)); // at least a turn of the event loop between pages
+    const dueMs = (bytes / this.options.bytesPerSecond) * 1000 - (this.environment.nowMs() - startedMs);
+    await this.environment.sleep(Math.max(1, dueMs)); // at least a turn of the event loop between pages
   }
 
   /** Compare-and-set of the slot map, fenced by the manager lock. */
