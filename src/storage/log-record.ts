@@ -40,7 +40,7 @@ export function encodeLogRecord(record: LogRecord): Buffer {
     at = out.writeUInt32BE(record.reclaim.length, at);
     for (const key of record.reclaim) at = putBytes(out, at, key);
   }
-  if (record.result !== undefined) at = putBytes(out, at, record.result);
+  if (record.result !== undefined) putBytes(out, at, record.result);
   return out;
 }
 

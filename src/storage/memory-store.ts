@@ -133,7 +133,9 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   sync(): Promise<void> {
     if (this.isSynced()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.whenDurable((error) => (error === undefined ? resolve() : reject(error))));
+    return new Promise((resolve, reject) =>
+      this.whenDurable((error) => (error === undefined ? resolve() : reject(error))),
+    );
   }
 
   isSynced(): boolean {

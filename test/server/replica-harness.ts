@@ -231,7 +231,8 @@ export class TestCluster {
       dir = tempDir(`catena-replica-${id}-`);
       this.dirs.set(id, dir);
     }
-    const applyClock = options.clockSkewMs === undefined ? new ApplyClock(systemClock) : new SkewedApplyClock(options.clockSkewMs);
+    const applyClock =
+      options.clockSkewMs === undefined ? new ApplyClock(systemClock) : new SkewedApplyClock(options.clockSkewMs);
     const durability = options.durability ?? 'memory';
     const store = new LmdbStore({
       dataDir: dir.path,

@@ -344,10 +344,7 @@ describe('replica: moving slots between chains', () => {
       const table = new Map(
         cluster
           .clientTable('c')
-          .map(([name, record]) => [
-            name,
-            record as { clientSequence: number; result: Uint8Array | undefined },
-          ]),
+          .map(([name, record]) => [name, record as { clientSequence: number; result: Uint8Array | undefined }]),
       );
       assert.equal(table.size, 12, 'eleven writers and the manager');
       const { pages } = await exportAll(cluster, 'c', { limit: 5, clients: true });

@@ -4,15 +4,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Effect } from '../../src/replication/effects.js';
+import type { ReplicatedOp } from '../../src/server/chain-wire.js';
 import { checkRun } from '../../src/testing/sim/checks.js';
-import { defaultSimOptions, simulate, type SimOp, type SimVariant } from '../../src/testing/sim/cluster.js';
+import { defaultSimOptions, simulate, type SimOptions, type SimVariant } from '../../src/testing/sim/cluster.js';
 
 const sweepSeeds = 300;
 
 /** The first seed (up to `limit`) whose run fails the checks, with its failures. */
-function firstFailure(makeVariant: () => SimVariant, limit = 300): { seed: number; failures: string[] } | undefined {
+function firstFailure(
+  makeVariant: () => SimVariant,
+  limit = 300,
+  options: Partial<SimOptions> = {},
+): { seed: number; failures: string[] } | undefined {
   for (let seed = 1; seed <= limit; seed++) {
-    const failures = checkRun(simulate({ ...defaultSimOptions, seed }, makeVariant()));
+    const failures = checkRun(simulate({ ...defaultSimOptions, ...options, seed }, makeVariant()));
     if (failures.length > 0) return { seed, failures };
   }
   return undefined;
@@ -53,43 +58,54 @@ describe('simulator', () => {
 describe('simulator: broken variants are caught', () => {
   it('a tail that answers reads while disconnected from the coordinator', () => {
     const found = firstFailure(() => ({
-      canServeReads: (node) => node.core.role === 'tail' || node.core.role === 'head-and-tail',
+      faults: () => ({ canServeReads: (core) => core.role === 'tail' || core.role === 'head-and-tail' }),
     }));
     assert.ok(found !== undefined, 'no seed exposed the stale tail');
     assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
   });
 
   it('a predecessor that never re-sends entries after a reconfiguration', () => {
-    const forgetful = (): SimVariant => {
-      const sentUpTo = new Map<string, number>();
-      return {
-        effects: (node, effects) =>
-          effects.filter((effect: Effect<SimOp>) => {
-            if (effect.kind !== 'send' || effect.message.kind !== 'entries') return true;
-            const link = `${node.id}>${effect.to}`;
-            const first = effect.message.entries[0]!.sequence;
-            const last = effect.message.entries[effect.message.entries.length - 1]!.sequence;
-            if (first <= (sentUpTo.get(link) ?? 0)) return false; // a re-send: forgotten
-            sentUpTo.set(link, last);
-            return true;
-          }),
-      };
-    };
+    const forgetful = (): SimVariant => ({
+      faults: () => {
+        const sentUpTo = new Map<string, number>();
+        return {
+          effects: (_core, effects) =>
+            effects.filter((effect) => {
+              if (effect.kind !== 'send' || effect.message.kind !== 'entries') return true;
+              const entries = effect.message.entries;
+              if (entries.length === 0) return true;
+              const first = entries[0]!.sequence;
+              if (first <= (sentUpTo.get(effect.to) ?? 0)) return false; // a re-send: forgotten
+              sentUpTo.set(effect.to, entries[entries.length - 1]!.sequence);
+              return true;
+            }),
+        };
+      },
+    });
     const found = firstFailure(forgetful);
     assert.ok(found !== undefined, 'no seed exposed the missing re-send');
-    assert.match(found.failures.join('\n'), /no progress|not linearizable|differ/, `seed ${found.seed}`);
+    assert.match(found.failures.join('\n'), /no progress|not linearizable|differ|did not finish/, `seed ${found.seed}`);
   });
 
-  it('a head that answers as soon as it has persisted, before the tail has the write', () => {
+  it('a head that answers as soon as it has applied, before the tail has the write', () => {
     const found = firstFailure(() => ({
-      afterPersist: (node, entries) =>
-        node.core.role === 'head'
-          ? entries.map((entry): Effect<SimOp> => ({
-              kind: 'reply',
-              requestId: entry.requestId,
-              sequence: entry.sequence,
-            }))
-          : [],
+      faults: () => ({
+        effects: (core, effects) =>
+          core.role !== 'head'
+            ? effects
+            : effects.flatMap((effect): Effect<ReplicatedOp>[] =>
+                effect.kind !== 'persist'
+                  ? [effect]
+                  : [
+                      effect,
+                      ...effect.entries.map((entry): Effect<ReplicatedOp> => ({
+                        kind: 'reply',
+                        requestId: entry.requestId,
+                        sequence: entry.sequence,
+                      })),
+                    ],
+              ),
+      }),
     }));
     assert.ok(found !== undefined, 'no seed exposed the early answer');
     assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
@@ -97,10 +113,24 @@ describe('simulator: broken variants are caught', () => {
 
   it('a tail that trusts a joiner log instead of checking it (a divergent suffix survives)', () => {
     const found = firstFailure(() => ({
-      effects: (_node, effects) =>
-        effects.map((effect): Effect<SimOp> => (effect.kind === 'catch-up' ? { ...effect, trusted: true } : effect)),
+      faults: () => ({
+        effects: (_core, effects) =>
+          effects.map((effect): Effect<ReplicatedOp> =>
+            effect.kind === 'catch-up' ? { ...effect, trusted: true } : effect,
+          ),
+      }),
     }));
     assert.ok(found !== undefined, 'no seed exposed the divergent suffix');
     assert.match(found.failures.join('\n'), /prefix property|differ|not linearizable/, `seed ${found.seed}`);
+  });
+
+  // Broken variants in the replica shell itself (src/server/replica/), not in the core.
+
+  it('a snapshot sender that skips a chunk', () => {
+    const found = firstFailure(() => ({ faults: () => ({ skipPart: 1 }) }), 300, {
+      replica: { snapshotChunkRecords: 1 },
+    });
+    assert.ok(found !== undefined, 'no seed exposed the missing chunk');
+    assert.match(found.failures.join('\n'), /differ|not linearizable|no progress|did not finish/, `seed ${found.seed}`);
   });
 });

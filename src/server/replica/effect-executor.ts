@@ -127,7 +127,7 @@ export class EffectExecutor {
     this.shell.env.defer(() => {
       this.persistedQueued = false;
       if (!this.shell.active() || generation !== this.shell.generation()) return;
-      this.run(this.shell.core().persisted(this.persistedUpTo));
+      this.shell.run(this.shell.core().persisted(this.persistedUpTo));
       this.options.afterPersisted();
     });
   }
@@ -218,4 +218,3 @@ function storeCatchUpLog(shell: ReplicaShell): CatchUpLog {
     },
   };
 }
-

@@ -6,7 +6,7 @@ import type { ReplicaShell } from './shell.js';
 
 /** Deliberate faults for the simulator's broken variants (never set in a node). */
 export interface LogTrimmerFaults {
-  /** Trims up to what is durable here, ignoring what the successor and joiner acknowledged. */
+  /** Trims everything durable here, ignoring what the successor and joiner acknowledged. */
   ignorePeers?: boolean;
 }
 
@@ -22,6 +22,11 @@ export class LogTrimmer {
     private readonly faults: LogTrimmerFaults = {},
   ) {}
 
+  /** A new configuration: acknowledgements of earlier epochs say nothing of what a peer holds now. */
+  newEpoch(): void {
+    this.acked.clear();
+  }
+
   /** A peer acknowledged `sequence` at the current epoch. */
   noteAck(peer: string, sequence: number): void {
     this.acked.set(peer, Math.max(this.acked.get(peer) ?? 0, sequence));
@@ -31,8 +36,10 @@ export class LogTrimmer {
   trim(): void {
     const trimEvery = Math.min(1024, this.entriesKept);
     const progress = this.shell.core().progress;
-    const needed = this.faults.ignorePeers === true ? progress.persisted : this.neededByPeers();
-    const below = Math.min(progress.persisted - this.entriesKept, needed);
+    const below =
+      this.faults.ignorePeers === true
+        ? progress.persisted + 1
+        : Math.min(progress.persisted - this.entriesKept, this.neededByPeers());
     if (below - this.trimmedBelow < trimEvery) return;
     this.trimmedBelow = below;
     this.shell.store.trimLog(below);

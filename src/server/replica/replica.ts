@@ -62,6 +62,13 @@ export type { ReplicaPeers } from './environment.js';
 export interface ReplicaFaults extends SnapshotSenderFaults, LogTrimmerFaults {
   /** On restart, keeps the state of an interrupted snapshot install instead of discarding it. */
   keepPartialInstall?: boolean;
+  /** Rewrites the core's effects before they are carried out. */
+  effects?: (
+    core: ChainNode<ReplicatedOp>,
+    effects: readonly Effect<ReplicatedOp>[],
+  ) => readonly Effect<ReplicatedOp>[];
+  /** Overrides the decision to serve a read (`honest` is the real one). */
+  canServeReads?: (core: ChainNode<ReplicatedOp>, honest: boolean) => boolean;
 }
 
 export interface ReplicaOptions {
@@ -146,7 +153,11 @@ export class Replica implements ReceiverHost, SlotMover {
       afterPersisted: () => this.trimmer.trim(),
     });
     this.receiver = new SnapshotReceiver(this);
-    this.reclaimer = new ExpiryReclaimer(this, this.applier, options.expiryReclaimIntervalMs ?? expiryReclaimIntervalMs);
+    this.reclaimer = new ExpiryReclaimer(
+      this,
+      this.applier,
+      options.expiryReclaimIntervalMs ?? expiryReclaimIntervalMs,
+    );
     if (meta.installing && faults.keepPartialInstall !== true) {
       this.log.log('warn', 'a snapshot install was interrupted: discarding the partial state');
       this.discardState();
@@ -195,7 +206,14 @@ export class Replica implements ReceiverHost, SlotMover {
     return this.isStopped;
   }
   run(effects: readonly Effect<ReplicatedOp>[]): void {
-    this.executor.run(effects);
+    if (this.chainNode.role === 'joining') {
+      for (const effect of effects) {
+        if (effect.kind === 'send' && effect.message.kind === 'ack')
+          this.receiver.noteAcknowledged(effect.to, effect.message.epoch);
+      }
+    }
+    const rewrite = this.options.faults?.effects;
+    this.executor.run(rewrite === undefined ? effects : rewrite(this.chainNode, effects));
   }
   fatal(error: unknown): void {
     this.options.fatal(error);
@@ -267,7 +285,9 @@ export class Replica implements ReceiverHost, SlotMover {
   }
 
   canServeReads(): boolean {
-    return !this.receiver.active && this.chainNode.canServeReads() && this.options.readLeaseValid();
+    const honest = !this.receiver.active && this.chainNode.canServeReads() && this.options.readLeaseValid();
+    const override = this.options.faults?.canServeReads;
+    return override === undefined ? honest : override(this.chainNode, honest);
   }
 
   private rejection(code: 'ERR_NOT_HEAD' | 'ERR_NOT_TAIL' | 'ERR_UNAVAILABLE'): string {
@@ -317,6 +337,7 @@ export class Replica implements ReceiverHost, SlotMover {
     const current = this.configuration;
     if (current !== undefined && current.chainId === config.chainId && config.epoch <= current.epoch) return;
     this.configuration = config;
+    if (current === undefined || config.epoch > current.epoch) this.trimmer.newEpoch();
     if (this.receiver.active) {
       // The snapshot was for an older configuration: start over from nothing.
       this.receiver.abandon('the configuration changed during a snapshot');
@@ -371,7 +392,8 @@ export class Replica implements ReceiverHost, SlotMover {
         return;
       default:
         if (this.receiver.active) return; // nothing but the snapshot until it is in
-        if (frame.kind === 'ack' && frame.epoch === this.chainNode.epoch) this.trimmer.noteAck(frame.from, frame.sequence);
+        if (frame.kind === 'ack' && frame.epoch === this.chainNode.epoch)
+          this.trimmer.noteAck(frame.from, frame.sequence);
         this.run(this.chainNode.message(frame as ChainMessage<ReplicatedOp>));
     }
   }

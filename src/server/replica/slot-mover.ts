@@ -196,7 +196,9 @@ export class ReplicaSlots implements SlotMover {
     if (range === undefined) throw new CatenaError('ERR_INTERNAL', `slots ${first}..${last} are not frozen here`);
     // Fences this one covers go; the oldest go past migrationFencesKept (a node that many moves
     // behind has long since refreshed its map).
-    const kept = this.frozen.filter((r) => !(r.first >= first && r.last <= last) && !(r.first === first && r.last === last));
+    const kept = this.frozen.filter(
+      (r) => !(r.first >= first && r.last <= last) && !(r.first === first && r.last === last),
+    );
     const fences = kept.filter((r) => r.handedAt !== undefined);
     const excess = Math.max(0, fences.length + 1 - migrationFencesKept);
     const dropped = new Set(fences.slice(0, excess));

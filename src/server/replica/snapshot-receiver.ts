@@ -37,11 +37,25 @@ export interface ReceiverHost extends ReplicaShell {
 
 export class SnapshotReceiver {
   private receiving: Receiving | undefined;
+  /** The newest stream begun, per sender: an older or repeated `snapshot-begin` is stale. */
+  private readonly newestStream = new Map<string, number>();
+  /**
+   * The tail and epoch this joiner last acknowledged entries to (after a delta or a snapshot).
+   * From then on its log continues that tail's, and the tail counts on what it acknowledged (it
+   * reports the joiner caught up, and the manager appends it): a stream from the same tail at the
+   * same epoch (answering a join sent before the catch-up was in) must not wipe that state.
+   */
+  private acknowledgedTo: { tail: string; epoch: number } | undefined;
 
   constructor(private readonly host: ReceiverHost) {}
 
   get active(): boolean {
     return this.receiving !== undefined;
+  }
+
+  /** The joiner acknowledged entries to its tail at `epoch` (replica.ts sees the core's acks go). */
+  noteAcknowledged(tail: string, epoch: number): void {
+    this.acknowledgedTo = { tail, epoch };
   }
 
   /** Forgets a stream in progress (the caller discards the state). */
@@ -88,6 +102,12 @@ export class SnapshotReceiver {
     const config = this.host.config();
     if (core.role !== 'joining' || part.epoch !== core.epoch) return;
     if (config?.members[config.members.length - 1] !== part.from) return;
+    // A stale stream (its begin repeated, or overtaken by a newer one) must not wipe what a
+    // newer stream installed: this joiner may have acknowledged it, and be appended for it.
+    if (part.stream <= (this.newestStream.get(part.from) ?? 0)) return;
+    const acknowledged = this.acknowledgedTo;
+    if (acknowledged !== undefined && acknowledged.tail === part.from && acknowledged.epoch === part.epoch) return;
+    this.newestStream.set(part.from, part.stream);
     this.host.log.log('info', 'receiving a snapshot', { from: part.from, sequence: part.sequence });
     this.host.replaceState(); // persists in flight belong to the state being replaced
     this.host.discardState();

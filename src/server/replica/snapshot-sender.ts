@@ -17,12 +17,14 @@ import type { ReplicaShell } from './shell.js';
 
 /** Deliberate faults for the simulator's broken variants (never set in a node). */
 export interface SnapshotSenderFaults {
-  /** Leaves out the records part with this number (the joiner must notice the gap). */
+  /** Leaves out the records part with this number, numbering the next as if it had been sent. */
   skipPart?: number;
 }
 
 export class SnapshotSender {
   private streamCounter = 0;
+  /** faults.skipPart: a chunk was left out already (once is enough to corrupt a joiner). */
+  private skippedOnce = false;
   /** Streams in progress, by joiner: a newer one cancels the older. */
   private readonly sending = new Map<string, number>();
 
@@ -34,7 +36,10 @@ export class SnapshotSender {
 
   send(to: string, epoch: number): void {
     if (this.shell.peers() === undefined) return;
-    const stream = ++this.streamCounter;
+    // Stream numbers grow across restarts too (they start from the clock), so a joiner can tell a
+    // stale or repeated stream from a new one (snapshot-receiver.ts).
+    const stream = Math.max(this.streamCounter + 1, Math.floor(this.shell.env.clock.nowMs()));
+    this.streamCounter = stream;
     this.sending.set(to, stream);
     const cancelled = (): boolean =>
       this.shell.stopped() || this.sending.get(to) !== stream || this.shell.core().epoch !== epoch;
@@ -83,16 +88,23 @@ export class SnapshotSender {
               ? [r.key, r.value, r.version, r.expiresAtMs]
               : [r.key, r.value, r.version, r.expiresAtMs, r.flags],
           );
-          if (this.faults.skipPart !== part) {
-            peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, part, records: out });
-          }
-          part += 1;
+          const skipped = this.faults.skipPart === part && !this.skippedOnce;
+          if (skipped) this.skippedOnce = true;
+          else peers.send(to, { kind: 'snapshot-records', epoch, from: self, stream, part: part++, records: out });
           after = records[records.length - 1]!.key;
         }
         if (!more) {
           const clients = reader.clients().map(([id, r]) => [id, { ...r }] as const);
           const frozen = [...reader.meta.frozen];
-          peers.send(to, { kind: 'snapshot-end', epoch, from: self, stream, parts: part, clients: { clients }, frozen });
+          peers.send(to, {
+            kind: 'snapshot-end',
+            epoch,
+            from: self,
+            stream,
+            parts: part,
+            clients: { clients },
+            frozen,
+          });
           return done();
         }
       } catch (error) {

@@ -14,14 +14,20 @@ export function checkRun(result: SimResult): string[] {
   if (!linearizable.ok) failures.push(`not linearizable on ${linearizable.key}: ${linearizable.reason}`);
   const members = result.config.members.map((id) => result.nodes.find((n) => n.id === id)!).filter((n) => n.alive);
   for (let i = 0; i + 1 < members.length; i++) {
-    const predecessor = members[i]!.log;
-    const successor = members[i + 1]!.log;
-    const prefix = successor.length <= predecessor.length && successor.every((e, j) => sameEntry(e, predecessor[j]!));
+    // Logs may start after a snapshot or a trim: compare what both hold, by sequence.
+    const predecessor = new Map(members[i]!.log().map((e) => [e.sequence, e]));
+    const successor = members[i + 1]!.log();
+    const predecessorLast = Math.max(0, ...predecessor.keys());
+    const prefix = successor.every((e) => {
+      const other = predecessor.get(e.sequence);
+      return e.sequence <= predecessorLast && (other === undefined || sameEntry(e, other));
+    });
     if (!prefix) failures.push(`prefix property: ${members[i + 1]!.id}'s log is not a prefix of ${members[i]!.id}'s`);
   }
   const digests = new Set(members.map((n) => n.digest()));
   if (digests.size > 1)
     failures.push(`members differ at quiescence: ${members.map((n) => `${n.id}=${n.digest()}`).join(' | ')}`);
+  for (const fatal of result.fatals) failures.push(`a node stopped: ${fatal}`);
   if (result.unfinishedClients > 0) failures.push(`${result.unfinishedClients} clients did not finish`);
   const stuck = result.probeOutputs.filter((output) => output === undefined).length;
   if (result.probeOutputs.length < probeOperations || stuck > 0) {

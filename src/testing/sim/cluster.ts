@@ -1,5 +1,5 @@
-// A deterministic simulation of one chain: nodes running the real chain-node core over in-memory
-// stores, a coordinator whose sessions expire and whose watches arrive late, a network that
+// A deterministic simulation of one chain: nodes running the real replica (src/server/replica/,
+// with the real chain-node core inside) over in-memory stores, a coordinator whose sessions expire and whose watches arrive late, a network that
 // delays, drops, duplicates, reorders and partitions, crashes, and clients with timeouts and
 // retries whose history is checked for linearizability. Everything runs on one seeded Prng and
 // virtual time (event-queue.ts), so a seed replays a run exactly (DESIGN.md §4).
@@ -9,16 +9,17 @@
 // healed nodes rejoin through the join protocol (§3.8).
 
 import { assert } from '../../core/assert.js';
+import type { Clock } from '../../core/clock.js';
 import { Prng } from '../../core/prng.js';
 import type { ChainConfig } from '../../replication/chain-config.js';
 import { decide } from '../../coordination/manager.js';
-import type { Effect } from '../../replication/effects.js';
-import type { LogEntry, RequestId } from '../../replication/log-entry.js';
-import type { ChainMessage } from '../../replication/messages.js';
+import type { RequestId } from '../../replication/log-entry.js';
+import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../server/chain-wire.js';
+import type { ReplicaFaults } from '../../server/replica/replica.js';
 import { applyToStore } from '../linearizability/generate.js';
 import type { Input, Operation, Output } from '../linearizability/history.js';
 import { EventQueue } from './event-queue.js';
-import { SimNode, type SimOp } from './sim-node.js';
+import { outputOf, requestFor, SimNode, type SimOp, type SimReplicaTuning, type SimWorld } from './sim-node.js';
 
 export { SimNode, type SimOp } from './sim-node.js';
 
@@ -41,6 +42,10 @@ export interface SimOptions {
   oneWayPartitions: number;
   sessionTimeoutMs: number;
   clientTimeoutMs: number;
+  /** Replica limits lowered for the run (default: the node's). */
+  replica?: SimReplicaTuning;
+  /** Receives a line for each notable event (faults, configurations, chain traffic), for replaying a seed. */
+  log?: (line: string) => void;
 }
 
 export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
@@ -58,18 +63,13 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   clientTimeoutMs: 150,
 };
 
-/** Hooks that let tests build deliberately broken variants of a node. */
+/** Deliberately broken variants of the replica (ReplicaFaults), made fresh for each node. */
 export interface SimVariant {
-  /** Replaces the core's decision to serve a read at this node. */
-  canServeReads?: (node: SimNode, honest: boolean) => boolean;
-  /** Rewrites a node's effects before they are carried out. */
-  effects?: (node: SimNode, effects: Effect<SimOp>[]) => Effect<SimOp>[];
-  /** Extra effects right after a node applied persisted entries (before the core hears of it). */
-  afterPersist?: (node: SimNode, entries: readonly LogEntry<SimOp>[]) => Effect<SimOp>[];
+  faults?: (nodeId: string) => ReplicaFaults;
 }
 
 type Packet =
-  | { kind: 'chain'; message: ChainMessage<SimOp> }
+  | { kind: 'frame'; frame: PeerFrame }
   | { kind: 'write'; requestId: RequestId; op: SimOp; client: number }
   | { kind: 'read'; key: string; client: number; readId: number }
   | { kind: 'write-reply'; requestId: RequestId; output: Output | undefined }
@@ -86,6 +86,8 @@ export interface SimResult {
   readonly unfinishedClients: number;
   /** Outputs of the operations of the client started after every fault had healed. */
   readonly probeOutputs: (Output | undefined)[];
+  /** Nodes that stopped on a broken invariant or a disk failure (a node must never). */
+  readonly fatals: string[];
 }
 
 interface ClientState {
@@ -112,8 +114,19 @@ export function simulate(options: SimOptions, variant: SimVariant = {}): SimResu
   return new Simulation(options, variant).run();
 }
 
-class Simulation {
+/** Virtual time as a wall clock: the replica stamps writes and keys expire by it. */
+const clockOriginMs = 1_700_000_000_000;
+/** After the probe, the run goes on this long so the members converge (the repair runs every second). */
+const settleMs = 3_000;
+
+class Simulation implements SimWorld {
   private readonly random: Prng;
+  readonly clock: Clock;
+  private deferred: (() => void)[] = [];
+  private readonly diskFreeAt = new Map<string, number>();
+  private readonly fatals: string[] = [];
+  /** Every scheduled fault has happened and healed by then. */
+  private faultsOverAtMs = 0;
   private readonly queue = new EventQueue();
   private readonly nodes: SimNode[];
   private config: ChainConfig;
@@ -134,10 +147,15 @@ class Simulation {
 
   constructor(
     private readonly options: SimOptions,
-    private readonly variant: SimVariant,
+    variant: SimVariant,
   ) {
     this.random = new Prng(options.seed);
-    this.nodes = Array.from({ length: options.nodes }, (_, i) => new SimNode(`n${i}`));
+    const queue = this.queue;
+    this.clock = { nowMs: () => clockOriginMs + queue.now };
+    this.nodes = Array.from({ length: options.nodes }, (_, i) => {
+      const id = `n${i}`;
+      return new SimNode(id, this, variant.faults?.(id) ?? {}, options.replica ?? {});
+    });
     this.config = {
       chainId: 'c0',
       epoch: 1,
@@ -149,17 +167,27 @@ class Simulation {
 
   run(): SimResult {
     for (const node of this.nodes) {
-      this.execute(node, node.core.sessionChanged(true));
-      this.execute(node, node.core.configure(this.config));
+      this.connectSession(node);
+      node.replica.configure(this.config);
     }
     this.scheduleFaults();
     for (let i = 0; i < this.options.clients; i++) this.startClient(this.options.operationsPerClient);
     const limitMs = 600_000;
-    while (this.queue.step(limitMs)) this.record(`t${this.queue.now}`);
+    const clientsDone = (): boolean => this.clients.every((c) => c.done >= c.total);
+    // The old chain-only simulator ran until no event was left; replicas tick forever, so the
+    // run waits instead for the clients, the faults' end, and a chain with every live node in it.
+    const healed = (): boolean =>
+      this.queue.now >= this.faultsOverAtMs &&
+      this.config.joining === undefined &&
+      this.nodes.every((n) => !n.alive || this.config.members.includes(n.id)) &&
+      this.quiescent();
+    this.runWhile(() => !clientsDone() || !healed(), limitMs);
     // Progress: with every fault healed, a fresh client's writes and reads must all complete.
     const probe = this.startClient(probeOperations);
-    while (this.queue.step(limitMs * 2)) this.record(`t${this.queue.now}`);
+    this.runWhile(() => !clientsDone(), limitMs * 2);
     this.probeOutputs = this.history.filter((o) => o.client === probe.id).map((o) => o.output);
+    const settled = this.queue.now + settleMs;
+    this.runWhile(() => this.queue.now < settled, settled);
     this.finalReads();
     return {
       seed: this.options.seed,
@@ -170,7 +198,88 @@ class Simulation {
       endedAtMs: this.queue.now,
       unfinishedClients: this.clients.filter((c) => c.done < c.total).length,
       probeOutputs: this.probeOutputs,
+      fatals: this.fatals,
     };
+  }
+
+  /** Every member is alive, at the current epoch, holds the same log end, all of it committed, and the tail serves reads. */
+  private quiescent(): boolean {
+    const members = this.config.members.map((id) => this.node(id));
+    const tail = members[members.length - 1];
+    if (tail === undefined || !tail.alive || !tail.replica.canServeReads()) return false;
+    const ends = new Set<string>();
+    for (const node of members) {
+      const status = node.replica.status();
+      if (!node.alive || status.epoch !== this.config.epoch || status.committed !== status.last) return false;
+      ends.add(`${status.last}`);
+    }
+    return ends.size === 1;
+  }
+
+  /** Runs events (each followed by what it deferred) while `more` holds and time is before `untilMs`. */
+  private runWhile(more: () => boolean, untilMs: number): void {
+    while (more() && this.queue.step(untilMs)) {
+      this.drainDeferred();
+      this.record(`t${this.queue.now}`);
+    }
+  }
+
+  private drainDeferred(): void {
+    for (let rounds = 0; this.deferred.length > 0; rounds++) {
+      assert(rounds < 10_000, 'deferred work ends');
+      const batch = this.deferred;
+      this.deferred = [];
+      for (const run of batch) run();
+    }
+  }
+
+  // ---- the world the nodes see (sim-node.ts SimWorld) ------------------------------------------
+
+  after(delayMs: number, run: () => void): void {
+    this.queue.after(delayMs, run);
+  }
+
+  defer(run: () => void): void {
+    this.deferred.push(run);
+  }
+
+  disk(node: SimNode, flush: () => void): void {
+    const done = Math.max(this.diskFreeAt.get(node.id) ?? 0, this.queue.now) + this.random.int(1, 5);
+    this.diskFreeAt.set(node.id, done);
+    const incarnation = node.incarnation;
+    this.queue.at(done, () => {
+      if (node.alive && node.incarnation === incarnation) flush();
+    });
+  }
+
+  send(from: string, to: string, frame: PeerFrame): void {
+    if (this.options.log !== undefined) this.record(`${from}->${to} ${describeFrame(frame)}`);
+    // Through the real wire codec: what arrives is a decoded copy, never the sender's objects.
+    const decoded = decodePeerFrame(encodePeerFrame(frame).subarray(4));
+    assert(decoded.ok, `a peer frame round-trips (${frame.kind})`);
+    this.transmit(from, to, { kind: 'frame', frame: decoded.frame });
+  }
+
+  reportCaughtUp(_tail: SimNode, joiner: string): void {
+    this.queue.after(this.random.int(1, 30), () => {
+      if (this.config.joining !== joiner) return;
+      this.caughtUp.add(joiner);
+      this.reconfigure();
+    });
+  }
+
+  log(node: SimNode, line: string): void {
+    if (this.options.log !== undefined) this.record(`${node.id} ${line}`);
+  }
+
+  fatal(node: SimNode, error: unknown): void {
+    this.fatals.push(`${node.id} stopped: ${error instanceof Error ? error.message : String(error)}`);
+    node.crash();
+  }
+
+  private connectSession(node: SimNode): void {
+    node.sessionConnected = true;
+    node.replica.sessionChanged(true);
   }
 
   private startClient(total: number): ClientState {
@@ -191,7 +300,7 @@ class Simulation {
   /** After everything settled, read every key at the tail: no acknowledged write may be missing. */
   private finalReads(): void {
     const tail = this.node(this.config.members[this.config.members.length - 1]!);
-    if (!tail.alive || !tail.core.canServeReads()) return;
+    if (!tail.alive || !tail.replica.canServeReads()) return;
     const at = this.queue.now + 1;
     for (let k = 0; k < this.options.keys; k++) {
       const key = `k${k}`;
@@ -201,6 +310,7 @@ class Simulation {
   }
 
   private record(event: string): void {
+    if (this.options.log !== undefined && !event.startsWith('t')) this.options.log(`${this.queue.now} ${event}`);
     for (let i = 0; i < event.length; i++) {
       this.trace ^= event.charCodeAt(i);
       this.trace = Math.imul(this.trace, 0x01000193);
@@ -216,11 +326,14 @@ class Simulation {
   private scheduleFaults(): void {
     const crashes = Math.min(this.options.crashes, this.options.nodes - 1);
     const victims = [...this.nodes].sort(() => this.random.next() - 0.5).slice(0, crashes);
+    this.faultsOverAtMs = 1500 + 2000 + this.options.sessionTimeoutMs;
     for (const victim of victims) this.queue.at(this.random.int(50, 1500), () => this.crash(victim));
     for (let p = 0; p < this.options.coordinatorPartitions; p++) {
       const node = this.random.pick(this.nodes);
       const from = this.random.int(50, 1500);
-      this.queue.at(from, () => this.cutFromCoordinator(node, from + this.random.int(100, 1500)));
+      const healAt = from + this.random.int(100, 1500);
+      this.faultsOverAtMs = Math.max(this.faultsOverAtMs, healAt + this.options.sessionTimeoutMs);
+      this.queue.at(from, () => this.cutFromCoordinator(node, healAt));
     }
     for (let p = 0; p < this.options.partitions; p++) {
       const a = this.random.pick(this.nodes).id;
@@ -249,7 +362,9 @@ class Simulation {
     this.cutOff.add(node.id);
     const timeout = this.options.sessionTimeoutMs;
     this.queue.after(Math.floor((timeout * 2) / 3), () => {
-      if (this.cutOff.has(node.id) && node.alive) this.execute(node, node.core.sessionChanged(false));
+      if (!this.cutOff.has(node.id) || !node.alive) return;
+      node.sessionConnected = false;
+      node.replica.sessionChanged(false);
     });
     this.queue.after(timeout, () => {
       if (!this.cutOff.has(node.id)) return;
@@ -260,9 +375,9 @@ class Simulation {
       this.cutOff.delete(node.id);
       this.record(`heal ${node.id}`);
       if (!node.alive) return;
-      this.execute(node, node.core.configure(this.config));
+      node.replica.configure(this.config);
       // A new session; a node whose old session expired is no longer a member: it rejoins.
-      this.execute(node, node.core.sessionChanged(true));
+      this.connectSession(node);
       this.sessionExpired.delete(node.id);
       this.reconfigure();
     });
@@ -270,8 +385,7 @@ class Simulation {
 
   private crash(node: SimNode): void {
     this.record(`crash ${node.id}`);
-    node.alive = false;
-    node.store.crash();
+    node.crash();
     const incarnation = node.incarnation;
     this.queue.after(this.options.sessionTimeoutMs, () => {
       if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
@@ -288,8 +402,8 @@ class Simulation {
     this.sessionExpired.delete(node.id);
     const members = this.config.members;
     if (members.includes(node.id) && members.length > 1) this.staleMembers.add(node.id);
-    this.execute(node, node.core.sessionChanged(true));
-    if (!this.cutOff.has(node.id)) this.execute(node, node.core.configure(this.config));
+    this.connectSession(node);
+    if (!this.cutOff.has(node.id)) node.replica.configure(this.config);
     this.reconfigure();
   }
 
@@ -314,7 +428,7 @@ class Simulation {
       // Watches arrive late, and not at the same time everywhere.
       for (const node of this.nodes) {
         this.queue.after(this.random.int(1, 60), () => {
-          if (node.alive && !this.cutOff.has(node.id)) this.execute(node, node.core.configure(config));
+          if (node.alive && !this.cutOff.has(node.id)) node.replica.configure(config);
         });
       }
       for (const client of this.clients) {
@@ -325,98 +439,7 @@ class Simulation {
     }
   }
 
-  // ---- nodes -----------------------------------------------------------------------------------
-
-  /** A node waiting on a message that may be lost (a joiner, a new tail) has a timer to ask again. */
-  private keepTicking(node: SimNode): void {
-    if (node.ticking || !node.alive || !node.core.needsTicks) return;
-    node.ticking = true;
-    const incarnation = node.incarnation;
-    this.queue.after(100, () => {
-      node.ticking = false;
-      if (!node.alive || node.incarnation !== incarnation) return;
-      this.execute(node, node.core.tick(this.queue.now));
-    });
-  }
-
-  private execute(node: SimNode, effects: Effect<SimOp>[]): void {
-    this.keepTicking(node);
-    const carried = this.variant.effects?.(node, effects) ?? effects;
-    for (const effect of carried) {
-      switch (effect.kind) {
-        case 'persist': {
-          const done = Math.max(node.diskFreeAt, this.queue.now) + this.random.int(1, 5);
-          node.diskFreeAt = done;
-          const generation = node.diskGeneration;
-          const incarnation = node.incarnation;
-          this.queue.at(done, () => {
-            if (!node.alive || node.incarnation !== incarnation || node.diskGeneration !== generation) return;
-            node.apply(effect.entries);
-            this.execute(node, this.variant.afterPersist?.(node, effect.entries) ?? []);
-            this.execute(node, node.core.persisted(effect.entries[effect.entries.length - 1]!.sequence));
-          });
-          break;
-        }
-        case 'send':
-          this.transmit(node.id, effect.to, { kind: 'chain', message: effect.message });
-          break;
-        case 'reply': {
-          const output = node.results.get(effect.sequence);
-          this.transmit(node.id, effect.requestId.clientId, {
-            kind: 'write-reply',
-            requestId: effect.requestId,
-            output,
-          });
-          break;
-        }
-        case 'reject':
-          this.transmit(node.id, effect.requestId.clientId, { kind: 'write-rejected', requestId: effect.requestId });
-          break;
-        case 'catch-up':
-          this.catchUp(node, effect);
-          break;
-        case 'install': {
-          const state = effect.state as LogEntry<SimOp>[];
-          node.install(state);
-          break;
-        }
-        case 'caught-up':
-          this.queue.after(this.random.int(1, 30), () => {
-            if (this.config.joining !== effect.joiner) return;
-            this.caughtUp.add(effect.joiner);
-            this.reconfigure();
-          });
-          break;
-      }
-    }
-  }
-
-  /** The shell's side of `catch-up`: entries from the durable log when they continue the peer's log, else a snapshot. */
-  private catchUp(node: SimNode, effect: Extract<Effect<SimOp>, { kind: 'catch-up' }>): void {
-    const { from, upTo } = effect;
-    const anchor = from.sequence === 0 ? undefined : node.log[from.sequence - 1];
-    const continues = effect.trusted || from.sequence === 0 || (anchor !== undefined && anchor.epoch === from.epoch);
-    if (continues && from.sequence <= upTo) {
-      // Sent even when empty: a joiner that already holds everything acknowledges it.
-      const entries = node.log.slice(from.sequence, upTo);
-      this.transmit(node.id, effect.to, {
-        kind: 'chain',
-        message: { kind: 'entries', epoch: effect.epoch, from: node.id, entries },
-      });
-      return;
-    }
-    const state = node.log.slice(0, upTo);
-    const lastEpoch = state[state.length - 1]?.epoch ?? 0;
-    const message: ChainMessage<SimOp> = {
-      kind: 'snapshot',
-      epoch: effect.epoch,
-      from: node.id,
-      sequence: upTo,
-      lastEpoch,
-      state,
-    };
-    this.transmit(node.id, effect.to, { kind: 'chain', message });
-  }
+  // ---- the network ------------------------------------------------------------------------------
 
   private transmit(from: string, to: string, packet: Packet): void {
     if (this.random.chance(this.options.dropRate)) return;
@@ -435,29 +458,52 @@ class Simulation {
     }
     const node = this.node(to);
     if (!node.alive) return;
-    node.core.tick(this.queue.now); // the node's clock: virtual time
     switch (packet.kind) {
-      case 'chain':
-        this.execute(node, node.core.message(packet.message));
+      case 'frame':
+        if (packet.frame.kind !== 'peer') node.replica.frame(packet.frame);
         break;
       case 'write':
-        this.execute(node, node.core.write(packet.requestId, packet.op));
+        this.write(node, packet);
         break;
-      case 'read': {
-        const honest = node.core.canServeReads();
-        const serve = this.variant.canServeReads?.(node, honest) ?? honest;
-        const output = serve ? applyToStore(node.store, packet.key, { f: 'get' }) : undefined;
-        this.transmit(node.id, `client${packet.client}`, {
-          kind: 'read-reply',
-          client: packet.client,
-          readId: packet.readId,
-          output,
-        });
+      case 'read':
+        this.read(node, packet);
         break;
-      }
       default:
         assert(false, `a node never receives ${packet.kind}`);
     }
+  }
+
+  /** A client's write at a node: through the replica, answered when it commits (or refused). */
+  private write(node: SimNode, packet: Extract<Packet, { kind: 'write' }>): void {
+    const { requestId, op } = packet;
+    const request = requestFor(op.key, op.input, requestId.clientId, requestId.clientSequence);
+    const incarnation = node.incarnation;
+    node.replica.submit(request, (result) => {
+      if (!node.alive || node.incarnation !== incarnation) return; // the process that would answer is gone
+      const output = outputOf(result);
+      const client = requestId.clientId;
+      if (output === 'retry') this.transmit(node.id, client, { kind: 'write-rejected', requestId });
+      else this.transmit(node.id, client, { kind: 'write-reply', requestId, output });
+    });
+  }
+
+  /** A client's read at a node: served only where and when the replica says it may be. */
+  private read(node: SimNode, packet: Extract<Packet, { kind: 'read' }>): void {
+    const execution = node.replica.read(requestFor(packet.key, { f: 'get' }, `client${packet.client}`, 0));
+    assert(execution.kind !== 'later', 'a read is answered from the store');
+    const output = outputOf(execution.result);
+    const reply = (): void =>
+      this.transmit(node.id, `client${packet.client}`, {
+        kind: 'read-reply',
+        client: packet.client,
+        readId: packet.readId,
+        output: output === 'retry' ? undefined : output,
+      });
+    if (execution.kind === 'now') return reply();
+    const incarnation = node.incarnation;
+    node.store.whenDurable(() => {
+      if (node.alive && node.incarnation === incarnation) reply();
+    });
   }
 
   // ---- clients ---------------------------------------------------------------------------------
@@ -570,5 +616,26 @@ class Simulation {
     client.done += 1;
     this.record(`done c${client.id}`);
     this.queue.after(this.random.int(0, 10), () => this.nextOperation(client));
+  }
+}
+
+/** One line for a frame between nodes, for a replay's log. */
+function describeFrame(frame: PeerFrame): string {
+  switch (frame.kind) {
+    case 'entries': {
+      const first = frame.entries[0]?.sequence;
+      const last = frame.entries[frame.entries.length - 1]?.sequence;
+      return `entries e${frame.epoch} ${first === undefined ? '[]' : `[${first}..${last}]`}`;
+    }
+    case 'ack':
+      return `ack e${frame.epoch} @${frame.sequence}`;
+    case 'snapshot-begin':
+      return `snapshot-begin e${frame.epoch} #${frame.stream} @${frame.sequence}/${frame.lastEpoch}`;
+    case 'snapshot-records':
+      return `snapshot-records e${frame.epoch} #${frame.stream} part ${frame.part} (${frame.records.length})`;
+    case 'snapshot-end':
+      return `snapshot-end e${frame.epoch} #${frame.stream} parts ${frame.parts}`;
+    default:
+      return JSON.stringify(frame, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
   }
 }

@@ -1,81 +1,150 @@
-// One simulated node: the real chain-node core, an in-memory store that loses unsynced writes on
-// a crash, the replicated client table, and the durable log the prefix-property check reads.
+// One simulated node: the real replica (src/server/replica/) over an in-memory store that loses
+// unsynced writes on a crash, on the simulator's virtual clock, disk and network. This file is
+// only the adapter: what the node process does around its replica (wiring the environment,
+// turning client requests into native requests and results back into outputs).
 
-import { ManualClock } from '../../core/clock.js';
-import { ChainNode } from '../../replication/chain-node.js';
-import { ClientTable } from '../../replication/client-table.js';
+import { create } from '@bufbuild/protobuf';
+import type { CommandContext, NodeFacts } from '../../commands/index.js';
+import type { Clock } from '../../core/clock.js';
+import { valueBytesMaxDefault } from '../../core/limits.js';
+import type { ResponseResult } from '../../protocol/native/codec.js';
+import { RequestSchema, type Request } from '../../protocol/native/gen/catena_pb.js';
+import type { PeerFrame } from '../../server/chain-wire.js';
+import { ApplyClock } from '../../server/replica/apply-clock.js';
+import type { ReplicaEnvironment } from '../../server/replica/environment.js';
+import { Replica, type ReplicaFaults } from '../../server/replica/replica.js';
 import type { LogEntry } from '../../replication/log-entry.js';
 import { MemoryStore } from '../../storage/memory-store.js';
-import { applyToStore } from '../linearizability/generate.js';
 import type { Input, Output } from '../linearizability/history.js';
 
-/** A write as it travels in the log: the key and the client's input. */
+/** A write as a client asks it: the key and the client's input. */
 export interface SimOp {
   readonly key: string;
   readonly input: Exclude<Input, { f: 'get' }>;
 }
 
-const clientTableLimits = { clientsMax: 1000, idleEntriesMax: 100_000 };
+/** What a node needs from the simulation around it. */
+export interface SimWorld {
+  readonly clock: Clock;
+  after(delayMs: number, run: () => void): void;
+  /** Runs `run` after the current event (as a microtask runs after the current callback). */
+  defer(run: () => void): void;
+  /** The disk finishes a durability point of `node` some time later: call `flush` then. */
+  disk(node: SimNode, flush: () => void): void;
+  send(from: string, to: string, frame: PeerFrame): void;
+  reportCaughtUp(tail: SimNode, joiner: string, epoch: number): void;
+  /** What the replica logs (ignored unless the run is being replayed with a log). */
+  log(node: SimNode, line: string): void;
+  /** The replica asked to stop the node (a broken invariant or a disk failure): a failure of the run. */
+  fatal(node: SimNode, error: unknown): void;
+}
+
+/** Replica limits a run may lower, to reach rare paths (snapshots in many parts, early trims). */
+export interface SimReplicaTuning {
+  readonly logEntriesKept?: number;
+  readonly snapshotChunkRecords?: number;
+  readonly catchUpEntriesMax?: number;
+}
 
 export class SimNode {
-  core: ChainNode<SimOp>;
-  store = new MemoryStore(new ManualClock());
-  clients = new ClientTable<Output | undefined>(clientTableLimits);
-  /** Results of applied entries, by sequence, for the head's replies. */
-  results = new Map<number, Output | undefined>();
-  /** Every entry this node persisted, in order (durable: it survives crashes). */
-  log: LogEntry<SimOp>[] = [];
+  readonly store: MemoryStore;
+  readonly applyClock: ApplyClock;
+  replica: Replica;
   alive = true;
-  diskFreeAt = 0;
   /** Raised by every restart: events of an older incarnation are ignored. */
   incarnation = 0;
-  /** A tick is scheduled for this node. */
-  ticking = false;
-  /** Raised by a snapshot install: disk writes issued before it are void. */
-  diskGeneration = 0;
+  /** The node's coordinator session as the node sees it (a read lease is valid while connected). */
+  sessionConnected = false;
 
-  constructor(readonly id: string) {
-    this.core = new ChainNode<SimOp>({ self: id });
+  constructor(
+    readonly id: string,
+    private readonly world: SimWorld,
+    private readonly faults: ReplicaFaults = {},
+    private readonly tuning: SimReplicaTuning = {},
+  ) {
+    this.applyClock = new ApplyClock(world.clock);
+    const disk = (flush: () => void): void => world.disk(this, flush);
+    this.store = new MemoryStore(this.applyClock, { disk });
+    this.replica = this.newReplica();
   }
 
-  /** A new process on the same durable state (the store and log survive; memory does not). */
+  /** The node dies: its memory is gone, its disk keeps what was durable. */
+  crash(): void {
+    this.alive = false;
+    this.incarnation += 1;
+    this.store.crash();
+  }
+
+  /** A new process on the same durable state, with a new replica. */
   restart(): void {
     this.incarnation += 1;
     this.alive = true;
-    const last = this.log[this.log.length - 1];
-    this.core = new ChainNode<SimOp>({
+    this.sessionConnected = false;
+    this.replica = this.newReplica();
+  }
+
+  private newReplica(): Replica {
+    const incarnation = this.incarnation;
+    const live = (): boolean => this.alive && this.incarnation === incarnation;
+    const world = this.world;
+    const environment: ReplicaEnvironment = {
+      clock: world.clock,
+      after: (delayMs, run) => {
+        let cancelled = false;
+        world.after(delayMs, () => {
+          if (!cancelled && live()) run();
+        });
+        return { cancel: () => (cancelled = true) };
+      },
+      defer: (run) => world.defer(() => live() && run()),
+    };
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the getter reads the replica made below
+    const context: CommandContext = {
+      store: this.store,
+      clock: this.applyClock,
+      valueBytesMax: valueBytesMaxDefault,
+      node: simFacts(this.id),
+      get slots() {
+        return self.replica;
+      },
+    };
+    const replica = new Replica({
       self: this.id,
-      lastSequence: last?.sequence ?? 0,
-      lastEpoch: last?.epoch ?? 0,
-      restarted: true,
+      store: this.store,
+      environment,
+      applyClock: this.applyClock,
+      context,
+      durable: true,
+      log: {
+        log: (level, message, fields) =>
+          world.log(this, `${level} ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`),
+      },
+      onCaughtUp: (joiner, epoch) => live() && world.reportCaughtUp(this, joiner, epoch),
+      readLeaseValid: () => this.sessionConnected,
+      onStateChanged: () => undefined,
+      fatal: (error) => world.fatal(this, error),
+      faults: this.faults,
+      ...this.tuning,
     });
+    replica.start({
+      send: (to, frame) => live() && world.send(this.id, to, frame),
+      backlogBytes: () => 0,
+    });
+    return replica;
   }
 
-  /** Replaces the state with a snapshot: here, the tail's log, replayed from an empty store. */
-  install(entries: readonly LogEntry<SimOp>[]): void {
-    this.diskGeneration += 1;
-    this.store = new MemoryStore(new ManualClock());
-    this.clients = new ClientTable<Output | undefined>(clientTableLimits);
-    this.results = new Map();
-    this.log = [];
-    this.apply(entries);
-  }
-
-  /** Applies persisted entries: each once per request id (§3.6), results kept for replies. */
-  apply(entries: readonly LogEntry<SimOp>[]): void {
-    for (const entry of entries) {
-      const seen = this.clients.lookup(entry.requestId);
-      let result: Output | undefined;
-      if (seen.kind === 'new') {
-        result = applyToStore(this.store, entry.operation.key, entry.operation.input);
-        this.clients.record(entry.requestId, result, entry.sequence);
-      } else if (seen.kind === 'duplicate') {
-        result = seen.result;
-      }
-      this.results.set(entry.sequence, result);
-      this.log.push(entry);
+  /** The durable log, in order (what a crash would leave). */
+  log(): LogEntry<undefined>[] {
+    const out: LogEntry<undefined>[] = [];
+    for (const { sequence, record } of this.store.entries(0, Number.MAX_SAFE_INTEGER)) {
+      out.push({
+        sequence,
+        epoch: record.epoch,
+        requestId: { clientId: record.clientId, clientSequence: record.clientSequence },
+        operation: undefined,
+      });
     }
-    void this.store.sync();
+    return out;
   }
 
   digest(): string {
@@ -83,5 +152,80 @@ export class SimNode {
       .scan({ limit: 100_000 })
       .entries.map((e) => `${Buffer.from(e.key).toString()}=${Buffer.from(e.value).toString()}@${e.version}`)
       .join(',');
+  }
+}
+
+function simFacts(id: string): NodeFacts {
+  return {
+    nodeId: id,
+    version: 'sim',
+    startedAtMs: 0,
+    durability: 'fsync',
+    connections: () => 0,
+    stats: () => ({}) as never,
+  } as unknown as NodeFacts;
+}
+
+/** The native request for a client's operation. */
+export function requestFor(key: string, input: Input, clientId: string, clientSequence: number): Request {
+  const k = Buffer.from(key);
+  const ids = { clientId, clientSequence: BigInt(clientSequence) };
+  switch (input.f) {
+    case 'get':
+      return create(RequestSchema, { ...ids, command: { case: 'get', value: { key: k } } });
+    case 'put':
+      return create(RequestSchema, {
+        ...ids,
+        command: { case: 'put', value: { key: k, value: Buffer.from(input.value) } },
+      });
+    case 'del':
+      return create(RequestSchema, { ...ids, command: { case: 'del', value: { key: k } } });
+    case 'cas': {
+      const value = { key: k, expectedVersion: BigInt(input.expectedVersion), value: Buffer.from(input.value) };
+      return create(RequestSchema, { ...ids, command: { case: 'cas', value } });
+    }
+    case 'incr':
+      return create(RequestSchema, { ...ids, command: { case: 'incr', value: { key: k, delta: input.delta } } });
+    case 'append':
+      return create(RequestSchema, {
+        ...ids,
+        command: { case: 'append', value: { key: k, value: Buffer.from(input.value) } },
+      });
+  }
+}
+
+/**
+ * A result as the client's output; 'retry' for a refusal that changed nothing (not the head, the
+ * chain changed): the client tries again with the same request id.
+ */
+export function outputOf(result: ResponseResult): Output | 'retry' {
+  switch (result.case) {
+    case 'get':
+      return result.value.found
+        ? {
+            f: 'get',
+            found: true,
+            value: Buffer.from(result.value.value).toString(),
+            version: Number(result.value.version),
+          }
+        : { f: 'get', found: false };
+    case 'put':
+      return { f: 'put', version: Number(result.value.version) };
+    case 'del':
+      return { f: 'del', deleted: result.value.deleted };
+    case 'cas':
+      return result.value.swapped
+        ? { f: 'cas', swapped: true, version: Number(result.value.version) }
+        : { f: 'cas', swapped: false, currentVersion: Number(result.value.version) };
+    case 'incr':
+      return { f: 'incr', value: result.value.value };
+    case 'append':
+      return { f: 'append', length: Number(result.value.length) };
+    case 'error':
+      if (result.value.code === 'ERR_NOT_AN_INTEGER') return { f: 'error', reason: 'not-an-integer' };
+      if (result.value.code === 'ERR_OVERFLOW') return { f: 'error', reason: 'overflow' };
+      return 'retry';
+    default:
+      return 'retry';
   }
 }
