@@ -1,7 +1,9 @@
 // The in-memory engine: for unit tests and the deterministic simulator. It models a disk that
 // loses unsynced writes: every data mutation since the last durability point is kept in an undo
 // journal, and log and meta writes wait in a list until it; `crash()` rolls the first back and
-// drops the second, leaving exactly what a real node would find after power loss. When a
+// drops the second, leaving exactly what a real node could find after power loss. Writes are
+// grouped in turns (`endTurn`, as LMDB commits a turn's writes in one transaction), and a crash
+// may keep a prefix of the unsynced turns: what a disk wrote back before anyone asked it to. When a
 // durability point happens is the caller's choice (`MemoryStoreOptions.disk`): at once by
 // default, or when the simulator's virtual disk says so.
 
@@ -42,13 +44,15 @@ const keyBytes = (id: string): Buffer => Buffer.from(id, 'latin1');
 
 export class MemoryStore extends BaseStore implements ReplicaStore {
   private records = new Map<string, StoredValue>();
-  private undo: Undo[] = [];
+  private undo: { step: Undo; turn: number }[] = [];
+  /** Raised by endTurn(): a crash keeps or loses the writes of one turn together (one LMDB transaction). */
+  private turn = 0;
   private storedBytes = 0;
   private closed = false;
   /** What the last durability point made durable of the log and meta. */
   private durable: DurableLog = { entries: new Map(), meta: new Map(), clients: new Map() };
   /** Log and meta writes since the last durability point, in issue order. */
-  private pendingWrites: ((log: DurableLog) => void)[] = [];
+  private pendingWrites: { write: (log: DurableLog) => void; turn: number }[] = [];
   private waiting: ((error?: unknown) => void)[] = [];
   private flushAsked = false;
 
@@ -60,7 +64,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
   }
 
   protected override nextVersion(): number {
-    this.undo.push({ kind: 'revision', revision: this.revision });
+    this.undo.push({ step: { kind: 'revision', revision: this.revision }, turn: this.turn });
     return super.nextVersion();
   }
 
@@ -70,14 +74,14 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   protected writeRecord(key: Uint8Array, record: StoredValue, previous: StoredValue | undefined): void {
     const id = keyId(key);
-    this.undo.push({ kind: 'record', key: id, previous });
+    this.undo.push({ step: { kind: 'record', key: id, previous }, turn: this.turn });
     // Copy: the caller may reuse its buffer, and the store must own what it keeps.
     this.set(id, { ...record, value: Buffer.from(record.value) });
   }
 
   protected removeRecord(key: Uint8Array, previous: StoredValue): void {
     const id = keyId(key);
-    this.undo.push({ kind: 'record', key: id, previous });
+    this.undo.push({ step: { kind: 'record', key: id, previous }, turn: this.turn });
     this.set(id, undefined);
   }
 
@@ -126,7 +130,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   clear(): void {
     this.nextVersion();
-    this.undo.push({ kind: 'clear', records: this.records });
+    this.undo.push({ step: { kind: 'clear', records: this.records }, turn: this.turn });
     this.records = new Map();
     this.storedBytes = 0;
   }
@@ -140,6 +144,26 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   isSynced(): boolean {
     return this.undo.length === 0 && this.pendingWrites.length === 0;
+  }
+
+  private logWrite(write: (log: DurableLog) => void): void {
+    this.pendingWrites.push({ write, turn: this.turn });
+  }
+
+  /**
+   * Ends a turn: the writes issued since the last call form one unit that a crash keeps or loses
+   * whole, as LMDB commits a turn's writes in one transaction.
+   */
+  endTurn(): void {
+    if (this.undo.length > 0 || this.pendingWrites.length > 0) this.turn += 1;
+  }
+
+  /** Turns whose writes are not durable yet (crash(k) may keep the first k of them). */
+  get unsyncedTurns(): number {
+    const turns = new Set<number>();
+    for (const { turn } of this.undo) turns.add(turn);
+    for (const { turn } of this.pendingWrites) turns.add(turn);
+    return turns.size;
   }
 
   whenDurable(done: (error?: unknown) => void): void {
@@ -156,7 +180,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     if (this.closed) return;
     this.flushAsked = false;
     this.undo = [];
-    for (const write of this.pendingWrites) write(this.durable);
+    for (const { write } of this.pendingWrites) write(this.durable);
     this.pendingWrites = [];
     const waiting = this.waiting;
     this.waiting = [];
@@ -168,7 +192,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
   appendEntry(sequence: number, record: LogRecord): void {
     assert(Number.isSafeInteger(sequence) && sequence > 0, 'a log sequence is a positive integer');
     const encoded = encodeLogRecord(record); // the on-disk form, so the simulator runs the codec too
-    this.pendingWrites.push((log) => log.entries.set(sequence, encoded));
+    this.logWrite((log) => log.entries.set(sequence, encoded));
   }
 
   entry(sequence: number): LogRecord | undefined {
@@ -196,13 +220,13 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
   }
 
   trimLog(below: number): void {
-    this.pendingWrites.push((log) => {
+    this.logWrite((log) => {
       for (const sequence of [...log.entries.keys()]) if (sequence < below) log.entries.delete(sequence);
     });
   }
 
   clearLog(): void {
-    this.pendingWrites.push((log) => log.entries.clear());
+    this.logWrite((log) => log.entries.clear());
   }
 
   readMeta(): ReplicaMeta {
@@ -211,7 +235,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   writeMeta<K extends keyof ReplicaMeta>(name: K, value: ReplicaMeta[K]): void {
     const copy = structuredClone(value);
-    this.pendingWrites.push((log) => {
+    this.logWrite((log) => {
       if (copy === undefined) log.meta.delete(name);
       else log.meta.set(name, copy);
     });
@@ -223,11 +247,11 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   putClient(clientId: string, record: StoredClient): void {
     const copy = { ...record, result: record.result === undefined ? undefined : Buffer.from(record.result) };
-    this.pendingWrites.push((log) => log.clients.set(clientId, copy));
+    this.logWrite((log) => log.clients.set(clientId, copy));
   }
 
   removeClient(clientId: string): void {
-    this.pendingWrites.push((log) => log.clients.delete(clientId));
+    this.logWrite((log) => log.clients.delete(clientId));
   }
 
   get currentRevision(): number {
@@ -240,7 +264,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   restoreRevision(revision: number): void {
     assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a non-negative integer');
-    this.undo.push({ kind: 'revision', revision: this.revision });
+    this.undo.push({ step: { kind: 'revision', revision: this.revision }, turn: this.turn });
     this.revision = revision;
   }
 
@@ -253,7 +277,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     const records = new Map(this.records);
     let revision = this.revision;
     for (let i = this.undo.length - 1; i >= 0; i--) {
-      const step = this.undo[i]!;
+      const step = this.undo[i]!.step;
       if (step.kind === 'record') {
         if (step.previous === undefined) records.delete(step.key);
         else records.set(step.key, step.previous);
@@ -287,28 +311,41 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     };
   }
 
-  /** Simulates power loss: every mutation since the last sync() is gone. */
-  crash(): void {
+  /**
+   * Simulates power loss: every write since the last durability point is gone, except the first
+   * `survivingTurns` turns of them (endTurn), which the disk happened to write back in time.
+   */
+  crash(survivingTurns = 0): void {
+    const turns = [...new Set([...this.undo.map((u) => u.turn), ...this.pendingWrites.map((w) => w.turn)])].sort(
+      (a, b) => a - b,
+    );
+    const lastKept = survivingTurns > 0 ? (turns[Math.min(survivingTurns, turns.length) - 1] ?? -1) : -1;
     for (let i = this.undo.length - 1; i >= 0; i--) {
-      const step = this.undo[i]!;
-      switch (step.kind) {
-        case 'record':
-          this.set(step.key, step.previous);
-          break;
-        case 'clear':
-          this.records = step.records;
-          this.storedBytes = 0;
-          for (const [id, record] of this.records) this.storedBytes += id.length + record.value.length;
-          break;
-        case 'revision':
-          this.revision = step.revision;
-          break;
-      }
+      const { step, turn } = this.undo[i]!;
+      if (turn <= lastKept) break; // turns only grow along the journal
+      this.rollBack(step);
     }
+    for (const { write, turn } of this.pendingWrites) if (turn <= lastKept) write(this.durable);
     this.undo = [];
     this.pendingWrites = [];
     this.waiting = []; // the process that waited is gone
     this.flushAsked = false;
+  }
+
+  private rollBack(step: Undo): void {
+    switch (step.kind) {
+      case 'record':
+        this.set(step.key, step.previous);
+        break;
+      case 'clear':
+        this.records = step.records;
+        this.storedBytes = 0;
+        for (const [id, record] of this.records) this.storedBytes += id.length + record.value.length;
+        break;
+      case 'revision':
+        this.revision = step.revision;
+        break;
+    }
   }
 
   close(): Promise<void> {

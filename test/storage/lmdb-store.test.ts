@@ -7,6 +7,7 @@ import { CatenaError } from '../../src/core/errors.js';
 import { LmdbStore } from '../../src/storage/lmdb-store.js';
 import { bytes, tempDir, text } from '../helpers/tmp.js';
 import { storeContract } from './contract.js';
+import { logStoreContract } from './log-store-contract.js';
 
 storeContract('lmdb', () => {
   const dir = tempDir();
@@ -143,4 +144,17 @@ describe('data directory lock', () => {
       dir.remove();
     }
   });
+});
+
+logStoreContract('lmdb', () => {
+  const dir = tempDir();
+  const open = (clock: ManualClock) => new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' });
+  return {
+    open,
+    reopen: async (store, clock) => {
+      await store.close();
+      return open(clock);
+    },
+    cleanup: dir.remove,
+  };
 });

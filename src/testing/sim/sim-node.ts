@@ -68,11 +68,11 @@ export class SimNode {
     this.replica = this.newReplica();
   }
 
-  /** The node dies: its memory is gone, its disk keeps what was durable. */
-  crash(): void {
+  /** The node dies: its memory is gone, its disk keeps what was durable and `survivingTurns` turns more. */
+  crash(survivingTurns = 0): void {
     this.alive = false;
     this.incarnation += 1;
-    this.store.crash();
+    this.store.crash(survivingTurns);
   }
 
   /** A new process on the same durable state, with a new replica. */
