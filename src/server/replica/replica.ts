@@ -33,6 +33,7 @@ import {
   joinRetryMs,
   logEntriesKept,
   snapshotChunkRecords,
+  snapshotStallMs,
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import { encodeRequest, type Request, type RequestOf, type ResponseResult } from '../../protocol/native/codec.js';
@@ -92,6 +93,8 @@ export interface ReplicaOptions {
   readonly catchUpEntriesMax?: number;
   readonly snapshotChunkRecords?: number;
   readonly expiryReclaimIntervalMs?: number;
+  /** Scaled down with the other timeouts by the simulator (default: limits.ts snapshotStallMs). */
+  readonly snapshotStallMs?: number;
   readonly faults?: ReplicaFaults;
 }
 
@@ -152,7 +155,7 @@ export class Replica implements ReceiverHost, SlotMover {
       onCaughtUp: (joiner, epoch) => options.onCaughtUp(joiner, epoch),
       afterPersisted: () => this.trimmer.trim(),
     });
-    this.receiver = new SnapshotReceiver(this);
+    this.receiver = new SnapshotReceiver(this, options.snapshotStallMs ?? snapshotStallMs);
     this.reclaimer = new ExpiryReclaimer(
       this,
       this.applier,

@@ -47,7 +47,10 @@ export class SnapshotReceiver {
    */
   private acknowledgedTo: { tail: string; epoch: number } | undefined;
 
-  constructor(private readonly host: ReceiverHost) {}
+  constructor(
+    private readonly host: ReceiverHost,
+    private readonly stallMs: number = snapshotStallMs,
+  ) {}
 
   get active(): boolean {
     return this.receiving !== undefined;
@@ -85,7 +88,7 @@ export class SnapshotReceiver {
   /** On every tick while receiving: a stream that sends nothing for too long is abandoned. */
   tick(nowMs: number): void {
     const receiving = this.receiving;
-    if (receiving !== undefined && nowMs - receiving.lastFrameAtMs > snapshotStallMs) {
+    if (receiving !== undefined && nowMs - receiving.lastFrameAtMs > this.stallMs) {
       this.abandon('the snapshot stream stalled');
     }
   }

@@ -41,10 +41,14 @@ export interface SimWorld {
 
 /** Replica limits a run may lower, to reach rare paths (snapshots in many parts, early trims). */
 export interface SimReplicaTuning {
+  readonly snapshotStallMs?: number;
   readonly logEntriesKept?: number;
   readonly snapshotChunkRecords?: number;
   readonly catchUpEntriesMax?: number;
 }
+
+/** A joiner gives up on a silent snapshot stream after this long (the node's: 10 s). */
+const simSnapshotStallMs = 1_000;
 
 export class SimNode {
   readonly store: MemoryStore;
@@ -124,6 +128,8 @@ export class SimNode {
       onStateChanged: () => undefined,
       fatal: (error) => world.fatal(this, error),
       faults: this.faults,
+      // The simulator's timeouts are scaled down (sessions of 300 ms): so is the stall timeout.
+      snapshotStallMs: simSnapshotStallMs,
       ...this.tuning,
     });
     replica.start({
