@@ -4,7 +4,7 @@
 // have observed is durable. A write waits for the sync covering it; a read issued while other
 // writes are unsynced waits for that same sync, so no client ever sees a value that a crash could
 // still take back. With nothing unsynced, reads are answered at once. Syncs are shared: every
-// request waiting in one event turn waits on one flush (group commit).
+// request waiting in one event turn waits on one flush (group fsync).
 
 import { commandByName, type CommandContext, type CommandName } from './index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';

@@ -8,7 +8,7 @@
 //     log     sequence -> entry      (chain replication's log; written by the replication layer)
 //     meta    name -> msgpack        ('state': revision, key count, byte count)
 //
-// Group commit, once per event turn: every write issued in a turn, from any connection, is queued
+// Group fsync, once per event turn: every write issued in a turn, from any connection, is queued
 // and lands in one synchronous LMDB transaction run from setImmediate (after the turn's I/O
 // callbacks), and one fsync covers it. Until then the write lives in `pending`, an overlay
 // consulted by reads, so each mutation is visible to the next read at once, as the store contract
@@ -16,7 +16,7 @@
 // The meta record is rewritten once per turn inside the same transaction, so data and counters
 // never disagree. (lmdb-js's asynchronous writes were used first: under a steady stream of small
 // writes its writer thread keeps extending one transaction while writes keep arriving, and a
-// write waited 15-25 ms for its commit on this 2-core machine; a synchronous commit with fsync
+// write waited 15-25 ms for its transaction on this 2-core machine; a synchronous transaction with fsync
 // takes about 0.3 ms here and blocks the event loop only that long.)
 
 import { randomBytes } from 'node:crypto';
@@ -55,7 +55,7 @@ export interface LmdbStoreOptions {
   clock: Clock;
   /** 'fsync': `sync()` waits for the disk. 'memory': no fsync at all (faster, loses recent writes on a crash). */
   durability: 'fsync' | 'memory';
-  /** Called once if a commit or flush fails; the node must stop (an fsync error is fatal). */
+  /** Called once if a transaction or flush fails; the node must stop (an fsync error is fatal). */
   onFatal?: (error: unknown) => void;
 }
 
@@ -130,9 +130,9 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
         path: join(options.dataDir, 'store.mdb'),
         maxDbs: 8,
         noSync: options.durability === 'memory',
-        // Without fsync, LMDB's writable map spares the commit its page writes (SET +10 %, -P 16 +25 %).
+        // Without fsync, LMDB's writable map spares the transaction its page writes (SET +10 %, -P 16 +25 %).
         useWritemap: options.durability === 'memory',
-        // The commit itself must include the fsync: sync() promises durability when it resolves.
+        // The transaction itself must include the fsync: sync() promises durability when it resolves.
         overlappingSync: false,
       });
       this.data = this.env.openDB({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
@@ -220,11 +220,11 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After this turn's I/O callbacks: every request that arrived in the turn shares the commit.
+    // After this turn's I/O callbacks: every request that arrived in the turn shares the transaction.
     setImmediate(this.flush);
   }
 
-  /** Commits every queued write in one transaction (with its fsync, unless durability is memory). */
+  /** Writes every queued write in one transaction (with its fsync, unless durability is memory). */
   private readonly flush = (): void => {
     this.flushScheduled = false;
     const ops = this.ops;
@@ -265,7 +265,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   };
 
   protected *scanRecords(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
-    const committed = this.clearsPending > 0 ? [] : this.committedRange(options);
+    const committed = this.clearsPending > 0 ? [] : this.durableRange(options);
     if (this.pending.size === 0) {
       yield* committed;
       return;
@@ -299,7 +299,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     for (const entry of overlay.length === 0 ? entries : mergeOverlay(entries, overlay)) yield entry.key;
   }
 
-  private *committedRange(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
+  private *durableRange(options: { prefix?: Uint8Array; after?: Uint8Array }): Iterable<ScanEntry> {
     let start: Buffer | undefined;
     if (options.prefix !== undefined && options.prefix.length > 0) start = Buffer.from(options.prefix);
     if (options.after !== undefined && (start === undefined || compareKeys(options.after, start) > 0)) {

@@ -2,7 +2,7 @@
 // loses unsynced writes: every data mutation since the last durability point is kept in an undo
 // journal, and log and meta writes wait in a list until it; `crash()` rolls the first back and
 // drops the second, leaving exactly what a real node could find after power loss. Writes are
-// grouped in turns (`endTurn`, as LMDB commits a turn's writes in one transaction), and a crash
+// grouped in turns (`endTurn`, as LMDB writes a turn's writes in one transaction), and a crash
 // may keep a prefix of the unsynced turns: what a disk wrote back before anyone asked it to. When a
 // durability point happens is the caller's choice (`MemoryStoreOptions.disk`): at once by
 // default, or when the simulator's virtual disk says so.
@@ -152,7 +152,7 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
 
   /**
    * Ends a turn: the writes issued since the last call form one unit that a crash keeps or loses
-   * whole, as LMDB commits a turn's writes in one transaction.
+   * whole, as LMDB writes a turn's writes in one transaction.
    */
   endTurn(): void {
     if (this.undo.length > 0 || this.pendingWrites.length > 0) this.turn += 1;

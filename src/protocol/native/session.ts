@@ -34,7 +34,7 @@ interface PendingReply {
   receivedAt: number;
 }
 
-/** Replies waiting for one sync of the store (group commit): one promise reaction per group. */
+/** Replies waiting for one sync of the store (group fsync): one promise reaction per group. */
 interface SyncGroup {
   sync: Promise<void>;
   replies: PendingReply[];

@@ -1,7 +1,7 @@
 // Carries out the core's effects in the order effects.ts documents (docs/design.md §4):
 //
 //   persist ─▶ apply each entry + append its record + move the log position (one durability
-//              point for everything issued in the burst: group commit) ─▶ durable ─▶ core.persisted
+//              point for everything issued in the burst: group fsync) ─▶ durable ─▶ core.persisted
 //   send    ─▶ the peer network (large entry batches split into frames, each continuing the last)
 //   reply   ─▶ the clients waiting for that sequence
 //   catch-up ─▶ decideCatchUp: entries from the log, a snapshot stream, or nothing yet

@@ -3,7 +3,7 @@
 // configuration, a tick) into the core's inputs, and hands the core's effects to the executor.
 //
 //   client write ─▶ submit(): core.write ─▶ persist (effect-executor.ts: apply + log record, one
-//     durability point for the burst: group commit) ─▶ durable ─▶ core.persisted ─▶ send
+//     durability point for the burst: group fsync) ─▶ durable ─▶ core.persisted ─▶ send
 //     downstream ... ack ─▶ reply: answer the client
 //   client read ─▶ read(): only while the core says this node may serve reads (the tail, session
 //     connected), answered after the store is durable
