@@ -11,7 +11,7 @@
 //    fails with a routing or transport error (`retryableCodes`) refreshes the topology from any
 //    reachable node, backs off (50 ms doubling to 500 ms, jittered) and tries again; the last
 //    such error is thrown at the deadline. Any other error is the answer and returns at once.
-//  * exactly-once writes (DESIGN.md §3.6): a write gets its (client id, client sequence) pair
+//  * exactly-once writes (docs/design.md §3.6): a write gets its (client id, client sequence) pair
 //    before its first attempt and every retry sends the same pair, so a node that already
 //    applied it answers with the first result. Nodes remember one result per client id, which
 //    is enough only while a client id has one write in flight; concurrent writes therefore use
@@ -124,7 +124,7 @@ export function routeOf(name: CommandName): Route {
 }
 
 /**
- * The chain that owns a key (DESIGN.md §6): its hash slot's owner in the slot map. A request
+ * The chain that owns a key (docs/design.md §6): its hash slot's owner in the slot map. A request
  * naming no key goes to `chainId` when given (a part of a request fanned out over every chain),
  * else to the first chain.
  */

@@ -1,6 +1,6 @@
 // Every limit in Catena, in one place, with its unit last in its name. They are checked
 // against each other when this module loads (a bad edit fails at start-up, not in production),
-// and enforced at the edges before anything is buffered (DESIGN.md §8). A new limit goes here,
+// and enforced at the edges before anything is buffered (docs/design.md §8). A new limit goes here,
 // not in the module that uses it: `npm run check:layers` refuses a limit constant defined elsewhere.
 
 import { assert } from './assert.js';
@@ -9,7 +9,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /**
- * Largest key accepted by the native protocol and the store. DESIGN.md §8 asked for 64 KiB, but
+ * Largest key accepted by the native protocol and the store. The design asked for 64 KiB, but
  * LMDB keys are at most 1978 bytes (lmdb-js default page size), and longer keys would have to be
  * hashed, which breaks ordered scans. 1 KiB leaves room for the expiry index's 8-byte prefix.
  */

@@ -89,7 +89,7 @@ export interface NodeOptions {
   respPort?: number;
   /** memcached text-protocol port; 0 picks a free one; absent: no memcached listener. */
   memcachedPort?: number;
-  /** On stop, write this node's table to `<dumpOnExitDir>/<nodeId>.jsonl` (server/dump.ts; seed 002). */
+  /** On stop, write this node's table to `<dumpOnExitDir>/<nodeId>.jsonl` (server/dump.ts; `catena dump` reads the same format). */
   dumpOnExitDir?: string;
 }
 
@@ -201,7 +201,7 @@ export class CatenaNode {
     if (options.cluster === undefined) {
       // In a cluster, replicas reclaiming at different moments would diverge (a reclaimed key
       // applies differently from an expired one still present): the head reclaims through the
-      // log instead (replica.ts reclaimAtHead).
+      // log instead (replica/expiry-reclaimer.ts).
       node.reclaimTimer = setInterval(() => node.reclaim(), expiryReclaimIntervalMs);
       node.reclaimTimer.unref();
     }

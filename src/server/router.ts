@@ -1,4 +1,4 @@
-// How a node's RESP and memcached sessions run native commands (DESIGN.md §6: any node answers
+// How a node's RESP and memcached sessions run native commands (docs/design.md §6: any node answers
 // any request). A standalone node runs them on its own store. A cluster node runs them where
 // they can be served: at itself when it is the head (a write) or the tail (a read) of the
 // owning chain, else on the right node over an internal connection, with the cluster client's

@@ -1,4 +1,4 @@
-// The LMDB engine: one environment per data directory, sub-databases as DESIGN.md §5 lays out.
+// The LMDB engine: one environment per data directory, sub-databases as docs/design.md §5 lays out.
 //
 //   <dataDir>/LOCK            pid of the owning process (data-dir-lock.ts)
 //   <dataDir>/store.mdb       LMDB environment:

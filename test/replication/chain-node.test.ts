@@ -1,7 +1,7 @@
 // The chain-node core against a small synchronous harness: messages are queued and delivered
 // when a test says, persists complete when a test says (or at once), so every interleaving is
 // written out. Tests are named after the rules of chain replication (van Renesse & Schneider,
-// OSDI 2004, §2–3) and DESIGN.md §3.
+// OSDI 2004, §2–3) and docs/design.md §3.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// An in-process cluster of Replicas (src/server/replica.ts) for tests: each replica on its own
+// An in-process cluster of Replicas (src/server/replica/) for tests: each replica on its own
 // LmdbStore in a temporary directory, a fake peer network between them, and the test playing
 // the manager (it builds every ChainConfig and hands it to every replica).
 //

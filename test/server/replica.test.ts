@@ -1,6 +1,6 @@
-// The replica shell (src/server/replica.ts) with real LMDB stores, driven through a fake peer
+// The replica shell (src/server/replica/) with real LMDB stores, driven through a fake peer
 // network (replica-harness.ts) with the test playing the manager. Each test checks one rule of
-// DESIGN.md §3 (chain replication) or §5 (storage: the log, snapshots for joiners) on the I/O
+// docs/design.md §3 (chain replication) or §5 (storage: the log, snapshots for joiners) on the I/O
 // side: what is on disk, what goes over the wire, and what clients are answered.
 
 import assert from 'node:assert/strict';

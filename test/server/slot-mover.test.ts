@@ -1,4 +1,4 @@
-// Moving slots between chains on the replica (src/server/replica.ts, docs/sharding.md), over real
+// Moving slots between chains on the replica (src/server/replica/slot-mover.ts, docs/sharding.md), over real
 // LMDB stores and the fake peer network of replica-harness.ts, the test playing the manager: it
 // writes slotfreeze, slotimport and slotdrop at a chain's head and reads slotexport at its tail,
 // as migration-runner.ts does. Each test checks one rule of the move: a freeze is a logged write
