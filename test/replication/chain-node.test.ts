@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { arrayCatchUpLog, decideCatchUp } from '../../src/replication/catch-up.js';
 import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { ChainNode } from '../../src/replication/chain-node.js';
 import type { Effect } from '../../src/replication/effects.js';
@@ -85,24 +86,29 @@ class Harness {
           this.caughtUp.push(effect.joiner);
           break;
         case 'catch-up': {
+          // The replica's rule (src/replication/catch-up.ts), without deferrals: a peer whose log
+          // is longer than this one's gets its snapshot at once here.
           const log = this.logs.get(name)!;
-          const anchor = effect.from.sequence === 0 ? undefined : log[effect.from.sequence - 1];
-          const continues = effect.trusted || effect.from.sequence === 0 || anchor?.epoch === effect.from.epoch;
-          const message: ChainMessage<Op> = continues
-            ? {
-                kind: 'entries',
-                epoch: effect.epoch,
-                from: name,
-                entries: log.slice(effect.from.sequence, effect.upTo),
-              }
-            : {
-                kind: 'snapshot',
-                epoch: effect.epoch,
-                from: name,
-                sequence: effect.upTo,
-                lastEpoch: log[effect.upTo - 1]?.epoch ?? 0,
-                state: log.slice(0, effect.upTo),
-              };
+          const decision = decideCatchUp(
+            { ...effect, deferrals: 0, deferralsMax: 0, deltaEntriesMax: Number.MAX_SAFE_INTEGER },
+            arrayCatchUpLog(log),
+          );
+          const message: ChainMessage<Op> =
+            decision.kind === 'delta'
+              ? {
+                  kind: 'entries',
+                  epoch: effect.epoch,
+                  from: name,
+                  entries: log.slice(effect.from.sequence, effect.upTo),
+                }
+              : {
+                  kind: 'snapshot',
+                  epoch: effect.epoch,
+                  from: name,
+                  sequence: effect.upTo,
+                  lastEpoch: log[effect.upTo - 1]?.epoch ?? 0,
+                  state: log.slice(0, effect.upTo),
+                };
           this.queue.push({ to: effect.to, message });
           break;
         }
