@@ -21,9 +21,11 @@ export interface AdmissionView {
   readonly replica: FrozenSlots;
 }
 
-/** The replica's frozen slots (server/replica/slot-mover.ts). */
+/** The replica's frozen slots and hand-over fences (server/replica/slot-mover.ts). */
 export interface FrozenSlots {
   isFrozen(slot: number): boolean;
+  /** True when the slot was handed to another chain by a slot map newer than `mapVersion`, and dropped here. */
+  handedOverSince(slot: number, mapVersion: number): boolean;
   anyFrozen(): boolean;
 }
 
@@ -33,6 +35,8 @@ export interface AdmissionFaults {
   readonly frozenReadsServed?: boolean;
   /** A drop is admitted while the node's map still gives the slots to its chain (before the hand-over). */
   readonly dropBeforeHandOver?: boolean;
+  /** A node whose slot map is older than a dropped slot's hand-over serves the slot as its own. */
+  readonly droppedSlotsUnfenced?: boolean;
 }
 
 /** Why the request must not run here (the error to answer), or undefined when it may. */
@@ -55,6 +59,10 @@ export function keysRefused(
   faults: AdmissionFaults = {},
 ): ResponseResult | undefined {
   if (faults.frozenReadsServed === true && servesFrozenRead(view, name, request)) return undefined;
+  if (faults.droppedSlotsUnfenced !== true) {
+    const fenced = handedOverAfterMap(view, name, request);
+    if (fenced !== undefined) return errorResult('ERR_SLOT_MOVING', fenced);
+  }
   const moved = notOwned(view, name, request);
   if (moved !== undefined) return errorResult('ERR_MOVED', moved);
   for (const key of requestKeys(name, request)) {
@@ -129,6 +137,22 @@ export function slotCommandRefused(
       'ERR_SLOT_MOVING',
       `chain ${chainId} owns ${range} in slot map version ${slots.version}: not yet handed over`,
     );
+  }
+  return undefined;
+}
+
+/**
+ * A key of a slot this chain gave up and dropped, by a slot map newer than this node's (its watch
+ * is late): by its own map the node still owns the slot, and would serve it as empty, or take
+ * writes for it that the new owner never sees (docs/sharding.md, "drop"). The client retries.
+ */
+function handedOverAfterMap(view: AdmissionView, name: CommandName, request: object): string | undefined {
+  const mapVersion = view.slots?.version ?? 0;
+  for (const key of requestKeys(name, request)) {
+    const slot = keySlot(key);
+    if (view.replica.handedOverSince(slot, mapVersion)) {
+      return `slot ${slot} was handed to another chain after this node's slot map (version ${mapVersion})`;
+    }
   }
   return undefined;
 }
