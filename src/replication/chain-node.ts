@@ -411,7 +411,12 @@ export class ChainNode<Op = unknown> {
     const known = this.joiner?.id === joiner ? this.joiner : undefined;
     this.joiner = { ...(known ?? this.newJoiner(joiner)), sent: undefined };
     const from = { sequence: lastSequence, epoch: lastEpoch };
-    return [{ kind: 'catch-up', to: joiner, from, upTo: this.persistedSequence, epoch: this.epoch, trusted: false }];
+    // A joiner that acknowledged entries from this tail holds a log that continues this one (it
+    // takes entries from nowhere else), at least up to what it acknowledged: it is brought up by
+    // entries, never by a snapshot that would wipe what it acknowledged (it may have been
+    // reported caught up, and the manager may append it at any moment).
+    const trusted = known !== undefined && known.acked > 0 && lastSequence >= known.acked;
+    return [{ kind: 'catch-up', to: joiner, from, upTo: this.persistedSequence, epoch: this.epoch, trusted }];
   }
 
   /** At the tail: new persisted entries go to a joiner whose log is known to follow this one. */

@@ -434,6 +434,15 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     this.queue(() => this.meta.putSync(clientKeyPrefix + clientId, copy));
   }
 
+  clearClients(): void {
+    // At the end of the turn, inside its transaction: records put earlier in the turn go too.
+    this.queue(() => {
+      for (const key of [...this.meta.getKeys({ start: clientKeyPrefix, end: clientKeyPrefix + '\uffff' })]) {
+        this.meta.removeSync(key);
+      }
+    });
+  }
+
   removeClient(clientId: string): void {
     this.queue(() => this.meta.removeSync(clientKeyPrefix + clientId));
   }

@@ -99,6 +99,8 @@ export interface LogStore {
   clients(): Iterable<[string, StoredClient]>;
   putClient(clientId: string, record: StoredClient): void;
   removeClient(clientId: string): void;
+  /** Removes every client record, durable or written since the last durability point. */
+  clearClients(): void;
 
   /** Calls `done` (with an error if the disk failed: fatal) once everything issued so far is durable. */
   whenDurable(done: (error?: unknown) => void): void;

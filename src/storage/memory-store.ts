@@ -250,6 +250,10 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     this.logWrite((log) => log.clients.set(clientId, copy));
   }
 
+  clearClients(): void {
+    this.logWrite((log) => log.clients.clear());
+  }
+
   removeClient(clientId: string): void {
     this.logWrite((log) => log.clients.delete(clientId));
   }

@@ -144,6 +144,20 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
         ]);
       }));
 
+    it('clears the client table, records written since the last durability point included', () =>
+      withStore(async (store) => {
+        store.putClient('a', { clientSequence: 1, result: undefined, sequence: 1 });
+        await durable(store);
+        store.putClient('b', { clientSequence: 1, result: undefined, sequence: 2 });
+        store.clearClients();
+        store.putClient('c', { clientSequence: 1, result: undefined, sequence: 3 });
+        await durable(store);
+        assert.deepEqual(
+          [...store.clients()].map(([id]) => id),
+          ['c'],
+        );
+      }));
+
     it('a snapshot reader sees one durable moment, and goes on seeing it while later writes land', () =>
       withStore(async (store) => {
         store.put(bytes('k1'), bytes('v1'));

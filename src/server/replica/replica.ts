@@ -249,7 +249,12 @@ export class Replica implements ReceiverHost, SlotMover {
 
   /** A write from a client: answered once committed (or at once with an error to retry elsewhere). */
   write(request: Request): Promise<ResponseResult> {
-    return new Promise((resolve) => this.submit(request, resolve));
+    // submit() runs outside the promise: what it throws (a broken invariant) reaches the caller
+    // synchronously, as the node expects, rather than becoming a rejection nobody handles.
+    let reply!: (result: ResponseResult) => void;
+    const answered = new Promise<ResponseResult>((resolve) => (reply = resolve));
+    this.submit(request, reply);
+    return answered;
   }
 
   /** `write` with a callback: `reply` is called once, when the write commits or fails. */
@@ -367,7 +372,8 @@ export class Replica implements ReceiverHost, SlotMover {
       });
     }
     this.executor.failWaiters('ERR_UNAVAILABLE', 'the chain changed before this write was confirmed: retry it');
-    this.receiver.cancel();
+    this.receiver.reset();
+    this.trimmer.newEpoch();
     this.discardState();
     this.dataChain = config.chainId;
     this.store.writeMeta('chain', config.chainId);
@@ -444,7 +450,7 @@ export class Replica implements ReceiverHost, SlotMover {
     const store = this.store;
     store.clear();
     store.clearLog();
-    for (const [clientId] of store.clients()) store.removeClient(clientId);
+    store.clearClients();
     store.restoreRevision(0);
     store.writeMeta('position', emptyLogPosition);
     store.writeMeta('installed', undefined);

@@ -61,9 +61,11 @@ export class SnapshotReceiver {
     this.acknowledgedTo = { tail, epoch };
   }
 
-  /** Forgets a stream in progress (the caller discards the state). */
-  cancel(): void {
+  /** Forgets a stream in progress and what this node acknowledged (it moves to another chain). */
+  reset(): void {
     this.receiving = undefined;
+    this.newestStream.clear();
+    this.acknowledgedTo = undefined;
   }
 
   part(part: SnapshotPart): void {

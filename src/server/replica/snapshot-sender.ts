@@ -44,6 +44,7 @@ export class SnapshotSender {
     const cancelled = (): boolean =>
       this.shell.stopped() || this.sending.get(to) !== stream || this.shell.core().epoch !== epoch;
     this.shell.store.whenDurable((error) => {
+      if (error !== undefined) this.shell.log.log('error', 'snapshot stream failed', { to, error: String(error) });
       if (error !== undefined || cancelled()) return this.finish(to, stream);
       let reader: SnapshotReader | undefined;
       try {
