@@ -739,16 +739,14 @@ describe('replica: chain replication over real stores', () => {
       cluster.start('d');
       const repair = cutAfterOneChunk(cluster, 'd');
       cluster.configure(['a', 'b', 'c'], { joining: 'd' });
-      await waitFor('d to hold one chunk of a snapshot in progress', () => {
+      // The next chunk follows a yield of the sender: wait until it was sent (and cut) too.
+      await waitFor('d to hold one chunk of a snapshot in progress, the stream cut after it', () => {
         const store = cluster.store('d');
-        return store.size() === 7 && store.readMeta().installing === true;
+        const cut = cluster.network.framesTo('d', ['snapshot-records']).some((f) => f.dropped);
+        return cut && store.size() === 7 && store.readMeta().installing === true;
       });
       assert.equal(cluster.replica('d').status().role, 'joining');
       assert.equal(cluster.caughtUp.length, 0);
-      assert.ok(
-        cluster.network.framesTo('d', ['snapshot-records']).some((f) => f.dropped),
-        'the stream was cut',
-      );
 
       repair();
       const rejoin = cluster.configure(['a', 'b', 'c'], { joining: 'd' });
@@ -970,4 +968,36 @@ describe('replica: chain replication over real stores', () => {
       await cluster.close();
     }
   });
+  it(
+    'a joiner whose acknowledgement was lost, then left far behind, is caught up by entries, not wiped',
+    {},
+    async () => {
+      const cluster = new TestCluster();
+      try {
+        cluster.start('a', { catchUpEntriesMax: 5 });
+        cluster.configure(['a']);
+        cluster.replica('a').sessionChanged(true);
+        for (let i = 0; i < 3; i++) await cluster.write('a', put(`k${i}`, `v${i}`));
+        cluster.start('j', { catchUpEntriesMax: 5 });
+        let dropped = 0;
+        cluster.network.filter = (sent) => {
+          if (sent.from !== 'j' || sent.to !== 'a' || sent.frame.kind !== 'ack' || dropped > 0) return true;
+          dropped += 1; // the first acknowledgement is lost with a connection
+          return false;
+        };
+        cluster.configure(['a'], { joining: 'j' });
+        await waitFor('j to persist the delta', () => cluster.replica('j').status().persisted === 3);
+        // The tail, not having heard j, commits alone; j falls further behind than a delta serves an
+        // unknown joiner (5 entries): its next join would get a snapshot, which must not wipe it.
+        for (let i = 3; i < 15; i++) await cluster.write('a', put(`k${i}`, `v${i}`));
+        await waitFor('the tail to report j caught up', () => cluster.caughtUp.some((u) => u.joiner === 'j'), 8_000);
+        assert.equal(dropped, 1);
+        assert.equal(cluster.replica('j').status().persisted, 15);
+        assert.deepEqual(cluster.dump('j'), cluster.dump('a'));
+      } finally {
+        cluster.network.filter = undefined;
+        await cluster.close();
+      }
+    },
+  );
 });

@@ -461,6 +461,12 @@ export class Replica implements ReceiverHost, SlotMover {
     this.executor.forgetState();
   }
 
+  acknowledgeAgain(tail: string): void {
+    const core = this.chainNode;
+    if (core.role !== 'joining') return;
+    this.network?.send(tail, { kind: 'ack', epoch: core.epoch, from: this.self, sequence: core.progress.persisted });
+  }
+
   adopt(clients: Clients, frozen: readonly FrozenRange[]): void {
     this.applier.clients = clients;
     this.slots.set(frozen);

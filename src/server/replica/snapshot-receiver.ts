@@ -31,6 +31,8 @@ export interface ReceiverHost extends ReplicaShell {
   restartCore(position: LogPosition): void;
   /** The state was replaced: raise the generation, forget results of the old state. */
   replaceState(): void;
+  /** Repeats this joiner's acknowledgement of what it holds to its tail. */
+  acknowledgeAgain(tail: string): void;
   /** The snapshot's client table and frozen ranges are the replica's now. */
   adopt(clients: Clients, frozen: readonly FrozenRange[]): void;
 }
@@ -111,7 +113,12 @@ export class SnapshotReceiver {
     // newer stream installed: this joiner may have acknowledged it, and be appended for it.
     if (part.stream <= (this.newestStream.get(part.from) ?? 0)) return;
     const acknowledged = this.acknowledgedTo;
-    if (acknowledged !== undefined && acknowledged.tail === part.from && acknowledged.epoch === part.epoch) return;
+    if (acknowledged !== undefined && acknowledged.tail === part.from && acknowledged.epoch === part.epoch) {
+      // The tail may not have heard the acknowledgement (lost with a connection): say it again,
+      // so it goes on with entries (chain-node.ts trusts a joiner that acknowledged).
+      this.host.acknowledgeAgain(part.from);
+      return;
+    }
     this.newestStream.set(part.from, part.stream);
     this.host.log.log('info', 'receiving a snapshot', { from: part.from, sequence: part.sequence });
     this.host.replaceState(); // persists in flight belong to the state being replaced
