@@ -1,18 +1,19 @@
-// A client of the two-chain simulation (sharded.ts), behaving like the TS ClusterClient: it routes
+// A client of the simulated cluster (simulation.ts), behaving like the TS ClusterClient: it routes
 // each operation by the slot map and chain configurations it last learned (late, on purpose), a
-// write to the owner's head and a read to its tail. After every failed attempt (ERR_MOVED,
-// ERR_SLOT_MOVING, not head or tail, a timeout) it asks nodes for their slot maps, keeps the
-// newest, backs off and retries, as ClusterClient.withRetries does. A write keeps its request id through every retry, so the chains' client tables apply
-// it at most once (§3.6); an operation given up on has an unknown outcome in the history.
+// write to the owning chain's head and a read to its tail, as native requests. After every failed
+// attempt (ERR_MOVED, ERR_SLOT_MOVING, not head or tail, a timeout) it asks nodes for their slot
+// maps, keeps the newest, backs off and retries, as ClusterClient.withRetries does. A write keeps
+// its request id through every retry, so the chains' client tables apply it at most once (§3.6);
+// an operation given up on has an unknown outcome in the history.
 
 import type { ChainConfig } from '../../replication/chain-config.js';
-import type { RequestId } from '../../replication/log-entry.js';
+import type { SlotTable } from '../../sharding/slot-map.js';
+import { keySlot } from '../../sharding/slots.js';
 import type { Input, Operation, Output } from '../linearizability/history.js';
-import type { ShardWorld, ShardPacket } from './shard-wire.js';
-import { slotOfKey, type Refusal, type ShardMap, type ShardOp } from './shard-node.js';
-import type { SimOp } from './sim-node.js';
+import { outputOf, requestFor, type SimOp } from './sim-node.js';
+import { refusalOf, type Refusal, type RefusalCounts, type SimNetwork, type SimPacket } from './sim-network.js';
 
-export interface ShardClientLimits {
+export interface SimClientLimits {
   readonly timeoutMs: number;
   /** Timeouts before an operation is given up on (its outcome unknown). */
   readonly timeoutsMax: number;
@@ -21,56 +22,47 @@ export interface ShardClientLimits {
   readonly backoffMsMax: number;
 }
 
-export const shardClientLimits: ShardClientLimits = {
+export const simClientLimits: SimClientLimits = {
   timeoutMs: 150,
   timeoutsMax: 6,
   refusalsMax: 80,
   backoffMsMax: 40,
 };
 
-/** Refusals clients met, by reason, over a run. */
-export type RefusalCounts = Record<Refusal, number>;
-
-export const noRefusals = (): RefusalCounts => ({
-  'not-head': 0,
-  'not-tail': 0,
-  moved: 0,
-  moving: 0,
-  'map-older': 0,
-  'stale-move': 0,
-  'not-handed-over': 0,
-  'not-frozen': 0,
-});
-
-type Current =
-  | { kind: 'write'; requestId: RequestId; op: Extract<ShardOp, { kind: 'client' }>; callAt: number }
-  | { kind: 'read'; key: string; readId: number; callAt: number };
-
-export interface ShardClientHooks {
+export interface SimClientHooks {
   /** Records a finished operation. */
   readonly finished: (operation: Operation) => void;
   /** After a failed attempt: ask some nodes for their slot maps (adopted only if newer). */
-  readonly refresh: (client: ShardClient) => void;
+  readonly refresh: (client: SimClient) => void;
   readonly refusals: RefusalCounts;
 }
 
-export class ShardClient {
+type Current = ({ kind: 'write'; clientSequence: number; op: SimOp } | { kind: 'read'; key: string }) & {
+  tag: number;
+  callAt: number;
+  token: number;
+  timeouts: number;
+  refusals: number;
+};
+
+export class SimClient {
   readonly name: string;
   done = 0;
   private clientSequence = 0;
   /** Last version seen per key (for compare-and-set). */
   private readonly seen = new Map<string, number>();
-  private current: (Current & { token: number; timeouts: number; refusals: number }) | undefined;
+  private current: Current | undefined;
   private tokens = 0;
 
   constructor(
     readonly id: number,
     readonly total: number,
-    private map: ShardMap,
+    private readonly keys: readonly string[],
+    private map: SlotTable,
     private readonly configs: Map<string, ChainConfig>,
-    private readonly world: ShardWorld,
-    private readonly hooks: ShardClientHooks,
-    private readonly limits: ShardClientLimits = shardClientLimits,
+    private readonly world: SimNetwork,
+    private readonly hooks: SimClientHooks,
+    private readonly limits: SimClientLimits = simClientLimits,
   ) {
     this.name = `client${id}`;
   }
@@ -83,7 +75,7 @@ export class ShardClient {
     this.world.after(this.world.random.int(0, 20), () => this.nextOperation());
   }
 
-  learnMap(map: ShardMap): void {
+  learnMap(map: SlotTable): void {
     if (map.version > this.map.version) this.map = map;
   }
 
@@ -94,11 +86,11 @@ export class ShardClient {
   private nextOperation(): void {
     if (this.done >= this.total) return;
     const random = this.world.random;
-    const key = `k${random.int(0, this.map.owners.length - 1)}`;
+    const key = this.keys[random.int(0, this.keys.length - 1)]!;
     const r = random.next();
-    const base = { token: 0, timeouts: 0, refusals: 0, callAt: this.world.now() };
+    const base = { tag: this.world.nextTag(), callAt: this.world.now(), token: 0, timeouts: 0, refusals: 0 };
     if (r < 0.4) {
-      this.current = { ...base, kind: 'read', key, readId: this.world.nextReadId() };
+      this.current = { ...base, kind: 'read', key };
     } else {
       this.clientSequence += 1;
       const value = `c${this.id}-${this.clientSequence}`;
@@ -112,8 +104,7 @@ export class ShardClient {
               : r < 0.9
                 ? { f: 'append', value: String.fromCharCode(97 + (this.id % 26)) }
                 : { f: 'del' };
-      const requestId = { clientId: this.name, clientSequence: this.clientSequence };
-      this.current = { ...base, kind: 'write', requestId, op: { kind: 'client', key, input } };
+      this.current = { ...base, kind: 'write', clientSequence: this.clientSequence, op: { key, input } };
     }
     this.attempt();
   }
@@ -125,14 +116,14 @@ export class ShardClient {
     current.token = this.tokens;
     const token = current.token;
     const key = current.kind === 'write' ? current.op.key : current.key;
-    const chain = this.configs.get(this.map.owners[slotOfKey(key)]!)!;
-    if (current.kind === 'write') {
-      const packet: ShardPacket = { kind: 'write', requestId: current.requestId, op: current.op };
-      this.world.transmit(this.name, chain.members[0]!, packet);
-    } else {
-      const packet: ShardPacket = { kind: 'read', key: current.key, readId: current.readId };
-      this.world.transmit(this.name, chain.members[chain.members.length - 1]!, packet);
-    }
+    const chain = this.configs.get(this.map.ownerOf(keySlot(Buffer.from(key))))!;
+    const members = chain.members;
+    const request =
+      current.kind === 'write'
+        ? requestFor(key, current.op.input, this.name, current.clientSequence)
+        : requestFor(key, { f: 'get' }, this.name, 0);
+    const to = current.kind === 'write' ? members[0]! : members[members.length - 1]!;
+    this.world.transmit(this.name, to, { kind: 'request', request, tag: current.tag });
     this.world.after(this.limits.timeoutMs, () => {
       if (this.current !== current || current.token !== token) return;
       current.timeouts += 1;
@@ -142,22 +133,14 @@ export class ShardClient {
     });
   }
 
-  receive(packet: ShardPacket): void {
+  receive(packet: SimPacket): void {
     const current = this.current;
-    if (current === undefined) return;
-    const mine =
-      current.kind === 'write'
-        ? (packet.kind === 'write-reply' || packet.kind === 'refused') &&
-          packet.requestId?.clientSequence === current.requestId.clientSequence
-        : (packet.kind === 'read-reply' || packet.kind === 'refused') && packet.readId === current.readId;
-    if (!mine) return;
-    if (packet.kind === 'refused') return this.refused(packet.reason);
-    if (packet.kind === 'read-reply') return this.finish(packet.output);
-    if (packet.kind !== 'write-reply') return;
-    const result = packet.result;
-    if (result === undefined) return this.finish(undefined); // a late copy nobody waits for
-    if (result.kind === 'moving') return this.refused('moving'); // the freeze came first in the log
-    if (result.kind === 'output') return this.finish(result.output);
+    if (current === undefined || packet.kind !== 'reply' || packet.tag !== current.tag) return;
+    const refusal = refusalOf(packet.result);
+    const output = outputOf(packet.result);
+    if (output === 'retry') return this.refused(refusal ?? 'other');
+    if (current.kind === 'read' && output.f !== 'get') return this.refused('other');
+    this.finish(output);
   }
 
   private refused(reason: Refusal): void {

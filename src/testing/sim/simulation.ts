@@ -1,0 +1,755 @@
+// The deterministic simulator (docs/design.md §4): a cluster of one or more chains running the
+// production code, under faults, on one seeded Prng and virtual time (event-queue.ts), so a seed
+// replays a run exactly.
+//
+//   clients ──(slot map and configurations, late)──▶ head / tail of the owning chain
+//   each node: the real replica (sim-node.ts) behind the node's own admission checks
+//              (node-process.ts, src/server/admission.ts), over an in-memory store that loses
+//              unsynced writes on a crash
+//   coordinator: chain configurations (the manager's `decide`, coordination/manager.ts) and the
+//              slot map; nodes and clients learn both late, each at its own time
+//   manager (two chains or more): the real MigrationRunner moving slots (sim-manager.ts)
+//
+// Faults, the same for every number of chains: lost, duplicated, delayed and reordered messages;
+// crashes and restarts (a restarted node rejoins through the join protocol, §3.8); symmetric
+// and one-way partitions between members of a chain; nodes cut off from the coordinator (their
+// session disconnects, then expires, and the manager removes them); late watches; lost
+// coordinator calls of the manager. Every run's history is checked for linearizability over
+// every key, with a final read of each key at its owner (checks.ts).
+//
+// The runner is async code (promises): after an event that settled one of its promises, the
+// asynchronous driver lets the process run every promise job before the next event (one
+// macrotask turn), which is deterministic because nothing else in the process touches the
+// simulation. A run of one chain has no manager and never waits: `simulate` runs it
+// synchronously.
+
+import { assert } from '../../core/assert.js';
+import type { Clock } from '../../core/clock.js';
+import { clusterClientRefreshIntervalMsDefault, membershipRefreshIntervalMs } from '../../core/limits.js';
+import { Prng } from '../../core/prng.js';
+import { decide } from '../../coordination/manager.js';
+import type { MigrationFaults } from '../../coordination/migration-runner.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeResponse,
+  encodeWriterRequestFrame,
+  type Request,
+  type ResponseResult,
+} from '../../protocol/native/codec.js';
+import type { ChainConfig } from '../../replication/chain-config.js';
+import type { AdmissionFaults } from '../../server/admission.js';
+import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../server/chain-wire.js';
+import type { ReplicaFaults } from '../../server/replica/replica.js';
+import { evenSlotMap, SlotTable } from '../../sharding/slot-map.js';
+import { keySlot } from '../../sharding/slots.js';
+import { applyToStore } from '../linearizability/generate.js';
+import type { Operation, Output } from '../linearizability/history.js';
+import { EventQueue } from './event-queue.js';
+import { NodeProcess } from './node-process.js';
+import { SimClient, simClientLimits } from './sim-client.js';
+import { managerId, SimManager, type ManagerCounts } from './sim-manager.js';
+import { noRefusals, type RefusalCounts, type SimNetwork, type SimPacket } from './sim-network.js';
+import { SimNode, type SimReplicaTuning, type SimWorld } from './sim-node.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Chains (default 1); with two or more, the manager moves slots between them while clients run. */
+  chains?: number;
+  /** Nodes per chain. */
+  nodes: number;
+  clients: number;
+  operationsPerClient: number;
+  /** Keys the clients use (with several chains, spread so that slots holding keys move). */
+  keys: number;
+  /** Network faults, as probabilities per message. */
+  dropRate: number;
+  duplicateRate: number;
+  /** Node crashes (at most nodes - 1 per chain); each crashed node restarts later and rejoins. */
+  crashes: number;
+  /** Symmetric partitions between two members of a chain, each healed later. */
+  partitions: number;
+  /** Partitions between one node and the coordinator (its session disconnects, then expires). */
+  coordinatorPartitions: number;
+  /** One-way partitions: messages from one node to another are lost, the other way they pass. */
+  oneWayPartitions: number;
+  sessionTimeoutMs: number;
+  clientTimeoutMs: number;
+  /** A node learns a new configuration or slot map within this many ms; a client within 4 times it. */
+  watchDelayMsMax?: number;
+  /**
+   * The probability that a node's slot map watch is missed: it hears of no change until its next
+   * periodic re-read (within membershipRefreshIntervalMs), which gives it the map of that moment.
+   */
+  watchMissRate?: number;
+  /** Layout changes the manager makes at most, each moving the last chain's slots away or back. */
+  rebalancingsMax?: number;
+  /** Slots per move (the runner's batch). */
+  batchSlots?: number;
+  /** Records (or client-table entries) per export, import and drop page. */
+  pageRecords?: number;
+  /** Replica limits lowered for the run (default: the node's). */
+  replica?: SimReplicaTuning;
+  /** Receives a line for each notable event (faults, configurations, maps, requests served, chain traffic), for replaying a seed. */
+  log?: (line: string) => void;
+}
+
+/** Deliberately broken variants: of the replica (made fresh for each node), the admission checks, the runner. */
+export interface SimVariant {
+  faults?: (nodeId: string) => ReplicaFaults;
+  admission?: AdmissionFaults;
+  migration?: MigrationFaults;
+}
+
+export interface SimCounts {
+  operations: number;
+  /** Operations whose outcome is unknown (given up on). */
+  unknown: number;
+  moves: ManagerCounts;
+  /** Configuration changes over every chain. */
+  reconfigurations: number;
+  /** Refusals clients met, by reason. */
+  refusals: RefusalCounts;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly chains: number;
+  readonly history: Operation[];
+  readonly nodes: SimNode[];
+  /** Every node with its process's view (slot map, chain). */
+  readonly processes: NodeProcess[];
+  /** The first chain's configuration (the only one with one chain). */
+  readonly config: ChainConfig;
+  readonly configs: ChainConfig[];
+  /** The slot map as the coordinator holds it at the end. */
+  readonly map: SlotTable;
+  readonly traceHash: string;
+  readonly endedAtMs: number;
+  readonly unfinishedClients: number;
+  /** Outputs of the operations of the client started after every fault had healed. */
+  readonly probeOutputs: (Output | undefined)[];
+  /** Nodes that stopped on a broken invariant or a disk failure (a node must never). */
+  readonly fatals: string[];
+  /** Keys whose final read could not be made (their owner's tail cannot serve reads). */
+  readonly unreadKeys: string[];
+  readonly counts: SimCounts;
+}
+
+/** Operations of the client that checks progress once every fault has healed. */
+export const probeOperations = 4;
+
+/** Virtual time as a wall clock: the replica stamps writes and keys expire by it. */
+const clockOriginMs = 1_700_000_000_000;
+/** After the probe, the run goes on this long so the members converge (the repair runs every second). */
+const settleMs = 3_000;
+const limitMs = 600_000;
+
+/** Runs one chain synchronously (it never waits on a promise). */
+export function simulate(options: SimOptions, variant: SimVariant = {}): SimResult {
+  assert((options.chains ?? 1) === 1, 'simulate runs one chain: use simulateAsync for more');
+  const simulation = new Simulation(options, variant);
+  const steps = simulation.run();
+  while (steps.next().done !== true) assert(false, 'a run of one chain never waits on a promise');
+  return simulation.result();
+}
+
+/** Runs any number of chains, letting promise jobs (the migration runner's) run between events. */
+export async function simulateAsync(options: SimOptions, variant: SimVariant = {}): Promise<SimResult> {
+  const simulation = new Simulation(options, variant);
+  const steps = simulation.run();
+  while (steps.next().done !== true) await new Promise<void>((resolve) => setImmediate(resolve));
+  return simulation.result();
+}
+
+/** The keys clients use: k0, k1, ... with one chain; else one on each chain that stays, the rest spread over the last chain's slots (the ones that move). */
+export function simKeys(count: number, chains: number): string[] {
+  if (chains === 1) return Array.from({ length: count }, (_, i) => `k${i}`);
+  const ranges = evenSlotMap(
+    Array.from({ length: chains }, (_, i) => `c${i}`),
+    1,
+  ).ranges;
+  const staying = Math.min(chains - 1, count - 1);
+  const windows: [number, number][] = [];
+  for (let c = 0; c < staying; c++) {
+    const [first, last] = ranges[c]!;
+    windows.push([first, last]);
+  }
+  const [first, last] = ranges[chains - 1]!;
+  const moving = count - staying;
+  const width = (last - first + 1) / moving;
+  for (let j = 0; j < moving; j++) windows.push([Math.ceil(first + j * width), Math.ceil(first + (j + 1) * width) - 1]);
+  return windows.map(([lo, hi], i) => {
+    for (let n = 0; ; n++) {
+      const key = n === 0 ? `k${i}` : `k${i}.${n}`;
+      const slot = keySlot(Buffer.from(key));
+      if (slot >= lo && slot <= hi) return key;
+    }
+  });
+}
+
+class Simulation implements SimWorld, SimNetwork {
+  readonly random: Prng;
+  readonly clock: Clock;
+  private readonly queue = new EventQueue();
+  private readonly chainIds: string[];
+  private readonly keys: string[];
+  private readonly processes: NodeProcess[] = [];
+  private readonly byId = new Map<string, NodeProcess>();
+  /** The coordinator's configuration of each chain. */
+  private readonly configs = new Map<string, ChainConfig>();
+  private readonly manager: SimManager | undefined;
+  /** The slot map of a run without a manager (one chain owns every slot, for ever). */
+  private readonly fixedMap: SlotTable;
+  private deferred: (() => void)[] = [];
+  /** A promise was settled during the current event: its jobs run before the next one. */
+  private promisesSettled = false;
+  private readonly diskFreeAt = new Map<string, number>();
+  private readonly fatals: string[] = [];
+  /** Every scheduled fault has happened and healed by then. */
+  private faultsOverAtMs = 0;
+  private readonly sessionExpired = new Set<string>();
+  private readonly partitioned = new Set<string>();
+  /** Joiners their tail reported caught up (the coordinator's view). */
+  private readonly caughtUp = new Set<string>();
+  /** Restarted nodes still listed as members: the manager must remove them so they rejoin. */
+  private readonly staleMembers = new Set<string>();
+  /** Nodes cut off from the coordinator: no watches reach them, their sessions lapse. */
+  private readonly cutOff = new Set<string>();
+  private readonly history: Operation[] = [];
+  private readonly clients: SimClient[] = [];
+  private readonly refusals = noRefusals();
+  private mainClients = 0;
+  private reconfigurations = 0;
+  private tags = 0;
+  private trace = 0x811c9dc5;
+  private probeOutputs: (Output | undefined)[] = [];
+  private unreadKeys: string[] = [];
+  private readonly watchDelayMsMax: number;
+  /** Nodes and clients whose slot map watch was missed, until their next periodic re-read. */
+  private readonly watchLostUntil = new Map<string, number>();
+
+  constructor(
+    private readonly options: SimOptions,
+    variant: SimVariant,
+  ) {
+    const chains = options.chains ?? 1;
+    assert(chains >= 1 && options.nodes >= 1 && options.keys >= 1, 'a chain, a node per chain and a key at least');
+    this.random = new Prng(options.seed);
+    const queue = this.queue;
+    this.clock = { nowMs: () => clockOriginMs + queue.now };
+    this.watchDelayMsMax = options.watchDelayMsMax ?? 60;
+    this.chainIds = Array.from({ length: chains }, (_, i) => `c${i}`);
+    this.keys = simKeys(options.keys, chains);
+    const initial = evenSlotMap(this.chainIds, 1);
+    this.fixedMap = new SlotTable(initial);
+    for (const chainId of this.chainIds) {
+      const ids = Array.from({ length: options.nodes }, (_, i) => (chains === 1 ? `n${i}` : `${chainId}n${i}`));
+      for (const id of ids) {
+        const node = new SimNode(id, this, variant.faults?.(id) ?? {}, options.replica ?? {});
+        const process = new NodeProcess(node, chainId, variant.admission);
+        this.processes.push(process);
+        this.byId.set(id, process);
+      }
+      this.configs.set(chainId, { chainId, epoch: 1, members: ids, joining: undefined, readsAllowedAtMs: 0 });
+    }
+    this.manager =
+      chains === 1
+        ? undefined
+        : new SimManager(initial, this, {
+            chains: this.chainIds,
+            batchSlots: options.batchSlots ?? 2048,
+            pageRecords: options.pageRecords ?? 1,
+            requestTimeoutMs: options.clientTimeoutMs,
+            attemptsMax: 3,
+            refusalsMax: 30,
+            coordinatorFailureRate: options.dropRate,
+            rebalancingsMax: options.rebalancingsMax ?? 8,
+            faults: variant.migration ?? {},
+          });
+  }
+
+  /** The slot map as the coordinator holds it. */
+  private get map(): SlotTable {
+    return this.manager?.map ?? this.fixedMap;
+  }
+
+  /** The run, phase by phase; it yields when promise jobs must run before the next event. */
+  *run(): Generator<void> {
+    for (const process of this.processes) {
+      process.learnMap(this.map);
+      this.connectSession(process);
+      this.configure(process, this.configs.get(process.chainId)!);
+    }
+    this.scheduleFaults();
+    for (let i = 0; i < this.options.clients; i++) this.startClient(this.options.operationsPerClient);
+    this.mainClients = this.options.clients;
+    this.manager?.start();
+    const clientsDone = (): boolean => this.clients.every((c) => c.done >= c.total);
+    const busy = (): boolean => this.manager?.busy ?? false;
+    yield* this.runWhile(() => !clientsDone() || this.queue.now < this.faultsOverAtMs || busy(), limitMs);
+    // Progress: with every fault healed and no move left, a fresh client's operations all complete.
+    const probe = this.startClient(probeOperations);
+    yield* this.runWhile(() => !clientsDone(), limitMs * 2);
+    this.probeOutputs = this.history.filter((o) => o.client === probe.id).map((o) => o.output);
+    const settled = this.queue.now + settleMs;
+    yield* this.runWhile(() => this.queue.now < settled, settled);
+    this.finalReads();
+  }
+
+  result(): SimResult {
+    const user = this.history.filter((o) => o.client >= 0);
+    return {
+      seed: this.options.seed,
+      chains: this.chainIds.length,
+      history: this.history,
+      nodes: this.processes.map((p) => p.node),
+      processes: this.processes,
+      config: this.configs.get(this.chainIds[0]!)!,
+      configs: [...this.configs.values()],
+      map: this.map,
+      traceHash: (this.trace >>> 0).toString(16).padStart(8, '0'),
+      endedAtMs: this.queue.now,
+      unfinishedClients: this.clients.filter((c) => c.done < c.total).length,
+      probeOutputs: this.probeOutputs,
+      fatals: this.fatals,
+      unreadKeys: this.unreadKeys,
+      counts: {
+        operations: user.length,
+        unknown: user.filter((o) => o.output === undefined).length,
+        moves: this.manager?.counts ?? {
+          started: 0,
+          completed: 0,
+          interrupted: 0,
+          rebalancings: 0,
+          sends: 0,
+          refusals: {},
+        },
+        reconfigurations: this.reconfigurations,
+        refusals: { ...this.refusals },
+      },
+    };
+  }
+
+  /** Runs events (each followed by what it deferred) while `more` holds and time is before `untilMs`. */
+  private *runWhile(more: () => boolean, untilMs: number): Generator<void> {
+    while (more() && this.queue.step(untilMs)) {
+      this.drainDeferred();
+      this.record(`t${this.queue.now}`);
+      if (this.promisesSettled) {
+        this.promisesSettled = false;
+        yield;
+        this.drainDeferred();
+      }
+    }
+  }
+
+  private drainDeferred(): void {
+    for (let rounds = 0; this.deferred.length > 0; rounds++) {
+      assert(rounds < 10_000, 'deferred work ends');
+      const batch = this.deferred;
+      this.deferred = [];
+      for (const run of batch) run();
+    }
+  }
+
+  // ---- the world the nodes, clients and manager see ----------------------------------------------
+
+  now(): number {
+    return this.queue.now;
+  }
+
+  after(delayMs: number, run: () => void): void {
+    this.queue.after(delayMs, run);
+  }
+
+  defer(run: () => void): void {
+    this.deferred.push(run);
+  }
+
+  settled(): void {
+    this.promisesSettled = true;
+  }
+
+  nextTag(): number {
+    this.tags += 1;
+    return this.tags;
+  }
+
+  /** A notable event: part of the trace hash, and logged when asked. */
+  note(event: string): void {
+    this.record(event);
+    this.options.log?.(`${this.queue.now} ${event}`);
+  }
+
+  disk(node: SimNode, flush: () => void): void {
+    const done = Math.max(this.diskFreeAt.get(node.id) ?? 0, this.queue.now) + this.random.int(1, 5);
+    this.diskFreeAt.set(node.id, done);
+    const incarnation = node.incarnation;
+    this.queue.at(done, () => {
+      if (node.alive && node.incarnation === incarnation) flush();
+    });
+  }
+
+  send(from: string, to: string, frame: PeerFrame): void {
+    this.options.log?.(`${this.queue.now} ${from}->${to} ${describeFrame(frame)}`);
+    // Through the real wire codec: what arrives is a decoded copy, never the sender's objects.
+    const decoded = decodePeerFrame(encodePeerFrame(frame).subarray(4));
+    assert(decoded.ok, `a peer frame round-trips (${frame.kind})`);
+    this.transmit(from, to, { kind: 'frame', frame: decoded.frame });
+  }
+
+  reportCaughtUp(tail: SimNode, joiner: string): void {
+    const chainId = this.byId.get(tail.id)!.chainId;
+    this.queue.after(this.random.int(1, 30), () => {
+      if (this.configs.get(chainId)!.joining !== joiner) return;
+      this.caughtUp.add(joiner);
+      this.reconfigure(chainId);
+    });
+  }
+
+  log(node: SimNode, line: string): void {
+    this.options.log?.(`${this.queue.now} ${node.id} ${line}`);
+  }
+
+  fatal(node: SimNode, error: unknown): void {
+    this.fatals.push(`${node.id} stopped: ${error instanceof Error ? error.message : String(error)}`);
+    node.crash();
+  }
+
+  config(chainId: string): ChainConfig {
+    return this.configs.get(chainId)!;
+  }
+
+  planning(): boolean {
+    return this.clients.slice(0, this.mainClients).some((c) => c.done < c.total);
+  }
+
+  /**
+   * The coordinator's slot map changed: nodes' watches arrive late, and not at the same time
+   * everywhere. Clients watch nothing: as the ClusterClient, they ask nodes for the topology
+   * after a failed attempt and every clusterClientRefreshIntervalMsDefault (refreshMaps).
+   */
+  publish(map: SlotTable): void {
+    this.note(`map ${map.version}${map.map.migration === undefined ? '' : ` ${JSON.stringify(map.map.migration)}`}`);
+    const late = this.watchDelayMsMax;
+    for (const process of this.processes) {
+      if (this.watchLost(process.id, membershipRefreshIntervalMs, () => this.learnByReread(process))) continue;
+      this.queue.after(this.random.int(1, late), () => {
+        if (!process.node.alive || this.cutOff.has(process.id)) return;
+        if (process.learnMap(map)) this.note(`${process.id} learns map ${map.version}`);
+      });
+    }
+  }
+
+  /**
+   * True when `who` hears of no slot map change now: its watch was missed (now, with
+   * watchMissRate, or earlier), and it learns the map only at its next periodic re-read, within
+   * `rereadMs`, which `reread` is scheduled to be.
+   */
+  private watchLost(who: string, rereadMs: number, reread: () => void): boolean {
+    const until = this.watchLostUntil.get(who);
+    if (until !== undefined && until > this.queue.now) return true;
+    if (!this.random.chance(this.options.watchMissRate ?? 0)) return false;
+    const at = this.queue.now + this.random.int(1, rereadMs);
+    this.watchLostUntil.set(who, at);
+    this.queue.at(at, reread);
+    return true;
+  }
+
+  private learnByReread(process: NodeProcess): void {
+    if (!process.node.alive || this.cutOff.has(process.id)) return;
+    if (process.learnMap(this.map)) this.note(`${process.id} re-reads map ${this.map.version}`);
+  }
+
+  private record(event: string): void {
+    for (let i = 0; i < event.length; i++) {
+      this.trace ^= event.charCodeAt(i);
+      this.trace = Math.imul(this.trace, 0x01000193);
+    }
+  }
+
+  // ---- clients -------------------------------------------------------------------------------------
+
+  private startClient(total: number): SimClient {
+    const client = new SimClient(
+      this.clients.length,
+      total,
+      this.keys,
+      this.map,
+      new Map(this.configs),
+      this,
+      {
+        finished: (operation) => this.history.push(operation),
+        refresh: (c) => this.refresh(c),
+        refusals: this.refusals,
+      },
+      { ...simClientLimits, timeoutMs: this.options.clientTimeoutMs },
+    );
+    this.clients.push(client);
+    client.start();
+    if (this.manager !== undefined) this.refreshMaps(client);
+    return client;
+  }
+
+  /** A client's periodic topology refresh, as the ClusterClient's refresh timer. */
+  private refreshMaps(client: SimClient): void {
+    this.queue.after(clusterClientRefreshIntervalMsDefault, () => {
+      if (client.done >= client.total) return;
+      this.refresh(client);
+      this.refreshMaps(client);
+    });
+  }
+
+  /** A failed attempt: the client asks two nodes for their maps and keeps the newest (if newer than its own). */
+  private refresh(client: SimClient): void {
+    if (this.manager === undefined) return; // one chain: the map never changes
+    this.queue.after(this.random.int(1, 30), () => {
+      for (let i = 0; i < 2; i++) {
+        const process = this.random.pick(this.processes);
+        if (process.node.alive && process.slots !== undefined) client.learnMap(process.slots);
+      }
+    });
+  }
+
+  /** After everything settled, read every key at the tail of its owner: no acknowledged write may be missing. */
+  private finalReads(): void {
+    const at = this.queue.now + 1;
+    for (const key of this.keys) {
+      const config = this.configs.get(this.map.ownerOf(keySlot(Buffer.from(key))))!;
+      const tail = this.byId.get(config.members[config.members.length - 1]!)!.node;
+      if (!tail.alive || !tail.replica.canServeReads()) {
+        this.unreadKeys.push(key);
+        continue;
+      }
+      const output = applyToStore(tail.store, key, { f: 'get' });
+      this.history.push({ client: -1, key, input: { f: 'get' }, output, callAt: at, returnAt: at });
+    }
+  }
+
+  // ---- faults and the coordinator ------------------------------------------------------------------
+
+  private scheduleFaults(): void {
+    const perChain = new Map<string, number>();
+    const shuffled = [...this.processes].sort(() => this.random.next() - 0.5);
+    let crashes = 0;
+    this.faultsOverAtMs = 1500 + 2000 + this.options.sessionTimeoutMs;
+    for (const victim of shuffled) {
+      if (crashes >= this.options.crashes) break;
+      const count = perChain.get(victim.chainId) ?? 0;
+      if (count >= this.options.nodes - 1) continue;
+      perChain.set(victim.chainId, count + 1);
+      crashes += 1;
+      this.queue.at(this.random.int(50, 1500), () => this.crash(victim));
+    }
+    for (let p = 0; p < this.options.coordinatorPartitions; p++) {
+      const process = this.random.pick(this.processes);
+      const from = this.random.int(50, 1500);
+      const healAt = from + this.random.int(100, 1500);
+      this.faultsOverAtMs = Math.max(this.faultsOverAtMs, healAt + this.options.sessionTimeoutMs);
+      this.queue.at(from, () => this.cutFromCoordinator(process, healAt));
+    }
+    for (let p = 0; p < this.options.partitions + this.options.oneWayPartitions; p++) {
+      const a = this.random.pick(this.processes);
+      const others = this.processes.filter((n) => n.chainId === a.chainId && n.id !== a.id);
+      if (others.length === 0) continue;
+      const b = this.random.pick(others);
+      const link = p < this.options.partitions ? `${a.id}|${b.id}` : `${a.id}>${b.id}`;
+      const from = this.random.int(50, 1500);
+      this.queue.at(from, () => this.partitioned.add(link));
+      this.queue.at(from + this.random.int(50, 800), () => this.partitioned.delete(link));
+    }
+  }
+
+  private connectSession(process: NodeProcess): void {
+    process.node.sessionConnected = true;
+    process.node.replica.sessionChanged(true);
+  }
+
+  private configure(process: NodeProcess, config: ChainConfig): void {
+    process.placed = true;
+    process.node.replica.configure(config);
+  }
+
+  /**
+   * The node loses the coordinator: it notices after 2/3 of the session timeout and stops
+   * serving (§3.5); the coordinator expires the session after the whole timeout and the manager
+   * removes the node. It hears of no configuration or slot map until the partition heals.
+   */
+  private cutFromCoordinator(process: NodeProcess, healAt: number): void {
+    const { node, id } = process;
+    if (this.cutOff.has(id)) return;
+    this.note(`cut ${id}`);
+    this.cutOff.add(id);
+    const timeout = this.options.sessionTimeoutMs;
+    this.queue.after(Math.floor((timeout * 2) / 3), () => {
+      if (!this.cutOff.has(id) || !node.alive) return;
+      node.sessionConnected = false;
+      node.replica.sessionChanged(false);
+    });
+    this.queue.after(timeout, () => {
+      if (!this.cutOff.has(id)) return;
+      this.sessionExpired.add(id);
+      this.reconfigure(process.chainId);
+    });
+    this.queue.at(Math.max(healAt, this.queue.now + 1), () => {
+      this.cutOff.delete(id);
+      this.note(`heal ${id}`);
+      if (!node.alive) return;
+      // A new session re-reads everything (docs/design.md §12): the slot map and the configuration.
+      process.learnMap(this.map);
+      this.configure(process, this.configs.get(process.chainId)!);
+      // A new session; a node whose old session expired is no longer a member: it rejoins.
+      this.connectSession(process);
+      this.sessionExpired.delete(id);
+      this.reconfigure(process.chainId);
+    });
+  }
+
+  private crash(process: NodeProcess): void {
+    const node = process.node;
+    this.note(`crash ${node.id}`);
+    node.crash();
+    const incarnation = node.incarnation;
+    this.queue.after(this.options.sessionTimeoutMs, () => {
+      if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
+      this.sessionExpired.add(node.id);
+      this.reconfigure(process.chainId);
+    });
+    this.queue.after(this.random.int(100, 2000), () => this.restart(process));
+  }
+
+  /** The node comes back with its durable state and a new session; it rejoins (§3.8). */
+  private restart(process: NodeProcess): void {
+    const node = process.node;
+    this.note(`restart ${node.id}`);
+    node.restart();
+    process.restarted();
+    this.sessionExpired.delete(node.id);
+    const members = this.configs.get(process.chainId)!.members;
+    if (members.includes(node.id) && members.length > 1) this.staleMembers.add(node.id);
+    this.connectSession(process);
+    if (!this.cutOff.has(node.id)) {
+      process.learnMap(this.map);
+      this.configure(process, this.configs.get(process.chainId)!);
+    }
+    this.reconfigure(process.chainId);
+  }
+
+  /** The manager's decisions for one chain (coordination/manager.ts). */
+  private reconfigure(chainId: string): void {
+    for (;;) {
+      const current = this.configs.get(chainId)!;
+      for (const id of this.staleMembers) {
+        if (this.byId.get(id)!.chainId === chainId && !current.members.includes(id)) this.staleMembers.delete(id);
+      }
+      const own = this.processes.filter((p) => p.chainId === chainId);
+      const liveNodes = new Set(own.filter((p) => !this.sessionExpired.has(p.id)).map((p) => p.id));
+      const candidates = [...liveNodes].filter((id) => !current.members.includes(id) && !this.cutOff.has(id));
+      const decision = decide(current, {
+        liveNodes,
+        suspectedNodes: this.staleMembers,
+        caughtUp: this.caughtUp,
+        candidates,
+        nowMs: this.queue.now,
+        sessionTimeoutMs: this.options.sessionTimeoutMs,
+      });
+      if (decision.kind === 'none') return;
+      const config = decision.config;
+      this.configs.set(chainId, config);
+      this.reconfigurations += 1;
+      for (const id of config.members) this.caughtUp.delete(id);
+      this.note(`epoch ${chainId} ${config.epoch} ${config.members.join(',')}`);
+      // Watches arrive late, and not at the same time everywhere.
+      for (const process of own) {
+        this.queue.after(this.random.int(1, this.watchDelayMsMax), () => {
+          if (process.node.alive && !this.cutOff.has(process.id)) this.configure(process, config);
+        });
+      }
+      for (const client of this.clients) {
+        this.queue.after(this.random.int(1, 4 * this.watchDelayMsMax), () => client.learnConfig(config));
+      }
+    }
+  }
+
+  // ---- the network -----------------------------------------------------------------------------------
+
+  transmit(from: string, to: string, packet: SimPacket): void {
+    if (this.random.chance(this.options.dropRate)) return;
+    const copies = this.random.chance(this.options.duplicateRate) ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      this.queue.after(this.random.int(1, 20), () => this.arrive(from, to, packet));
+    }
+  }
+
+  private arrive(from: string, to: string, packet: SimPacket): void {
+    if (this.partitioned.has(`${from}|${to}`) || this.partitioned.has(`${to}|${from}`)) return;
+    if (this.partitioned.has(`${from}>${to}`)) return;
+    if (to === managerId) return this.manager?.receive(packet);
+    if (to.startsWith('client')) return this.clients[Number(to.slice('client'.length))]!.receive(packet);
+    const process = this.byId.get(to)!;
+    if (!process.node.alive) return;
+    switch (packet.kind) {
+      case 'frame':
+        if (packet.frame.kind !== 'peer') process.node.replica.frame(packet.frame);
+        return;
+      case 'request': {
+        const request = overTheWire(packet.request);
+        return process.execute(request, (result) => {
+          this.served(process, from, request, result);
+          this.transmit(to, from, { kind: 'reply', tag: packet.tag, result: replyOverTheWire(result) });
+        });
+      }
+      case 'reply':
+        assert(false, 'a node never receives a reply');
+    }
+  }
+
+  /** A request answered: logged when asked (it is what a replay most needs to show). */
+  private served(process: NodeProcess, from: string, request: Request, result: ResponseResult): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    const value = request.command.value as { key?: Uint8Array; first?: number; last?: number } | undefined;
+    const what = value?.key !== undefined ? Buffer.from(value.key).toString() : `${value?.first}..${value?.last}`;
+    const outcome = result.case === 'error' ? `${result.value.code} ${result.value.message}` : 'ok';
+    log(
+      `${this.queue.now} ${process.id} (map ${process.slots?.version ?? '-'}) ${request.command.case} ${what} from ${from}: ${outcome}`,
+    );
+  }
+}
+
+/** A request as the node decodes it from its connection. */
+function overTheWire(request: Request): Request {
+  const writer = { clientId: request.clientId, clientSequence: request.clientSequence };
+  const decoded = decodeRequest(encodeWriterRequestFrame(0, request.command, writer).subarray(4));
+  assert(decoded.ok, 'a request round-trips');
+  return decoded.message;
+}
+
+/** A result as the client decodes it. */
+function replyOverTheWire(result: ResponseResult): ResponseResult {
+  const decoded = decodeResponse(encodeResponse(0, result));
+  assert(decoded.ok, 'a reply round-trips');
+  return decoded.message.result;
+}
+
+/** One line for a frame between nodes, for a replay's log. */
+function describeFrame(frame: PeerFrame): string {
+  switch (frame.kind) {
+    case 'entries': {
+      const first = frame.entries[0]?.sequence;
+      const last = frame.entries[frame.entries.length - 1]?.sequence;
+      return `entries e${frame.epoch} ${first === undefined ? '[]' : `[${first}..${last}]`}`;
+    }
+    case 'ack':
+      return `ack e${frame.epoch} @${frame.sequence}`;
+    case 'snapshot-begin':
+      return `snapshot-begin e${frame.epoch} #${frame.stream} @${frame.sequence}/${frame.lastEpoch}`;
+    case 'snapshot-records':
+      return `snapshot-records e${frame.epoch} #${frame.stream} part ${frame.part} (${frame.records.length})`;
+    case 'snapshot-end':
+      return `snapshot-end e${frame.epoch} #${frame.stream} parts ${frame.parts}`;
+    default:
+      return JSON.stringify(frame, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  }
+}
