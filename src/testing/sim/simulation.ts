@@ -11,7 +11,8 @@
 //   manager (two chains or more): the real MigrationRunner moving slots (sim-manager.ts)
 //
 // Faults, the same for every number of chains: lost, duplicated, delayed and reordered messages;
-// crashes and restarts (a restarted node rejoins through the join protocol, §3.8); symmetric
+// crashes (the disk keeps what was durable, and perhaps some whole turns written after it) and
+// restarts (a restarted node rejoins through the join protocol, §3.8); symmetric
 // and one-way partitions between members of a chain; nodes cut off from the coordinator (their
 // session disconnects, then expires, and the manager removes them); late watches; lost
 // coordinator calls of the manager. Every run's history is checked for linearizability over
@@ -144,6 +145,8 @@ const clockOriginMs = 1_700_000_000_000;
 /** After the probe, the run goes on this long so the members converge (the repair runs every second). */
 const settleMs = 3_000;
 const limitMs = 600_000;
+/** After settling, how long the run waits at most for every chain's tail to serve reads. */
+const tailsServeMsMax = 10_000;
 
 /** Runs one chain synchronously (it never waits on a promise). */
 export function simulate(options: SimOptions, variant: SimVariant = {}): SimResult {
@@ -294,6 +297,9 @@ class Simulation implements SimWorld, SimNetwork {
     this.probeOutputs = this.history.filter((o) => o.client === probe.id).map((o) => o.output);
     const settled = this.queue.now + settleMs;
     yield* this.runWhile(() => this.queue.now < settled, settled);
+    // A reconfiguration late in the settling (a rejoin) may still be repairing a lost message: give
+    // every owner's tail a while more to serve reads (the repair runs every second).
+    yield* this.runWhile(() => !this.tailsServe(), this.queue.now + tailsServeMsMax);
     this.finalReads();
   }
 
@@ -341,6 +347,8 @@ class Simulation implements SimWorld, SimNetwork {
         yield;
         this.drainDeferred();
       }
+      // The end of a node's event turn: what it wrote in it is one LMDB transaction.
+      for (const process of this.processes) if (process.node.alive) process.node.store.endTurn();
     }
   }
 
@@ -512,6 +520,14 @@ class Simulation implements SimWorld, SimNetwork {
     });
   }
 
+  /** True when every chain's tail can serve reads. */
+  private tailsServe(): boolean {
+    return [...this.configs.values()].every((config) => {
+      const tail = this.byId.get(config.members[config.members.length - 1]!)!.node;
+      return tail.alive && tail.replica.canServeReads();
+    });
+  }
+
   /** After everything settled, read every key at the tail of its owner: no acknowledged write may be missing. */
   private finalReads(): void {
     const at = this.queue.now + 1;
@@ -608,8 +624,10 @@ class Simulation implements SimWorld, SimNetwork {
 
   private crash(process: NodeProcess): void {
     const node = process.node;
-    this.note(`crash ${node.id}`);
-    node.crash();
+    // The disk may have written back some of the unsynced turns before the power went (each whole).
+    const surviving = this.random.int(0, node.store.unsyncedTurns);
+    this.note(`crash ${node.id} (${surviving} of ${node.store.unsyncedTurns} unsynced turns survive)`);
+    node.crash(surviving);
     const incarnation = node.incarnation;
     this.queue.after(this.options.sessionTimeoutMs, () => {
       if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
