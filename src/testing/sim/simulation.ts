@@ -14,8 +14,9 @@
 // crashes (the disk keeps what was durable, and perhaps some whole turns written after it) and
 // restarts (a restarted node rejoins through the join protocol, §3.8); symmetric
 // and one-way partitions between members of a chain; nodes cut off from the coordinator (their
-// session disconnects, then expires, and the manager removes them); late watches; lost
-// coordinator calls of the manager. Every run's history is checked for linearizability over
+// session disconnects, then expires, and the manager removes them); late configuration and
+// slot map watches, and missed slot map watches (the node catches up at its periodic re-read);
+// lost coordinator calls of the manager. Every run's history is checked for linearizability over
 // every key, with a final read of each key at its owner (checks.ts).
 //
 // The runner is async code (promises): after an event that settled one of its promises, the
@@ -29,19 +30,9 @@ import type { Clock } from '../../core/clock.js';
 import { clusterClientRefreshIntervalMsDefault, membershipRefreshIntervalMs } from '../../core/limits.js';
 import { Prng } from '../../core/prng.js';
 import { decide } from '../../coordination/manager.js';
-import type { MigrationFaults } from '../../coordination/migration-runner.js';
-import {
-  decodeRequest,
-  decodeResponse,
-  encodeResponse,
-  encodeWriterRequestFrame,
-  type Request,
-  type ResponseResult,
-} from '../../protocol/native/codec.js';
+import type { Request, ResponseResult } from '../../protocol/native/codec.js';
 import type { ChainConfig } from '../../replication/chain-config.js';
-import type { AdmissionFaults } from '../../server/admission.js';
-import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../server/chain-wire.js';
-import type { ReplicaFaults } from '../../server/replica/replica.js';
+import type { PeerFrame } from '../../server/chain-wire.js';
 import { evenSlotMap, SlotTable } from '../../sharding/slot-map.js';
 import { keySlot } from '../../sharding/slots.js';
 import { applyToStore } from '../linearizability/generate.js';
@@ -49,96 +40,27 @@ import type { Operation, Output } from '../linearizability/history.js';
 import { EventQueue } from './event-queue.js';
 import { NodeProcess } from './node-process.js';
 import { SimClient, simClientLimits } from './sim-client.js';
-import { managerId, SimManager, type ManagerCounts } from './sim-manager.js';
-import { noRefusals, type RefusalCounts, type SimNetwork, type SimPacket } from './sim-network.js';
-import { SimNode, type SimReplicaTuning, type SimWorld } from './sim-node.js';
+import { managerId, SimManager } from './sim-manager.js';
+import {
+  describeFrame,
+  frameOverTheWire,
+  noRefusals,
+  replyOverTheWire,
+  requestOverTheWire,
+  type SimNetwork,
+  type SimPacket,
+} from './sim-network.js';
+import { SimNode, type SimWorld } from './sim-node.js';
+import { probeOperations, simKeys, type SimOptions, type SimResult, type SimVariant } from './sim-options.js';
 
-export interface SimOptions {
-  seed: number;
-  /** Chains (default 1); with two or more, the manager moves slots between them while clients run. */
-  chains?: number;
-  /** Nodes per chain. */
-  nodes: number;
-  clients: number;
-  operationsPerClient: number;
-  /** Keys the clients use (with several chains, spread so that slots holding keys move). */
-  keys: number;
-  /** Network faults, as probabilities per message. */
-  dropRate: number;
-  duplicateRate: number;
-  /** Node crashes (at most nodes - 1 per chain); each crashed node restarts later and rejoins. */
-  crashes: number;
-  /** Symmetric partitions between two members of a chain, each healed later. */
-  partitions: number;
-  /** Partitions between one node and the coordinator (its session disconnects, then expires). */
-  coordinatorPartitions: number;
-  /** One-way partitions: messages from one node to another are lost, the other way they pass. */
-  oneWayPartitions: number;
-  sessionTimeoutMs: number;
-  clientTimeoutMs: number;
-  /** A node learns a new configuration or slot map within this many ms; a client within 4 times it. */
-  watchDelayMsMax?: number;
-  /**
-   * The probability that a node's slot map watch is missed: it hears of no change until its next
-   * periodic re-read (within membershipRefreshIntervalMs), which gives it the map of that moment.
-   */
-  watchMissRate?: number;
-  /** Layout changes the manager makes at most, each moving the last chain's slots away or back. */
-  rebalancingsMax?: number;
-  /** Slots per move (the runner's batch). */
-  batchSlots?: number;
-  /** Records (or client-table entries) per export, import and drop page. */
-  pageRecords?: number;
-  /** Replica limits lowered for the run (default: the node's). */
-  replica?: SimReplicaTuning;
-  /** Receives a line for each notable event (faults, configurations, maps, requests served, chain traffic), for replaying a seed. */
-  log?: (line: string) => void;
-}
-
-/** Deliberately broken variants: of the replica (made fresh for each node), the admission checks, the runner. */
-export interface SimVariant {
-  faults?: (nodeId: string) => ReplicaFaults;
-  admission?: AdmissionFaults;
-  migration?: MigrationFaults;
-}
-
-export interface SimCounts {
-  operations: number;
-  /** Operations whose outcome is unknown (given up on). */
-  unknown: number;
-  moves: ManagerCounts;
-  /** Configuration changes over every chain. */
-  reconfigurations: number;
-  /** Refusals clients met, by reason. */
-  refusals: RefusalCounts;
-}
-
-export interface SimResult {
-  readonly seed: number;
-  readonly chains: number;
-  readonly history: Operation[];
-  readonly nodes: SimNode[];
-  /** Every node with its process's view (slot map, chain). */
-  readonly processes: NodeProcess[];
-  /** The first chain's configuration (the only one with one chain). */
-  readonly config: ChainConfig;
-  readonly configs: ChainConfig[];
-  /** The slot map as the coordinator holds it at the end. */
-  readonly map: SlotTable;
-  readonly traceHash: string;
-  readonly endedAtMs: number;
-  readonly unfinishedClients: number;
-  /** Outputs of the operations of the client started after every fault had healed. */
-  readonly probeOutputs: (Output | undefined)[];
-  /** Nodes that stopped on a broken invariant or a disk failure (a node must never). */
-  readonly fatals: string[];
-  /** Keys whose final read could not be made (their owner's tail cannot serve reads). */
-  readonly unreadKeys: string[];
-  readonly counts: SimCounts;
-}
-
-/** Operations of the client that checks progress once every fault has healed. */
-export const probeOperations = 4;
+export {
+  probeOperations,
+  simKeys,
+  type SimCounts,
+  type SimOptions,
+  type SimResult,
+  type SimVariant,
+} from './sim-options.js';
 
 /** Virtual time as a wall clock: the replica stamps writes and keys expire by it. */
 const clockOriginMs = 1_700_000_000_000;
@@ -163,32 +85,6 @@ export async function simulateAsync(options: SimOptions, variant: SimVariant = {
   const steps = simulation.run();
   while (steps.next().done !== true) await new Promise<void>((resolve) => setImmediate(resolve));
   return simulation.result();
-}
-
-/** The keys clients use: k0, k1, ... with one chain; else one on each chain that stays, the rest spread over the last chain's slots (the ones that move). */
-export function simKeys(count: number, chains: number): string[] {
-  if (chains === 1) return Array.from({ length: count }, (_, i) => `k${i}`);
-  const ranges = evenSlotMap(
-    Array.from({ length: chains }, (_, i) => `c${i}`),
-    1,
-  ).ranges;
-  const staying = Math.min(chains - 1, count - 1);
-  const windows: [number, number][] = [];
-  for (let c = 0; c < staying; c++) {
-    const [first, last] = ranges[c]!;
-    windows.push([first, last]);
-  }
-  const [first, last] = ranges[chains - 1]!;
-  const moving = count - staying;
-  const width = (last - first + 1) / moving;
-  for (let j = 0; j < moving; j++) windows.push([Math.ceil(first + j * width), Math.ceil(first + (j + 1) * width) - 1]);
-  return windows.map(([lo, hi], i) => {
-    for (let n = 0; ; n++) {
-      const key = n === 0 ? `k${i}` : `k${i}.${n}`;
-      const slot = keySlot(Buffer.from(key));
-      if (slot >= lo && slot <= hi) return key;
-    }
-  });
 }
 
 class Simulation implements SimWorld, SimNetwork {
@@ -401,10 +297,7 @@ class Simulation implements SimWorld, SimNetwork {
 
   send(from: string, to: string, frame: PeerFrame): void {
     this.options.log?.(`${this.queue.now} ${from}->${to} ${describeFrame(frame)}`);
-    // Through the real wire codec: what arrives is a decoded copy, never the sender's objects.
-    const decoded = decodePeerFrame(encodePeerFrame(frame).subarray(4));
-    assert(decoded.ok, `a peer frame round-trips (${frame.kind})`);
-    this.transmit(from, to, { kind: 'frame', frame: decoded.frame });
+    this.transmit(from, to, { kind: 'frame', frame: frameOverTheWire(frame) });
   }
 
   reportCaughtUp(tail: SimNode, joiner: string): void {
@@ -712,7 +605,7 @@ class Simulation implements SimWorld, SimNetwork {
         if (packet.frame.kind !== 'peer') process.node.replica.frame(packet.frame);
         return;
       case 'request': {
-        const request = overTheWire(packet.request);
+        const request = requestOverTheWire(packet.request);
         return process.execute(request, (result) => {
           this.served(process, from, request, result);
           this.transmit(to, from, { kind: 'reply', tag: packet.tag, result: replyOverTheWire(result) });
@@ -733,41 +626,5 @@ class Simulation implements SimWorld, SimNetwork {
     log(
       `${this.queue.now} ${process.id} (map ${process.slots?.version ?? '-'}) ${request.command.case} ${what} from ${from}: ${outcome}`,
     );
-  }
-}
-
-/** A request as the node decodes it from its connection. */
-function overTheWire(request: Request): Request {
-  const writer = { clientId: request.clientId, clientSequence: request.clientSequence };
-  const decoded = decodeRequest(encodeWriterRequestFrame(0, request.command, writer).subarray(4));
-  assert(decoded.ok, 'a request round-trips');
-  return decoded.message;
-}
-
-/** A result as the client decodes it. */
-function replyOverTheWire(result: ResponseResult): ResponseResult {
-  const decoded = decodeResponse(encodeResponse(0, result));
-  assert(decoded.ok, 'a reply round-trips');
-  return decoded.message.result;
-}
-
-/** One line for a frame between nodes, for a replay's log. */
-function describeFrame(frame: PeerFrame): string {
-  switch (frame.kind) {
-    case 'entries': {
-      const first = frame.entries[0]?.sequence;
-      const last = frame.entries[frame.entries.length - 1]?.sequence;
-      return `entries e${frame.epoch} ${first === undefined ? '[]' : `[${first}..${last}]`}`;
-    }
-    case 'ack':
-      return `ack e${frame.epoch} @${frame.sequence}`;
-    case 'snapshot-begin':
-      return `snapshot-begin e${frame.epoch} #${frame.stream} @${frame.sequence}/${frame.lastEpoch}`;
-    case 'snapshot-records':
-      return `snapshot-records e${frame.epoch} #${frame.stream} part ${frame.part} (${frame.records.length})`;
-    case 'snapshot-end':
-      return `snapshot-end e${frame.epoch} #${frame.stream} parts ${frame.parts}`;
-    default:
-      return JSON.stringify(frame, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
   }
 }
