@@ -9,6 +9,11 @@ import { checkRun } from '../../src/testing/sim/checks.js';
 import { defaultSimOptions, simulate, type SimOptions, type SimVariant } from '../../src/testing/sim/cluster.js';
 
 const sweepSeeds = 300;
+/** Runs that force the replica's rare paths, and how many of them a test sweeps. */
+const rarePaths: Partial<SimOptions> = { replica: { logEntriesKept: 1 }, installCrashRate: 0.2 };
+/** Every joiner that receives a snapshot crashes in the middle of it, once. */
+const installCrashes: Partial<SimOptions> = { installCrashRate: 1 };
+const rarePathSeeds = 150;
 
 /** The first seed (up to `limit`) whose run fails the checks, with its failures. */
 function firstFailure(
@@ -124,7 +129,34 @@ describe('simulator: broken variants are caught', () => {
     assert.match(found.failures.join('\n'), /prefix property|differ|not linearizable/, `seed ${found.seed}`);
   });
 
-  // Broken variants in the replica shell itself (src/server/replica/), not in the core.
+  // Broken variants in the replica shell itself (src/server/replica/), not in the core. Their
+  // rare paths are forced: a log trimmed behind one entry (so joiners get snapshots), and joiners
+  // crashing in the middle of an install (installCrashRate). The honest replica passes the same runs.
+
+  it('the real replica passes the runs that force its rare paths', () => {
+    for (const options of [rarePaths, installCrashes]) {
+      for (let seed = 1; seed <= rarePathSeeds; seed++) {
+        const failures = checkRun(simulate({ ...defaultSimOptions, ...options, seed }));
+        assert.deepEqual(failures, [], `seed ${seed} with ${JSON.stringify(options)}`);
+      }
+    }
+  });
+
+  it('a log trimmed past what the successor or the joiner acknowledged', () => {
+    const found = firstFailure(() => ({ faults: () => ({ ignorePeers: true }) }), rarePathSeeds, rarePaths);
+    assert.ok(found !== undefined, 'no seed exposed the early trim');
+    assert.match(found.failures.join('\n'), /never rejoined|differ|not linearizable|no progress/, `seed ${found.seed}`);
+  });
+
+  it('a joiner that keeps a partial snapshot after a restart', () => {
+    const found = firstFailure(() => ({ faults: () => ({ keepPartialInstall: true }) }), rarePathSeeds, installCrashes);
+    assert.ok(found !== undefined, 'no seed exposed the partial snapshot');
+    assert.match(
+      found.failures.join('\n'),
+      /never rejoined|differ|not linearizable|no progress|prefix/,
+      `seed ${found.seed}`,
+    );
+  });
 
   it('a snapshot sender that skips a chunk', () => {
     const found = firstFailure(() => ({ faults: () => ({ skipPart: 1 }) }), 300, {

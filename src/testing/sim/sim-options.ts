@@ -50,6 +50,11 @@ export interface SimOptions {
   pageRecords?: number;
   /** Replica limits lowered for the run (default: the node's). */
   replica?: SimReplicaTuning;
+  /**
+   * Forces a rare path ("buggify"): the probability that a node crashes right after it applied a
+   * part of a snapshot it is receiving (at most once per node and run).
+   */
+  installCrashRate?: number;
   /** Receives a line for each notable event (faults, configurations, maps, requests served, chain traffic), for replaying a seed. */
   log?: (line: string) => void;
 }
@@ -93,6 +98,8 @@ export interface SimResult {
   readonly fatals: string[];
   /** Keys whose final read could not be made (their owner's tail cannot serve reads). */
   readonly unreadKeys: string[];
+  /** Set when, long after the faults, a live node was still not a member of its chain: who, and where it stood. */
+  readonly unhealed: string | undefined;
   readonly counts: SimCounts;
 }
 

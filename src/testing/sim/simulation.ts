@@ -69,6 +69,8 @@ const settleMs = 3_000;
 const limitMs = 600_000;
 /** After settling, how long the run waits at most for every chain's tail to serve reads. */
 const tailsServeMsMax = 10_000;
+/** After the final reads, every live node must be a member of its chain again within this. */
+const rejoinMsMax = 30_000;
 
 /** Runs one chain synchronously (it never waits on a promise). */
 export function simulate(options: SimOptions, variant: SimVariant = {}): SimResult {
@@ -107,6 +109,10 @@ class Simulation implements SimWorld, SimNetwork {
   private readonly fatals: string[] = [];
   /** Every scheduled fault has happened and healed by then. */
   private faultsOverAtMs = 0;
+  /** Nodes crashed by installCrashRate (once each). */
+  private readonly installCrashed = new Set<string>();
+  /** Set when a live node was still out of its chain long after the faults (SimResult.unhealed). */
+  private unhealed: string | undefined;
   private readonly sessionExpired = new Set<string>();
   private readonly partitioned = new Set<string>();
   /** Joiners their tail reported caught up (the coordinator's view). */
@@ -197,6 +203,10 @@ class Simulation implements SimWorld, SimNetwork {
     // every owner's tail a while more to serve reads (the repair runs every second).
     yield* this.runWhile(() => !this.tailsServe(), this.queue.now + tailsServeMsMax);
     this.finalReads();
+    // Every live node must be back in its chain: a joiner stuck for ever is a failure too.
+    yield* this.runWhile(() => this.outOfChain().length > 0, this.queue.now + rejoinMsMax);
+    const out = this.outOfChain();
+    if (out.length > 0) this.unhealed = out.map((p) => this.describe(p)).join('; ');
   }
 
   result(): SimResult {
@@ -216,6 +226,7 @@ class Simulation implements SimWorld, SimNetwork {
       probeOutputs: this.probeOutputs,
       fatals: this.fatals,
       unreadKeys: this.unreadKeys,
+      unhealed: this.unhealed,
       counts: {
         operations: user.length,
         unknown: user.filter((o) => o.output === undefined).length,
@@ -413,6 +424,20 @@ class Simulation implements SimWorld, SimNetwork {
     });
   }
 
+  /** Live nodes that are not members of their chain. */
+  private outOfChain(): NodeProcess[] {
+    return this.processes.filter((p) => p.node.alive && !this.configs.get(p.chainId)!.members.includes(p.node.id));
+  }
+
+  private describe(process: NodeProcess): string {
+    const config = this.configs.get(process.chainId)!;
+    const status = process.node.replica.status();
+    return (
+      `${process.node.id} ${status.role} e${status.epoch} last ${status.last} committed ${status.committed}, ` +
+      `chain ${config.chainId} e${config.epoch} [${config.members.join(',')}] joining ${config.joining ?? '-'}`
+    );
+  }
+
   /** True when every chain's tail can serve reads. */
   private tailsServe(): boolean {
     return [...this.configs.values()].every((config) => {
@@ -515,6 +540,16 @@ class Simulation implements SimWorld, SimNetwork {
     });
   }
 
+  /** installCrashRate: a crash in the middle of a snapshot install, once the part's turn is over. */
+  private maybeCrashInstalling(process: NodeProcess): void {
+    const rate = this.options.installCrashRate ?? 0;
+    if (rate === 0 || this.installCrashed.has(process.node.id) || !this.random.chance(rate)) return;
+    this.installCrashed.add(process.node.id);
+    this.queue.after(0, () => {
+      if (process.node.alive) this.crash(process);
+    });
+  }
+
   private crash(process: NodeProcess): void {
     const node = process.node;
     // The disk may have written back some of the unsynced turns before the power went (each whole).
@@ -603,6 +638,7 @@ class Simulation implements SimWorld, SimNetwork {
     switch (packet.kind) {
       case 'frame':
         if (packet.frame.kind !== 'peer') process.node.replica.frame(packet.frame);
+        if (packet.frame.kind === 'snapshot-records') this.maybeCrashInstalling(process);
         return;
       case 'request': {
         const request = requestOverTheWire(packet.request);
