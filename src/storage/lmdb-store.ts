@@ -454,16 +454,6 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     );
   }
 
-  /** The revision counter, for a snapshot (every replica must agree on versions). */
-  get currentRevision(): number {
-    return this.revision;
-  }
-
-  /** Installs a record from a snapshot as it is, version and expiry included. */
-  restoreRecord(key: Uint8Array, record: StoredValue): void {
-    this.writeRecord(key, record, this.readRecord(key));
-  }
-
   /** Sets the revision counter from a snapshot. */
   restoreRevision(revision: number): void {
     assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a non-negative integer');

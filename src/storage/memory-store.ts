@@ -258,14 +258,6 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     this.logWrite((log) => log.clients.delete(clientId));
   }
 
-  get currentRevision(): number {
-    return this.revision;
-  }
-
-  restoreRecord(key: Uint8Array, record: StoredValue): void {
-    this.writeRecord(key, record, this.readRecord(key));
-  }
-
   restoreRevision(revision: number): void {
     assert(Number.isSafeInteger(revision) && revision >= 0, 'a revision is a non-negative integer');
     this.undo.push({ step: { kind: 'revision', revision: this.revision }, turn: this.turn });

@@ -136,6 +136,16 @@ export abstract class BaseStore implements Store {
   abstract isSynced(): boolean;
   abstract close(): Promise<void>;
 
+  /** The revision counter, for a snapshot (every replica must agree on versions). */
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  /** Installs a record as it is (from a snapshot or a slot import), version and expiry included. */
+  restoreRecord(key: Uint8Array, record: StoredValue): void {
+    this.writeRecord(key, record, this.readRecord(key));
+  }
+
   protected nextVersion(): number {
     this.revision += 1;
     return this.revision;

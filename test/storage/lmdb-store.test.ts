@@ -9,7 +9,12 @@ import { bytes, tempDir, text } from '../helpers/tmp.js';
 import { storeContract } from './contract.js';
 import { logStoreContract } from './log-store-contract.js';
 
-storeContract('lmdb', () => {
+/** An LMDB store in a fresh temporary directory, reopened on the same directory. */
+function lmdbHarness(): {
+  open: (clock: ManualClock) => LmdbStore;
+  reopen: (store: { close(): Promise<void> }, clock: ManualClock) => Promise<LmdbStore>;
+  cleanup: () => void;
+} {
   const dir = tempDir();
   const open = (clock: ManualClock) => new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' });
   return {
@@ -20,7 +25,9 @@ storeContract('lmdb', () => {
     },
     cleanup: dir.remove,
   };
-});
+}
+
+storeContract('lmdb', lmdbHarness);
 
 describe('lmdb store', () => {
   it('refuses a data directory that another store holds, with a clear error', async () => {
@@ -146,15 +153,4 @@ describe('data directory lock', () => {
   });
 });
 
-logStoreContract('lmdb', () => {
-  const dir = tempDir();
-  const open = (clock: ManualClock) => new LmdbStore({ dataDir: dir.path, clock, durability: 'fsync' });
-  return {
-    open,
-    reopen: async (store, clock) => {
-      await store.close();
-      return open(clock);
-    },
-    cleanup: dir.remove,
-  };
-});
+logStoreContract('lmdb', lmdbHarness);
