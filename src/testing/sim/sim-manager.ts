@@ -91,15 +91,13 @@ export interface ManagerCounts {
 /** How often the manager evaluates (and pokes the runner), in virtual ms. */
 const evaluateEveryMs = 150;
 
+/** A manager that did nothing (a run of one chain has none). */
+export function noManagerCounts(): ManagerCounts {
+  return { started: 0, completed: 0, interrupted: 0, rebalancings: 0, sends: 0, refusals: {} };
+}
+
 export class SimManager {
-  readonly counts: ManagerCounts = {
-    started: 0,
-    completed: 0,
-    interrupted: 0,
-    rebalancings: 0,
-    sends: 0,
-    refusals: {},
-  };
+  readonly counts: ManagerCounts = noManagerCounts();
   private readonly tree = new ZnodeTree();
   private readonly runner: MigrationRunner;
   private readonly transport: SimTransport;

@@ -40,7 +40,7 @@ import type { Operation, Output } from '../linearizability/history.js';
 import { EventQueue } from './event-queue.js';
 import { NodeProcess } from './node-process.js';
 import { SimClient, simClientLimits } from './sim-client.js';
-import { managerId, SimManager } from './sim-manager.js';
+import { managerId, noManagerCounts, SimManager } from './sim-manager.js';
 import {
   describeFrame,
   frameOverTheWire,
@@ -230,14 +230,7 @@ class Simulation implements SimWorld, SimNetwork {
       counts: {
         operations: user.length,
         unknown: user.filter((o) => o.output === undefined).length,
-        moves: this.manager?.counts ?? {
-          started: 0,
-          completed: 0,
-          interrupted: 0,
-          rebalancings: 0,
-          sends: 0,
-          refusals: {},
-        },
+        moves: this.manager?.counts ?? noManagerCounts(),
         reconfigurations: this.reconfigurations,
         refusals: { ...this.refusals },
       },
