@@ -15,6 +15,7 @@ import { decideCatchUp, type CatchUpLog } from '../../replication/catch-up.js';
 import type { Effect } from '../../replication/effects.js';
 import type { LogEntry } from '../../replication/log-entry.js';
 import type { ChainMessage } from '../../replication/messages.js';
+import type { LogPosition } from '../../storage/log-store.js';
 import type { ReplicatedOp } from '../chain-wire.js';
 import { entryOf, type Applier } from './applier.js';
 import type { ReplicaShell } from './shell.js';
@@ -207,14 +208,21 @@ export class EffectExecutor {
 /** The catch-up rule's view of the replica's durable log. */
 function storeCatchUpLog(shell: ReplicaShell): CatchUpLog {
   const store = shell.store;
+  // The installed position is read (and checked) once per decision, when first needed.
+  let read = false;
+  let installed: LogPosition | undefined;
+  const installedPosition = (): LogPosition | undefined => {
+    if (!read) [read, installed] = [true, store.readMeta().installed];
+    return installed;
+  };
   return {
     firstHeld: () => store.logBounds()?.first,
-    installedAt: () => store.readMeta().installed?.lastSequence,
+    installedAt: () => installedPosition()?.lastSequence,
     epochAt: (sequence) => {
       const record = store.entry(sequence);
       if (record !== undefined) return record.epoch;
-      const installed = store.readMeta().installed;
-      return installed?.lastSequence === sequence ? installed.lastEpoch : undefined;
+      const position = installedPosition();
+      return position?.lastSequence === sequence ? position.lastEpoch : undefined;
     },
   };
 }
