@@ -431,3 +431,24 @@ assert(snapshotBacklogBytesMax <= peerQueueBytesMax, 'a snapshot never fills a p
 assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a batch');
 assert(clientIdBytesMax + 'client:'.length <= lmdbKeyBytesMax, 'a client record key fits LMDB');
 assert(2 * clusterClientIdBytes <= clientIdBytesMax, "a cluster client's id (in hex) is one the replica takes");
+
+// ---- the segment log (src/storage/segment-log.ts): each replica's append-only, checksummed log
+/** A segment file is sealed, and the next commit starts a new one, once it holds this many bytes (a default). */
+export const logSegmentBytesMaxDefault = 64 * MiB;
+/**
+ * A segment grows on disk in steps of this many zero bytes, written ahead of the data (a default):
+ * only the commit that writes a step changes the file's size, so the others' fdatasync flushes data only.
+ */
+export const logPreallocateBytesDefault = 4 * MiB;
+/** Largest payload of one log record: an entry whose request and result each carry a value at the ceiling. */
+export const logRecordPayloadBytesMax = 256 * MiB;
+/** A range read takes records from disk in runs of about this many bytes (a larger record is read alone). */
+export const logReadRunBytes = 1 * MiB;
+
+assert(logPreallocateBytesDefault <= logSegmentBytesMaxDefault, 'a segment holds at least one preallocation step');
+assert(
+  2 * replyFrameBytesMax + clientIdBytesMax + expiryReclaimBatchMax * (4 + keyBytesMax) + 64 <=
+    logRecordPayloadBytesMax,
+  'a log entry with the largest request, the largest result and a full reclamation fits one record',
+);
+assert(logRecordPayloadBytesMax + 13 < 2 ** 32, "a record's length fits its u32 length word");
