@@ -2,26 +2,39 @@
 // outputs are effects (effects.ts) in the order they must be carried out. No I/O, no clock, no
 // randomness: time arrives with `tick`, everything else as messages and shell reports.
 //
-//   client write ──▶ head: sequence it, persist ──(persisted)──▶ send entries to successor
-//   entries ──▶ middle/tail: append, persist ──(persisted)──▶ middle: send on; tail: commit, ack up
-//   ack(s) ──▶ every node: committed = s, drop pending <= s, head replies, pass the ack up
+//   client write ──▶ head: sequence it, persist, and send it down at once (with the durable mark)
+//   entries ──▶ middle/tail: append, persist, and (middle) send on at once
+//   persisted ──▶ the node's durable mark may rise: min(own durable end, predecessor's mark);
+//     a middle sends it down (a mark-only frame when no entry is going), the tail commits up to it
+//   commit(s) ──▶ apply everything <= s to the readable state, reply, ack s up; an ack makes
+//     every node above commit the same way
+//
+// Commit means durable on every member (§3.3): the tail commits s only once s is durable on
+// itself and its predecessor's mark covers s, so an acknowledged write survives the loss of every
+// member but one, although no node waits for its own fsync before forwarding. Only committed
+// entries are applied (§3.5): nothing a read sees can be lost by a crash. Because a node may have
+// forwarded entries it never made durable, a restarted node never resumes as a member of a chain
+// of several, and only its durable log counts when it asks to join.
 //
 // Reconfiguration (§3.7): a node with a new successor re-sends every pending entry (the
 // successor drops what it has); a node with a new predecessor says `hello` with the end of its
 // log, and the predecessor re-sends from there. Whichever of the two learns the new epoch last
 // triggers the transfer that succeeds, so neither order of learning loses entries. A node that
-// becomes tail commits everything it has persisted and acknowledges it at once.
+// becomes tail commits what is durable on itself and covered by its predecessor's mark (all it
+// has made durable, when it has no predecessor) and acknowledges it at once. Marks stay valid
+// across reconfigurations: they say what is durable on nodes that are still above (nodes are only
+// ever removed, or appended at the tail).
 //
 // Joining (§3.8): the configuration names a joiner; it sends the tail `join` with the end of its
 // durable log; the tail's shell brings it up to date (`catch-up`: the missing entries when the
 // joiner's log is a prefix of the tail's, else a snapshot that replaces the joiner's state and
-// discards its divergent suffix), then the tail forwards each new entry to it; when the joiner
-// acknowledges everything the tail has, the tail reports it caught up and the manager appends it
-// as the new tail. From that report on, the tail commits only what the joiner has acknowledged
-// (and serves no reads while it holds more): the manager may append the joiner at any moment, and
-// if the old tail then died before forwarding an entry it had committed alone, the new tail would
-// lack an acknowledged write. A restarted node never acts as a member of a chain of several: it
-// waits to be removed and joins like any new node; only the sole member of a chain resumes (§3.7).
+// discards its divergent suffix), then the tail forwards each new durable entry to it, with its
+// mark, so the joiner applies what is committed; when the joiner acknowledges everything the tail
+// has, the tail reports it caught up and the manager appends it as the new tail. From that report
+// on, the tail commits only what the joiner has acknowledged: the manager may append the joiner
+// at any moment, and if the old tail then died, the new tail must not lack an acknowledged write.
+// A restarted node never acts as a member of a chain of several: it waits to be removed and joins
+// like any new node; only the sole member of a chain resumes (§3.7).
 //
 // Read leases (§3.5) are the shell's: it asks `canServeReads` and adds its own check that the
 // coordinator confirmed its session recently (src/coordination/membership.ts).
@@ -41,8 +54,20 @@ export interface ChainNodeOptions {
   readonly lastEpoch?: number;
   /** True when this process restarted with a log from before: it must rejoin, not resume. */
   readonly restarted?: boolean;
+  /** Last entry applied at start (every entry applied was committed). */
+  readonly appliedSequence?: number;
   /** A joiner with no progress for this long asks the tail again (its request or reply may be lost). */
   readonly joinRetryMs?: number;
+  /** Deliberate faults, for the simulator's broken variants only. */
+  readonly faults?: ChainNodeFaults;
+}
+
+/** Deliberate faults for the simulator's broken variants (never set in a node): the sweep must catch each. */
+export interface ChainNodeFaults {
+  /** The tail commits what is durable on itself, without waiting for its predecessor's mark. */
+  commitWithoutMark?: boolean;
+  /** A restarted node resumes as a member (with entries it may have forwarded but never made durable). */
+  resumeAfterRestart?: boolean;
 }
 
 export class ChainNode<Op = unknown> {
@@ -54,8 +79,12 @@ export class ChainNode<Op = unknown> {
   /** Last entry known durable here, and its epoch. */
   private persistedSequence: number;
   private persistedEpoch: number;
-  /** Last entry known applied at the tail. */
+  /** Last entry known committed (durable on every member), and applied here. */
   private committedSequence: number;
+  /** The highest durable mark the predecessor (a joiner: the tail) sent: durable on it and above. */
+  private predecessorMark = 0;
+  /** The last mark sent to the current successor. */
+  private markSent = 0;
   /** Entries after `committedSequence`, in order: kept to re-send after a reconfiguration. */
   private pending: LogEntry<Op>[] = [];
   /** Highest sequence sent to the current successor. */
@@ -73,11 +102,20 @@ export class ChainNode<Op = unknown> {
    * `reported` whether this tail told the manager it caught up (from then on the manager may
    * append it, so this tail commits nothing the joiner lacks).
    */
-  private joiner: { id: string; sent: number | undefined; acked: number; reported: boolean } | undefined;
+  private joiner:
+    { id: string; sent: number | undefined; acked: number; reported: boolean; markSent: number } | undefined;
   /** Reads wait until this much is persisted here (a joiner that became tail may still lack committed entries). */
   private readFloor = 0;
   private readonly joinRetryMs: number;
   private joinAskedAtMs = Number.NEGATIVE_INFINITY;
+  /**
+   * Where a joiner stands with its tail: `waiting-disk` until its whole log is durable (it asks
+   * with its whole log, so that the tail's answer covers every entry it holds: an entry beyond
+   * the point it asked from could differ from the tail's and never be checked), `asked`, then
+   * `answered` (entries or a snapshot came: from then on it acknowledges what it makes durable).
+   */
+  private joinPhase: 'idle' | 'waiting-disk' | 'asked' | 'answered' = 'idle';
+  private readonly faults: ChainNodeFaults;
 
   constructor(options: ChainNodeOptions) {
     this.self = options.self;
@@ -85,8 +123,9 @@ export class ChainNode<Op = unknown> {
     this.lastEpoch = options.lastEpoch ?? 0;
     this.persistedSequence = this.lastSequence;
     this.persistedEpoch = this.lastEpoch;
-    this.committedSequence = 0;
-    this.mustRejoin = options.restarted ?? false;
+    this.committedSequence = options.appliedSequence ?? 0;
+    this.faults = options.faults ?? {};
+    this.mustRejoin = (options.restarted ?? false) && this.faults.resumeAfterRestart !== true;
     this.joinRetryMs = options.joinRetryMs ?? 200;
   }
 
@@ -106,24 +145,43 @@ export class ChainNode<Op = unknown> {
     return this.config?.epoch ?? 0;
   }
 
-  get progress(): { last: number; lastEpoch: number; persisted: number; committed: number; pending: number } {
+  get progress(): {
+    last: number;
+    lastEpoch: number;
+    persisted: number;
+    committed: number;
+    mark: number;
+    pending: number;
+  } {
     return {
       last: this.lastSequence,
       lastEpoch: this.lastEpoch,
       persisted: this.persistedSequence,
       committed: this.committedSequence,
+      mark: this.durableMark(),
       pending: this.pending.length,
     };
   }
 
-  /** Reads are linearizable only at the tail, while its session is connected, after any lease wait (§3.5). */
+  /**
+   * Reads are linearizable only at the tail, while its session is connected, after any lease wait,
+   * once it holds everything its predecessor said is committed (§3.5). They see the applied state,
+   * which holds committed entries only.
+   */
   canServeReads(): boolean {
     const role = this.role;
     if (role !== 'tail' && role !== 'head-and-tail') return false;
-    if (this.persistedSequence < this.readFloor) return false;
-    // Entries held back for a reported joiner are not committed: they could still be lost.
-    if (this.joiner?.reported === true && this.lastSequence > this.committedSequence) return false;
+    if (this.committedSequence < this.readFloor) return false;
     return this.sessionConnected && this.nowMs >= (this.config?.readsAllowedAtMs ?? 0);
+  }
+
+  /**
+   * Every sequence <= this is durable here and on every node above (docs/design.md §3.3): the
+   * smaller of this node's durable end and its predecessor's mark (a joiner's: the tail's).
+   */
+  private durableMark(): number {
+    const upstream = this.predecessor !== undefined || this.role === 'joining';
+    return upstream ? Math.min(this.persistedSequence, this.predecessorMark) : this.persistedSequence;
   }
 
   private get predecessor(): string | undefined {
@@ -159,7 +217,7 @@ export class ChainNode<Op = unknown> {
     const entry: LogEntry<Op> = { sequence: this.lastSequence + 1, epoch: this.config.epoch, requestId, operation };
     this.append([entry]);
     this.waiting.set(entry.sequence, requestId);
-    return [{ kind: 'persist', entries: [entry] }];
+    return [{ kind: 'persist', entries: [entry] }, ...this.forward()];
   }
 
   /** The shell made every entry up to `sequence` durable (persists complete in order). */
@@ -173,9 +231,24 @@ export class ChainNode<Op = unknown> {
     this.persistedSequence = sequence;
     if (this.role === 'joining') {
       this.joinAskedAtMs = this.nowMs; // progress: no need to ask again yet
-      return [this.send(this.tailId!, { kind: 'ack', sequence })];
+      if (this.joinPhase === 'waiting-disk') return sequence === this.lastSequence ? this.askToJoin() : [];
+      if (this.joinPhase !== 'answered') return [];
+      return [this.send(this.tailId!, { kind: 'ack', sequence }), ...this.commit(this.durableMark())];
     }
-    if (this.isTail) return [...this.commit(this.tailCommitLimit(sequence)), ...this.forwardToJoiner()];
+    return this.markRose();
+  }
+
+  /**
+   * The durable mark may have risen (an fsync finished, or the predecessor's mark arrived): the
+   * tail commits up to it; a node with a successor sends it down (a mark-only frame if no entry
+   * is going); a joiner applies what its tail says is durable on every member.
+   */
+  private markRose(): Effect<Op>[] {
+    if (this.role === 'joining') return this.commit(this.durableMark());
+    if (this.isTail) {
+      const limit = this.faults.commitWithoutMark === true ? this.persistedSequence : this.durableMark();
+      return [...this.commit(this.tailCommitLimit(limit)), ...this.forwardToJoiner()];
+    }
     return this.forward();
   }
 
@@ -184,8 +257,16 @@ export class ChainNode<Op = unknown> {
     const fromUpstream = message.from === this.predecessor || (this.role === 'joining' && message.from === this.tailId);
     const fromJoiner = this.isTail && message.from === this.config.joining;
     switch (message.kind) {
-      case 'entries':
-        return fromUpstream ? this.receive(message.entries) : [];
+      case 'entries': {
+        if (!fromUpstream) return [];
+        // A joiner takes nothing from the tail, its mark included, before the tail has checked
+        // its whole log (the mark could otherwise cover entries of its own that differ).
+        if (this.role === 'joining' && this.joinPhase !== 'asked' && this.joinPhase !== 'answered') return [];
+        const marked = message.mark > this.predecessorMark;
+        if (marked) this.predecessorMark = message.mark;
+        const effects = this.receive(message.entries);
+        return marked || effects.length > 0 ? [...effects, ...this.markRose()] : effects;
+      }
       case 'ack':
         if (fromJoiner) return this.joinerAcked(message.sequence);
         return message.from === this.successor ? this.commit(message.sequence) : [];
@@ -223,7 +304,7 @@ export class ChainNode<Op = unknown> {
     else if (config.joining !== this.joiner?.id) this.joiner = this.newJoiner(config.joining);
     if (this.role === 'joining') {
       const tail = this.tailId!;
-      if (tail !== before.joiningTo) effects.push(this.askToJoin());
+      if (tail !== before.joiningTo) effects.push(...this.askToJoin());
       return effects;
     }
     if (this.role === 'outside') {
@@ -246,16 +327,18 @@ export class ChainNode<Op = unknown> {
     // configurations) may lack committed entries: no reads until its predecessor says what is committed.
     if (this.isTail && !before.member && this.predecessor !== undefined) this.readFloor = Number.POSITIVE_INFINITY;
     if (this.isTail && !before.tail) {
-      effects.push(...this.commit(this.persistedSequence)); // the tail's state is the committed state
+      // What is durable here and above is durable on every member now: committed.
+      effects.push(...this.commit(this.tailCommitLimit(this.durableMark())));
     } else if (this.isTail && heldForJoiner && this.joiner?.reported !== true) {
       // The reported joiner left without being appended (or another took its place): release the hold.
-      effects.push(...this.commit(this.persistedSequence));
+      effects.push(...this.commit(this.durableMark()));
     } else if (this.isTail && predecessor !== undefined && predecessor !== before.predecessor) {
       effects.push(this.send(predecessor, { kind: 'ack', sequence: this.committedSequence }));
     }
     const successor = this.successor;
     if (successor !== undefined && successor !== before.successor) {
       this.sentSequence = this.committedSequence; // it has at least what is committed (else its hello says so)
+      this.markSent = 0; // a new successor has not heard this node's mark
       const mark = this.committedMark();
       if (mark !== undefined) effects.push(this.send(successor, { kind: 'committed', sequence: mark }));
       effects.push(...this.forward());
@@ -272,7 +355,7 @@ export class ChainNode<Op = unknown> {
     if (this.config === undefined) return [];
     if (this.role === 'joining' && peer === this.tailId) {
       // The tail's first answer usually opens the connection: ask again only if it has been a while.
-      return this.nowMs - this.joinAskedAtMs < this.joinRetryMs ? [] : [this.askToJoin()];
+      return this.nowMs - this.joinAskedAtMs < this.joinRetryMs ? [] : this.askToJoin();
     }
     if (peer !== this.predecessor) return [];
     const effects = [this.send(peer, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch })];
@@ -294,15 +377,15 @@ export class ChainNode<Op = unknown> {
 
   /** True while this node waits on a message that may be lost, so its shell must keep ticking it. */
   get needsTicks(): boolean {
-    return this.role === 'joining' || (this.predecessor !== undefined && this.persistedSequence < this.readFloor);
+    return this.role === 'joining' || (this.predecessor !== undefined && this.committedSequence < this.readFloor);
   }
 
   tick(nowMs: number): Effect<Op>[] {
     this.nowMs = Math.max(this.nowMs, nowMs);
     if (this.nowMs - this.joinAskedAtMs < this.joinRetryMs) return [];
-    if (this.role === 'joining') return [this.askToJoin()];
-    if (this.predecessor !== undefined && this.persistedSequence < this.readFloor) {
-      // Committed entries are missing here, or it is not yet known which: ask the predecessor.
+    if (this.role === 'joining') return this.askToJoin();
+    if (this.predecessor !== undefined && this.committedSequence < this.readFloor) {
+      // Committed entries (or the mark that covers them) are missing here: ask the predecessor.
       this.joinAskedAtMs = this.nowMs;
       return [
         this.send(this.predecessor, { kind: 'hello', lastSequence: this.lastSequence, lastEpoch: this.lastEpoch }),
@@ -317,14 +400,17 @@ export class ChainNode<Op = unknown> {
     return Math.max(this.committedSequence, this.readFloor);
   }
 
-  private askToJoin(): Effect<Op> {
+  /** Asks the tail to bring this joiner up to date from the end of its log, once all of it is durable. */
+  private askToJoin(): Effect<Op>[] {
     this.joinAskedAtMs = this.nowMs;
-    // The durable end of the log, with its own epoch (entries after it may still be persisting).
-    return this.send(this.tailId!, {
-      kind: 'join',
-      lastSequence: this.persistedSequence,
-      lastEpoch: this.persistedEpoch,
-    });
+    if (this.persistedSequence < this.lastSequence) {
+      this.joinPhase = 'waiting-disk'; // `persisted` asks once the disk has caught up
+      return [];
+    }
+    this.joinPhase = 'asked';
+    return [
+      this.send(this.tailId!, { kind: 'join', lastSequence: this.persistedSequence, lastEpoch: this.persistedEpoch }),
+    ];
   }
 
   // ---- steps --------------------------------------------------------------------------------
@@ -340,11 +426,17 @@ export class ChainNode<Op = unknown> {
   }
 
   private receive(entries: readonly LogEntry<Op>[]): Effect<Op>[] {
+    let answer = false;
+    if (this.role === 'joining') {
+      answer = this.joinPhase === 'asked';
+      this.joinPhase = 'answered';
+    }
     const fresh = entries.filter((entry) => entry.sequence > this.lastSequence);
     if (fresh.length === 0) {
       // The tail found this joiner's log continues its own and had nothing to add (an empty
       // catch-up): acknowledging what is durable here is how it learns the joiner caught up.
-      if (this.role === 'joining' && this.persistedSequence === this.lastSequence) {
+      // (Later empty frames carry only the tail's mark: no answer to them.)
+      if (answer && this.persistedSequence === this.lastSequence) {
         return [this.send(this.tailId!, { kind: 'ack', sequence: this.persistedSequence })];
       }
       return [];
@@ -352,27 +444,37 @@ export class ChainNode<Op = unknown> {
     if (fresh[0]!.sequence !== this.lastSequence + 1) {
       // A gap: something before was lost with an old connection. Ask again from our end.
       const ask = { lastSequence: this.lastSequence, lastEpoch: this.lastEpoch };
-      if (this.role === 'joining') return [this.askToJoin()];
+      if (this.role === 'joining') return this.askToJoin();
       return [this.send(this.predecessor!, { kind: 'hello', ...ask })];
     }
     this.append(fresh);
+    // Forwarded in the same step (markRose, called next): no wait for this node's own fsync.
     return [{ kind: 'persist', entries: fresh }];
   }
 
-  /** Sends the successor every persisted entry it has not been sent. */
+  /**
+   * Sends the successor every entry it has not been sent, durable here or not, with the durable
+   * mark; or the mark alone when it rose and no entry is going.
+   */
   private forward(): Effect<Op>[] {
     const successor = this.successor;
-    if (successor === undefined || this.sentSequence >= this.persistedSequence) return [];
-    const entries = this.pending.filter((e) => e.sequence > this.sentSequence && e.sequence <= this.persistedSequence);
-    if (entries.length === 0) return [];
-    this.sentSequence = entries[entries.length - 1]!.sequence;
-    return [this.send(successor, { kind: 'entries', entries })];
+    if (successor === undefined) return [];
+    const mark = this.durableMark();
+    let entries: LogEntry<Op>[] = [];
+    if (this.sentSequence < this.lastSequence) {
+      const first = this.pending.findIndex((e) => e.sequence > this.sentSequence);
+      entries = first < 0 ? [] : this.pending.slice(first);
+    }
+    if (entries.length === 0 && mark <= this.markSent) return [];
+    if (entries.length > 0) this.sentSequence = entries[entries.length - 1]!.sequence;
+    this.markSent = Math.max(this.markSent, mark);
+    return [this.send(successor, { kind: 'entries', entries, mark })];
   }
 
   private resendAfter(lastSequence: number): Effect<Op>[] {
-    // A successor holds only what this node sent it, all of it persisted here; a claim beyond
-    // that is not from this chain's history (or is garbage): ignore it.
-    if (lastSequence > this.persistedSequence) return [];
+    // A successor holds only what this node sent it; a claim beyond this node's log is not from
+    // this chain's history (or is garbage): ignore it.
+    if (lastSequence > this.lastSequence) return [];
     const effects: Effect<Op>[] = [];
     if (lastSequence < this.committedSequence) {
       // Committed entries are no longer pending (a new tail that was a joiner may lack some):
@@ -384,10 +486,12 @@ export class ChainNode<Op = unknown> {
         from,
         upTo: this.committedSequence,
         epoch: this.epoch,
+        mark: this.durableMark(),
         trusted: true,
       });
     }
     this.sentSequence = Math.max(lastSequence, this.committedSequence);
+    this.markSent = 0; // said again with what follows: the successor may have missed it
     // Repeated for a successor that missed it: what it must hold before it may serve reads.
     const mark = this.committedMark();
     if (mark !== undefined) effects.push(this.send(this.successor!, { kind: 'committed', sequence: mark }));
@@ -395,7 +499,7 @@ export class ChainNode<Op = unknown> {
   }
 
   private newJoiner(id: string): NonNullable<ChainNode['joiner']> {
-    return { id, sent: undefined, acked: 0, reported: false };
+    return { id, sent: undefined, acked: 0, reported: false, markSent: 0 };
   }
 
   /** How far the tail may commit: once a joiner was reported caught up, only what it acknowledged. */
@@ -409,23 +513,46 @@ export class ChainNode<Op = unknown> {
     // Asking again (a lost reply, a new connection) keeps what it acknowledged and whether it was
     // reported: the manager may still append it.
     const known = this.joiner?.id === joiner ? this.joiner : undefined;
-    this.joiner = { ...(known ?? this.newJoiner(joiner)), sent: undefined };
+    this.joiner = { ...(known ?? this.newJoiner(joiner)), sent: undefined, markSent: 0 };
     const from = { sequence: lastSequence, epoch: lastEpoch };
     // A joiner that acknowledged entries from this tail holds a log that continues this one (it
     // takes entries from nowhere else), at least up to what it acknowledged: it is brought up by
     // entries, never by a snapshot that would wipe what it acknowledged (it may have been
     // reported caught up, and the manager may append it at any moment).
     const trusted = known !== undefined && known.acked > 0 && lastSequence >= known.acked;
-    return [{ kind: 'catch-up', to: joiner, from, upTo: this.persistedSequence, epoch: this.epoch, trusted }];
+    return [
+      {
+        kind: 'catch-up',
+        to: joiner,
+        from,
+        upTo: this.persistedSequence,
+        epoch: this.epoch,
+        mark: this.durableMark(),
+        trusted,
+      },
+    ];
   }
 
-  /** At the tail: new persisted entries go to a joiner whose log is known to follow this one. */
+  /**
+   * At the tail: new durable entries go to a joiner whose log is known to follow this one, from
+   * the durable log, with the mark (so the joiner applies what is committed); the mark alone when
+   * only it rose.
+   */
   private forwardToJoiner(): Effect<Op>[] {
     const joiner = this.joiner;
-    if (joiner?.sent === undefined || joiner.sent >= this.persistedSequence) return [];
+    if (joiner?.sent === undefined) return [];
+    const mark = this.durableMark();
+    if (joiner.sent >= this.persistedSequence) {
+      if (mark <= joiner.markSent) return [];
+      joiner.markSent = mark;
+      return [this.send(joiner.id, { kind: 'entries', entries: [], mark })];
+    }
     const from = { sequence: joiner.sent, epoch: 0 };
     joiner.sent = this.persistedSequence;
-    return [{ kind: 'catch-up', to: joiner.id, from, upTo: this.persistedSequence, epoch: this.epoch, trusted: true }];
+    joiner.markSent = mark;
+    return [
+      { kind: 'catch-up', to: joiner.id, from, upTo: this.persistedSequence, epoch: this.epoch, mark, trusted: true },
+    ];
   }
 
   private joinerAcked(sequence: number): Effect<Op>[] {
@@ -435,7 +562,7 @@ export class ChainNode<Op = unknown> {
     if (joiner.sent === undefined || joiner.sent < sequence) joiner.sent = sequence;
     if (sequence > joiner.acked) joiner.acked = sequence;
     const effects: Effect<Op>[] = [];
-    if (joiner.reported) effects.push(...this.commit(this.tailCommitLimit(this.persistedSequence)));
+    if (joiner.reported) effects.push(...this.commit(this.tailCommitLimit(this.durableMark())));
     if (sequence >= this.persistedSequence) {
       joiner.reported = true;
       effects.push({ kind: 'caught-up', joiner: joiner.id });
@@ -452,20 +579,25 @@ export class ChainNode<Op = unknown> {
     this.lastEpoch = snapshot.lastEpoch;
     this.persistedSequence = snapshot.sequence;
     this.persistedEpoch = snapshot.lastEpoch;
-    this.committedSequence = snapshot.sequence;
+    this.committedSequence = snapshot.sequence; // a snapshot holds committed state only
+    this.predecessorMark = Math.max(this.predecessorMark, snapshot.sequence);
     this.joinAskedAtMs = this.nowMs;
+    this.joinPhase = 'answered';
     return [
       { kind: 'install', sequence: snapshot.sequence, lastEpoch: snapshot.lastEpoch, state: snapshot.state },
       this.send(snapshot.from, { kind: 'ack', sequence: snapshot.sequence }),
     ];
   }
 
+  /** Everything <= `sequence` (and durable here) is committed: apply it, answer its clients, ack it up. */
   private commit(sequence: number): Effect<Op>[] {
     const upTo = Math.min(sequence, this.persistedSequence);
     if (upTo <= this.committedSequence) return [];
     this.committedSequence = upTo;
-    this.pending = this.pending.filter((entry) => entry.sequence > upTo);
-    const effects: Effect<Op>[] = [];
+    let kept = 0;
+    while (kept < this.pending.length && this.pending[kept]!.sequence <= upTo) kept += 1;
+    if (kept > 0) this.pending = this.pending.slice(kept);
+    const effects: Effect<Op>[] = [{ kind: 'apply', upTo }];
     for (const [seq, requestId] of this.waiting) {
       if (seq > upTo) continue;
       this.waiting.delete(seq);

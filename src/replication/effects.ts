@@ -1,32 +1,39 @@
 // What the chain-node core asks its shell to do. The core returns effects in the order they must
-// be carried out, and this ordering contract is what makes chain replication safe:
+// be carried out, and this ordering contract is what makes chain replication safe (docs/design.md
+// §3.3, §3.5):
 //
-//   1. `persist` before anything that depends on it: an entry is sent downstream only after the
-//      shell has reported it persisted (the core emits the `send` only on `persisted` input), so
-//      an acknowledged write is on the disk of every replica (§3.9);
-//   2. `send` messages to one peer in the order returned (the shell keeps one FIFO connection per
+//   1. `persist` appends entries to the local log; the shell reports `persisted` once they are
+//      durable (persists complete in order). The entries travel downstream at once, in a `send`
+//      that may come before the persist is durable: the durable mark carried with them says what
+//      is durable above, and the tail commits only what is durable on every member.
+//   2. `apply` makes committed entries visible: the readable state holds committed entries only,
+//      so nothing a crash could still lose is ever read. It comes before the `reply` and the
+//      `ack` of the same commit.
+//   3. `send` messages to one peer in the order returned (the shell keeps one FIFO connection per
 //      peer and drops a connection rather than reorder);
-//   3. `reply` only for committed sequences: the shell answers the client with the result it
+//   4. `reply` only for committed sequences: the shell answers the client with the result it
 //      recorded when it applied that entry.
-//
-// The shell reports back with inputs: `persisted` once a `persist` is durable (persists complete
-// in order), and messages as they arrive.
 
 import type { LogEntry, RequestId } from './log-entry.js';
 import type { ChainMessage } from './messages.js';
 
 export type Effect<Op = unknown> =
-  /** Append these entries to the local log and apply them to the store, in one transaction. */
+  /** Append these entries to the local log (durably: report `persisted`), without applying them. */
   | { kind: 'persist'; entries: readonly LogEntry<Op>[] }
+  /**
+   * Every entry up to `upTo` is committed: apply those not applied yet, in sequence order, to the
+   * readable state (from the shell's memory or its durable log; all of them are durable here).
+   */
+  | { kind: 'apply'; upTo: number }
   | { kind: 'send'; to: string; message: ChainMessage<Op> }
   /** The write with this request id is committed at this sequence: answer its client. */
   | { kind: 'reply'; requestId: RequestId; sequence: number }
   /**
    * Bring a peer from `from` up to `upTo` using the durable log: if the log holds the entry
    * `from.sequence` with epoch `from.epoch` (or `from.sequence` is 0), send the entries after it
-   * as `entries` messages; otherwise (a divergent or trimmed log) send a `snapshot` of the state
-   * at `upTo`. Messages are stamped with `epoch`. With `trusted`, the peer's log is known to be a
-   * prefix of this one (no check needed).
+   * as `entries` messages carrying `mark`; otherwise (a divergent or trimmed log) send a
+   * `snapshot` of the committed state. Messages are stamped with `epoch`. With `trusted`, the
+   * peer's log is known to be a prefix of this one (no check needed).
    */
   | {
       kind: 'catch-up';
@@ -34,6 +41,7 @@ export type Effect<Op = unknown> =
       from: { sequence: number; epoch: number };
       upTo: number;
       epoch: number;
+      mark: number;
       trusted: boolean;
     }
   /** Replace the local state and log with this snapshot (durably) before anything after it. */

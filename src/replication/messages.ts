@@ -6,9 +6,14 @@
 import type { LogEntry } from './log-entry.js';
 
 export type ChainMessage<Op = unknown> =
-  /** Predecessor -> successor: entries in sequence order, continuing the successor's log. */
-  | { kind: 'entries'; epoch: number; from: string; entries: readonly LogEntry<Op>[] }
-  /** Successor -> predecessor: every sequence <= `sequence` is committed (applied at the tail). */
+  /**
+   * Predecessor -> successor (or tail -> joiner): entries in sequence order, continuing the
+   * successor's log, possibly none. `mark` is the sender's durable mark: every sequence <= mark is
+   * durable on the sender and on every node above it (docs/design.md §3.3). A frame with no
+   * entries carries only the mark (the sender's fsync finished and nothing else was going down).
+   */
+  | { kind: 'entries'; epoch: number; from: string; entries: readonly LogEntry<Op>[]; mark: number }
+  /** Successor -> predecessor: every sequence <= `sequence` is committed (durable on every member). */
   | { kind: 'ack'; epoch: number; from: string; sequence: number }
   /**
    * Successor -> predecessor, on every configuration change that gives it a new predecessor:

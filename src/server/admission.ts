@@ -65,12 +65,26 @@ export function keysRefused(
   }
   const moved = notOwned(view, name, request);
   if (moved !== undefined) return errorResult('ERR_MOVED', moved);
+  return frozenRefusal(view.replica, name, request);
+}
+
+/**
+ * Why a request touching a slot frozen here must not run (a flush: any frozen slot), if so.
+ * Checked at admission, and again where a logged write is applied (replica/applier.ts): the head
+ * admits a write before the freeze ahead of it in the log is applied (entries are applied once
+ * committed), so the log order decides, the same way on every replica.
+ */
+export function frozenRefusal(
+  frozen: Pick<FrozenSlots, 'isFrozen' | 'anyFrozen'>,
+  name: CommandName,
+  request: object,
+): ResponseResult | undefined {
   for (const key of requestKeys(name, request)) {
     const slot = keySlot(key);
-    if (view.replica.isFrozen(slot)) return errorResult('ERR_SLOT_MOVING', `slot ${slot} is moving to another chain`);
+    if (frozen.isFrozen(slot)) return errorResult('ERR_SLOT_MOVING', `slot ${slot} is moving to another chain`);
   }
   // A flush while slots are frozen would empty them halfway through their copy.
-  if (name === 'flush' && view.replica.anyFrozen()) {
+  if (name === 'flush' && frozen.anyFrozen()) {
     return errorResult('ERR_SLOT_MOVING', 'slots of this chain are moving: flush after the move');
   }
   return undefined;

@@ -112,6 +112,7 @@ function invalid(frame: Record<string, unknown>): string | undefined {
   if (!isCount(frame.epoch)) return 'epoch';
   switch (frame.kind) {
     case 'entries':
+      if (!isCount(frame.mark)) return 'mark';
       return validEntries(frame.entries) ? undefined : 'entries';
     case 'ack':
     case 'committed':

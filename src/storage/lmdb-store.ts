@@ -521,6 +521,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
 /** Meta record names on disk (the names are the format: data directories keep them). */
 const metaNames: { readonly [K in keyof ReplicaMeta]: string } = {
   position: 'replica',
+  applied: 'applied',
   installed: 'installed',
   installing: 'installing',
   chain: 'chain',
@@ -533,6 +534,7 @@ function readReplicaMeta(get: (name: string) => unknown): ReplicaMeta {
   const chain = get(metaNames.chain);
   return {
     position: readPosition(metaNames.position, get(metaNames.position)) ?? replicaMetaDefaults.position,
+    applied: readPosition(metaNames.applied, get(metaNames.applied)),
     installed: readPosition(metaNames.installed, get(metaNames.installed)),
     installing: installing === true,
     chain: typeof chain === 'string' ? chain : undefined,

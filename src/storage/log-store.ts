@@ -61,6 +61,12 @@ export interface FrozenRange {
 export interface ReplicaMeta {
   /** The end of the log, moved with each batch. */
   readonly position: LogPosition;
+  /**
+   * The last entry applied to the data (every applied entry was committed: docs/design.md §3.5);
+   * undefined in a data directory written before entries were applied at commit, where every
+   * logged entry was applied.
+   */
+  readonly applied: LogPosition | undefined;
   /** The snapshot this node's log continues, if it installed one. */
   readonly installed: LogPosition | undefined;
   /** True while a snapshot is being received: on restart the partial state is discarded. */
@@ -129,6 +135,7 @@ export type ReplicaStore = ReplicaData & LogStore;
 /** Default values of meta records never written. */
 export const replicaMetaDefaults: ReplicaMeta = {
   position: emptyLogPosition,
+  applied: undefined,
   installed: undefined,
   installing: false,
   chain: undefined,

@@ -359,6 +359,7 @@ function metaFrom(meta: Map<string, unknown>): ReplicaMeta {
     meta.has(name) ? structuredClone(meta.get(name) as ReplicaMeta[K]) : replicaMetaDefaults[name];
   return {
     position: get('position'),
+    applied: get('applied'),
     installed: get('installed'),
     installing: get('installing'),
     chain: get('chain'),

@@ -1,6 +1,6 @@
 // The chain-node core against a small synchronous harness: messages are queued and delivered
-// when a test says, persists complete when a test says (or at once), so every interleaving is
-// written out. Tests are named after the rules of chain replication (van Renesse & Schneider,
+// when a test says, persists complete when a test says (or right after the step that issued
+// them), so every interleaving is written out. Tests are named after the rules of chain replication (van Renesse & Schneider,
 // OSDI 2004, §2–3) and docs/design.md §3.
 
 import assert from 'node:assert/strict';
@@ -27,6 +27,8 @@ class Harness {
   readonly disk = new Map<string, Op[]>();
   /** Entries handed to persist but not yet reported durable. */
   readonly unsynced = new Map<string, number>();
+  /** The last sequence each node applied (made readable). */
+  readonly applied = new Map<string, number>();
   autoPersist = true;
   private epoch = 0;
   private clientSequence = 0;
@@ -71,7 +73,10 @@ class Harness {
           this.disk.get(name)!.push(...effect.entries.map((e) => e.operation));
           this.logs.get(name)!.push(...effect.entries);
           this.unsynced.set(name, effect.entries[effect.entries.length - 1]!.sequence);
-          if (this.autoPersist) this.sync(name);
+          break;
+        case 'apply':
+          assert.ok(effect.upTo >= (this.applied.get(name) ?? 0), 'applying never goes back');
+          this.applied.set(name, effect.upTo);
           break;
         case 'send':
           this.queue.push({ to: effect.to, message: effect.message });
@@ -100,6 +105,7 @@ class Harness {
                   epoch: effect.epoch,
                   from: name,
                   entries: log.slice(effect.from.sequence, effect.upTo),
+                  mark: effect.mark,
                 }
               : {
                   kind: 'snapshot',
@@ -123,6 +129,8 @@ class Harness {
         }
       }
     }
+    // The disk finishes after the node has done the rest of the step (sent the entries on).
+    if (this.autoPersist) this.sync(name);
   }
 
   /** The disk of `name` finishes its writes. */
@@ -166,20 +174,56 @@ describe('chain node: the normal case', () => {
     }
   });
 
-  it('an entry goes downstream only after it is persisted, and is answered only after the tail persisted it', () => {
-    const h = new Harness(['a', 'b']);
-    h.configure(['a', 'b']);
+  it('an entry goes downstream at once, and commits only once durable on every member (§3.3)', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
     h.deliver(); // the configuration's hellos
     h.autoPersist = false;
     h.write('a', 'x=1');
-    assert.deepEqual(h.queue, [], 'nothing is sent before the head persisted');
-    h.sync('a');
     h.deliver();
-    assert.deepEqual(h.disk.get('b'), ['x=1']);
-    assert.deepEqual(h.replies, [], 'the tail has not persisted yet');
+    assert.deepEqual(h.disk.get('c'), ['x=1'], 'forwarded down the chain before any fsync finished');
+    h.sync('c');
     h.sync('b');
     h.deliver();
+    assert.deepEqual(h.replies, [], 'the head has not made it durable: not committed');
+    assert.equal(h.applied.get('c') ?? 0, 0, 'nothing uncommitted is applied (readable), even at the tail');
+    h.sync('a'); // the head's mark rises: a mark-only frame goes down, no new entry needed
+    assert.deepEqual(
+      h.queue.map((m) => [m.to, m.message.kind, m.message.kind === 'entries' ? m.message.entries.length : -1]),
+      [['b', 'entries', 0]],
+    );
+    h.deliver();
     assert.deepEqual(h.replies, [1]);
+    for (const name of ['a', 'b', 'c']) assert.equal(h.applied.get(name), 1, `${name} applied the committed entry`);
+  });
+
+  it('a mark is the smaller of the own durable end and the predecessor mark', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.deliver();
+    h.autoPersist = false;
+    h.write('a', 'x=1');
+    h.write('a', 'x=2');
+    h.sync('a'); // a: durable to 2
+    h.deliver((m) => m.to === 'b');
+    assert.equal(h.node('b').progress.mark, 0, 'b has made nothing durable');
+    h.sync('b');
+    assert.equal(h.node('b').progress.mark, 2);
+    h.deliver();
+    h.sync('c');
+    h.deliver();
+    assert.deepEqual(h.replies, [1, 2]);
+    // Now the tail is ahead of the middle: c durable, b not.
+    h.write('a', 'x=3');
+    h.sync('a');
+    h.deliver((m) => m.to === 'b');
+    h.deliver((m) => m.to === 'c');
+    h.sync('c');
+    h.deliver();
+    assert.deepEqual(h.replies, [1, 2], 'not durable on the middle: not committed');
+    h.sync('b');
+    h.deliver();
+    assert.deepEqual(h.replies, [1, 2, 3]);
   });
 
   it('a single-node chain is head and tail: it answers once persisted', () => {
@@ -302,13 +346,18 @@ describe('chain node: failures (§3.7)', () => {
     const b = new ChainNode<Op>({ self: 'b' });
     b.configure({ chainId: 'c0', epoch: 2, members: ['a', 'b', 'c'], joining: undefined, readsAllowedAtMs: 0 });
     const entry = { sequence: 1, epoch: 1, requestId: { clientId: 'x', clientSequence: 1 }, operation: 'old' };
-    assert.deepEqual(b.message({ kind: 'entries', epoch: 1, from: 'a', entries: [entry] }), []);
-    assert.deepEqual(b.message({ kind: 'entries', epoch: 3, from: 'a', entries: [entry] }), []);
-    assert.deepEqual(b.message({ kind: 'entries', epoch: 2, from: 'c', entries: [entry] }), [], 'not its predecessor');
-    const accepted = b.message({ kind: 'entries', epoch: 2, from: 'a', entries: [entry] });
+    assert.deepEqual(b.message({ kind: 'entries', epoch: 1, from: 'a', entries: [entry], mark: 0 }), []);
+    assert.deepEqual(b.message({ kind: 'entries', epoch: 3, from: 'a', entries: [entry], mark: 0 }), []);
+    assert.deepEqual(
+      b.message({ kind: 'entries', epoch: 2, from: 'c', entries: [entry], mark: 0 }),
+      [],
+      'not its predecessor',
+    );
+    const accepted = b.message({ kind: 'entries', epoch: 2, from: 'a', entries: [entry], mark: 0 });
     assert.deepEqual(
       accepted.map((e) => e.kind),
-      ['persist'],
+      ['persist', 'send'],
+      'persisted and forwarded at once',
     );
   });
 

@@ -6,7 +6,7 @@
 //   what the command produced (or "ok")
 //
 // run against nodes wired by hand: messages wait in one queue (in send order) until `deliver`,
-// disks complete at once unless `disk manual`. `SCENARIO_REWRITE=1 npm test -- scenarios`
+// disks complete right after each step (once its messages are sent) unless `disk manual`. `SCENARIO_REWRITE=1 npm test -- scenarios`
 // rewrites the expected output (read every change before committing it).
 //
 // The output shows the traffic, printed when it is delivered (not when sent): every message is one
@@ -14,8 +14,10 @@
 // by what the receiver did with it (its replies, reports and snapshot installs; the messages it
 // sends get their own line when they are delivered in turn). One format per message kind:
 //
-//   a->b entries e1 [w1@1 w2@2]    entries, each as its write's label @ its sequence (an entry's
-//                                  own epoch is not shown: it may be older than the message's)
+//   a->b entries e1 [w1@1 w2@2] mark 1
+//                                  entries, each as its write's label @ its sequence (an entry's
+//                                  own epoch is not shown: it may be older than the message's),
+//                                  and the sender's durable mark (durable on it and above it)
 //   b->a ack e1 @2                 every sequence <= 2 is committed
 //   c->b hello e2 last 3/1         c's log ends at sequence 3, written in epoch 1
 //   a->b committed e2 @3           everything <= 3 is committed (to a new successor)
@@ -48,7 +50,7 @@ export function formatMessage(to: string, message: ChainMessage<Op>): string {
   const link = `${message.from}->${to} ${message.kind} e${message.epoch}`;
   switch (message.kind) {
     case 'entries':
-      return `${link} [${message.entries.map((e) => `${e.operation}@${e.sequence}`).join(' ')}]`;
+      return `${link} [${message.entries.map((e) => `${e.operation}@${e.sequence}`).join(' ')}] mark ${message.mark}`;
     case 'ack':
     case 'committed':
       return `${link} @${message.sequence}`;
@@ -258,8 +260,9 @@ export class ScenarioWorld {
         case 'persist':
           this.logs.get(id)!.push(...effect.entries);
           this.unsynced.set(id, effect.entries[effect.entries.length - 1]!.sequence);
-          if (!this.manualDisk) this.sync(id);
           break;
+        case 'apply':
+          break; // `status` shows what is committed (and so applied)
         case 'send':
           this.queue.push({ from: id, to: effect.to, message: effect.message });
           break;
@@ -281,6 +284,8 @@ export class ScenarioWorld {
           break;
       }
     }
+    // The disk finishes after the node has done the rest (sent the entries on): unless `disk manual`.
+    if (!this.manualDisk) this.sync(id);
   }
 
   /** The `catch-up` effect, decided by the replica's rule over this node's log (kept as an array from sequence 1). */
@@ -300,7 +305,7 @@ export class ScenarioWorld {
     deferrals.delete(to);
     const message: ChainMessage<Op> =
       decision.kind === 'delta'
-        ? { kind: 'entries', epoch, from: id, entries: log.slice(from.sequence, upTo) }
+        ? { kind: 'entries', epoch, from: id, entries: log.slice(from.sequence, upTo), mark: effect.mark }
         : {
             kind: 'snapshot',
             epoch,

@@ -148,8 +148,10 @@ describe('replica: chain replication over real stores', () => {
       // c misses the write: it reaches b, but is not committed when a goes.
       cluster.network.isolate('c');
       const y = { clientId: 'client-y', clientSequence: 1 };
+      const logged = cluster.replica('b').status().last;
       const atOldHead = cluster.write('a', incr('n', 3n), y);
-      await waitFor('b to apply the write', () => cluster.store('b').get(Buffer.from('n')) !== undefined);
+      await waitFor('b to log the write', () => cluster.replica('b').status().persisted > logged);
+      assert.equal(cluster.store('b').get(Buffer.from('n')), undefined, 'not committed: not applied');
       cluster.configure(['b', 'c']);
       assert.equal(errorCode(await atOldHead), 'ERR_UNAVAILABLE', 'the removed head tells its client to retry');
       cluster.network.heal('c');
@@ -584,11 +586,12 @@ describe('replica: chain replication over real stores', () => {
 
       // A write now reaches b, but the restarted tail does not take it: it is not answered.
       let answered = false;
+      const logged = cluster.replica('b').status().last;
       const pending = cluster.write('a', put('pending', 'p')).then((result) => {
         answered = true;
         return result;
       });
-      await waitFor('b to apply the write', () => cluster.store('b').get(Buffer.from('pending')) !== undefined);
+      await waitFor('b to log the write', () => cluster.replica('b').status().persisted > logged);
       await cluster.settle();
       assert.equal(answered, false, 'not committed while the tail is a restarted node');
       assert.equal(cluster.store('c').get(Buffer.from('pending')), undefined);
@@ -692,7 +695,8 @@ describe('replica: chain replication over real stores', () => {
       // The head is cut off and takes one more write (sequence 4, epoch 1) that goes nowhere.
       cluster.network.isolate('a');
       const lost = cluster.write('a', put('lost', 'never committed'));
-      await waitFor('a to apply its lonely write', () => cluster.store('a').get(Buffer.from('lost')) !== undefined);
+      await waitFor('a to log its lonely write', () => cluster.replica('a').status().persisted === 4);
+      assert.equal(cluster.store('a').get(Buffer.from('lost')), undefined, 'not committed: not applied');
       await cluster.settle();
       const cut = cluster.configure(['b', 'c'], { except: ['a'] });
       // The new head writes sequences 4 and 5 with the new epoch.
@@ -903,7 +907,9 @@ describe('replica: chain replication over real stores', () => {
       await cluster.settle();
       assert.equal(cluster.replica('c').status().committed, 5);
       assert.equal(answered, 0);
-      assert.equal(cluster.replica('c').status().servingReads, false);
+      // It still serves reads: of the committed state, which holds none of them.
+      assert.equal(errorCode(await cluster.read('c', get('m0'))), undefined);
+      assert.equal(replyOf(await cluster.read('c', get('m0')), 'get').found, false);
       cluster.network.heal('d');
       cluster.configure(['a', 'b', 'c', 'd']);
       const after = cluster.write('a', put('after', 'x'));

@@ -703,6 +703,18 @@ describe('replica: moving slots between chains', () => {
     const cluster = new TestCluster();
     try {
       await threeChain(cluster, { c: { logEntriesKept: 10, snapshotChunkRecords: 7 } });
+      // A few records in the range to be frozen (later writes to it are refused).
+      const early = writer('early');
+      const inRange = Array.from({ length: 40 }, (_, i) => `early-${i}`).filter((k) => keySlot(Buffer.from(k)) <= 4095);
+      for (const key of inRange.slice(0, 4)) {
+        const result = await write(
+          cluster,
+          'a',
+          command({ case: 'put', value: { key: bytes(key), value: bytes('e') } }),
+          early(),
+        );
+        assert.equal(errorCode(result), undefined);
+      }
       const manager = writer('manager');
       await write(cluster, 'a', slotfreeze(first, 4095), manager());
       await write(cluster, 'a', slotfreeze(9000, 9001, 'chain-2'), manager());
@@ -729,8 +741,24 @@ describe('replica: moving slots between chains', () => {
       cluster.configure(ids);
       await cluster.stop('e');
 
-      // Then the log moves on past the freezes, and the tail trims them away.
-      await writeData(cluster, writer('load'));
+      // Then the log moves on past the freezes, and the tail trims them away. Writes to a frozen
+      // slot that reach the log are refused where they are applied, in log order, on every replica.
+      const load = writer('load');
+      let refused = 0;
+      for (let i = 0; i < 90; i++) {
+        const key = `load-${i}`;
+        const result = await write(
+          cluster,
+          'a',
+          command({ case: 'put', value: { key: bytes(key), value: bytes('v') } }),
+          load(),
+        );
+        const slot = keySlot(Buffer.from(key));
+        const expected = slot <= 4095 || slot === 9000 || slot === 9001 ? 'ERR_SLOT_MOVING' : undefined;
+        assert.equal(errorCode(result), expected, key);
+        if (expected !== undefined) refused += 1;
+      }
+      assert.ok(refused > 0, 'some of the writes fell in frozen slots');
       await cluster.settle();
       assert.ok((cluster.store('c').logBounds()?.first ?? 0) > 4, 'the tail trimmed the freezes from its log');
 

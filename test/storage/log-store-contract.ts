@@ -95,6 +95,7 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
       withStore(async (store) => {
         assert.deepEqual(store.readMeta(), {
           position: { lastSequence: 0, lastEpoch: 0 },
+          applied: undefined,
           installed: undefined,
           installing: false,
           chain: undefined,
@@ -105,6 +106,7 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
           { first: 10, last: 10, to: 'c2', handedAt: 4 },
         ];
         store.writeMeta('position', { lastSequence: 5, lastEpoch: 2 });
+        store.writeMeta('applied', { lastSequence: 4, lastEpoch: 2 });
         store.writeMeta('installed', { lastSequence: 3, lastEpoch: 1 });
         store.writeMeta('installing', true);
         store.writeMeta('chain', 'c7');
@@ -113,6 +115,7 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
         await durable(store);
         assert.deepEqual(store.readMeta(), {
           position: { lastSequence: 5, lastEpoch: 2 },
+          applied: { lastSequence: 4, lastEpoch: 2 },
           installed: { lastSequence: 3, lastEpoch: 1 },
           installing: true,
           chain: 'c7',

@@ -1,8 +1,11 @@
-// Applying log entries to the replica's state: each once per request id (docs/design.md §3.6),
-// deterministically (the head's clock is pinned while it runs, versions come from the replicated
-// revision counter), with the exactly-once client table updated in the same durability point.
+// Applying committed log entries to the replica's state: each once per request id (docs/design.md
+// §3.6), deterministically (the head's clock is pinned while it runs, versions come from the
+// replicated revision counter), with the exactly-once client table updated in the same
+// durability point as the data. Entries reach the log first (`logRecord`), and are applied only
+// once committed (§3.5), so the data holds committed state only.
 
-import { commandByName, type CommandContext } from '../../commands/index.js';
+import { commandByName, slotCommands, type CommandContext } from '../../commands/index.js';
+import { frozenRefusal, type FrozenSlots } from '../admission.js';
 import { errorResult } from '../../commands/execute.js';
 import { AssertionError, assert } from '../../core/assert.js';
 import { CatenaError } from '../../core/errors.js';
@@ -30,6 +33,7 @@ export class Applier {
     private readonly store: ReplicaStore,
     private readonly context: CommandContext,
     private readonly clock: ApplyClock,
+    private readonly frozen: () => Pick<FrozenSlots, 'isFrozen' | 'anyFrozen'>,
   ) {
     this.clients = Applier.loadClients(store);
   }
@@ -43,40 +47,26 @@ export class Applier {
     return ClientTable.restore(clientTableLimits, { clients });
   }
 
-  /** Applies one entry and appends its log record; returns its result (undefined: a forgotten duplicate). */
+  /** Applies one committed entry; returns its result (undefined: a forgotten duplicate). */
   apply(entry: LogEntry<ReplicatedOp>): ResponseResult | undefined {
     const id = entry.requestId;
     const seen = id.clientId === '' ? ({ kind: 'new' } as const) : this.clients.lookup(id);
     let result: ResponseResult | undefined;
-    let encoded: Uint8Array | undefined;
     if (seen.kind === 'new') {
       this.applying = { sequence: entry.sequence, clientId: id.clientId };
       result = this.execute(entry.operation);
-      encoded = encodeResponse(0, result);
       if (id.clientId !== '') {
+        const encoded = encodeResponse(0, result);
         const forgotten = this.clients.record(id, encoded, entry.sequence);
         const stored = this.clients.entry(id.clientId);
         assert(stored !== undefined, 'a client just recorded has an entry');
         this.store.putClient(id.clientId, stored);
         for (const clientId of forgotten) this.store.removeClient(clientId);
       }
-    } else if (seen.kind === 'duplicate') {
-      encoded = seen.result;
-      if (encoded !== undefined) {
-        const decoded = decodeResponse(encoded);
-        result = decoded.ok ? decoded.message.result : errorResult('ERR_INTERNAL', 'unreadable saved result');
-      }
+    } else if (seen.kind === 'duplicate' && seen.result !== undefined) {
+      const decoded = decodeResponse(seen.result);
+      result = decoded.ok ? decoded.message.result : errorResult('ERR_INTERNAL', 'unreadable saved result');
     }
-    const record: LogRecord = {
-      epoch: entry.epoch,
-      clientId: id.clientId,
-      clientSequence: id.clientSequence,
-      nowMs: entry.operation.nowMs,
-      request: entry.operation.request,
-      reclaim: entry.operation.reclaim,
-      result: encoded,
-    };
-    this.store.appendEntry(entry.sequence, record);
     return result;
   }
 
@@ -101,6 +91,10 @@ export class Applier {
     const request = decoded.message;
     const name = request.command.case;
     assert(name !== undefined && commandByName(name).mutates, 'only writes are logged');
+    if (!slotCommands.has(name)) {
+      const refused = frozenRefusal(this.frozen(), name, request.command.value);
+      if (refused !== undefined) return refused;
+    }
     try {
       return {
         case: name,
@@ -112,6 +106,19 @@ export class Applier {
       return errorResult('ERR_INTERNAL', error instanceof Error ? error.message : String(error));
     }
   }
+}
+
+/** The log record of an entry (results are not logged: they are computed when it is applied). */
+export function logRecord(entry: LogEntry<ReplicatedOp>): LogRecord {
+  return {
+    epoch: entry.epoch,
+    clientId: entry.requestId.clientId,
+    clientSequence: entry.requestId.clientSequence,
+    nowMs: entry.operation.nowMs,
+    request: entry.operation.request,
+    reclaim: entry.operation.reclaim,
+    result: undefined,
+  };
 }
 
 /** The entry a stored log record holds. */

@@ -1,8 +1,12 @@
 // Carries out the core's effects in the order effects.ts documents (docs/design.md §4):
 //
-//   persist ─▶ apply each entry + append its record + move the log position (one durability
-//              point for everything issued in the burst: group fsync) ─▶ durable ─▶ core.persisted
-//   send    ─▶ the peer network (large entry batches split into frames, each continuing the last)
+//   persist ─▶ append each entry's record + move the log position (one durability point for
+//              everything issued in the burst: group fsync) ─▶ durable ─▶ core.persisted
+//   apply   ─▶ committed entries, from memory or the durable log, to the data and the client
+//              table; the results go to the clients waiting for them (the data holds committed
+//              state only: docs/design.md §3.5)
+//   send    ─▶ the peer network (entries frames of one burst to one peer go as one batch, large
+//              batches split into frames, each continuing the last)
 //   reply   ─▶ the clients waiting for that sequence
 //   catch-up ─▶ decideCatchUp: entries from the log, a snapshot stream, or nothing yet
 //   caught-up ─▶ the manager, through the node's coordinator session
@@ -17,11 +21,12 @@ import type { LogEntry } from '../../replication/log-entry.js';
 import type { ChainMessage } from '../../replication/messages.js';
 import type { LogPosition } from '../../storage/log-store.js';
 import type { ReplicatedOp } from '../chain-wire.js';
-import { entryOf, type Applier } from './applier.js';
+import { entryOf, logRecord, type Applier } from './applier.js';
 import type { ReplicaShell } from './shell.js';
 import type { SnapshotSender } from './snapshot-sender.js';
 
 type Reply = (result: ResponseResult) => void;
+type Sendable = Exclude<ChainMessage<ReplicatedOp>, { kind: 'snapshot' }>;
 
 export interface ExecutorOptions {
   readonly catchUpEntriesMax: number;
@@ -29,6 +34,10 @@ export interface ExecutorOptions {
   onCaughtUp(joiner: string, epoch: number): void;
   /** Called after the core heard of newly durable entries (log trimming runs then). */
   afterPersisted(): void;
+  /** The last entry applied when the replica started. */
+  readonly applied: LogPosition;
+  /** Simulator only: apply entries as soon as they are logged, committed or not (a broken variant). */
+  readonly applyAtPersist?: boolean;
 }
 
 export class EffectExecutor {
@@ -41,19 +50,32 @@ export class EffectExecutor {
   /** The highest sequence a durability point covered, not yet told to the core. */
   private persistedUpTo = 0;
   private persistedQueued = false;
+  /** The last entry applied to the data. */
+  private applied: LogPosition;
+  /** Entries logged by this process and not applied yet, in sequence order from `unappliedHead`. */
+  private unapplied: LogEntry<ReplicatedOp>[] = [];
+  private unappliedHead = 0;
+  /** Entries frames waiting for the end of the burst, by peer (sent as one batch, in order). */
+  private outbox = new Map<string, Sendable[]>();
+  private outboxQueued = false;
 
   constructor(
     private readonly shell: ReplicaShell,
     private readonly applier: Applier,
     private readonly snapshots: SnapshotSender,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.applied = options.applied;
+  }
 
   run(effects: readonly Effect<ReplicatedOp>[]): void {
     for (const effect of effects) {
       switch (effect.kind) {
         case 'persist':
           this.persist(effect.entries);
+          break;
+        case 'apply':
+          this.apply(effect.upTo);
           break;
         case 'send':
           this.send(effect.to, effect.message);
@@ -67,7 +89,9 @@ export class EffectExecutor {
           this.catchUp(effect);
           break;
         case 'install':
-          break; // the snapshot is already in the store (snapshot-receiver.ts): only the core's view moves
+          // The snapshot is already in the store (snapshot-receiver.ts): the data is at its sequence.
+          this.forgetState({ lastSequence: effect.sequence, lastEpoch: effect.lastEpoch });
+          break;
         case 'caught-up':
           this.options.onCaughtUp(effect.joiner, this.shell.core().epoch);
           break;
@@ -91,21 +115,29 @@ export class EffectExecutor {
     }
   }
 
-  /** The state was replaced: results and pending persistence belong to the old one. */
-  forgetState(): void {
+  /** The state was replaced (its data is now at `applied`): results and pending persistence belong to the old one. */
+  forgetState(applied: LogPosition): void {
     this.results.clear();
     this.persistedUpTo = 0;
+    this.applied = applied;
+    this.unapplied = [];
+    this.unappliedHead = 0;
+  }
+
+  /** The last entry applied to the data. */
+  get appliedPosition(): LogPosition {
+    return this.applied;
   }
 
   private persist(entries: readonly LogEntry<ReplicatedOp>[]): void {
     assert(entries.length > 0, 'a persist effect carries entries');
+    const store = this.shell.store;
     for (const entry of entries) {
-      const result = this.applier.apply(entry);
-      if (this.waiters.has(entry.sequence)) {
-        this.results.set(entry.sequence, result ?? errorResult('ERR_UNAVAILABLE', 'a newer write of this client won'));
-      }
+      store.appendEntry(entry.sequence, logRecord(entry));
+      this.unapplied.push(entry);
     }
     const last = entries[entries.length - 1]!;
+    if (this.options.applyAtPersist === true) this.apply(last.sequence);
     this.shell.store.writeMeta('position', { lastSequence: last.sequence, lastEpoch: last.epoch });
     const generation = this.shell.generation();
     this.shell.store.whenDurable((error) => {
@@ -133,6 +165,50 @@ export class EffectExecutor {
     });
   }
 
+  /** Applies every committed entry up to `upTo` not applied yet, in order, and records where the data stands. */
+  private apply(upTo: number): void {
+    if (upTo <= this.applied.lastSequence) return;
+    const store = this.shell.store;
+    let position = this.applied;
+    while (position.lastSequence < upTo) {
+      const sequence = position.lastSequence + 1;
+      const entry = this.takeUnapplied(sequence) ?? this.loggedEntry(sequence);
+      if (entry === undefined) {
+        // Trimmed, or never written: the data cannot go on. Stop rather than serve a gap.
+        this.shell.fatal(new Error(`committed entry ${sequence} is missing from the log: cannot apply it`));
+        break;
+      }
+      const result = this.applier.apply(entry);
+      if (this.waiters.has(sequence)) {
+        this.results.set(sequence, result ?? errorResult('ERR_UNAVAILABLE', 'a newer write of this client won'));
+      }
+      position = { lastSequence: sequence, lastEpoch: entry.epoch };
+    }
+    this.applied = position;
+    store.writeMeta('applied', position);
+  }
+
+  /** The entry at `sequence` if this process logged it (it is the next one to apply). */
+  private takeUnapplied(sequence: number): LogEntry<ReplicatedOp> | undefined {
+    while (this.unappliedHead < this.unapplied.length && this.unapplied[this.unappliedHead]!.sequence < sequence) {
+      this.unappliedHead += 1;
+    }
+    const entry = this.unapplied[this.unappliedHead];
+    if (entry?.sequence !== sequence) return undefined;
+    this.unappliedHead += 1;
+    if (this.unappliedHead >= 1024 && this.unappliedHead * 2 >= this.unapplied.length) {
+      this.unapplied = this.unapplied.slice(this.unappliedHead);
+      this.unappliedHead = 0;
+    }
+    return entry;
+  }
+
+  /** An entry logged before this process started (a restart replays the log after the data). */
+  private loggedEntry(sequence: number): LogEntry<ReplicatedOp> | undefined {
+    const record = this.shell.store.entry(sequence);
+    return record === undefined ? undefined : entryOf(sequence, record);
+  }
+
   private reply(sequence: number): void {
     const waiters = this.waiters.get(sequence);
     const result = this.results.get(sequence);
@@ -142,10 +218,46 @@ export class EffectExecutor {
     for (const reply of waiters) reply(result ?? errorResult('ERR_INTERNAL', 'no result recorded'));
   }
 
+  /**
+   * Sends a message to a peer at the end of the burst, with what else goes to that peer in it:
+   * consecutive entries frames of one epoch become one (the last mark wins), so a burst of writes
+   * travels as one batch, and messages keep their order.
+   */
   send(to: string, message: ChainMessage<ReplicatedOp>): void {
+    if (message.kind === 'snapshot') return; // snapshots are streamed (snapshot-sender.ts), never sent whole
+    let queue = this.outbox.get(to);
+    if (queue === undefined) this.outbox.set(to, (queue = []));
+    const previous = queue[queue.length - 1];
+    if (
+      message.kind === 'entries' &&
+      previous?.kind === 'entries' &&
+      previous.epoch === message.epoch &&
+      previous.from === message.from &&
+      continues(previous.entries, message.entries)
+    ) {
+      queue[queue.length - 1] = {
+        ...previous,
+        entries: previous.entries.length === 0 ? message.entries : [...previous.entries, ...message.entries],
+        mark: Math.max(previous.mark, message.mark),
+      };
+    } else {
+      queue.push(message);
+    }
+    if (this.outboxQueued) return;
+    this.outboxQueued = true;
+    this.shell.env.defer(this.flushOutbox);
+  }
+
+  private readonly flushOutbox = (): void => {
+    this.outboxQueued = false;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [to, messages] of outbox) for (const message of messages) this.sendNow(to, message);
+  };
+
+  private sendNow(to: string, message: Sendable): void {
     const peers = this.shell.peers();
     if (peers === undefined) return;
-    if (message.kind === 'snapshot') return; // snapshots are streamed (snapshot-sender.ts), never sent whole
     if (message.kind !== 'entries') {
       peers.send(to, message);
       return;
@@ -201,8 +313,14 @@ export class EffectExecutor {
       // The rest follows the peer's acknowledgement (a joiner) or its next hello (a member).
       if (bytes > catchUpBytesMax || entries.length >= deltaEntriesMax) break;
     }
-    this.send(to, { kind: 'entries', epoch, from: this.shell.self, entries });
+    this.send(to, { kind: 'entries', epoch, from: this.shell.self, entries, mark: effect.mark });
   }
+}
+
+/** True when `next` continues `previous` (or either is empty): the two can travel as one frame. */
+function continues(previous: readonly LogEntry<ReplicatedOp>[], next: readonly LogEntry<ReplicatedOp>[]): boolean {
+  if (previous.length === 0 || next.length === 0) return true;
+  return next[0]!.sequence === previous[previous.length - 1]!.sequence + 1;
 }
 
 /** The catch-up rule's view of the replica's durable log. */

@@ -2,11 +2,11 @@
 // what happens (a client write or read, a frame from a peer, a durability point, a new
 // configuration, a tick) into the core's inputs, and hands the core's effects to the executor.
 //
-//   client write ─▶ submit(): core.write ─▶ persist (effect-executor.ts: apply + log record, one
-//     durability point for the burst: group fsync) ─▶ durable ─▶ core.persisted ─▶ send
-//     downstream ... ack ─▶ reply: answer the client
+//   client write ─▶ submit(): core.write ─▶ persist (effect-executor.ts: the log record, one
+//     durability point for the burst: group fsync) and, at once, send downstream with the durable
+//     mark ... commit at the tail ─▶ ack ─▶ apply (the data) ─▶ reply: answer the client
 //   client read ─▶ read(): only while the core says this node may serve reads (the tail, session
-//     connected), answered after the store is durable
+//     connected), from the data, which holds committed entries only (no wait for a sync)
 //
 // Applying is deterministic (applier.ts), so every replica reaches the same state from the same
 // log. The replica takes its whole environment (environment.ts: clock, timers, peers) and its
@@ -38,7 +38,7 @@ import {
 import type { Logger } from '../../core/log.js';
 import { encodeRequest, type Request, type RequestOf, type ResponseResult } from '../../protocol/native/codec.js';
 import type { ChainConfig } from '../../replication/chain-config.js';
-import { ChainNode } from '../../replication/chain-node.js';
+import { ChainNode, type ChainNodeFaults } from '../../replication/chain-node.js';
 import type { Effect } from '../../replication/effects.js';
 import type { RequestId } from '../../replication/log-entry.js';
 import type { ChainMessage } from '../../replication/messages.js';
@@ -70,6 +70,10 @@ export interface ReplicaFaults extends SnapshotSenderFaults, LogTrimmerFaults {
   ) => readonly Effect<ReplicatedOp>[];
   /** Overrides the decision to serve a read (`honest` is the real one). */
   canServeReads?: (core: ChainNode<ReplicatedOp>, honest: boolean) => boolean;
+  /** Applies entries as soon as they are logged, before they are committed (reads may see them). */
+  applyAtPersist?: boolean;
+  /** Faults of the core itself. */
+  core?: ChainNodeFaults;
 }
 
 export interface ReplicaOptions {
@@ -139,8 +143,10 @@ export class Replica implements ReceiverHost, SlotMover {
     this.log = options.log;
     const store = options.store;
     let meta = store.readMeta();
+    // A data directory from before entries were applied at commit applied every logged entry.
+    const applied = meta.applied ?? meta.position;
     this.dataChain = meta.chain ?? (meta.position.lastSequence > 0 ? chainIdDefault : '');
-    this.applier = new Applier(store, options.context, options.applyClock);
+    this.applier = new Applier(store, options.context, options.applyClock, () => this.slots);
     this.slots = new ReplicaSlots({
       store,
       clients: () => this.applier.clients,
@@ -154,6 +160,8 @@ export class Replica implements ReceiverHost, SlotMover {
       catchUpEntriesMax: options.catchUpEntriesMax ?? catchUpEntriesMax,
       onCaughtUp: (joiner, epoch) => options.onCaughtUp(joiner, epoch),
       afterPersisted: () => this.trimmer.trim(),
+      applied,
+      ...(faults.applyAtPersist === true ? { applyAtPersist: true } : {}),
     });
     this.receiver = new SnapshotReceiver(this, options.snapshotStallMs ?? snapshotStallMs);
     this.reclaimer = new ExpiryReclaimer(
@@ -164,11 +172,12 @@ export class Replica implements ReceiverHost, SlotMover {
     if (meta.installing && faults.keepPartialInstall !== true) {
       this.log.log('warn', 'a snapshot install was interrupted: discarding the partial state');
       this.discardState();
-      meta = { ...meta, position: emptyLogPosition };
+      meta = { ...meta, position: emptyLogPosition, applied: emptyLogPosition };
     } else {
       this.slots.set(meta.frozen);
     }
-    this.chainNode = newCore(this.self, meta.position, meta.position.lastSequence > 0);
+    const appliedSequence = (meta.applied ?? meta.position).lastSequence;
+    this.chainNode = newCore(this.self, meta.position, meta.position.lastSequence > 0, appliedSequence, faults.core);
   }
 
   start(peers: ReplicaPeers): void {
@@ -237,6 +246,11 @@ export class Replica implements ReceiverHost, SlotMover {
     };
   }
 
+  /** The last entry applied to the data (what reads see). */
+  get appliedPosition(): LogPosition {
+    return this.executor.appliedPosition;
+  }
+
   get lastLogPosition(): LogPosition {
     const progress = this.chainNode.progress;
     return { lastSequence: progress.last, lastEpoch: progress.lastEpoch };
@@ -289,7 +303,8 @@ export class Replica implements ReceiverHost, SlotMover {
       const code = this.configuration === undefined ? 'ERR_UNAVAILABLE' : 'ERR_NOT_TAIL';
       return { kind: 'now', result: errorResult(code, this.rejection(code)), command: request.command.case };
     }
-    return execute(this.options.context, request, this.options.durable);
+    // The data holds committed entries only, each durable on every member: nothing to wait for.
+    return execute(this.options.context, request, false);
   }
 
   canServeReads(): boolean {
@@ -435,12 +450,14 @@ export class Replica implements ReceiverHost, SlotMover {
 
   replaceState(): void {
     this.coreGeneration += 1;
-    this.executor.forgetState();
+    this.executor.forgetState(emptyLogPosition);
   }
 
+  /** A new core on the state in the store, whose data stands at `position` (a snapshot's, or nothing). */
   restartCore(position: LogPosition): void {
     this.replaceState();
-    this.chainNode = newCore(this.self, position, false);
+    this.executor.forgetState(position);
+    this.chainNode = newCore(this.self, position, false, position.lastSequence, this.options.faults?.core);
     this.chainNode.sessionChanged(this.sessionConnected);
     if (this.configuration !== undefined) this.run(this.chainNode.configure(this.configuration));
     this.noteStateChange();
@@ -453,12 +470,13 @@ export class Replica implements ReceiverHost, SlotMover {
     store.clearClients();
     store.restoreRevision(0);
     store.writeMeta('position', emptyLogPosition);
+    store.writeMeta('applied', emptyLogPosition);
     store.writeMeta('installed', undefined);
     store.writeMeta('frozen', []);
     store.writeMeta('installing', false);
     this.slots.set([]);
     this.applier.clients = new ClientTable(clientTableLimits);
-    this.executor.forgetState();
+    this.executor.forgetState(emptyLogPosition);
   }
 
   acknowledgeAgain(tail: string): void {
@@ -473,12 +491,20 @@ export class Replica implements ReceiverHost, SlotMover {
   }
 }
 
-function newCore(self: string, position: LogPosition, restarted: boolean): ChainNode<ReplicatedOp> {
+function newCore(
+  self: string,
+  position: LogPosition,
+  restarted: boolean,
+  appliedSequence: number,
+  faults: ChainNodeFaults | undefined,
+): ChainNode<ReplicatedOp> {
   return new ChainNode<ReplicatedOp>({
     self,
     lastSequence: position.lastSequence,
     lastEpoch: position.lastEpoch,
+    appliedSequence,
     ...(restarted ? { restarted: true } : {}),
+    ...(faults === undefined ? {} : { faults }),
     joinRetryMs,
   });
 }

@@ -135,6 +135,7 @@ export class SnapshotReceiver {
     store.writeMeta('frozen', frozen);
     const position: LogPosition = { lastSequence: receiving.sequence, lastEpoch: receiving.lastEpoch };
     store.writeMeta('position', position);
+    store.writeMeta('applied', position);
     store.writeMeta('installed', position);
     store.writeMeta('installing', false);
     const ordered = [...part.clients.clients].sort((a, b) => a[1].sequence - b[1].sequence); // oldest first

@@ -61,7 +61,8 @@ export class SnapshotSender {
   private stream(to: string, epoch: number, stream: number, reader: SnapshotReader, cancelled: () => boolean): void {
     const peers = this.shell.peers()!;
     const self = this.shell.self;
-    const position = reader.meta.position;
+    // The data's position: a snapshot holds committed (applied) entries only; the log after it follows.
+    const position = reader.meta.applied ?? reader.meta.position;
     this.shell.log.log('info', 'streaming a snapshot', { to, sequence: position.lastSequence });
     peers.send(to, {
       kind: 'snapshot-begin',

@@ -19,6 +19,7 @@ export function checkRun(result: SimResult): string[] {
   if (!linearizable.ok) failures.push(`not linearizable on ${linearizable.key}: ${linearizable.reason}`);
   for (const config of result.configs) failures.push(...checkChain(result, config));
   for (const fatal of result.fatals) failures.push(`a node stopped: ${fatal}`);
+  for (const read of result.undurableReads) failures.push(`a read saw what is not durable everywhere: ${read}`);
   if (result.unhealed !== undefined) failures.push(`a node never rejoined its chain: ${result.unhealed}`);
   for (const key of result.unreadKeys) failures.push(`no final read of ${key}: its owner's tail cannot serve reads`);
   if (result.map.map.migration !== undefined)

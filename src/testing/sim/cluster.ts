@@ -28,4 +28,6 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   oneWayPartitions: 1,
   sessionTimeoutMs: 300,
   clientTimeoutMs: 150,
+  diskStallRate: 0.1,
+  powerFailureRate: 0.2,
 };

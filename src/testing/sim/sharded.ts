@@ -23,6 +23,8 @@ export const defaultShardedOptions: Omit<SimOptions, 'seed'> = {
   oneWayPartitions: 1,
   sessionTimeoutMs: 300,
   clientTimeoutMs: 150,
+  diskStallRate: 0.1,
+  powerFailureRate: 0.1,
   watchDelayMsMax: 60,
   watchMissRate: 0.1,
   rebalancingsMax: 8,

@@ -55,6 +55,18 @@ export interface SimOptions {
    * part of a snapshot it is receiving (at most once per node and run).
    */
   installCrashRate?: number;
+  /**
+   * The chance that every node of one chain crashes at the same instant (a power failure), each
+   * keeping what was durable and perhaps some whole unsynced turns. Commit must mean durable on
+   * every member (docs/design.md §3.3): any survivor holds every acknowledged write.
+   */
+  powerFailureRate?: number;
+  /** A durability point takes 1..diskMsMax ms (default 5). */
+  diskMsMax?: number;
+  /** A message takes 1..networkMsMax ms (default 20). */
+  networkMsMax?: number;
+  /** The chance that a durability point stalls for 20..100 ms instead (default 0). */
+  diskStallRate?: number;
   /** Receives a line for each notable event (faults, configurations, maps, requests served, chain traffic), for replaying a seed. */
   log?: (line: string) => void;
 }
@@ -96,6 +108,11 @@ export interface SimResult {
   readonly probeOutputs: (Output | undefined)[];
   /** Nodes that stopped on a broken invariant or a disk failure (a node must never). */
   readonly fatals: string[];
+  /**
+   * Reads served from state not yet durable on every member of the chain (docs/design.md §3.3,
+   * §3.5: the readable state holds committed entries only), checked as each read is answered.
+   */
+  readonly undurableReads: string[];
   /** Keys whose final read could not be made (their owner's tail cannot serve reads). */
   readonly unreadKeys: string[];
   /** Set when, long after the faults, a live node was still not a member of its chain: who, and where it stood. */

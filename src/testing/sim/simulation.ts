@@ -25,6 +25,7 @@
 // simulation. A run of one chain has no manager and never waits: `simulate` runs it
 // synchronously.
 
+import { commandByName } from '../../commands/index.js';
 import { assert } from '../../core/assert.js';
 import type { Clock } from '../../core/clock.js';
 import { clusterClientRefreshIntervalMsDefault, membershipRefreshIntervalMs } from '../../core/limits.js';
@@ -107,8 +108,13 @@ class Simulation implements SimWorld, SimNetwork {
   private promisesSettled = false;
   private readonly diskFreeAt = new Map<string, number>();
   private readonly fatals: string[] = [];
+  private readonly undurableReads: string[] = [];
   /** Every scheduled fault has happened and healed by then. */
   private faultsOverAtMs = 0;
+  /** powerFailureRate: the first write acknowledged after this time triggers the power failure. */
+  private powerFailureArmedAtMs = Number.POSITIVE_INFINITY;
+  /** Whether that is the first read answered after it (else the first write). */
+  private powerFailureAfterRead = false;
   /** Nodes crashed by installCrashRate (once each). */
   private readonly installCrashed = new Set<string>();
   /** Set when a live node was still out of its chain long after the faults (SimResult.unhealed). */
@@ -225,6 +231,7 @@ class Simulation implements SimWorld, SimNetwork {
       unfinishedClients: this.clients.filter((c) => c.done < c.total).length,
       probeOutputs: this.probeOutputs,
       fatals: this.fatals,
+      undurableReads: this.undurableReads,
       unreadKeys: this.unreadKeys,
       unhealed: this.unhealed,
       counts: {
@@ -291,7 +298,11 @@ class Simulation implements SimWorld, SimNetwork {
   }
 
   disk(node: SimNode, flush: () => void): void {
-    const done = Math.max(this.diskFreeAt.get(node.id) ?? 0, this.queue.now) + this.random.int(1, 5);
+    // Now and then an fsync stalls far longer than a network hop (as real ones do): then entries
+    // are durable downstream before they are durable here.
+    const stalled = (this.options.diskStallRate ?? 0) > 0 && this.random.chance(this.options.diskStallRate ?? 0);
+    const latencyMs = stalled ? this.random.int(20, 100) : this.random.int(1, this.options.diskMsMax ?? 5);
+    const done = Math.max(this.diskFreeAt.get(node.id) ?? 0, this.queue.now) + latencyMs;
     this.diskFreeAt.set(node.id, done);
     const incarnation = node.incarnation;
     this.queue.at(done, () => {
@@ -469,6 +480,14 @@ class Simulation implements SimWorld, SimNetwork {
       crashes += 1;
       this.queue.at(this.random.int(50, 1500), () => this.crash(victim));
     }
+    // A power failure strikes right after a node answered a request ("buggify"): the moment at
+    // which an acknowledgement given too early, or a read of an entry not yet durable on every
+    // member, would be taken back.
+    const powerFailureRate = this.options.powerFailureRate ?? 0;
+    if (powerFailureRate > 0 && this.random.chance(powerFailureRate)) {
+      this.powerFailureArmedAtMs = this.random.int(50, 1500);
+      this.powerFailureAfterRead = this.random.chance(0.5);
+    }
     for (let p = 0; p < this.options.coordinatorPartitions; p++) {
       const process = this.random.pick(this.processes);
       const from = this.random.int(50, 1500);
@@ -533,6 +552,20 @@ class Simulation implements SimWorld, SimNetwork {
     });
   }
 
+  /** powerFailureRate: every node of the chain crashes at once (its reply is on its way), if the failure is due. */
+  private maybePowerFailure(chainId: string, request: Request): void {
+    if (this.queue.now < this.powerFailureArmedAtMs) return;
+    const name = request.command.case;
+    if (name === undefined || commandByName(name).mutates === this.powerFailureAfterRead) return;
+    this.powerFailureArmedAtMs = Number.POSITIVE_INFINITY;
+    this.note(`power failure of chain ${chainId}`);
+    // The sessions expire in any order (the coordinator's expiry runs in ticks): which member
+    // the manager keeps as the chain's last is up to chance.
+    for (const process of this.processes) {
+      if (process.chainId === chainId && process.node.alive) this.crash(process, this.random.int(0, 100));
+    }
+  }
+
   /** installCrashRate: a crash in the middle of a snapshot install, once the part's turn is over. */
   private maybeCrashInstalling(process: NodeProcess): void {
     const rate = this.options.installCrashRate ?? 0;
@@ -543,14 +576,15 @@ class Simulation implements SimWorld, SimNetwork {
     });
   }
 
-  private crash(process: NodeProcess): void {
+  private crash(process: NodeProcess, expiryJitterMs = 0): void {
     const node = process.node;
+    if (!node.alive) return; // already down (a power failure came first)
     // The disk may have written back some of the unsynced turns before the power went (each whole).
     const surviving = this.random.int(0, node.store.unsyncedTurns);
     this.note(`crash ${node.id} (${surviving} of ${node.store.unsyncedTurns} unsynced turns survive)`);
     node.crash(surviving);
     const incarnation = node.incarnation;
-    this.queue.after(this.options.sessionTimeoutMs, () => {
+    this.queue.after(this.options.sessionTimeoutMs + expiryJitterMs, () => {
       if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
       this.sessionExpired.add(node.id);
       this.reconfigure(process.chainId);
@@ -617,7 +651,7 @@ class Simulation implements SimWorld, SimNetwork {
     if (this.random.chance(this.options.dropRate)) return;
     const copies = this.random.chance(this.options.duplicateRate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      this.queue.after(this.random.int(1, 20), () => this.arrive(from, to, packet));
+      this.queue.after(this.random.int(1, this.options.networkMsMax ?? 20), () => this.arrive(from, to, packet));
     }
   }
 
@@ -637,11 +671,33 @@ class Simulation implements SimWorld, SimNetwork {
         const request = requestOverTheWire(packet.request);
         return process.execute(request, (result) => {
           this.served(process, from, request, result);
+          this.checkReadDurable(process, request, result);
           this.transmit(to, from, { kind: 'reply', tag: packet.tag, result: replyOverTheWire(result) });
+          if (result.case !== 'error') this.maybePowerFailure(process.chainId, request);
         });
       }
       case 'reply':
         assert(false, 'a node never receives a reply');
+    }
+  }
+
+  /**
+   * A read answered from the data: everything applied there must be durable on every member of
+   * the chain the node serves in (what a crash of all the others could not take back). Omniscient,
+   * as a check may be: it reads every member's durable log position.
+   */
+  private checkReadDurable(process: NodeProcess, request: Request, result: ResponseResult): void {
+    const name = request.command.case;
+    if (name === undefined || commandByName(name).mutates || result.case === 'error') return;
+    const replica = process.node.replica;
+    const applied = replica.appliedPosition.lastSequence;
+    for (const member of replica.config()?.members ?? []) {
+      const durable = this.byId.get(member)?.node.store.readMeta().position.lastSequence ?? 0;
+      if (durable < applied && this.undurableReads.length < 10) {
+        this.undurableReads.push(
+          `${process.id} served a read at ${this.queue.now} ms with ${applied} applied, durable on ${member} only to ${durable}`,
+        );
+      }
     }
   }
 
