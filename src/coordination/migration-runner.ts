@@ -32,6 +32,7 @@ import {
   migrationBatchSlotsDefault,
   migrationBytesPerSecondDefault,
   migrationPageRecordsDefault,
+  migrationPagesInFlightDefault,
 } from '../core/limits.js';
 import type { ReplyOf } from '../protocol/native/codec.js';
 import { applyMove, misplaced, nextMove, rangesOf, targetOwners } from '../sharding/rebalance.js';
@@ -51,6 +52,8 @@ export interface MigrationOptions {
   readonly batchSlots: number;
   /** Records per export, import or drop page. */
   readonly pageRecords: number;
+  /** Import pages sent and not yet answered, at most (the next page is exported meanwhile). */
+  readonly pagesInFlight: number;
   /** Copy rate limit (keys and values), so a move does not starve client traffic. */
   readonly bytesPerSecond: number;
 }
@@ -58,6 +61,7 @@ export interface MigrationOptions {
 export const migrationOptionsDefault: MigrationOptions = {
   batchSlots: migrationBatchSlotsDefault,
   pageRecords: migrationPageRecordsDefault,
+  pagesInFlight: migrationPagesInFlightDefault,
   bytesPerSecond: migrationBytesPerSecondDefault,
 };
 
@@ -184,6 +188,10 @@ export class MigrationRunner {
     for (const clients of this.faults.clientTableNotMerged === true ? [false] : [false, true]) {
       let after: Uint8Array = new Uint8Array();
       let firstPage = !clients;
+      // Imports of earlier pages go on while the next page is exported (they touch other keys,
+      // and each raises the target's revision to at least the source's: their order does not
+      // matter); the client table pass starts once every record is in.
+      const imports: Promise<unknown>[] = [];
       do {
         const page = await transport.send(from, 'slotexport', {
           first,
@@ -195,7 +203,7 @@ export class MigrationRunner {
         // The first page goes even when empty: it carries the source's revision (slots whose
         // keys were all deleted still raise the target's versions above the source's).
         if (firstPage || page.records.length > 0 || page.clients.length > 0) {
-          await transport.send(to, 'slotimport', {
+          const imported = transport.send(to, 'slotimport', {
             first,
             last,
             records: page.records,
@@ -203,6 +211,9 @@ export class MigrationRunner {
             mapVersion,
             revision: this.faults.revisionNotCarried === true ? 0n : page.revision,
           });
+          imported.catch(() => undefined); // awaited below, where a failure stops the move
+          imports.push(imported);
+          if (imports.length >= this.options.pagesInFlight) await imports.shift();
         }
         firstPage = false;
         records += page.records.length;
@@ -210,6 +221,7 @@ export class MigrationRunner {
         await this.throttle(bytes, started);
         after = page.cursor;
       } while (after.length > 0 && !this.stopped);
+      for (const imported of imports) await imported;
       if (this.stopped) return;
     }
     if (this.faults.dropBeforeHandOver === true && !(await this.dropPages(from, first, last, mapVersion))) return;

@@ -20,6 +20,11 @@ export const multiKeysMax = 1024;
 export const mgetReplyBytesMax = 32 * MiB;
 /** LMDB's own key limit with lmdb-js's default page size. */
 export const lmdbKeyBytesMax = 1978;
+/**
+ * A write nobody waits for (a replica applying entries whose log records are already durable)
+ * reaches LMDB with the next transaction someone waits for, or after this long at the latest.
+ */
+export const lmdbLazyFlushMs = 20;
 /** Bytes the LMDB expiry index puts before a key (the expiry time). */
 export const expiryIndexPrefixBytes = 8;
 /** Default largest value; `catena server --value-bytes-max` may lower or raise it up to valueBytesCeiling. */
@@ -267,6 +272,8 @@ export const layoutReplicasMax = 16;
 /** Moving slots, by default: slots moved in one batch at most, records per export, import or drop page... */
 export const migrationBatchSlotsDefault = 1024;
 export const migrationPageRecordsDefault = 1_000;
+/** ... import pages in flight at once (the next page is exported while earlier ones are imported) ... */
+export const migrationPagesInFlightDefault = 4;
 /** ... and the copy rate limit (keys and values), so a move does not starve client traffic. */
 export const migrationBytesPerSecondDefault = 64 * MiB;
 

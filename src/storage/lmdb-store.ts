@@ -8,11 +8,15 @@
 //     log     sequence -> entry      (chain replication's log; written by the replication layer)
 //     meta    name -> msgpack        ('state': revision, key count, byte count)
 //
-// Group fsync, once per event turn: every write issued in a turn, from any connection, is queued
-// and lands in one synchronous LMDB transaction run from setImmediate (after the turn's I/O
-// callbacks), and one fsync covers it. Until then the write lives in `pending`, an overlay
-// consulted by reads, so each mutation is visible to the next read at once, as the store contract
-// requires. `sync()` resolves right after the transaction that holds every write issued so far.
+// Group fsync, once per event turn that asks for it: every write issued, from any connection, is
+// queued and lands in one synchronous LMDB transaction run from setImmediate (after the turn's I/O
+// callbacks) once someone waits for durability (`sync()`, `whenDurable`), and one fsync covers
+// it. Writes nobody waits for (a replica applying committed entries: their log records are
+// already durable) go with the next transaction someone asks for, or after lazyFlushMs at the
+// latest, so an ack's turn does not pay a transaction of its own. Until then a write lives in
+// `pending`, an overlay consulted by reads, so each mutation is visible to the next read at once,
+// as the store contract requires. `sync()` resolves right after the transaction that holds every
+// write issued so far.
 // The meta record is rewritten once per turn inside the same transaction, so data and counters
 // never disagree. (lmdb-js's asynchronous writes were used first: under a steady stream of small
 // writes its writer thread keeps extending one transaction while writes keep arriving, and a
@@ -24,6 +28,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { assert } from '../core/assert.js';
+import { lmdbLazyFlushMs } from '../core/limits.js';
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -114,6 +119,8 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   /** Writes queued for the end of this turn's transaction, in issue order. */
   private ops: (() => void)[] = [];
   private flushScheduled = false;
+  /** The timer of a flush nobody waits for (scheduleFlush). */
+  private lazyFlush: NodeJS.Timeout | undefined;
   private writesIssued = 0;
   private writesSynced = 0;
   /** Callers of sync() waiting for the next transaction. */
@@ -217,7 +224,14 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     this.scheduleFlush();
   }
 
+  /** A write nobody waits for yet: it lands with the next transaction, or after lmdbLazyFlushMs. */
   private scheduleFlush(): void {
+    if (this.flushScheduled || this.lazyFlush !== undefined) return;
+    this.lazyFlush = setTimeout(this.flush, lmdbLazyFlushMs);
+  }
+
+  /** Someone waits for durability: the transaction runs at the end of this turn. */
+  private scheduleFlushNow(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // After this turn's I/O callbacks: every request that arrived in the turn shares the transaction.
@@ -227,6 +241,8 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   /** Writes every queued write in one transaction (with its fsync, unless durability is memory). */
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.lazyFlush !== undefined) clearTimeout(this.lazyFlush);
+    this.lazyFlush = undefined;
     const ops = this.ops;
     this.ops = [];
     const target = this.writesIssued;
@@ -364,6 +380,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
         reject = fail;
       });
       this.syncGroup = { promise, resolve, reject };
+      this.scheduleFlushNow();
     }
     return this.syncGroup.promise;
   }

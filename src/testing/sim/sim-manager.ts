@@ -135,7 +135,7 @@ export class SimManager {
       log,
       () => Promise.resolve(this.transport),
       () => Promise.resolve(this.view()),
-      { batchSlots: options.batchSlots, pageRecords: options.pageRecords, bytesPerSecond: 1_000_000 },
+      { batchSlots: options.batchSlots, pageRecords: options.pageRecords, pagesInFlight: 3, bytesPerSecond: 1_000_000 },
       {
         nowMs: () => world.now(),
         sleep: (ms) =>
@@ -311,7 +311,8 @@ interface Command {
 class SimTransport implements ChainTransport {
   private sequence = 0;
   private tokens = 0;
-  private pending: Command | undefined;
+  /** Commands sent and not answered yet, by tag (the runner keeps several imports in flight). */
+  private readonly pending = new Map<number, Command>();
 
   constructor(
     private readonly world: ManagerWorld,
@@ -336,7 +337,7 @@ class SimTransport implements ChainTransport {
         resolve: resolve as (value: unknown) => void,
         reject,
       };
-      this.pending = command;
+      this.pending.set(command.tag, command);
       this.transmit(command);
     });
   }
@@ -350,18 +351,19 @@ class SimTransport implements ChainTransport {
     this.counts.sends += 1;
     this.world.transmit(managerId, to, { kind: 'request', request: command.request, tag: command.tag });
     this.world.after(this.options.requestTimeoutMs, () => {
-      if (this.pending !== command || command.token !== token) return;
+      if (this.pending.get(command.tag) !== command || command.token !== token) return;
       if (command.attempts < this.options.attemptsMax) return this.transmit(command);
       this.fail(command, new CatenaError('ERR_TIMEOUT', `${command.request.command.case} got no answer`));
     });
   }
 
   receive(packet: SimPacket): void {
-    const command = this.pending;
-    if (command === undefined || packet.kind !== 'reply' || packet.tag !== command.tag) return;
+    if (packet.kind !== 'reply') return;
+    const command = this.pending.get(packet.tag);
+    if (command === undefined) return;
     const result: ResponseResult = packet.result;
     if (result.case !== 'error') {
-      this.pending = undefined;
+      this.pending.delete(command.tag);
       this.world.settled();
       command.resolve(result.value);
       return;
@@ -376,12 +378,12 @@ class SimTransport implements ChainTransport {
     }
     const token = command.token;
     this.world.after(this.world.random.int(5, 40), () => {
-      if (this.pending === command && command.token === token) this.transmit(command);
+      if (this.pending.get(command.tag) === command && command.token === token) this.transmit(command);
     });
   }
 
   private fail(command: Command, error: Error): void {
-    this.pending = undefined;
+    this.pending.delete(command.tag);
     this.world.settled();
     command.reject(error);
   }
