@@ -1,11 +1,14 @@
 // The LMDB engine: one environment per data directory, sub-databases as docs/design.md §5 lays out.
 //
 //   <dataDir>/LOCK            pid of the owning process (data-dir-lock.ts)
+//   <dataDir>/log/            the chain's log: segment files (segment-log.ts), the replica's
+//                             durability point; one fdatasync per group commit, off the event loop
 //   <dataDir>/store.mdb       LMDB environment:
 //     data    key bytes -> record   record = [u8 format=1][f64 version][f64 expiresAtMs][value]
 //                                   or, with client flags, [u8 2][f64 version][f64 expiresAtMs][u32 flags][value]
 //     expiry  [f64 BE expiresAtMs][key] -> empty     (index for reclamation, oldest first)
-//     log     sequence -> entry      (chain replication's log; written by the replication layer)
+//     log     sequence -> entry      (the log of data directories written before the segment log:
+//                                     still read, trimmed and cleared; never written)
 //     meta    name -> msgpack        ('state': revision, key count, byte count)
 //
 // Group fsync, once per event turn that asks for it: every write issued, from any connection, is
@@ -32,6 +35,7 @@ import { lmdbLazyFlushMs } from '../core/limits.js';
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { SegmentLog } from './segment-log.js';
 import { decodeLogRecord, encodeLogRecord, readClient, readFrozen, readPosition } from './log-record.js';
 import {
   replicaMetaDefaults,
@@ -62,6 +66,9 @@ export interface LmdbStoreOptions {
   durability: 'fsync' | 'memory';
   /** Called once if a transaction or flush fails; the node must stop (an fsync error is fatal). */
   onFatal?: (error: unknown) => void;
+  /** Log segment size and preallocation step (defaults: limits.ts); tests make segments small to trim often. */
+  logSegmentBytesMax?: number;
+  logPreallocateBytes?: number;
 }
 
 function encodeRecord(record: StoredValue): Buffer {
@@ -105,7 +112,12 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   private readonly env: RootDatabase;
   private readonly data: Database<Buffer, Buffer>;
   private readonly expiry: Database<Buffer, Buffer>;
-  readonly log: Database<Buffer, number>;
+  /** The log of a data directory from before the segment log (read, trimmed, cleared; never written). */
+  private readonly legacyLog: Database<Buffer, number>;
+  /** The chain's log: the durability point of the replica's writes. */
+  private readonly segments: SegmentLog;
+  /** The last sequence appended (durable or not), 0 when the segment log is empty. */
+  private segmentsLast = 0;
   private readonly meta: Database<unknown, string>;
   private readonly lock: DataDirLock;
   /** Writes issued but not yet committed: key -> record, or null for a pending delete. */
@@ -144,13 +156,29 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
       });
       this.data = this.env.openDB({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
       this.expiry = this.env.openDB({ name: 'expiry', keyEncoding: 'binary', encoding: 'binary' });
-      this.log = this.env.openDB({ name: 'log', encoding: 'binary' });
+      this.legacyLog = this.env.openDB({ name: 'log', encoding: 'binary' });
       this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack' });
     } catch (error) {
       this.lock.release();
       throw new CatenaError('ERR_STORAGE', `cannot open LMDB in ${options.dataDir}: ${String(error)}`, {
         cause: error,
       });
+    }
+    try {
+      this.segments = SegmentLog.open(join(options.dataDir, 'log'), {
+        durability: options.durability,
+        ...(options.logSegmentBytesMax === undefined ? {} : { segmentBytesMax: options.logSegmentBytesMax }),
+        ...(options.logPreallocateBytes === undefined ? {} : { preallocateBytes: options.logPreallocateBytes }),
+      });
+    } catch (error) {
+      void this.env.close();
+      this.lock.release();
+      throw error; // CorruptLogError names the file and offset, and how to rejoin
+    }
+    this.segmentsLast = this.segments.bounds()?.last ?? 0;
+    if (this.meta.get(metaNames.applied) === undefined && this.meta.get(metaNames.position) !== undefined) {
+      // Written before entries were applied at commit: every logged entry was applied.
+      this.meta.putSync(metaNames.applied, this.meta.get(metaNames.position));
     }
     const state = this.meta.get('state') as MetaState | undefined;
     this.revision = state?.revision ?? 0;
@@ -388,45 +416,81 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   // ---- the log store (log-store.ts): written in the same event turn as the data they go with,
   // so they land in the same LMDB transaction and reach the disk together.
 
+  // The log lives in segment files (segment-log.ts); a data directory written before keeps its
+  // older entries in LMDB's `log` table, all of them below the segment log's, read from there.
+
   appendEntry(sequence: number, record: LogRecord): void {
-    const value = encodeLogRecord(record);
-    this.queue(() => this.log.putSync(sequence, value));
+    if (this.segmentsLast > 0 && sequence <= this.segmentsLast) this.segments.truncateAfter(sequence - 1);
+    this.segments.append(sequence, encodeLogRecord(record));
+    this.segmentsLast = sequence;
   }
 
   entry(sequence: number): LogRecord | undefined {
-    const value = this.log.get(sequence);
+    const value = this.segments.read(sequence) ?? this.legacyLog.get(sequence);
     return value === undefined ? undefined : decodeLogRecord(value);
   }
 
   *entries(from: number, to: number): Iterable<{ sequence: number; record: LogRecord; bytes: number }> {
-    for (const { key, value } of this.log.getRange({ start: from + 1, end: to + 1 })) {
-      yield { sequence: key as number, record: decodeLogRecord(value), bytes: value.length };
+    const segmentsFirst = this.segments.bounds()?.first ?? Number.POSITIVE_INFINITY;
+    if (from + 1 < segmentsFirst) {
+      for (const { key, value } of this.legacyLog.getRange({
+        start: from + 1,
+        end: Math.min(to, segmentsFirst - 1) + 1,
+      })) {
+        yield { sequence: key as number, record: decodeLogRecord(value), bytes: value.length };
+      }
+    }
+    for (const { sequence, payload } of this.segments.range(from, to)) {
+      yield { sequence, record: decodeLogRecord(payload), bytes: payload.length };
     }
   }
 
   logBounds(): { first: number; last: number } | undefined {
+    const segments = this.segments.bounds();
     let first: number | undefined;
-    for (const key of this.log.getKeys({ limit: 1 })) first = key as number;
-    if (first === undefined) return undefined;
+    for (const key of this.legacyLog.getKeys({ limit: 1 })) first = key as number;
+    if (first === undefined) return segments;
     let last = first;
-    for (const key of this.log.getKeys({ reverse: true, limit: 1 })) last = key as number;
-    return { first, last };
+    for (const key of this.legacyLog.getKeys({ reverse: true, limit: 1 })) last = key as number;
+    return { first, last: segments?.last ?? last };
   }
 
   trimLog(below: number): void {
-    const keys = [...this.log.getKeys({ end: below })];
+    this.segments.trimBelow(below);
+    const keys = [...this.legacyLog.getKeys({ end: below })];
     if (keys.length === 0) return;
     this.queue(() => {
-      for (const key of keys) this.log.removeSync(key);
+      for (const key of keys) this.legacyLog.removeSync(key);
     });
   }
 
   clearLog(): void {
-    this.queue(() => this.log.clearSync());
+    this.segments.reset();
+    this.segmentsLast = 0;
+    this.queue(() => this.legacyLog.clearSync());
   }
 
   readMeta(): ReplicaMeta {
-    return readReplicaMeta((name) => this.meta.get(name));
+    return this.withLogPosition(readReplicaMeta((name) => this.meta.get(name)));
+  }
+
+  /**
+   * The log position is where the durable log ends: the segment log's last record, else the last
+   * entry of LMDB's table from before the segment log, else the snapshot the log continues (or
+   * nothing). Never the `position` meta record: written with the data, behind the log, it may be
+   * ahead of or behind what a crash left of the log.
+   */
+  private withLogPosition(meta: ReplicaMeta): ReplicaMeta {
+    const bounds = this.segments.bounds();
+    const last = bounds?.last;
+    if (last !== undefined) {
+      const record = this.segments.read(last)!;
+      return { ...meta, position: { lastSequence: last, lastEpoch: decodeLogRecord(record).epoch } };
+    }
+    for (const { key, value } of this.legacyLog.getRange({ reverse: true, limit: 1 })) {
+      return { ...meta, position: { lastSequence: key as number, lastEpoch: decodeLogRecord(value).epoch } };
+    }
+    return { ...meta, position: meta.installed ?? replicaMetaDefaults.position };
   }
 
   writeMeta<K extends keyof ReplicaMeta>(name: K, value: ReplicaMeta[K]): void {
@@ -464,11 +528,24 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     this.queue(() => this.meta.removeSync(clientKeyPrefix + clientId));
   }
 
+  /** Everything issued so far durable: LMDB's transaction first, then the log (docs in log-store.ts). */
   whenDurable(done: (error?: unknown) => void): void {
     this.sync().then(
-      () => done(),
+      () => this.whenLogDurable(done),
       (error: unknown) => done(error ?? new Error('storage failure')),
     );
+  }
+
+  whenLogDurable(done: (error?: unknown) => void): void {
+    if (this.failure !== undefined) {
+      done(new CatenaError('ERR_STORAGE', String(this.failure)));
+      return;
+    }
+    this.segments.sync((error) => {
+      if (error === undefined) return done();
+      this.fail(error);
+      done(error);
+    });
   }
 
   /** Sets the revision counter from a snapshot. */
@@ -529,6 +606,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.sync().catch(() => undefined);
+    await this.segments.close().catch(() => undefined);
     this.closed = true;
     await this.env.close();
     this.lock.release();

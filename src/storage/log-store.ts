@@ -59,7 +59,11 @@ export interface FrozenRange {
 
 /** The replica's meta records, by name; each has one type, checked when read back. */
 export interface ReplicaMeta {
-  /** The end of the log, moved with each batch. */
+  /**
+   * Where the durable log ends: the replica writes it with each batch; an engine that keeps the
+   * log apart from meta (LMDB: segment files) reads it from the log itself, so it never disagrees
+   * with what a crash left of the log.
+   */
   readonly position: LogPosition;
   /**
    * The last entry applied to the data (every applied entry was committed: docs/design.md §3.5);
@@ -95,7 +99,7 @@ export interface LogStore {
   entries(from: number, to: number): Iterable<{ sequence: number; record: LogRecord; bytes: number }>;
   /** First and last durable sequence held, or undefined when the log is empty. */
   logBounds(): { first: number; last: number } | undefined;
-  /** Removes entries with sequence < below. */
+  /** Removes entries with sequence < below (an engine may keep some of them: LMDB trims whole segment files). */
   trimLog(below: number): void;
   clearLog(): void;
 
@@ -110,6 +114,12 @@ export interface LogStore {
 
   /** Calls `done` (with an error if the disk failed: fatal) once everything issued so far is durable. */
   whenDurable(done: (error?: unknown) => void): void;
+  /**
+   * Calls `done` once every log append, trim and clear issued so far is durable; data and meta
+   * may still be on their way (what the replica applies after a commit: the log has it, so a
+   * restart applies it again from the log after meta's `applied`).
+   */
+  whenLogDurable(done: (error?: unknown) => void): void;
   snapshotReader(): SnapshotReader;
 }
 

@@ -166,6 +166,11 @@ export class MemoryStore extends BaseStore implements ReplicaStore {
     return turns.size;
   }
 
+  /** The log, meta and data reach the disk together here: the same as whenDurable. */
+  whenLogDurable(done: (error?: unknown) => void): void {
+    this.whenDurable(done);
+  }
+
   whenDurable(done: (error?: unknown) => void): void {
     this.waiting.push(done);
     if (this.flushAsked) return;

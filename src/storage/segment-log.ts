@@ -308,17 +308,21 @@ export class SegmentLog {
 
   /**
    * Drops every record and segment file, and continues at `nextSequence` (after a snapshot
-   * install). The files are gone durably by the next sync; a crash before it leaves the old log.
+   * install), or at any sequence the next append names when it is undefined. The files are gone
+   * durably by the next sync; a crash before it leaves the old log.
    */
-  reset(nextSequence: number): void {
+  reset(nextSequence?: number): void {
     this.checkWritable();
-    assert(Number.isSafeInteger(nextSequence) && nextSequence >= 1, `reset to ${nextSequence}`);
+    assert(
+      nextSequence === undefined || (Number.isSafeInteger(nextSequence) && nextSequence >= 1),
+      `reset to ${nextSequence}`,
+    );
     for (const segment of this.segments) this.changes.push({ kind: 'remove', segment });
     this.changes.push({ kind: 'syncDirectory' });
     this.segments = [];
     this.pending = [];
     this.nextSequence = nextSequence;
-    this.durable = nextSequence - 1;
+    this.durable = nextSequence === undefined ? 0 : nextSequence - 1;
     if (this.inFlight !== undefined) this.inFlight.last = undefined;
     this.kick();
   }

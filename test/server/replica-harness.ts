@@ -239,6 +239,9 @@ export class TestCluster {
       clock: applyClock,
       durability,
       onFatal: (error) => this.fatals.push(error),
+      // Small log segments, so the tests that lower logEntriesKept see trims (whole segments go).
+      logSegmentBytesMax: 512,
+      logPreallocateBytes: 0,
     });
     const member: Member = {
       id,

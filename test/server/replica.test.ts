@@ -32,10 +32,22 @@ async function snapshotSource(cluster: TestCluster): Promise<void> {
   cluster.configure(['a', 'b', 'c']);
   await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
   await cluster.write('a', incr('counter', 1n), { clientId: 'early', clientSequence: 1 });
-  const writes: Promise<unknown>[] = [];
-  for (let i = 0; i < 60; i++) writes.push(cluster.write('a', put(`key-${String(i).padStart(3, '0')}`, `v${i}`)));
-  await Promise.all(writes);
+  await putInGroups(cluster, 60, (i) => `v${i}`);
   await cluster.settle();
+}
+
+/**
+ * Puts key-000, key-001, ... at the head, ten at a time: each group is a commit of its own, in a
+ * log segment of its own (the harness makes segments small), so the tail can trim whole ones.
+ */
+async function putInGroups(cluster: TestCluster, count: number, value: (i: number) => string): Promise<void> {
+  for (let from = 0; from < count; from += 10) {
+    const writes: Promise<unknown>[] = [];
+    for (let i = from; i < Math.min(count, from + 10); i++) {
+      writes.push(cluster.write('a', put(`key-${String(i).padStart(3, '0')}`, value(i))));
+    }
+    await Promise.all(writes);
+  }
 }
 
 /**
@@ -395,10 +407,7 @@ describe('replica: chain replication over real stores', () => {
       await waitFor('c to serve reads', () => cluster.replica('c').status().servingReads);
       const early = { clientId: 'early', clientSequence: 1 };
       assert.equal(replyOf(await cluster.write('a', incr('counter', 7n), early), 'incr').value, 7n);
-      const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < 100; i++)
-        writes.push(cluster.write('a', put(`key-${String(i).padStart(3, '0')}`, `value-${i}`)));
-      await Promise.all(writes);
+      await putInGroups(cluster, 100, (i) => `value-${i}`);
       await cluster.settle();
       assert.ok((cluster.store('c').logBounds()?.first ?? 0) > 1, 'the tail trimmed its log');
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from 'lmdb';
@@ -154,3 +155,105 @@ describe('data directory lock', () => {
 });
 
 logStoreContract('lmdb', lmdbHarness);
+
+describe('lmdb store: the log in segment files', () => {
+  const logRecord = (n: number) => ({
+    epoch: 1,
+    clientId: 'c',
+    clientSequence: n,
+    nowMs: 0,
+    request: bytes(`request-${n}`),
+    reclaim: undefined,
+    result: undefined,
+  });
+  const durable = (store: LmdbStore) =>
+    new Promise<void>((resolve, reject) => store.whenDurable((error) => (error ? reject(error) : resolve())));
+  const segmentFiles = (dir: string) =>
+    readdirSync(join(dir, 'log'))
+      .filter((name) => name.endsWith('.log'))
+      .sort();
+
+  /** A store whose log holds entries 1..n, closed; returns its directory. */
+  async function logOf(n: number, segmentBytes?: number): Promise<ReturnType<typeof tempDir>> {
+    const dir = tempDir();
+    const store = new LmdbStore({
+      dataDir: dir.path,
+      clock: new ManualClock(),
+      durability: 'fsync',
+      logPreallocateBytes: 0,
+      ...(segmentBytes === undefined ? {} : { logSegmentBytesMax: segmentBytes }),
+    });
+    for (let s = 1; s <= n; s++) {
+      store.appendEntry(s, logRecord(s));
+      if (segmentBytes !== undefined) await durable(store); // one commit (and segment) at a time
+    }
+    store.writeMeta('position', { lastSequence: n, lastEpoch: 1 });
+    await durable(store);
+    await store.close();
+    return dir;
+  }
+  const reopen = (dir: string) => new LmdbStore({ dataDir: dir, clock: new ManualClock(), durability: 'fsync' });
+
+  it('reopens with every durable entry, and the position read from the log itself', async () => {
+    const dir = await logOf(5);
+    const store = reopen(dir.path);
+    try {
+      assert.deepEqual(store.logBounds(), { first: 1, last: 5 });
+      assert.deepEqual(store.readMeta().position, { lastSequence: 5, lastEpoch: 1 });
+      assert.equal(text(store.entry(3)!.request), 'request-3');
+    } finally {
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  it('a torn last record (a crash during its write) is cut off: the log ends before it', async () => {
+    const dir = await logOf(5);
+    const file = join(dir.path, 'log', segmentFiles(dir.path).at(-1)!);
+    truncateSync(file, statSync(file).size - 3);
+    const store = reopen(dir.path);
+    try {
+      assert.deepEqual(store.logBounds(), { first: 1, last: 4 });
+      assert.deepEqual(store.readMeta().position, { lastSequence: 4, lastEpoch: 1 }, 'not the meta record');
+      store.appendEntry(5, logRecord(50)); // the log goes on where it ends
+      await durable(store);
+      assert.equal(text(store.entry(5)!.request), 'request-50');
+    } finally {
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  it('a flipped byte before the end, or a segment cut short before the last, refuses to open with a clear error', async () => {
+    for (const damage of ['flip', 'truncate'] as const) {
+      const dir = await logOf(12, 64); // several segments
+      const files = segmentFiles(dir.path);
+      assert.ok(files.length >= 3, `${files.length} segments`);
+      const file = join(dir.path, 'log', files[0]!);
+      if (damage === 'flip') {
+        const content = readFileSync(file);
+        content[content.length - 2]! ^= 0x40;
+        writeFileSync(file, content);
+      } else {
+        truncateSync(file, statSync(file).size - 5);
+      }
+      try {
+        assert.throws(
+          () => reopen(dir.path),
+          (error: unknown) =>
+            error instanceof CatenaError &&
+            error.code === 'ERR_STORAGE' &&
+            error.message.includes(files[0]!) &&
+            /without its data/.test(error.message),
+          damage,
+        );
+        // The refusal released the directory: a fixed one opens.
+        rmSync(join(dir.path, 'log'), { recursive: true });
+        const store = reopen(dir.path);
+        await store.close();
+      } finally {
+        dir.remove();
+      }
+    }
+  });
+});

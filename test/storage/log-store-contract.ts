@@ -83,8 +83,13 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
         await durable(store);
         store.trimLog(3);
         await durable(store);
-        assert.deepEqual(sequences(store), [3, 4, 5]);
-        assert.deepEqual(store.logBounds(), { first: 3, last: 5 });
+        // An engine may keep more (LMDB trims whole segment files), never less.
+        assert.deepEqual(
+          sequences(store).filter((s) => s >= 3),
+          [3, 4, 5],
+        );
+        assert.ok((store.logBounds()?.first ?? 0) <= 3, 'nothing at or above the bound is trimmed');
+        assert.equal(store.logBounds()?.last, 5);
         store.clearLog();
         await durable(store);
         assert.equal(store.logBounds(), undefined);
@@ -105,6 +110,7 @@ export function logStoreContract(name: string, harness: () => LogStoreHarness): 
           { first: 1, last: 9, to: 'c1' },
           { first: 10, last: 10, to: 'c2', handedAt: 4 },
         ];
+        for (let sequence = 1; sequence <= 5; sequence++) store.appendEntry(sequence, record(sequence, { epoch: 2 }));
         store.writeMeta('position', { lastSequence: 5, lastEpoch: 2 });
         store.writeMeta('applied', { lastSequence: 4, lastEpoch: 2 });
         store.writeMeta('installed', { lastSequence: 3, lastEpoch: 1 });

@@ -140,7 +140,8 @@ export class EffectExecutor {
     if (this.options.applyAtPersist === true) this.apply(last.sequence);
     this.shell.store.writeMeta('position', { lastSequence: last.sequence, lastEpoch: last.epoch });
     const generation = this.shell.generation();
-    this.shell.store.whenDurable((error) => {
+    // The log is the durability point: what is applied later follows the log (log-store.ts).
+    this.shell.store.whenLogDurable((error) => {
       if (error !== undefined) return this.shell.fatal(error);
       if (!this.shell.active() || generation !== this.shell.generation()) return;
       this.notePersisted(last.sequence);
