@@ -19,6 +19,7 @@ import {
   membershipFirstSessionTimeoutMs,
   membershipReconnectDelayMs,
   membershipRefreshIntervalMs,
+  nodePositionPublishMs,
 } from '../core/limits.js';
 import type { ChainConfig } from '../replication/chain-config.js';
 import { decodeSlotMap, SlotTable } from '../sharding/slot-map.js';
@@ -85,6 +86,9 @@ export class Membership {
   private configCurrent = false;
   /** The node info last written to the coordinator, to write again whenever it differs. */
   private published = '';
+  /** The same without the log position, and when it was published. */
+  private publishedBesidesPosition = '';
+  private publishedAtMs = 0;
   private stopped = false;
 
   constructor(private readonly options: MembershipOptions) {
@@ -265,13 +269,31 @@ export class Membership {
     }
   }
 
+  /**
+   * True when what this node would publish differs from what it did. A log position that moved,
+   * and nothing else, is published at most every nodePositionPublishMs: under writes it moves all
+   * the time, and every publication wakes every node's watches (and, with the embedded
+   * coordinator, rewrites and fsyncs its data file) — a storm of coordinator traffic on the same
+   * cores and disk as the writes. Placement only needs it roughly.
+   */
+  private publishDue(): boolean {
+    const info = { ...this.options.info(), caughtUp: this.caughtUp };
+    const text = JSON.stringify(info);
+    if (text === this.published) return false;
+    if (besidesPosition(info) !== this.publishedBesidesPosition) return true;
+    return Date.now() - this.publishedAtMs >= nodePositionPublishMs;
+  }
+
   private async write(): Promise<void> {
     const coordinator = this.coordinator;
     if (coordinator === undefined || coordinator.state !== 'connected') return;
-    const text = JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp });
+    const info = { ...this.options.info(), caughtUp: this.caughtUp };
+    const text = JSON.stringify(info);
     try {
       await coordinator.set(this.paths.node(this.options.nodeId), new TextEncoder().encode(text), anyVersion);
       this.published = text;
+      this.publishedBesidesPosition = besidesPosition(info);
+      this.publishedAtMs = Date.now();
     } catch (error) {
       this.options.log.log('debug', 'cannot publish node info', { error: String(error) });
     }
@@ -336,7 +358,7 @@ export class Membership {
       }
       this.followChain();
       if (this.driver !== undefined) await this.driver.evaluate();
-      if (JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp }) !== this.published) this.publish();
+      if (this.publishDue()) this.publish();
       return true;
     } catch (error) {
       // Watches set by a failed call may not be armed: arm them again next time.
@@ -401,3 +423,10 @@ function lockHolder(data: Uint8Array): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A node's published info without its log position, as text. */
+function besidesPosition(info: object): string {
+  return JSON.stringify(info, (key, value: unknown) =>
+    key === 'lastSequence' || key === 'lastEpoch' ? undefined : value,
+  );
+}

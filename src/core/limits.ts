@@ -262,6 +262,8 @@ export const leaseConfirmationsPerTimeout = 4;
 export const leaseTimeoutFraction = 2 / 3;
 /** A node re-reads the whole cluster this often, in case a watch was missed. */
 export const membershipRefreshIntervalMs = 2_000;
+/** A node republishes a log position that moved (and nothing else) at most this often. */
+export const nodePositionPublishMs = 2_000;
 /** Between a node's attempts to reach the coordinator after its session expired. */
 export const membershipReconnectDelayMs = 500;
 /** How long a node's membership waits for its first coordinator session. */
