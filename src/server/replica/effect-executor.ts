@@ -236,13 +236,11 @@ export class EffectExecutor {
       previous.from === message.from &&
       continues(previous.entries, message.entries)
     ) {
-      queue[queue.length - 1] = {
-        ...previous,
-        entries: previous.entries.length === 0 ? message.entries : [...previous.entries, ...message.entries],
-        mark: Math.max(previous.mark, message.mark),
-      };
+      // The outbox owns the batch's array (made below): append, rather than copy it per write.
+      (previous.entries as LogEntry<ReplicatedOp>[]).push(...message.entries);
+      queue[queue.length - 1] = { ...previous, mark: Math.max(previous.mark, message.mark) };
     } else {
-      queue.push(message);
+      queue.push(message.kind === 'entries' ? { ...message, entries: [...message.entries] } : message);
     }
     if (this.outboxQueued) return;
     this.outboxQueued = true;
