@@ -55,6 +55,18 @@ export interface NodeInfo {
   readonly awaitingRemoval: boolean;
   /** Set by a tail: this joiner holds everything the tail has, at this epoch of this chain. */
   readonly caughtUp: { readonly chainId: string; readonly joiner: string; readonly epoch: number } | undefined;
+  /**
+   * Set by a member: the epoch of its chain it stands at, whether it is settled there, and the
+   * neighbours it suspects (docs/design.md §3.7: the manager removes a member on its judge's report).
+   */
+  readonly report?: ChainReport | undefined;
+}
+
+export interface ChainReport {
+  readonly chainId: string;
+  readonly epoch: number;
+  readonly settled: boolean;
+  readonly suspects: readonly string[];
 }
 
 export const chainIdDefault = 'c0';
@@ -73,8 +85,20 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
   const v = parse(bytes);
   if (v === undefined) return undefined;
-  const { nodeId, native, peer, admin, resp, memcached, lastSequence, lastEpoch, awaitingRemoval, caughtUp, chainId } =
-    v;
+  const {
+    nodeId,
+    native,
+    peer,
+    admin,
+    resp,
+    memcached,
+    lastSequence,
+    lastEpoch,
+    awaitingRemoval,
+    caughtUp,
+    chainId,
+    report,
+  } = v;
   if (![nodeId, native, peer, admin, resp, memcached].every(isString)) return undefined;
   if (!isCount(lastSequence) || !isCount(lastEpoch) || typeof awaitingRemoval !== 'boolean') return undefined;
   let caught: NodeInfo['caughtUp'];
@@ -97,7 +121,16 @@ export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
     chainId: isString(chainId) ? chainId : lastSequence > 0 ? chainIdDefault : '',
     awaitingRemoval,
     caughtUp: caught,
+    ...(decodeReport(report) === undefined ? {} : { report: decodeReport(report) }),
   };
+}
+
+function decodeReport(value: unknown): ChainReport | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { chainId, epoch, settled, suspects } = value as Record<string, unknown>;
+  if (!isString(chainId) || !isCount(epoch) || typeof settled !== 'boolean') return undefined;
+  if (!Array.isArray(suspects) || suspects.length > 2 || !suspects.every(isString)) return undefined;
+  return { chainId, epoch, settled, suspects };
 }
 
 export function encodeChainConfig(config: ChainConfig): Uint8Array {
@@ -107,10 +140,14 @@ export function encodeChainConfig(config: ChainConfig): Uint8Array {
 export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
   const v = parse(bytes);
   if (v === undefined) return undefined;
-  const { chainId, epoch, members, joining, readsAllowedAtMs } = v;
+  const { chainId, epoch, members, joining, readsAllowedAtMs, reportRemovals } = v;
   if (!isString(chainId) || !isCount(epoch) || !isCount(readsAllowedAtMs)) return undefined;
   if (!Array.isArray(members) || members.length === 0 || !members.every(isString)) return undefined;
   if (new Set(members).size !== members.length) return undefined;
   if (joining !== null && (!isString(joining) || members.includes(joining))) return undefined;
-  return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs };
+  const removals =
+    Array.isArray(reportRemovals) && reportRemovals.length <= 64 && reportRemovals.every(isCount)
+      ? { reportRemovals: reportRemovals as number[] }
+      : {};
+  return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs, ...removals };
 }

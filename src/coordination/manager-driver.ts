@@ -12,7 +12,7 @@
 
 import type { Logger } from '../core/log.js';
 import { managerChangesPerEvaluationMax } from '../core/limits.js';
-import { decide, type ClusterView, type Decision } from './manager.js';
+import { decide, type ClusterView, type Decision, type MemberReport } from './manager.js';
 import type { ChainConfig } from '../replication/chain-config.js';
 import {
   decodeChainConfig,
@@ -254,7 +254,9 @@ export class ManagerDriver {
     const caughtUp = new Set<string>();
     const live = new Set<string>();
     const restarted = new Set<string>();
+    const reports = new Map<string, MemberReport>();
     for (const node of nodes) {
+      if (node.report?.chainId === config.chainId) reports.set(node.nodeId, node.report);
       // Awaiting removal matters only for a member of this chain (a restarted node of a retired
       // chain is simply spare).
       if (!node.awaitingRemoval || !config.members.includes(node.nodeId)) live.add(node.nodeId);
@@ -272,6 +274,7 @@ export class ManagerDriver {
       nowMs: Date.now(),
       sessionTimeoutMs: this.coordinator.sessionTimeoutMs,
       restartedNodes: restarted,
+      reports,
     };
   }
 

@@ -8,9 +8,17 @@
 //     removed: if every member is down the chain waits for one to come back;
 //   * a node that is neither member nor joining, and is live, may become the joiner (one at a time);
 //   * a joiner that has caught up with the tail is appended as the new tail;
-//   * when a tail is removed while it may still be serving (on a peer's report, before its
-//     session expired), the new tail serves reads only after the old one's read lease has run
-//     out. Appending a joiner needs no wait: once the tail has reported the joiner caught up it
+//   * a member is removed on a peer's report (docs/design.md §3.7) — faster than its session
+//     expires — when the report is at the current epoch and comes from its judge: its
+//     predecessor, or for the head its successor; and only once the member has published that
+//     it stands at the current epoch, settled (not a new tail still waiting out the old tail's
+//     lease). Then every read lease it may hold was granted by its judge, which stopped granting
+//     when it stopped hearing from it, and if it was the tail, the judge is the new tail and
+//     waits out that lease itself (chain-node.ts) before it commits or serves. Of several nodes
+//     reported, the one with most accusers goes (a node that reports every neighbour counts as
+//     accused once more: it is likelier the one cut off), ties to the one further down. At most
+//     reportRemovalsMax such removals per chain per window: past them, sessions decide;
+//   * appending a joiner needs no wait: once the tail has reported the joiner caught up it
 //     commits (and serves reads of) only what the joiner has acknowledged, so the new tail holds
 //     every committed entry even if the old tail dies before forwarding more ('joiner caught up
 //     old tail dies' and 'join under load' scenarios);
@@ -18,13 +26,26 @@
 //     step is small and every node sees every configuration in order.
 
 import { assert } from '../core/assert.js';
+import { reportRemovalsMax, reportRemovalWindowMs } from '../core/limits.js';
 import type { ChainConfig } from '../replication/chain-config.js';
+
+/** What a member published about its chain: the epoch it stands at, settled or not, and whom it suspects. */
+export interface MemberReport {
+  readonly epoch: number;
+  readonly settled: boolean;
+  readonly suspects: readonly string[];
+}
 
 export interface ClusterView {
   /** Nodes whose coordinator sessions are live. */
   readonly liveNodes: ReadonlySet<string>;
-  /** Nodes reported dead by a peer whose sessions have not expired yet (faster failover). */
+  /** Nodes to treat as gone although their sessions live (restarted members, in the simulator). */
   readonly suspectedNodes: ReadonlySet<string>;
+  /** What each node published about this chain, by node (absent: nothing). */
+  readonly reports?: ReadonlyMap<string, MemberReport>;
+  /** Removals on report per window (defaults: core/limits.ts). */
+  readonly reportRemovalsMax?: number;
+  readonly reportRemovalWindowMs?: number;
   /** Joiners that report they have caught up with the tail of this chain. */
   readonly caughtUp: ReadonlySet<string>;
   /** Live nodes waiting to join this chain, in the order they asked. */
@@ -56,8 +77,10 @@ export function decide(config: ChainConfig, view: ClusterView): Decision {
   const dead = config.members.filter((node) => !alive(node));
   if (dead.length > 0) {
     const gone = dead.find((node) => view.restartedNodes?.has(node) !== true);
-    return removeDead(config, view, gone ?? dead[0]!);
+    return removeDead(config, gone ?? dead[0]!);
   }
+  const reported = removeOnReport(config, view);
+  if (reported !== undefined) return reported;
   if (config.joining !== undefined && !alive(config.joining)) {
     return next(config, { joining: undefined }, `joiner ${config.joining} is gone`);
   }
@@ -78,22 +101,51 @@ export function decide(config: ChainConfig, view: ClusterView): Decision {
   return { kind: 'none', reason: 'the chain is as it should be' };
 }
 
-function removeDead(config: ChainConfig, view: ClusterView, node: string): Decision {
+function removeDead(config: ChainConfig, node: string): Decision {
   const remaining = config.members.filter((member) => member !== node);
   if (remaining.length === 0) {
     return { kind: 'none', reason: `${node} is the last member: the chain waits for it to return` };
   }
-  const wasTail = config.members[config.members.length - 1] === node;
-  // A tail removed on suspicion may still be serving reads until its lease runs out.
-  const leaseRunning = wasTail && view.suspectedNodes.has(node) && view.liveNodes.has(node);
+  // (A new tail waits out the old tail's read lease itself: chain-node.ts.)
+  return next(config, { members: remaining }, `${node} removed (${position(config, node)})`);
+}
+
+function position(config: ChainConfig, node: string): string {
+  const index = config.members.indexOf(node);
+  if (index === config.members.length - 1) return 'tail';
+  return index === 0 ? 'head' : 'middle';
+}
+
+/** The member to remove on peers' reports (see the rules above), or undefined. */
+function removeOnReport(config: ChainConfig, view: ClusterView): Decision | undefined {
+  const reports = view.reports;
+  if (reports === undefined || config.members.length < 2) return undefined;
+  const members = config.members;
+  const accusers = new Map<string, string[]>();
+  const accusesAll = new Set<string>();
+  members.forEach((reporter, index) => {
+    const report = reports.get(reporter);
+    if (report === undefined || report.epoch !== config.epoch || !view.liveNodes.has(reporter)) return;
+    const neighbours = [members[index - 1], members[index + 1]].filter((n): n is string => n !== undefined);
+    const named = neighbours.filter((n) => report.suspects.includes(n));
+    for (const suspect of named) accusers.set(suspect, [...(accusers.get(suspect) ?? []), reporter]);
+    if (neighbours.length >= 2 && named.length === neighbours.length) accusesAll.add(reporter);
+  });
+  const removable = [...accusers.keys()].filter((node) => {
+    const index = members.indexOf(node);
+    const judge = index === 0 ? members[1] : members[index - 1];
+    const own = reports.get(node);
+    return accusers.get(node)!.includes(judge!) && own?.epoch === config.epoch && own.settled;
+  });
+  if (removable.length === 0) return undefined;
+  const windowMs = view.reportRemovalWindowMs ?? reportRemovalWindowMs;
+  const recent = (config.reportRemovals ?? []).filter((at) => at <= view.nowMs && view.nowMs - at < windowMs);
+  if (recent.length >= (view.reportRemovalsMax ?? reportRemovalsMax)) return undefined; // sessions decide
+  const score = (node: string) => accusers.get(node)!.length + (accusesAll.has(node) ? 1 : 0);
+  const victim = removable.sort((a, b) => score(b) - score(a) || members.indexOf(b) - members.indexOf(a))[0]!;
   return next(
     config,
-    {
-      members: remaining,
-      readsAllowedAtMs: leaseRunning
-        ? Math.max(config.readsAllowedAtMs, view.nowMs + view.sessionTimeoutMs)
-        : config.readsAllowedAtMs,
-    },
-    `${node} removed (${wasTail ? 'tail' : node === config.members[0] ? 'head' : 'middle'})`,
+    { members: members.filter((member) => member !== victim), reportRemovals: [...recent, view.nowMs] },
+    `${victim} removed on report by ${accusers.get(victim)!.join(', ')} (${position(config, victim)})`,
   );
 }

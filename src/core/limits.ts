@@ -100,6 +100,31 @@ export const peerReconnectMs = 100;
 export const sessionTimeoutMsDefault = 4_000;
 /** The replication core's timer (join retries, lease checks). */
 export const chainTickMs = 50;
+// ---- failure detection between chain neighbours (docs/design.md §3.5, §3.7)
+/** Every member sends its predecessor and successor a heartbeat this often. */
+export const heartbeatIntervalMsDefault = 100;
+/**
+ * A neighbour heard nothing from for this long (or whose connection closed and did not come back
+ * within peerLossGraceMs) is reported to the manager, which removes it from the chain. Above the
+ * longest event-loop stalls measured under load (docs/operations.md), so a busy node is not removed.
+ */
+export const suspicionTimeoutMsDefault = 500;
+/** A closed peer connection counts as silence this long before the suspicion timeout. */
+export const peerLossGraceMs = 150;
+/**
+ * A tail's read lease, renewed by its predecessor echoing its heartbeats: it serves reads until
+ * the echoed stamp + this (its own monotonic clock).
+ */
+export const readLeaseMsDefault = 300;
+/**
+ * Bound on how much two nodes' monotonic clocks may differ in rate (0.05: one runs at most 5 %
+ * faster than real time, another at most 5 % slower). A predecessor that became tail waits
+ * readLeaseMs * (1 + e) / (1 - e) after it last heard its old successor before it commits.
+ */
+export const clockRateErrorMax = 0.05;
+/** The manager removes at most this many members of one chain on peers' reports per window (else the session timeout decides). */
+export const reportRemovalsMax = 3;
+export const reportRemovalWindowMs = 60_000;
 /** How long a stopping server waits for in-flight requests before closing anyway. */
 export const shutdownDrainMsMax = 5_000;
 /** After draining, how long a stopping server waits for queued replies to reach each client. */
@@ -435,6 +460,16 @@ export const clientTableIdleEntriesMax = 100_000;
 export const clientIdBytesMax = 256;
 
 assert(chainTickMs < chainRepairIntervalMs, 'the repair runs from the tick');
+assert(chainTickMs <= heartbeatIntervalMsDefault, 'heartbeats go out from the tick');
+assert(
+  heartbeatIntervalMsDefault * 3 <= suspicionTimeoutMsDefault,
+  'a neighbour is suspected only after several heartbeats were missed',
+);
+assert(
+  leaseWaitMs(readLeaseMsDefault, clockRateErrorMax) < suspicionTimeoutMsDefault,
+  'a tail suspected for silence has lost its lease by the time it is reported: its predecessor takes over without a wait',
+);
+assert(peerLossGraceMs < suspicionTimeoutMsDefault, 'a closed connection is suspected sooner than silence');
 assert(snapshotStallMs < snapshotStreamMsMax, 'a stalled stream is noticed before a slow one is abandoned');
 assert(snapshotBacklogBytesMax <= peerQueueBytesMax, 'a snapshot never fills a peer queue by itself');
 assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a batch');
@@ -461,3 +496,11 @@ assert(
   'a log entry with the largest request, the largest result and a full reclamation fits one record',
 );
 assert(logRecordPayloadBytesMax + 13 < 2 ** 32, "a record's length fits its u32 length word");
+
+/**
+ * How long (on its own clock) a node that granted a read lease of `leaseMs` must wait after it
+ * last heard the holder before it may take over: the holder's clock may run slow and its own fast.
+ */
+export function leaseWaitMs(leaseMs: number, clockRateError: number): number {
+  return Math.ceil((leaseMs * (1 + clockRateError)) / (1 - clockRateError));
+}

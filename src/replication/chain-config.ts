@@ -16,6 +16,12 @@ export interface ChainConfig {
    * tail's read lease has surely run out first (docs/design.md §3.5).
    */
   readonly readsAllowedAtMs: number;
+  /**
+   * When (the manager's clock, ms) members of this chain were removed on peers' reports, within
+   * the last window (core/limits.ts reportRemovalWindowMs): past reportRemovalsMax of them, only
+   * session expiry removes a member, so a flapping link cannot make the chain churn.
+   */
+  readonly reportRemovals?: readonly number[];
 }
 
 export const head = (config: ChainConfig): string | undefined => config.members[0];

@@ -36,10 +36,29 @@
 // A restarted node never acts as a member of a chain of several: it waits to be removed and joins
 // like any new node; only the sole member of a chain resumes (§3.7).
 //
-// Read leases (§3.5) are the shell's: it asks `canServeReads` and adds its own check that the
-// coordinator confirmed its session recently (src/coordination/membership.ts).
+// Failure detection (§3.7): every member heartbeats its predecessor and successor; a neighbour
+// heard nothing from (at this epoch) for the suspicion timeout, or whose connection closed and did
+// not come back soon, is suspected, and the `suspect` effect has the shell report it to the
+// manager. A node whose own event loop stalled (ticks far apart) suspects no one for it.
+//
+// Read leases (§3.5): a node with a predecessor serves reads only while its lease holds. It
+// stamps each heartbeat with its own monotonic clock; its predecessor echoes the last stamp it
+// received; the lease runs until that stamp + leaseMs. The granter knows when it last received a
+// stamp from its successor: when that successor is removed and it becomes the tail, it commits
+// nothing and serves no read until leaseWaitMs (core/limits.ts: clock rates may differ) after
+// that, so a removed tail that has not heard of its removal never answers a read after the new
+// tail acknowledged a write. A sole member has no predecessor: the shell's coordinator-session
+// lease (src/coordination/membership.ts) is its only one, and every tail needs that one too.
 
 import { assert } from '../core/assert.js';
+import {
+  clockRateErrorMax,
+  heartbeatIntervalMsDefault,
+  leaseWaitMs,
+  peerLossGraceMs,
+  readLeaseMsDefault,
+  suspicionTimeoutMsDefault,
+} from '../core/limits.js';
 import type { ChainConfig } from './chain-config.js';
 import type { Effect } from './effects.js';
 import type { LogEntry, RequestId } from './log-entry.js';
@@ -58,6 +77,12 @@ export interface ChainNodeOptions {
   readonly appliedSequence?: number;
   /** A joiner with no progress for this long asks the tail again (its request or reply may be lost). */
   readonly joinRetryMs?: number;
+  /** Failure detection and read leases (defaults: core/limits.ts). */
+  readonly heartbeatMs?: number;
+  readonly suspicionMs?: number;
+  readonly leaseMs?: number;
+  readonly clockRateError?: number;
+  readonly peerLossGraceMs?: number;
   /** Deliberate faults, for the simulator's broken variants only. */
   readonly faults?: ChainNodeFaults;
 }
@@ -68,6 +93,10 @@ export interface ChainNodeFaults {
   commitWithoutMark?: boolean;
   /** A restarted node resumes as a member (with entries it may have forwarded but never made durable). */
   resumeAfterRestart?: boolean;
+  /** A node that becomes tail in place of a removed one commits and serves at once, without waiting out its lease. */
+  noLeaseWait?: boolean;
+  /** A lease is renewed by any heartbeat carrying an echo, whoever sends it and at whatever epoch. */
+  leaseFromAnyone?: boolean;
 }
 
 export class ChainNode<Op = unknown> {
@@ -116,6 +145,27 @@ export class ChainNode<Op = unknown> {
    */
   private joinPhase: 'idle' | 'waiting-disk' | 'asked' | 'answered' = 'idle';
   private readonly faults: ChainNodeFaults;
+  private readonly heartbeatMs: number;
+  private readonly suspicionMs: number;
+  private readonly leaseMs: number;
+  private readonly leaseWaitMs: number;
+  private readonly peerLossGraceMs: number;
+  /** When each current neighbour was last heard from at this epoch (monotonic ms). */
+  private readonly heardAtMs = new Map<string, number>();
+  /** The neighbours suspected now, as last reported (sorted). */
+  private suspected: readonly string[] = [];
+  private heartbeatSentAtMs = Number.NEGATIVE_INFINITY;
+  private lastTickMs: number | undefined;
+  /** Reads may be served until this (own clock), from the predecessor's echoes. */
+  private leaseUntilMs = Number.NEGATIVE_INFINITY;
+  /** Echoes of stamps from before this are not taken: they answer heartbeats to an earlier predecessor. */
+  private leaseFromMs = Number.NEGATIVE_INFINITY;
+  /** The newest stamp the successor sent, and when it arrived here: echoed to it, and owed (its lease). */
+  private successorStamp: { stampMs: number; heardAtMs: number } | undefined;
+  /** A tail that replaced a removed one commits and serves nothing before this (the old tail's lease). */
+  private holdUntilMs = Number.NEGATIVE_INFINITY;
+  /** A commit was held back by the lease wait: do it when the wait ends. */
+  private holdPending = false;
 
   constructor(options: ChainNodeOptions) {
     this.self = options.self;
@@ -127,6 +177,12 @@ export class ChainNode<Op = unknown> {
     this.faults = options.faults ?? {};
     this.mustRejoin = (options.restarted ?? false) && this.faults.resumeAfterRestart !== true;
     this.joinRetryMs = options.joinRetryMs ?? 200;
+    this.heartbeatMs = options.heartbeatMs ?? heartbeatIntervalMsDefault;
+    this.suspicionMs = options.suspicionMs ?? suspicionTimeoutMsDefault;
+    this.leaseMs = options.leaseMs ?? readLeaseMsDefault;
+    this.leaseWaitMs = leaseWaitMs(this.leaseMs, options.clockRateError ?? clockRateErrorMax);
+    this.peerLossGraceMs = options.peerLossGraceMs ?? peerLossGraceMs;
+    assert(this.leaseWaitMs < this.suspicionMs, 'a tail suspected for silence has lost its lease');
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -171,8 +227,25 @@ export class ChainNode<Op = unknown> {
   canServeReads(): boolean {
     const role = this.role;
     if (role !== 'tail' && role !== 'head-and-tail') return false;
-    if (this.committedSequence < this.readFloor) return false;
-    return this.sessionConnected && this.nowMs >= (this.config?.readsAllowedAtMs ?? 0);
+    if (this.committedSequence < this.readFloor || this.holding) return false;
+    if (this.predecessor !== undefined && this.nowMs >= this.leaseUntilMs) return false;
+    return this.sessionConnected;
+  }
+
+  /** A tail waiting out the read lease of the tail it replaced: no commit, no read. */
+  private get holding(): boolean {
+    return this.nowMs < this.holdUntilMs && this.faults.noLeaseWait !== true;
+  }
+
+  /**
+   * The epoch this node acts on as a member, and whether it is settled there (not a tail waiting
+   * out its predecessor's lease): the manager removes a member on a peer's report only once it
+   * has published that it is at the current epoch, settled (docs/design.md §3.7).
+   */
+  get settled(): { epoch: number; settled: boolean } | undefined {
+    const role = this.role;
+    if (this.config === undefined || role === 'joining' || role === 'outside') return undefined;
+    return { epoch: this.config.epoch, settled: !this.isTail || !this.holding };
   }
 
   /**
@@ -247,13 +320,15 @@ export class ChainNode<Op = unknown> {
     if (this.role === 'joining') return this.commit(this.durableMark());
     if (this.isTail) {
       const limit = this.faults.commitWithoutMark === true ? this.persistedSequence : this.durableMark();
-      return [...this.commit(this.tailCommitLimit(limit)), ...this.forwardToJoiner()];
+      return [...this.tailCommit(limit), ...this.forwardToJoiner()];
     }
     return this.forward();
   }
 
   message(message: ChainMessage<Op>): Effect<Op>[] {
+    if (this.faults.leaseFromAnyone === true && message.kind === 'heartbeat') this.renewLease(message.echoMs);
     if (this.config === undefined || message.epoch !== this.config.epoch) return []; // fenced (§3.4)
+    if (this.heardAtMs.has(message.from)) this.heardAtMs.set(message.from, this.nowMs);
     const fromUpstream = message.from === this.predecessor || (this.role === 'joining' && message.from === this.tailId);
     const fromJoiner = this.isTail && message.from === this.config.joining;
     switch (message.kind) {
@@ -276,6 +351,8 @@ export class ChainNode<Op = unknown> {
         return fromJoiner ? this.startCatchUp(message.from, message.lastSequence, message.lastEpoch) : [];
       case 'snapshot':
         return fromUpstream && this.role === 'joining' ? this.install(message) : [];
+      case 'heartbeat':
+        return this.heartbeat(message);
       case 'committed':
         if (message.from !== this.predecessor) return [];
         this.readFloor =
@@ -299,6 +376,21 @@ export class ChainNode<Op = unknown> {
       this.mustRejoin = false; // removed (so it may join), or the chain's last member (so it resumes)
     }
     const effects: Effect<Op>[] = [];
+    if (this.successor !== before.successor) {
+      // The successor was removed and this node is the tail now: that old tail may still hold a
+      // read lease this node granted it (it may not know it was removed). Wait it out.
+      const owed = this.successorStamp;
+      if (this.isTail && !before.tail && before.successor !== undefined && owed !== undefined) {
+        this.holdUntilMs = Math.max(this.holdUntilMs, owed.heardAtMs + this.leaseWaitMs);
+      }
+      this.successorStamp = undefined;
+    }
+    if (this.predecessor !== before.predecessor) {
+      // A lease is the predecessor's promise: a new one has promised nothing yet.
+      this.leaseUntilMs = Number.NEGATIVE_INFINITY;
+      this.leaseFromMs = this.nowMs;
+    }
+    effects.push(...this.neighboursChanged());
     const heldForJoiner = this.joiner?.reported === true;
     if (!this.isTail || config.joining === undefined) this.joiner = undefined;
     else if (config.joining !== this.joiner?.id) this.joiner = this.newJoiner(config.joining);
@@ -328,10 +420,10 @@ export class ChainNode<Op = unknown> {
     if (this.isTail && !before.member && this.predecessor !== undefined) this.readFloor = Number.POSITIVE_INFINITY;
     if (this.isTail && !before.tail) {
       // What is durable here and above is durable on every member now: committed.
-      effects.push(...this.commit(this.tailCommitLimit(this.durableMark())));
+      effects.push(...this.tailCommit(this.durableMark()));
     } else if (this.isTail && heldForJoiner && this.joiner?.reported !== true) {
       // The reported joiner left without being appended (or another took its place): release the hold.
-      effects.push(...this.commit(this.durableMark()));
+      effects.push(...this.tailCommit(this.durableMark()));
     } else if (this.isTail && predecessor !== undefined && predecessor !== before.predecessor) {
       effects.push(this.send(predecessor, { kind: 'ack', sequence: this.committedSequence }));
     }
@@ -380,8 +472,32 @@ export class ChainNode<Op = unknown> {
     return this.role === 'joining' || (this.predecessor !== undefined && this.committedSequence < this.readFloor);
   }
 
+  /** The time (monotonic ms) as the shell last saw it: before a message or a read. */
+  observe(nowMs: number): void {
+    if (nowMs > this.nowMs) this.nowMs = nowMs;
+  }
+
   tick(nowMs: number): Effect<Op>[] {
-    this.nowMs = Math.max(this.nowMs, nowMs);
+    const previous = this.lastTickMs;
+    this.observe(nowMs);
+    this.lastTickMs = this.nowMs;
+    // This node's own event loop stalled: it heard nothing because it listened to nothing.
+    if (previous !== undefined && this.nowMs - previous > this.suspicionMs / 2) {
+      for (const peer of this.heardAtMs.keys()) this.heardAtMs.set(peer, this.nowMs);
+    }
+    const effects = [...this.liveness(), ...this.retries()];
+    return effects;
+  }
+
+  /** The connection from or to a neighbour closed: silence from it counts as longer (it may be dead). */
+  peerLost(peer: string): Effect<Op>[] {
+    const heard = this.heardAtMs.get(peer);
+    if (heard === undefined) return [];
+    this.heardAtMs.set(peer, Math.min(heard, this.nowMs - this.suspicionMs + this.peerLossGraceMs));
+    return [];
+  }
+
+  private retries(): Effect<Op>[] {
     if (this.nowMs - this.joinAskedAtMs < this.joinRetryMs) return [];
     if (this.role === 'joining') return this.askToJoin();
     if (this.predecessor !== undefined && this.committedSequence < this.readFloor) {
@@ -392,6 +508,91 @@ export class ChainNode<Op = unknown> {
       ];
     }
     return [];
+  }
+
+  // ---- failure detection and leases ----------------------------------------------------------
+
+  /** Heartbeats when due, suspicions, and the end of a lease wait. */
+  private liveness(): Effect<Op>[] {
+    const effects: Effect<Op>[] = [];
+    if (this.holdPending && !this.holding) {
+      this.holdPending = false;
+      effects.push(...this.tailCommit(this.durableMark()), ...this.reportJoinerIfCaughtUp());
+    }
+    if (this.nowMs - this.heartbeatSentAtMs >= this.heartbeatMs) {
+      this.heartbeatSentAtMs = this.nowMs;
+      for (const peer of this.heardAtMs.keys()) effects.push(this.heartbeatTo(peer));
+    }
+    const suspected = [...this.heardAtMs]
+      .filter(([, heardAtMs]) => this.nowMs - heardAtMs >= this.suspicionMs)
+      .map(([peer]) => peer)
+      .sort();
+    if (suspected.join(' ') !== this.suspected.join(' ')) {
+      this.suspected = suspected;
+      effects.push({ kind: 'suspect', peers: suspected, epoch: this.epoch });
+    }
+    return effects;
+  }
+
+  /**
+   * The neighbours changed (or the epoch did): a new neighbour counts as heard now; one that
+   * stays keeps its time (silence at the last epoch is silence). Suspicions are repeated at the
+   * new epoch (the manager takes reports at the current epoch only), or withdrawn.
+   */
+  private neighboursChanged(): Effect<Op>[] {
+    const member = this.role !== 'joining' && this.role !== 'outside';
+    const now = new Map<string, number>();
+    for (const peer of [this.predecessor, this.successor]) {
+      if (peer !== undefined && member) now.set(peer, this.heardAtMs.get(peer) ?? this.nowMs);
+    }
+    this.heardAtMs.clear();
+    for (const [peer, heardAtMs] of now) this.heardAtMs.set(peer, heardAtMs);
+    const suspected = this.suspected.filter((peer) => now.has(peer));
+    if (suspected.length === 0 && this.suspected.length === 0) return [];
+    this.suspected = suspected;
+    return [{ kind: 'suspect', peers: suspected, epoch: this.epoch }];
+  }
+
+  private heartbeatTo(peer: string): Effect<Op> {
+    const toSuccessor = peer === this.successor;
+    const echoMs = toSuccessor && this.successorStamp !== undefined ? this.successorStamp.stampMs : -1;
+    const wantEcho = !toSuccessor && this.isTail && this.leaseUntilMs - this.nowMs < this.leaseMs / 2;
+    return this.send(peer, { kind: 'heartbeat', stampMs: this.nowMs, echoMs, wantEcho });
+  }
+
+  private heartbeat(message: Extract<ChainMessage<Op>, { kind: 'heartbeat' }>): Effect<Op>[] {
+    if (message.from === this.predecessor) {
+      this.renewLease(message.echoMs);
+      return [];
+    }
+    if (message.from !== this.successor) return [];
+    if (this.successorStamp === undefined || message.stampMs > this.successorStamp.stampMs) {
+      this.successorStamp = { stampMs: message.stampMs, heardAtMs: this.nowMs };
+    }
+    return message.wantEcho ? [this.heartbeatTo(message.from)] : [];
+  }
+
+  /** The predecessor echoed a stamp of this node's: reads may be served until it + the lease. */
+  private renewLease(echoMs: number): void {
+    if (echoMs < this.leaseFromMs || echoMs > this.nowMs) return; // not an answer to this relation, or garbage
+    this.leaseUntilMs = Math.max(this.leaseUntilMs, echoMs + this.leaseMs);
+  }
+
+  /** The tail commits up to `limit` (see tailCommitLimit), unless it waits out an old tail's lease. */
+  private tailCommit(limit: number): Effect<Op>[] {
+    if (this.holding) {
+      this.holdPending = true;
+      return [];
+    }
+    return this.commit(this.tailCommitLimit(limit));
+  }
+
+  private reportJoinerIfCaughtUp(): Effect<Op>[] {
+    const joiner = this.joiner;
+    if (joiner === undefined || joiner.reported || joiner.sent === undefined) return [];
+    if (joiner.acked < this.persistedSequence) return [];
+    joiner.reported = true;
+    return [{ kind: 'caught-up', joiner: joiner.id }];
   }
 
   /** What this node knows to be committed in the chain (it may not hold all of it yet). */
@@ -562,8 +763,9 @@ export class ChainNode<Op = unknown> {
     if (joiner.sent === undefined || joiner.sent < sequence) joiner.sent = sequence;
     if (sequence > joiner.acked) joiner.acked = sequence;
     const effects: Effect<Op>[] = [];
-    if (joiner.reported) effects.push(...this.commit(this.tailCommitLimit(this.durableMark())));
-    if (sequence >= this.persistedSequence) {
+    if (joiner.reported) effects.push(...this.tailCommit(this.durableMark()));
+    if (sequence >= this.persistedSequence && !this.holding) {
+      // (A tail waiting out a lease reports no joiner: appended, it would commit at once.)
       joiner.reported = true;
       effects.push({ kind: 'caught-up', joiner: joiner.id });
       return effects;

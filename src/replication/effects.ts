@@ -48,5 +48,11 @@ export type Effect<Op = unknown> =
   | { kind: 'install'; sequence: number; lastEpoch: number; state: unknown }
   /** Tell the coordinator that this joiner holds everything this tail has (§3.8). */
   | { kind: 'caught-up'; joiner: string }
+  /**
+   * The neighbours this node now suspects (heard nothing from for the suspicion timeout, or
+   * their connection closed and did not come back), at this epoch: the shell reports them to the
+   * manager (replacing its last report; none withdraws it).
+   */
+  | { kind: 'suspect'; peers: readonly string[]; epoch: number }
   /** The write cannot be taken here (not the head, no configuration): the client should retry elsewhere. */
   | { kind: 'reject'; requestId: RequestId; reason: 'not-head' | 'no-configuration' };

@@ -32,4 +32,12 @@ export type ChainMessage<Op = unknown> =
    * Tail -> joiner, when the joiner's log is not a prefix of the tail's (or is too old): the
    * tail's whole state at `sequence`, opaque to the core. The joiner discards its own first.
    */
-  | { kind: 'snapshot'; epoch: number; from: string; sequence: number; lastEpoch: number; state: unknown };
+  | { kind: 'snapshot'; epoch: number; from: string; sequence: number; lastEpoch: number; state: unknown }
+  /**
+   * Member -> its predecessor and its successor, every heartbeat interval (§3.5, §3.7): "I am
+   * alive". `stampMs` is the sender's monotonic clock. To its successor a node also echoes the
+   * last stamp it received from it (`echoMs`, -1 for none): the successor's read lease runs
+   * until that stamp + the lease time, on its own clock. `wantEcho` asks the predecessor to echo
+   * at once (the lease is running low, or a new predecessor has not granted one yet).
+   */
+  | { kind: 'heartbeat'; epoch: number; from: string; stampMs: number; echoMs: number; wantEcho: boolean };

@@ -81,6 +81,7 @@ const kinds = new Set([
   'hello',
   'committed',
   'join',
+  'heartbeat',
   'snapshot-begin',
   'snapshot-records',
   'snapshot-end',
@@ -120,6 +121,12 @@ function invalid(frame: Record<string, unknown>): string | undefined {
     case 'hello':
     case 'join':
       return isCount(frame.lastSequence) && isCount(frame.lastEpoch) ? undefined : 'log position';
+    case 'heartbeat':
+      return isCount(frame.stampMs) &&
+        (frame.echoMs === -1 || isCount(frame.echoMs)) &&
+        typeof frame.wantEcho === 'boolean'
+        ? undefined
+        : 'stamp';
     case 'snapshot-begin':
       return [frame.stream, frame.sequence, frame.lastEpoch, frame.revision].every(isCount) ? undefined : 'fields';
     case 'snapshot-records':

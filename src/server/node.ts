@@ -248,6 +248,7 @@ export class CatenaNode {
           lastEpoch: position.lastEpoch,
           chainId: replica.chainId,
           awaitingRemoval: replica.status().awaitingRemoval,
+          report: replica.report,
         };
       },
       onConfig: (config) => replica.configure(config),
@@ -268,6 +269,7 @@ export class CatenaNode {
       resolve: (nodeId) => splitAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
       onFrame: (frame) => replica.frame(frame),
       onPeerConnected: (peer) => replica.peerConnected(peer),
+      onPeerLost: (peer) => replica.peerLost(peer),
       log,
     });
     replica.start(parts.peers);

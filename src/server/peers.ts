@@ -41,6 +41,11 @@ export interface PeerNetworkOptions {
   onFrame(frame: Exclude<PeerFrame, { kind: 'peer' }>): void;
   /** A peer opened a new connection to this node (what it sent before may have been lost). */
   onPeerConnected(nodeId: string): void;
+  /**
+   * A connection from or to a peer closed or failed (a process that dies has its connections
+   * reset at once): the core counts silence from it as longer (chain-node.ts `peerLost`).
+   */
+  onPeerLost?(nodeId: string): void;
   readonly log: Logger;
 }
 
@@ -122,7 +127,11 @@ export class PeerNetwork {
       this.options.log.log('debug', 'peer connection failed', { peer: to, error: error.message });
       this.backoffUntil.set(to, Date.now() + peerReconnectMs);
     });
-    socket.on('close', () => this.drop(to, link));
+    socket.on('close', () => {
+      const current = this.links.get(to) === link;
+      this.drop(to, link);
+      if (current && !this.closed) this.options.onPeerLost?.(to);
+    });
     socket.on('data', () => socket.destroy()); // peers never answer on this direction
     socket.write(encodePeerFrame({ kind: 'peer', from: this.options.self, cluster: this.options.cluster }));
     return link;
@@ -139,10 +148,13 @@ export class PeerNetwork {
       return;
     }
     this.inbound.add(socket);
-    socket.on('close', () => this.inbound.delete(socket));
+    let from: string | undefined;
+    socket.on('close', () => {
+      this.inbound.delete(socket);
+      if (from !== undefined && !this.closed) this.options.onPeerLost?.(from);
+    });
     socket.on('error', () => undefined); // 'close' follows
     const decoder = new FrameDecoder(peerFrameBytesMax);
-    let from: string | undefined;
     // A connection that does not say who it is in time is not a peer.
     const greeting = setTimeout(() => {
       if (from === undefined) this.reject(socket, from, 'no greeting in time');

@@ -6,6 +6,7 @@ import type { ReplicaEnvironment } from './replica/environment.js';
 export function systemEnvironment(clock: Clock = systemClock): ReplicaEnvironment {
   return {
     clock,
+    monotonicMs: () => Math.floor(performance.now()),
     after(delayMs, run) {
       const timer = setTimeout(run, delayMs);
       return { cancel: () => clearTimeout(timer) };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChainConfig } from '../../src/replication/chain-config.js';
-import { decide, type ClusterView, type Decision } from '../../src/coordination/manager.js';
+import { decide, type ClusterView, type Decision, type MemberReport } from '../../src/coordination/manager.js';
 
 const chain = (members: string[], joining?: string, epoch = 7): ChainConfig => ({
   chainId: 'c0',
@@ -47,10 +47,10 @@ describe('manager decisions', () => {
     assert.equal(next.readsAllowedAtMs, 0);
   });
 
-  it('a tail removed on a peer report, session still live: the new tail waits out the session timeout', () => {
+  it('a restarted tail is removed; the new tail waits out any lease itself, so the configuration says nothing', () => {
     const next = changed(decide(chain(['a', 'b', 'c']), view(['a', 'b', 'c'], { suspectedNodes: new Set(['c']) })));
     assert.deepEqual(next.members, ['a', 'b']);
-    assert.equal(next.readsAllowedAtMs, 1_000 + 3_000);
+    assert.equal(next.readsAllowedAtMs, 0);
   });
 
   it('the last live member is never removed: the chain waits for it', () => {
@@ -104,7 +104,7 @@ describe('manager decisions', () => {
     assert.equal(busy.kind, 'none');
   });
 
-  it('keeps its invariants over any sequence of views (property)', () => {
+  it('keeps its invariants over any sequence of views, reports included (property)', () => {
     const nodes = ['a', 'b', 'c', 'd', 'e'];
     const subset = fc.subarray(nodes);
     const viewArb = fc.record({
@@ -113,6 +113,10 @@ describe('manager decisions', () => {
       caughtUp: subset,
       candidates: fc.shuffledSubarray(nodes),
       nowMs: fc.nat(100_000),
+      reports: fc.array(
+        fc.record({ node: fc.constantFrom(...nodes), suspects: subset, settled: fc.boolean(), behind: fc.nat(2) }),
+        { maxLength: 5 },
+      ),
     });
     fc.assert(
       fc.property(fc.array(viewArb, { maxLength: 40 }), (views) => {
@@ -125,6 +129,12 @@ describe('manager decisions', () => {
               caughtUp: new Set(v.caughtUp),
               candidates: v.candidates,
               nowMs: v.nowMs,
+              reports: new Map(
+                v.reports.map((r) => [
+                  r.node,
+                  { epoch: config.epoch - r.behind, settled: r.settled, suspects: r.suspects },
+                ]),
+              ),
             }),
           );
           if (decision.kind === 'none') continue;
@@ -146,5 +156,71 @@ describe('manager decisions', () => {
         }
       }),
     );
+  });
+});
+
+describe('manager decisions: removal on a peer report (docs/design.md §3.7)', () => {
+  /** Reports at the chain's epoch (7): every member settled, `suspects` by reporter. */
+  const reports = (suspects: Record<string, string[]>, overrides: Record<string, Partial<MemberReport>> = {}) =>
+    new Map<string, MemberReport>(
+      ['a', 'b', 'c'].map((node) => [
+        node,
+        { epoch: 7, settled: true, suspects: suspects[node] ?? [], ...(overrides[node] ?? {}) },
+      ]),
+    );
+  const live = ['a', 'b', 'c'];
+
+  it('a member is removed on its predecessor report, faster than its session expires', () => {
+    const next = changed(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ a: ['b'] }) })));
+    assert.deepEqual(next.members, ['a', 'c']);
+    assert.deepEqual(next.reportRemovals, [1_000]);
+  });
+
+  it('the head is removed on its successor report; a middle or tail is not on its successor report alone', () => {
+    assert.deepEqual(changed(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ b: ['a'] }) }))).members, [
+      'b',
+      'c',
+    ]);
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ c: ['b'] }) })).kind, 'none');
+  });
+
+  it('a report from another epoch, from a node whose session is gone, or about a non-neighbour counts for nothing', () => {
+    const old = reports({ a: ['b'] }, { a: { epoch: 6 } });
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: old })).kind, 'none', 'stale');
+    const ghost = decide(chain(['a', 'b', 'c']), view(['b', 'c'], { reports: reports({ a: ['b'] }) }));
+    assert.deepEqual(changed(ghost).members, ['b', 'c'], 'the dead reporter is removed, not the node it named');
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ a: ['c'] }) })).kind, 'none');
+  });
+
+  it('a member is removed on report only once it stands at the current epoch, settled', () => {
+    const behind = reports({ b: ['c'] }, { c: { epoch: 6 } });
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: behind })).kind, 'none');
+    const waiting = reports({ b: ['c'] }, { c: { settled: false } });
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: waiting })).kind, 'none');
+    const silent = new Map([...reports({ b: ['c'] })].filter(([node]) => node !== 'c'));
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: silent })).kind, 'none');
+  });
+
+  it('a cut link: both ends report each other, and the one further down goes', () => {
+    const next = changed(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ a: ['b'], b: ['a'] }) })));
+    assert.deepEqual(next.members, ['a', 'c']);
+    const two = changed(decide(chain(['a', 'b']), view(live, { reports: reports({ a: ['b'], b: ['a'] }) })));
+    assert.deepEqual(two.members, ['a']);
+  });
+
+  it('a node cut off from both neighbours, which report it, goes (it reports everyone: itself suspect)', () => {
+    const isolated = reports({ a: ['b'], b: ['a', 'c'], c: ['b'] });
+    assert.deepEqual(changed(decide(chain(['a', 'b', 'c']), view(live, { reports: isolated }))).members, ['a', 'c']);
+  });
+
+  it('at most reportRemovalsMax removals on report per window; then sessions decide', () => {
+    const recent = { ...chain(['a', 'b', 'c']), reportRemovals: [100, 200, 300] };
+    const blocked = decide(recent, view(live, { reports: reports({ a: ['b'] }), nowMs: 1_000 }));
+    assert.equal(blocked.kind, 'none');
+    const later = changed(decide(recent, view(live, { reports: reports({ a: ['b'] }), nowMs: 60_250 })));
+    assert.deepEqual(later.members, ['a', 'c']);
+    assert.deepEqual(later.reportRemovals, [300, 60_250], 'older removals leave the window');
+    const dead = changed(decide(recent, view(['a', 'c'], { reports: reports({ a: ['b'] }) })));
+    assert.deepEqual(dead.members, ['a', 'c'], 'session expiry is never limited');
   });
 });

@@ -21,6 +21,8 @@ class Harness {
   readonly replies: number[] = [];
   readonly rejected: string[] = [];
   readonly caughtUp: string[] = [];
+  /** Each node's last `suspect` effect: the neighbours it reports, and at which epoch. */
+  readonly suspects = new Map<string, { peers: readonly string[]; epoch: number }>();
   /** The durable log of each node, as entries (what catch-up reads). */
   readonly logs = new Map<string, LogEntry<Op>[]>();
   /** Entries each node has persisted, in order. */
@@ -90,6 +92,9 @@ class Harness {
         case 'caught-up':
           this.caughtUp.push(effect.joiner);
           break;
+        case 'suspect':
+          this.suspects.set(name, { peers: effect.peers, epoch: effect.epoch });
+          break;
         case 'catch-up': {
           // The replica's rule (src/replication/catch-up.ts), without deferrals: a peer whose log
           // is longer than this one's gets its snapshot at once here.
@@ -150,6 +155,20 @@ class Harness {
       this.run(item!.to, this.node(item!.to).message(item!.message));
     }
     assert.fail('message storm');
+  }
+
+  /** Every node ticks at `nowMs` (heartbeats go out when due), then everything is delivered. */
+  tickAll(nowMs: number): void {
+    for (const [name, node] of this.nodes) this.run(name, node.tick(nowMs));
+    this.deliver();
+  }
+
+  /** `name` ticks every 50 ms (the replica's timer) from `fromMs` to `toMs`, its messages lost. */
+  ticksAlone(name: string, fromMs: number, toMs: number): void {
+    for (let t = fromMs; t <= toMs; t += 50) {
+      this.run(name, this.node(name).tick(t));
+      this.queue = [];
+    }
   }
 
   /** Drops queued messages matching the filter (a crash, a broken connection). */
@@ -242,17 +261,23 @@ describe('chain node: the normal case', () => {
     assert.deepEqual(h.rejected, ['no-configuration', 'not-head']);
   });
 
-  it('only the tail serves reads, only while its session is connected and its lease wait is over', () => {
+  it('only the tail serves reads, only while its session is connected and its predecessor renews its lease', () => {
     const h = new Harness(['a', 'b']);
-    h.configure(['a', 'b'], { readsAllowedAtMs: 500 });
+    h.configure(['a', 'b']);
     assert.equal(h.node('b').canServeReads(), false, 'a new tail first hears from its predecessor what is committed');
     h.deliver();
     h.node('b').sessionChanged(true);
     h.node('a').sessionChanged(true);
     assert.equal(h.node('a').canServeReads(), false, 'the head never serves reads');
-    assert.equal(h.node('b').canServeReads(), false, 'not before readsAllowedAtMs');
-    h.node('b').tick(500);
+    assert.equal(h.node('b').canServeReads(), false, 'no lease yet');
+    h.tickAll(0); // b stamps a heartbeat and asks for an echo; a echoes at once
     assert.equal(h.node('b').canServeReads(), true);
+    h.node('b').observe(299);
+    assert.equal(h.node('b').canServeReads(), true, 'the lease runs from the echoed stamp');
+    h.node('b').observe(300);
+    assert.equal(h.node('b').canServeReads(), false, 'the lease ran out: the predecessor said nothing since');
+    h.tickAll(300);
+    assert.equal(h.node('b').canServeReads(), true, 'renewed');
     h.node('b').sessionChanged(false);
     assert.equal(h.node('b').canServeReads(), false, 'a disconnected tail stops serving at once');
   });
@@ -270,6 +295,7 @@ describe('chain node: failures (§3.7)', () => {
     h.configure(['b', 'c'], { only: ['b', 'c'] }); // a joiner appended behind it learns the mark from it
     h.deliver();
     h.node('c').sessionChanged(true);
+    h.tickAll(0);
     assert.equal(h.node('c').canServeReads(), true);
   });
 
@@ -401,6 +427,7 @@ describe('chain node: joining is the only way in (§3.8)', () => {
     h.node('j').sessionChanged(true);
     h.deliver();
     assert.equal(h.node('j').role, 'tail');
+    h.tickAll(0);
     assert.equal(h.node('j').canServeReads(), true);
     h.write('a', 'x=4');
     h.deliver();
@@ -439,5 +466,107 @@ describe('chain node: joining is the only way in (§3.8)', () => {
     h.configure(['a'], { only: ['a'] });
     assert.equal(alone.role, 'head-and-tail');
     assert.equal(alone.progress.committed, 1, 'its durable log is the committed state');
+  });
+});
+
+describe('chain node: failure detection and read leases (§3.5, §3.7)', () => {
+  /** a, b, c with leases granted at time 0 (every node heartbeated once, c's stamp echoed by b). */
+  function chainWithLeases(): Harness {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.deliver();
+    for (const name of ['a', 'b', 'c']) h.node(name).sessionChanged(true);
+    h.tickAll(0);
+    return h;
+  }
+
+  it('a neighbour silent for the suspicion timeout is suspected, and the suspicion withdrawn when it speaks', () => {
+    const h = chainWithLeases();
+    for (const t of [50, 100, 150, 200, 250, 300, 350, 400, 450]) h.run('a', h.node('a').tick(t));
+    h.queue = []; // nothing from b reaches a (nor anything else)
+    assert.equal(h.suspects.get('a'), undefined, 'not before the timeout');
+    h.run('a', h.node('a').tick(500));
+    assert.deepEqual(h.suspects.get('a'), { peers: ['b'], epoch: 1 });
+    h.queue = [];
+    h.run('b', h.node('b').tick(520)); // b heartbeats again
+    h.deliver((m) => m.to === 'a');
+    h.run('a', h.node('a').tick(550));
+    assert.deepEqual(h.suspects.get('a'), { peers: [], epoch: 1 }, 'withdrawn');
+  });
+
+  it('a node whose own event loop stalled suspects no one for that stall', () => {
+    const h = chainWithLeases();
+    h.queue = [];
+    h.run('b', h.node('b').tick(2_000)); // 2 s since its last tick: the stall was its own
+    assert.equal(h.suspects.get('b'), undefined);
+    h.ticksAlone('b', 2_050, 2_450);
+    assert.equal(h.suspects.get('b'), undefined, 'still within the timeout counted from the stall');
+    h.ticksAlone('b', 2_500, 2_500);
+    assert.deepEqual(h.suspects.get('b')?.peers, ['a', 'c']);
+  });
+
+  it('a closed connection makes silence count sooner; only neighbours are suspected', () => {
+    const h = chainWithLeases();
+    h.run('a', h.node('a').tick(50));
+    h.run('a', h.node('a').peerLost('c')); // not a neighbour of a: no effect
+    h.run('a', h.node('a').peerLost('b'));
+    h.queue = [];
+    h.run('a', h.node('a').tick(150));
+    assert.equal(h.suspects.get('a'), undefined);
+    h.run('a', h.node('a').tick(200));
+    assert.deepEqual(h.suspects.get('a')?.peers, ['b'], 'within the grace after the loss, not the whole timeout');
+  });
+
+  it('a suspicion is repeated at a new epoch, or dropped with the neighbour', () => {
+    const h = chainWithLeases();
+    h.ticksAlone('b', 50, 500);
+    assert.deepEqual(h.suspects.get('b'), { peers: ['a', 'c'], epoch: 1 });
+    h.configure(['b', 'c'], { only: ['b'] }); // a removed
+    assert.deepEqual(h.suspects.get('b'), { peers: ['c'], epoch: 2 }, 'c still silent, reported at the new epoch');
+  });
+
+  it('a predecessor that becomes tail waits out the lease it granted the removed tail', () => {
+    const h = chainWithLeases(); // b last heard c's stamp at time 0: c may read until 300 on its clock
+    assert.equal(h.node('c').canServeReads(), true);
+    h.run('b', h.node('b').tick(100));
+    h.queue = [];
+    h.configure(['a', 'b'], { only: ['a', 'b'] }); // c removed while it may still be serving
+    h.write('a', 'x=1');
+    h.deliver();
+    assert.deepEqual(h.replies, [], 'not committed during the wait');
+    assert.equal(h.node('b').canServeReads(), false);
+    assert.deepEqual(h.node('b').settled, { epoch: 2, settled: false });
+    h.tickAll(331);
+    assert.deepEqual(h.replies, [], 'the wait allows for clock rates: 300 * 1.05 / 0.95 -> 332 ms');
+    h.tickAll(332);
+    assert.deepEqual(h.replies, [1]);
+    assert.equal(h.node('b').canServeReads(), true);
+    assert.deepEqual(h.node('b').settled, { epoch: 2, settled: true });
+  });
+
+  it('a tail removed long after it was last heard is replaced without a wait', () => {
+    const h = chainWithLeases();
+    h.ticksAlone('b', 50, 400); // nothing from c arrives after its stamp of time 0
+    h.configure(['a', 'b'], { only: ['a', 'b'] });
+    h.write('a', 'x=1');
+    h.deliver();
+    assert.deepEqual(h.replies, [1], 'its stamp of time 0 was the last b received: 332 ms have passed');
+  });
+
+  it('a lease is renewed only by the predecessor at this epoch, and a new predecessor grants afresh', () => {
+    const h = chainWithLeases();
+    const c = h.node('c');
+    c.message({ kind: 'heartbeat', epoch: 1, from: 'a', stampMs: 250, echoMs: 250, wantEcho: false });
+    c.message({ kind: 'heartbeat', epoch: 0, from: 'b', stampMs: 250, echoMs: 250, wantEcho: false });
+    c.observe(300);
+    assert.equal(c.canServeReads(), false, 'neither a non-neighbour nor another epoch renews it');
+    c.message({ kind: 'heartbeat', epoch: 1, from: 'b', stampMs: 250, echoMs: 320, wantEcho: false });
+    assert.equal(c.canServeReads(), false, 'an echo of a stamp from the future is garbage');
+    h.tickAll(300);
+    assert.equal(c.canServeReads(), true);
+    h.configure(['a', 'c']); // b removed: a has promised c nothing yet
+    assert.equal(c.canServeReads(), false);
+    h.tickAll(400);
+    assert.equal(c.canServeReads(), true);
   });
 });

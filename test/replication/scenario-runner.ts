@@ -59,6 +59,8 @@ export function formatMessage(to: string, message: ChainMessage<Op>): string {
       return `${link} last ${message.lastSequence}/${message.lastEpoch}`;
     case 'snapshot':
       return `${link} @${message.sequence}/${message.lastEpoch}`;
+    case 'heartbeat':
+      return `${link} stamp ${message.stampMs} echo ${message.echoMs}${message.wantEcho ? ' want-echo' : ''}`;
     default: {
       const unknown: never = message;
       throw new Error(`no format for ${JSON.stringify(unknown)}`);
@@ -153,6 +155,9 @@ export class ScenarioWorld {
       case 'tick':
         this.effects(args[0]!, this.node(args[0]!).tick(Number(args[1])));
         break;
+      case 'lease':
+        this.lease(args[0]!, Number(args[1]));
+        break;
       case 'status':
         for (const id of args.length > 0 ? args : [...this.nodes.keys()]) this.status(id);
         break;
@@ -160,6 +165,27 @@ export class ScenarioWorld {
         throw new Error(`unknown scenario command ${verb}`);
     }
     return this.out.length === 0 ? 'ok' : this.out.join('\n');
+  }
+
+  /**
+   * lease <node> <ms>: the node and its predecessor tick at <ms> and exchange heartbeats (only
+   * those, and not shown): the predecessor echoes the node's stamp, which renews its read lease.
+   */
+  private lease(id: string, nowMs: number): void {
+    const members = this.latest?.members ?? [];
+    const predecessor = members[members.indexOf(id) - 1];
+    for (const name of predecessor === undefined ? [id] : [predecessor, id]) {
+      if (!this.crashed.has(name)) this.effects(name, this.node(name).tick(nowMs));
+    }
+    const isHeartbeat = (m: { message: ChainMessage<Op> }) => m.message.kind === 'heartbeat';
+    for (let guard = 0; guard < 100; guard++) {
+      const index = this.queue.findIndex(isHeartbeat);
+      if (index < 0) break;
+      const [item] = this.queue.splice(index, 1);
+      if (item!.to === id || item!.to === predecessor)
+        this.effects(item!.to, this.node(item!.to).message(item!.message));
+    }
+    this.out.push(`${id} ${this.node(id).canServeReads() ? 'serves reads' : 'serves no reads'} at ${nowMs}`);
   }
 
   private node(id: string): ChainNode<Op> {

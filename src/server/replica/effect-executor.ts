@@ -32,6 +32,8 @@ export interface ExecutorOptions {
   readonly catchUpEntriesMax: number;
   /** This tail found its joiner caught up: tell the manager. */
   onCaughtUp(joiner: string, epoch: number): void;
+  /** The core suspects these neighbours now, at this epoch (none: it withdraws its report). */
+  onSuspect(peers: readonly string[], epoch: number): void;
   /** Called after the core heard of newly durable entries (log trimming runs then). */
   afterPersisted(): void;
   /** The last entry applied when the replica started. */
@@ -94,6 +96,9 @@ export class EffectExecutor {
           break;
         case 'caught-up':
           this.options.onCaughtUp(effect.joiner, this.shell.core().epoch);
+          break;
+        case 'suspect':
+          this.options.onSuspect(effect.peers, effect.epoch);
           break;
       }
     }

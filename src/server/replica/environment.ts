@@ -13,6 +13,11 @@ export interface Timer {
 export interface ReplicaEnvironment {
   /** Wall-clock milliseconds: the head's stamps on writes, and deadlines. */
   readonly clock: Clock;
+  /**
+   * Monotonic milliseconds (whole, never going back; any origin): heartbeats, suspicion and read
+   * leases, which compare only durations on one node's clock (docs/design.md §3.5).
+   */
+  monotonicMs(): number;
   /** Runs `run` once, `delayMs` from now. */
   after(delayMs: number, run: () => void): Timer;
   /**

@@ -44,7 +44,7 @@ import type { RequestId } from '../../replication/log-entry.js';
 import type { ChainMessage } from '../../replication/messages.js';
 import { ClientTable } from '../../replication/client-table.js';
 import { emptyLogPosition, type FrozenRange, type LogPosition, type ReplicaStore } from '../../storage/log-store.js';
-import { chainIdDefault } from '../../coordination/cluster-paths.js';
+import { chainIdDefault, type ChainReport } from '../../coordination/cluster-paths.js';
 import type { PeerFrame, ReplicatedOp } from '../chain-wire.js';
 import type { ApplyClock } from './apply-clock.js';
 import { Applier, clientTableLimits, type Clients } from './applier.js';
@@ -89,7 +89,10 @@ export interface ReplicaOptions {
   onCaughtUp(joiner: string, epoch: number): void;
   /** The coordinator confirmed this node's session recently enough for it to serve reads (§3.5). */
   readLeaseValid(): boolean;
-  /** Something `status()` reports changed (role, awaiting removal): refresh what the coordinator shows. */
+  /**
+   * Something the coordinator shows changed (role, awaiting removal, the epoch it stands at and
+   * whether it is settled there, the neighbours it suspects): publish it again.
+   */
   onStateChanged(): void;
   fatal(error: unknown): void;
   /** Overrides for tests (defaults: limits.ts logEntriesKept, catchUpEntriesMax, snapshotChunkRecords, expiryReclaimIntervalMs). */
@@ -99,7 +102,16 @@ export interface ReplicaOptions {
   readonly expiryReclaimIntervalMs?: number;
   /** Scaled down with the other timeouts by the simulator (default: limits.ts snapshotStallMs). */
   readonly snapshotStallMs?: number;
+  /** Failure detection and read leases (defaults: limits.ts heartbeatIntervalMsDefault, ...). */
+  readonly liveness?: LivenessTuning;
   readonly faults?: ReplicaFaults;
+}
+
+export interface LivenessTuning {
+  readonly heartbeatMs?: number;
+  readonly suspicionMs?: number;
+  readonly leaseMs?: number;
+  readonly peerLossGraceMs?: number;
 }
 
 export interface ReplicaStatus {
@@ -110,6 +122,10 @@ export interface ReplicaStatus {
   committed: number;
   servingReads: boolean;
   awaitingRemoval: boolean;
+  /** The epoch this node acts on as a member, and whether it is settled there (chain-node.ts `settled`). */
+  standing: { epoch: number; settled: boolean } | undefined;
+  /** The neighbours it reports to the manager, at this epoch (docs/design.md §3.7). */
+  suspects: { peers: readonly string[]; epoch: number };
 }
 
 export class Replica implements ReceiverHost, SlotMover {
@@ -135,6 +151,9 @@ export class Replica implements ReceiverHost, SlotMover {
   private isStopped = false;
   /** The chain whose log and data the store holds ('' when it holds none). */
   private dataChain: string;
+  private suspicion: { peers: readonly string[]; epoch: number } = { peers: [], epoch: 0 };
+  /** Suspicions and removals seen since start (the node's status shows them). */
+  private suspicionCount = 0;
 
   constructor(private readonly options: ReplicaOptions) {
     this.self = options.self;
@@ -159,6 +178,7 @@ export class Replica implements ReceiverHost, SlotMover {
     this.executor = new EffectExecutor(this, this.applier, sender, {
       catchUpEntriesMax: options.catchUpEntriesMax ?? catchUpEntriesMax,
       onCaughtUp: (joiner, epoch) => options.onCaughtUp(joiner, epoch),
+      onSuspect: (peers, epoch) => this.suspected(peers, epoch),
       afterPersisted: () => this.trimmer.trim(),
       applied,
       ...(faults.applyAtPersist === true ? { applyAtPersist: true } : {}),
@@ -177,7 +197,7 @@ export class Replica implements ReceiverHost, SlotMover {
       this.slots.set(meta.frozen);
     }
     const appliedSequence = (meta.applied ?? meta.position).lastSequence;
-    this.chainNode = newCore(this.self, meta.position, meta.position.lastSequence > 0, appliedSequence, faults.core);
+    this.chainNode = this.newCore(meta.position, meta.position.lastSequence > 0, appliedSequence);
   }
 
   start(peers: ReplicaPeers): void {
@@ -243,7 +263,37 @@ export class Replica implements ReceiverHost, SlotMover {
       committed: progress.committed,
       servingReads: this.canServeReads(),
       awaitingRemoval: this.chainNode.awaitingRemoval,
+      standing: this.receiver.active ? undefined : this.chainNode.settled,
+      suspects: this.suspicion,
     };
+  }
+
+  /** What this node tells the manager about its chain, or undefined when it is no member. */
+  get report(): ChainReport | undefined {
+    const standing = this.receiver.active ? undefined : this.chainNode.settled;
+    const chainId = this.configuration?.chainId;
+    if (standing === undefined || chainId === undefined) return undefined;
+    const suspects = this.suspicion.epoch === standing.epoch ? this.suspicion.peers : [];
+    return { chainId, epoch: standing.epoch, settled: standing.settled, suspects };
+  }
+
+  /** Neighbours suspected since start (each suspicion counted once). */
+  get suspicions(): number {
+    return this.suspicionCount;
+  }
+
+  private suspected(peers: readonly string[], epoch: number): void {
+    const before = new Set(this.suspicion.epoch === epoch ? this.suspicion.peers : []);
+    for (const peer of peers) {
+      if (before.has(peer)) continue;
+      this.suspicionCount += 1;
+      this.log.log('warn', 'suspecting a chain neighbour: reporting it to the manager', { peer, epoch });
+    }
+    for (const peer of before) {
+      if (!peers.includes(peer)) this.log.log('info', 'chain neighbour heard again: report withdrawn', { peer, epoch });
+    }
+    this.suspicion = { peers, epoch };
+    this.noteStateChange();
   }
 
   /** The last entry applied to the data (what reads see). */
@@ -298,7 +348,7 @@ export class Replica implements ReceiverHost, SlotMover {
 
   /** A read: executed only where and when reads are linearizable. */
   read(request: Request): Execution {
-    this.tick();
+    this.chainNode.observe(this.env.monotonicMs());
     if (!this.canServeReads()) {
       const code = this.configuration === undefined ? 'ERR_UNAVAILABLE' : 'ERR_NOT_TAIL';
       return { kind: 'now', result: errorResult(code, this.rejection(code)), command: request.command.case };
@@ -406,6 +456,13 @@ export class Replica implements ReceiverHost, SlotMover {
     this.run(this.chainNode.peerConnected(peer));
   }
 
+  /** A connection from or to `peer` closed (a neighbour that died resets its connections at once). */
+  peerLost(peer: string): void {
+    if (this.isStopped || this.receiver.active) return;
+    this.chainNode.observe(this.env.monotonicMs());
+    this.run(this.chainNode.peerLost(peer));
+  }
+
   frame(frame: Exclude<PeerFrame, { kind: 'peer' }>): void {
     if (this.isStopped) return;
     switch (frame.kind) {
@@ -416,6 +473,7 @@ export class Replica implements ReceiverHost, SlotMover {
         return;
       default:
         if (this.receiver.active) return; // nothing but the snapshot until it is in
+        this.chainNode.observe(this.env.monotonicMs());
         if (frame.kind === 'ack' && frame.epoch === this.chainNode.epoch)
           this.trimmer.noteAck(frame.from, frame.sequence);
         this.run(this.chainNode.message(frame as ChainMessage<ReplicatedOp>));
@@ -427,7 +485,8 @@ export class Replica implements ReceiverHost, SlotMover {
     if (this.isStopped) return;
     const nowMs = this.env.clock.nowMs();
     if (this.receiver.active) return this.receiver.tick(nowMs);
-    this.run(this.chainNode.tick(nowMs));
+    this.run(this.chainNode.tick(this.env.monotonicMs()));
+    this.noteStateChange(); // a lease wait may have ended: settled
     this.reclaimer.tick(nowMs);
     if (nowMs - this.lastRepairMs >= chainRepairIntervalMs) {
       this.lastRepairMs = nowMs;
@@ -440,7 +499,8 @@ export class Replica implements ReceiverHost, SlotMover {
   }
 
   private noteStateChange(): void {
-    const role = `${this.chainNode.role}/${this.chainNode.awaitingRemoval}`;
+    const standing = this.chainNode.settled;
+    const role = `${this.chainNode.role}/${this.chainNode.awaitingRemoval}/${standing?.epoch}/${standing?.settled}/${this.suspicion.epoch}/${this.suspicion.peers.join(',')}`;
     if (role === this.lastRole) return;
     this.lastRole = role;
     this.options.onStateChanged();
@@ -457,7 +517,7 @@ export class Replica implements ReceiverHost, SlotMover {
   restartCore(position: LogPosition): void {
     this.replaceState();
     this.executor.forgetState(position);
-    this.chainNode = newCore(this.self, position, false, position.lastSequence, this.options.faults?.core);
+    this.chainNode = this.newCore(position, false, position.lastSequence);
     this.chainNode.sessionChanged(this.sessionConnected);
     if (this.configuration !== undefined) this.run(this.chainNode.configure(this.configuration));
     this.noteStateChange();
@@ -479,6 +539,22 @@ export class Replica implements ReceiverHost, SlotMover {
     this.executor.forgetState(emptyLogPosition);
   }
 
+  private newCore(position: LogPosition, restarted: boolean, appliedSequence: number): ChainNode<ReplicatedOp> {
+    const faults: ChainNodeFaults | undefined = this.options.faults?.core;
+    const core = new ChainNode<ReplicatedOp>({
+      self: this.self,
+      lastSequence: position.lastSequence,
+      lastEpoch: position.lastEpoch,
+      appliedSequence,
+      ...(restarted ? { restarted: true } : {}),
+      ...(faults === undefined ? {} : { faults }),
+      joinRetryMs,
+      ...this.options.liveness,
+    });
+    core.observe(this.env.monotonicMs());
+    return core;
+  }
+
   acknowledgeAgain(tail: string): void {
     const core = this.chainNode;
     if (core.role !== 'joining') return;
@@ -489,22 +565,4 @@ export class Replica implements ReceiverHost, SlotMover {
     this.applier.clients = clients;
     this.slots.set(frozen);
   }
-}
-
-function newCore(
-  self: string,
-  position: LogPosition,
-  restarted: boolean,
-  appliedSequence: number,
-  faults: ChainNodeFaults | undefined,
-): ChainNode<ReplicatedOp> {
-  return new ChainNode<ReplicatedOp>({
-    self,
-    lastSequence: position.lastSequence,
-    lastEpoch: position.lastEpoch,
-    appliedSequence,
-    ...(restarted ? { restarted: true } : {}),
-    ...(faults === undefined ? {} : { faults }),
-    joinRetryMs,
-  });
 }

@@ -40,7 +40,9 @@ function checkChain(result: SimResult, config: ChainConfig): string[] {
     // Logs may start after a snapshot or a trim: compare what both hold, by sequence.
     const predecessor = new Map(members[i]!.node.log().map((e) => [e.sequence, e]));
     const successor = members[i + 1]!.node.log();
-    const predecessorLast = Math.max(0, ...predecessor.keys());
+    // (A predecessor that installed a snapshot holds no entries up to it, but its log ends there.)
+    const installedAt = members[i]!.node.store.readMeta().position.lastSequence;
+    const predecessorLast = Math.max(0, installedAt, ...predecessor.keys());
     const prefix = successor.every((e) => {
       const other = predecessor.get(e.sequence);
       return e.sequence <= predecessorLast && (other === undefined || sameEntry(e, other));

@@ -26,6 +26,7 @@ export const defaultSimOptions: Omit<SimOptions, 'seed'> = {
   partitions: 1,
   coordinatorPartitions: 1,
   oneWayPartitions: 1,
+  pauses: 1,
   sessionTimeoutMs: 300,
   clientTimeoutMs: 150,
   diskStallRate: 0.1,

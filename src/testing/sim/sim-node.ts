@@ -12,7 +12,7 @@ import { RequestSchema, type Request } from '../../protocol/native/gen/catena_pb
 import type { PeerFrame } from '../../server/chain-wire.js';
 import { ApplyClock } from '../../server/replica/apply-clock.js';
 import type { ReplicaEnvironment } from '../../server/replica/environment.js';
-import { Replica, type ReplicaFaults } from '../../server/replica/replica.js';
+import { Replica, type LivenessTuning, type ReplicaFaults } from '../../server/replica/replica.js';
 import type { LogEntry } from '../../replication/log-entry.js';
 import { MemoryStore } from '../../storage/memory-store.js';
 import type { Input, Output } from '../linearizability/history.js';
@@ -26,13 +26,22 @@ export interface SimOp {
 /** What a node needs from the simulation around it. */
 export interface SimWorld {
   readonly clock: Clock;
+  /**
+   * A new process's monotonic clock: its own origin, and a rate within the bound the nodes
+   * assume (core/limits.ts clockRateErrorMax) of real (virtual) time.
+   */
+  monotonicClock(): () => number;
   after(delayMs: number, run: () => void): void;
+  /** Runs `run` now, or when `node` resumes if it is paused (as a stopped process: SIGSTOP). */
+  whenAwake(node: SimNode, run: () => void): void;
   /** Runs `run` after the current event (as a microtask runs after the current callback). */
   defer(run: () => void): void;
   /** The disk finishes a durability point of `node` some time later: call `flush` then. */
   disk(node: SimNode, flush: () => void): void;
   send(from: string, to: string, frame: PeerFrame): void;
   reportCaughtUp(tail: SimNode, joiner: string, epoch: number): void;
+  /** What the node publishes about its chain changed (where it stands, whom it suspects). */
+  reportChanged(node: SimNode): void;
   /** What the replica logs (ignored unless the run is being replayed with a log). */
   log(node: SimNode, line: string): void;
   /** The replica asked to stop the node (a broken invariant or a disk failure): a failure of the run. */
@@ -41,6 +50,8 @@ export interface SimWorld {
 
 /** Replica limits a run may lower, to reach rare paths (snapshots in many parts, early trims). */
 export interface SimReplicaTuning {
+  /** Heartbeats, suspicion and leases (default: simLiveness, scaled to the simulator's sessions). */
+  readonly liveness?: LivenessTuning;
   readonly snapshotStallMs?: number;
   readonly logEntriesKept?: number;
   readonly snapshotChunkRecords?: number;
@@ -49,6 +60,14 @@ export interface SimReplicaTuning {
 
 /** A joiner gives up on a silent snapshot stream after this long (the node's: 10 s). */
 const simSnapshotStallMs = 1_000;
+
+/**
+ * Failure detection scaled as the simulator's sessions (300 ms against the node's 4 s): a
+ * heartbeat every tick (40 ms: due at every 50 ms tick even on a clock 5 % slow), suspicion after 150 ms of silence (30 ms after a connection reset), a
+ * 60 ms read lease (its wait, 67 ms, shorter than the suspicion timeout, as core/limits.ts asserts
+ * of the node's).
+ */
+export const simLiveness: LivenessTuning = { heartbeatMs: 40, suspicionMs: 150, leaseMs: 60, peerLossGraceMs: 30 };
 
 export class SimNode {
   readonly store: MemoryStore;
@@ -91,12 +110,17 @@ export class SimNode {
     const incarnation = this.incarnation;
     const live = (): boolean => this.alive && this.incarnation === incarnation;
     const world = this.world;
+    const monotonicMs = world.monotonicClock();
     const environment: ReplicaEnvironment = {
       clock: world.clock,
+      monotonicMs,
       after: (delayMs, run) => {
         let cancelled = false;
         world.after(delayMs, () => {
-          if (!cancelled && live()) run();
+          // A paused process runs its timers when it resumes.
+          world.whenAwake(this, () => {
+            if (!cancelled && live()) run();
+          });
         });
         return { cancel: () => (cancelled = true) };
       },
@@ -125,11 +149,12 @@ export class SimNode {
       },
       onCaughtUp: (joiner, epoch) => live() && world.reportCaughtUp(this, joiner, epoch),
       readLeaseValid: () => this.sessionConnected,
-      onStateChanged: () => undefined,
+      onStateChanged: () => live() && world.reportChanged(this),
       fatal: (error) => world.fatal(this, error),
       faults: this.faults,
       // The simulator's timeouts are scaled down (sessions of 300 ms): so is the stall timeout.
       snapshotStallMs: simSnapshotStallMs,
+      liveness: simLiveness,
       ...this.tuning,
     });
     replica.start({

@@ -33,6 +33,12 @@ export interface SimOptions {
   coordinatorPartitions: number;
   /** One-way partitions: messages from one node to another are lost, the other way they pass. */
   oneWayPartitions: number;
+  /**
+   * Pauses: a node stops (as under SIGSTOP, or a long GC) for longer than the suspicion timeout
+   * but less than its session's disconnect time; what arrives meanwhile waits for it. Its
+   * neighbours report it; the manager removes it while it still believes it is a member.
+   */
+  pauses?: number;
   sessionTimeoutMs: number;
   clientTimeoutMs: number;
   /** A node learns a new configuration or slot map within this many ms; a client within 4 times it. */
@@ -74,6 +80,8 @@ export interface SimOptions {
 /** Deliberately broken variants: of the replica (made fresh for each node), the admission checks, the runner. */
 export interface SimVariant {
   faults?: (nodeId: string) => ReplicaFaults;
+  /** The manager takes reports from any epoch (as if every report were current). */
+  staleReports?: boolean;
   admission?: AdmissionFaults;
   migration?: MigrationFaults;
 }

@@ -13,8 +13,10 @@
 // Faults, the same for every number of chains: lost, duplicated, delayed and reordered messages;
 // crashes (the disk keeps what was durable, and perhaps some whole turns written after it) and
 // restarts (a restarted node rejoins through the join protocol, §3.8); symmetric
-// and one-way partitions between members of a chain; nodes cut off from the coordinator (their
-// session disconnects, then expires, and the manager removes them); late configuration and
+// and one-way partitions between members of a chain (a partition may reset the connections
+// across it: each side notices at once); nodes paused as under SIGSTOP (their neighbours report
+// them and the manager removes them on the report); skewed clock rates; nodes cut off from the
+// coordinator (their session disconnects, then expires, and the manager removes them); late configuration and
 // slot map watches, and missed slot map watches (the node catches up at its periodic re-read);
 // lost coordinator calls of the manager. Every run's history is checked for linearizability over
 // every key, with a final read of each key at its owner (checks.ts).
@@ -28,7 +30,12 @@
 import { commandByName } from '../../commands/index.js';
 import { assert } from '../../core/assert.js';
 import type { Clock } from '../../core/clock.js';
-import { clusterClientRefreshIntervalMsDefault, membershipRefreshIntervalMs } from '../../core/limits.js';
+import {
+  clockRateErrorMax,
+  clusterClientRefreshIntervalMsDefault,
+  membershipRefreshIntervalMs,
+} from '../../core/limits.js';
+import type { ChainReport } from '../../coordination/cluster-paths.js';
 import { Prng } from '../../core/prng.js';
 import { decide } from '../../coordination/manager.js';
 import type { Request, ResponseResult } from '../../protocol/native/codec.js';
@@ -122,11 +129,15 @@ class Simulation implements SimWorld, SimNetwork {
   private readonly sessionExpired = new Set<string>();
   private readonly partitioned = new Set<string>();
   /** Joiners their tail reported caught up (the coordinator's view). */
-  private readonly caughtUp = new Set<string>();
+  private readonly caughtUp = new Map<string, { tail: string; epoch: number }>();
   /** Restarted nodes still listed as members: the manager must remove them so they rejoin. */
   private readonly staleMembers = new Set<string>();
   /** Nodes cut off from the coordinator: no watches reach them, their sessions lapse. */
   private readonly cutOff = new Set<string>();
+  /** What each node last published about its chain (the coordinator's copy). */
+  private readonly reports = new Map<string, ChainReport>();
+  /** Paused nodes, until when. */
+  private readonly pausedUntil = new Map<string, number>();
   private readonly history: Operation[] = [];
   private readonly clients: SimClient[] = [];
   private readonly refusals = noRefusals();
@@ -142,7 +153,7 @@ class Simulation implements SimWorld, SimNetwork {
 
   constructor(
     private readonly options: SimOptions,
-    variant: SimVariant,
+    private readonly variant: SimVariant,
   ) {
     const chains = options.chains ?? 1;
     assert(chains >= 1 && options.nodes >= 1 && options.keys >= 1, 'a chain, a node per chain and a key at least');
@@ -305,9 +316,11 @@ class Simulation implements SimWorld, SimNetwork {
     const done = Math.max(this.diskFreeAt.get(node.id) ?? 0, this.queue.now) + latencyMs;
     this.diskFreeAt.set(node.id, done);
     const incarnation = node.incarnation;
-    this.queue.at(done, () => {
-      if (node.alive && node.incarnation === incarnation) flush();
-    });
+    this.queue.at(done, () =>
+      this.whenAwake(node, () => {
+        if (node.alive && node.incarnation === incarnation) flush();
+      }),
+    );
   }
 
   send(from: string, to: string, frame: PeerFrame): void {
@@ -315,11 +328,37 @@ class Simulation implements SimWorld, SimNetwork {
     this.transmit(from, to, { kind: 'frame', frame: frameOverTheWire(frame) });
   }
 
-  reportCaughtUp(tail: SimNode, joiner: string): void {
+  monotonicClock(): () => number {
+    const startedAtMs = this.queue.now;
+    const originMs = this.random.int(0, 1_000_000);
+    const rate = 1 + (this.random.next() * 2 - 1) * clockRateErrorMax;
+    return () => Math.floor(originMs + (this.queue.now - startedAtMs) * rate);
+  }
+
+  whenAwake(node: SimNode, run: () => void): void {
+    const until = this.pausedUntil.get(node.id);
+    if (until === undefined || until <= this.queue.now) return run();
+    this.queue.at(until, () => this.whenAwake(node, run));
+  }
+
+  /** A node's published report reaches the coordinator a little later (unless it is cut off). */
+  reportChanged(node: SimNode): void {
+    const process = this.byId.get(node.id)!;
+    const incarnation = node.incarnation;
+    this.queue.after(this.random.int(1, this.watchDelayMsMax), () => {
+      if (!node.alive || node.incarnation !== incarnation || this.cutOff.has(node.id)) return;
+      const report = node.replica.report;
+      if (report === undefined) this.reports.delete(node.id);
+      else this.reports.set(node.id, report);
+      this.reconfigure(process.chainId);
+    });
+  }
+
+  reportCaughtUp(tail: SimNode, joiner: string, epoch: number): void {
     const chainId = this.byId.get(tail.id)!.chainId;
     this.queue.after(this.random.int(1, 30), () => {
       if (this.configs.get(chainId)!.joining !== joiner) return;
-      this.caughtUp.add(joiner);
+      this.caughtUp.set(joiner, { tail: tail.id, epoch });
       this.reconfigure(chainId);
     });
   }
@@ -500,10 +539,35 @@ class Simulation implements SimWorld, SimNetwork {
       const others = this.processes.filter((n) => n.chainId === a.chainId && n.id !== a.id);
       if (others.length === 0) continue;
       const b = this.random.pick(others);
-      const link = p < this.options.partitions ? `${a.id}|${b.id}` : `${a.id}>${b.id}`;
+      const symmetric = p < this.options.partitions;
+      const link = symmetric ? `${a.id}|${b.id}` : `${a.id}>${b.id}`;
       const from = this.random.int(50, 1500);
-      this.queue.at(from, () => this.partitioned.add(link));
+      // A partition may reset the connections across it (each side sees its connection close).
+      const reset = symmetric && this.random.chance(0.5);
+      this.queue.at(from, () => {
+        this.partitioned.add(link);
+        this.note(`partition ${link}${reset ? ' (connections reset)' : ''}`);
+        if (!reset) return;
+        for (const [x, y] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          this.whenAwake(x.node, () => x.node.alive && x.node.replica.peerLost(y.id));
+        }
+      });
       this.queue.at(from + this.random.int(50, 800), () => this.partitioned.delete(link));
+    }
+    // A pause: longer than the suspicion timeout, shorter than the session's disconnect (2/3 of it).
+    for (let p = 0; p < (this.options.pauses ?? 0); p++) {
+      const victim = this.random.pick(this.processes);
+      const from = this.random.int(50, 1500);
+      const lengthMs = this.random.int(130, Math.floor((this.options.sessionTimeoutMs * 2) / 3) - 10);
+      this.queue.at(from, () => {
+        if (!victim.node.alive || this.pausedUntil.has(victim.id)) return;
+        this.note(`pause ${victim.id} for ${lengthMs} ms`);
+        this.pausedUntil.set(victim.id, this.queue.now + lengthMs);
+        this.queue.after(lengthMs, () => this.pausedUntil.delete(victim.id));
+      });
     }
   }
 
@@ -514,7 +578,11 @@ class Simulation implements SimWorld, SimNetwork {
 
   private configure(process: NodeProcess, config: ChainConfig): void {
     process.placed = true;
-    process.node.replica.configure(config);
+    const node = process.node;
+    const incarnation = node.incarnation;
+    this.whenAwake(node, () => {
+      if (node.alive && node.incarnation === incarnation) node.replica.configure(config);
+    });
   }
 
   /**
@@ -536,6 +604,7 @@ class Simulation implements SimWorld, SimNetwork {
     this.queue.after(timeout, () => {
       if (!this.cutOff.has(id)) return;
       this.sessionExpired.add(id);
+      this.reports.delete(id);
       this.reconfigure(process.chainId);
     });
     this.queue.at(Math.max(healAt, this.queue.now + 1), () => {
@@ -583,10 +652,12 @@ class Simulation implements SimWorld, SimNetwork {
     const surviving = this.random.int(0, node.store.unsyncedTurns);
     this.note(`crash ${node.id} (${surviving} of ${node.store.unsyncedTurns} unsynced turns survive)`);
     node.crash(surviving);
+    this.pausedUntil.delete(node.id);
     const incarnation = node.incarnation;
     this.queue.after(this.options.sessionTimeoutMs + expiryJitterMs, () => {
       if (node.incarnation !== incarnation) return; // it restarted with a new session meanwhile
       this.sessionExpired.add(node.id);
+      this.reports.delete(node.id); // its znode is gone with its session
       this.reconfigure(process.chainId);
     });
     this.queue.after(this.random.int(100, 2000), () => this.restart(process));
@@ -619,10 +690,23 @@ class Simulation implements SimWorld, SimNetwork {
       const own = this.processes.filter((p) => p.chainId === chainId);
       const liveNodes = new Set(own.filter((p) => !this.sessionExpired.has(p.id)).map((p) => p.id));
       const candidates = [...liveNodes].filter((id) => !current.members.includes(id) && !this.cutOff.has(id));
+      const reports = new Map<string, ChainReport>();
+      for (const [id, report] of this.reports) {
+        if (report.chainId !== chainId) continue;
+        // The broken variant takes every report as if made at the current epoch.
+        reports.set(id, this.variant.staleReports === true ? { ...report, epoch: current.epoch } : report);
+      }
       const decision = decide(current, {
         liveNodes,
+        reports,
         suspectedNodes: this.staleMembers,
-        caughtUp: this.caughtUp,
+        // As the manager's driver: a joiner counts as caught up on the report of the current
+        // tail at the current epoch only (a removed tail may have reported it).
+        caughtUp: new Set(
+          [...this.caughtUp]
+            .filter(([, r]) => r.epoch === current.epoch && r.tail === current.members[current.members.length - 1])
+            .map(([joiner]) => joiner),
+        ),
         candidates,
         nowMs: this.queue.now,
         sessionTimeoutMs: this.options.sessionTimeoutMs,
@@ -632,7 +716,7 @@ class Simulation implements SimWorld, SimNetwork {
       this.configs.set(chainId, config);
       this.reconfigurations += 1;
       for (const id of config.members) this.caughtUp.delete(id);
-      this.note(`epoch ${chainId} ${config.epoch} ${config.members.join(',')}`);
+      this.note(`epoch ${chainId} ${config.epoch} ${config.members.join(',')} (${decision.why})`);
       // Watches arrive late, and not at the same time everywhere.
       for (const process of own) {
         this.queue.after(this.random.int(1, this.watchDelayMsMax), () => {
@@ -662,6 +746,13 @@ class Simulation implements SimWorld, SimNetwork {
     if (to.startsWith('client')) return this.clients[Number(to.slice('client'.length))]!.receive(packet);
     const process = this.byId.get(to)!;
     if (!process.node.alive) return;
+    const until = this.pausedUntil.get(to);
+    if (until !== undefined) {
+      // A paused process reads what waited in its socket buffers when it resumes.
+      const incarnation = process.node.incarnation;
+      this.queue.at(until, () => process.node.incarnation === incarnation && this.arrive(from, to, packet));
+      return;
+    }
     switch (packet.kind) {
       case 'frame':
         if (packet.frame.kind !== 'peer') process.node.replica.frame(packet.frame);
