@@ -116,6 +116,16 @@ function position(config: ChainConfig, node: string): string {
   return index === 0 ? 'head' : 'middle';
 }
 
+/**
+ * The member the manager would remove on peers' reports now, or undefined. (A node next in line
+ * for the manager lock uses it to take over at once from a manager its neighbours report dead.)
+ */
+export function reportedMember(config: ChainConfig, view: ClusterView): string | undefined {
+  const decision = removeOnReport(config, view);
+  if (decision?.kind !== 'change') return undefined;
+  return config.members.find((member) => !decision.config.members.includes(member));
+}
+
 /** The member to remove on peers' reports (see the rules above), or undefined. */
 function removeOnReport(config: ChainConfig, view: ClusterView): Decision | undefined {
   const reports = view.reports;

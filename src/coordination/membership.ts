@@ -35,6 +35,7 @@ import {
 import { connectCoordinator } from './connect.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
 import { chainOrder, ManagerDriver } from './manager-driver.js';
+import { reportedMember, type ClusterView, type MemberReport } from './manager.js';
 import type { ChainTransport, MigrationOptions } from './migration-runner.js';
 
 export interface MembershipOptions {
@@ -386,13 +387,54 @@ export class Membership {
     this.options.onConfig(mine);
   }
 
+  /** True when the manager would remove `nodeId` from its chain on its neighbours' reports now. */
+  private reportedDead(nodeId: string): boolean {
+    const config = [...this.configs.values()].find((c) => c.members.includes(nodeId));
+    if (config === undefined) return false;
+    const reports = new Map<string, MemberReport>();
+    for (const node of this.nodes.values()) {
+      if (node.report?.chainId === config.chainId) reports.set(node.nodeId, node.report);
+    }
+    const view: ClusterView = {
+      liveNodes: new Set(this.nodes.keys()),
+      suspectedNodes: new Set(),
+      caughtUp: new Set(),
+      candidates: [],
+      nowMs: Date.now(),
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      reports,
+    };
+    return reportedMember(config, view) === nodeId;
+  }
+
   private async election(coordinator: Coordinator, locks: readonly string[]): Promise<void> {
     const sorted = [...locks].sort(); // lock-<10 digits>: name order is creation order
+    if (this.lockPath !== undefined && !sorted.includes(this.lockPath.slice(this.paths.manager.length + 1))) {
+      // Our lock was taken from us (we were reported dead while manager): stand again.
+      this.lockPath = await coordinator.create(
+        `${this.paths.manager}/lock-`,
+        encodeJson(this.options.nodeId),
+        'ephemeral-sequential',
+      );
+      sorted.push(this.lockPath.slice(this.paths.manager.length + 1));
+    }
     const lowest = sorted[0];
     if (lowest === undefined) return;
     const holder = await coordinator.get(`${this.paths.manager}/${lowest}`);
     this.managerId = holder === undefined ? undefined : lockHolder(holder.data);
     const mine = this.lockPath !== undefined && `${this.paths.manager}/${lowest}` === this.lockPath;
+    const nextInLine = this.lockPath !== undefined && `${this.paths.manager}/${sorted[1]}` === this.lockPath;
+    if (nextInLine && this.managerId !== undefined && this.reportedDead(this.managerId)) {
+      // The manager's chain neighbours report it dead: waiting for its session to expire would
+      // stall every failover for the session timeout. Deleting its lock fences it (each of its
+      // writes checks its lock) and makes this node the manager now (docs/design.md §2, §3.7).
+      this.options.log.log('warn', 'the manager is reported dead by its chain neighbours: taking over', {
+        manager: this.managerId,
+      });
+      await coordinator.delete(`${this.paths.manager}/${lowest}`, anyVersion).catch(() => undefined);
+      this.scheduleRefresh();
+      return;
+    }
     if (mine && this.driver === undefined) {
       assert(this.lockPath !== undefined, 'a manager holds a lock');
       this.options.log.log('info', 'elected manager');
