@@ -3,7 +3,14 @@
 
 import { resolve } from 'node:path';
 import { CatenaError } from '../core/errors.js';
-import { sessionTimeoutMsDefault, valueBytesCeiling, valueBytesMaxDefault } from '../core/limits.js';
+import {
+  chainTickMs,
+  heartbeatIntervalMsDefault,
+  sessionTimeoutMsDefault,
+  suspicionTimeoutMsDefault,
+  valueBytesCeiling,
+  valueBytesMaxDefault,
+} from '../core/limits.js';
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
 import { migrationOptionsDefault } from '../coordination/migration-runner.js';
@@ -36,6 +43,20 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
     default: '0',
+  },
+  'peer-announce': {
+    kind: 'string',
+    description: 'host:port other nodes reach the peer port at, when not --host:--peer-port (NAT, a proxy)',
+  },
+  'heartbeat-ms': {
+    kind: 'string',
+    description: 'heartbeats to chain neighbours every this many ms',
+    default: String(heartbeatIntervalMsDefault),
+  },
+  'suspicion-timeout-ms': {
+    kind: 'string',
+    description: 'a chain neighbour silent this long is reported to the manager, which removes it',
+    default: String(suspicionTimeoutMsDefault),
   },
   'move-rate': {
     kind: 'string',
@@ -97,6 +118,16 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   const peerPort = flagInt(args, serverFlags, 'peer-port', { min: 0, max: 65535 })!;
   const sessionTimeoutMs = flagInt(args, serverFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   const moveBytesPerSecond = flagInt(args, serverFlags, 'move-rate', { min: 1024, max: 2 ** 40 })!;
+  const heartbeatMs = flagInt(args, serverFlags, 'heartbeat-ms', { min: chainTickMs, max: 10_000 })!;
+  const suspicionTimeoutMs = flagInt(args, serverFlags, 'suspicion-timeout-ms', { min: 100, max: 60_000 })!;
+  if (suspicionTimeoutMs < 3 * heartbeatMs)
+    throw new CatenaError(
+      'ERR_INVALID_ARGUMENT',
+      '--suspicion-timeout-ms must be at least 3 heartbeats (--heartbeat-ms)',
+    );
+  const peerAnnounce = flagString(args, serverFlags, 'peer-announce');
+  if (peerAnnounce !== undefined && !/^[^\s:]+:\d{1,5}$/.test(peerAnnounce))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
   let log = createLogger({ node: '-', level });
   const node = await CatenaNode.start({
     dataDir,
@@ -112,7 +143,18 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     ...(memcachedPort === undefined ? {} : { memcachedPort }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}
-      : { cluster: { name: clusterName, coordinator, peerPort, sessionTimeoutMs, moveBytesPerSecond } }),
+      : {
+          cluster: {
+            name: clusterName,
+            coordinator,
+            peerPort,
+            sessionTimeoutMs,
+            moveBytesPerSecond,
+            heartbeatMs,
+            suspicionTimeoutMs,
+            ...(peerAnnounce === undefined ? {} : { peerAnnounce }),
+          },
+        }),
   });
   log = createLogger({ node: node.nodeId, level });
   process.stdout.write(

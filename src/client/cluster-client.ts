@@ -32,6 +32,8 @@ import { CatenaError, type ErrorCode } from '../core/errors.js';
 import {
   clusterClientAttemptTimeoutMsDefault,
   clusterClientBackoffMsInitial,
+  clusterClientFollowAfterMs,
+  clusterClientFollowPollMs,
   clusterClientBackoffMsMax,
   clusterClientIdBytes,
   clusterClientRefreshFanoutMax,
@@ -226,7 +228,7 @@ const standaloneView: TopologyView = viewOf(create(TopologyReplySchema));
 
 type TopologyAnswer =
   { ok: true; address: string; view: TopologyView } | { ok: false; address: string; error: CatenaError };
-type Outcome = { ok: true; reply: unknown } | { ok: false; error: CatenaError };
+type Outcome = { ok: true; reply: unknown } | { ok: false; error: CatenaError; moved?: boolean };
 type RefreshOutcome = { ok: true } | { ok: false; error: CatenaError };
 
 interface NodeConnection {
@@ -485,6 +487,7 @@ export class ClusterClient extends ClientCommands {
       const outcome = await this.attempt({ name, request, route, key, writer, remainingMs, chainId });
       if (outcome.ok) return outcome.reply;
       lastError = outcome.error;
+      if (outcome.moved === true) continue; // the new head or tail is known: go there at once
       await waitAtMost(this.refresh(), deadlineMs - Date.now());
       const step = backoffStep(backoffMs, Math.random());
       backoffMs = step.baseMs;
@@ -504,11 +507,48 @@ export class ClusterClient extends ClientCommands {
     const target = targetFor(this.view, a.route, a.key, this.preferred, a.chainId);
     if (!target.ok) return { ok: false, error: new CatenaError('ERR_UNAVAILABLE', target.reason) };
     const timeoutMs = Math.min(this.attemptTimeoutMs, a.remainingMs);
+    const follow = { done: false, timer: undefined as NodeJS.Timeout | undefined };
     try {
-      return { ok: true, reply: await this.sendVia(target.address, a.name, a.request, a.writer, timeoutMs) };
+      const sent = this.sendVia(target.address, a.name, a.request, a.writer, timeoutMs);
+      const moved = new Promise<'moved'>((resolve) => {
+        follow.timer = setTimeout(
+          () => void this.followRole(target.address, a, follow, resolve),
+          clusterClientFollowAfterMs,
+        );
+      });
+      const reply = await Promise.race([sent, moved]);
+      if (reply !== 'moved') return { ok: true, reply };
+      sent.catch(() => undefined); // abandoned: its answer or error is no longer wanted
+      const error = new CatenaError(
+        'ERR_UNAVAILABLE',
+        `the ${a.route === 'write' ? 'head' : 'tail'} changed during the attempt`,
+      );
+      return { ok: false, error, moved: true };
     } catch (error) {
       if (error instanceof CatenaError && retryableCodes.has(error.code)) return { ok: false, error };
       throw error;
+    } finally {
+      follow.done = true;
+      clearTimeout(follow.timer);
+    }
+  }
+
+  /**
+   * While an attempt waits, re-reads the topology now and then; resolves once the request would
+   * go to another node than `address` (its head or tail was replaced).
+   */
+  private async followRole(
+    address: string,
+    a: { route: Route; key: Uint8Array | undefined; chainId: string | undefined },
+    follow: { done: boolean },
+    moved: (value: 'moved') => void,
+  ): Promise<void> {
+    while (!follow.done && !this.closing) {
+      await this.refresh();
+      if (follow.done) return;
+      const now = targetFor(this.view, a.route, a.key, this.preferred, a.chainId);
+      if (now.ok && now.address !== address) return moved('moved');
+      await delay(clusterClientFollowPollMs);
     }
   }
 

@@ -116,6 +116,8 @@ export const peerLossGraceMs = 150;
  * the echoed stamp + this (its own monotonic clock).
  */
 export const readLeaseMsDefault = 300;
+/** A node's read lease as a fraction of its suspicion timeout (300 of 500 ms by default). */
+export const readLeaseFraction = readLeaseMsDefault / suspicionTimeoutMsDefault;
 /**
  * Bound on how much two nodes' monotonic clocks may differ in rate (0.05: one runs at most 5 %
  * faster than real time, another at most 5 % slower). A predecessor that became tail waits
@@ -167,6 +169,14 @@ export const clusterClientAttemptTimeoutMsDefault = 1_000;
 export const clusterClientRefreshIntervalMsDefault = 1_000;
 /** Backoff after a failed attempt: starts here, doubles (jittered) up to the maximum. */
 export const clusterClientBackoffMsInitial = 50;
+/**
+ * An attempt unanswered after clusterClientFollowAfterMs makes the client re-read the topology
+ * every clusterClientFollowPollMs: once another node holds the role (a failover), the attempt is
+ * abandoned and sent there at once (the same request id: exactly-once), rather than waiting out
+ * the attempt timeout on a node that is frozen or cut off.
+ */
+export const clusterClientFollowAfterMs = 150;
+export const clusterClientFollowPollMs = 100;
 export const clusterClientBackoffMsMax = 500;
 /** After the first topology answer of a refresh, how long to wait for the others (newest wins). */
 export const clusterClientRefreshSettleMs = 25;

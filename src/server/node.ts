@@ -17,6 +17,9 @@ import {
   migrationCallTimeoutMs,
   relayDrainMs,
   respScanCursorsMax,
+  heartbeatIntervalMsDefault,
+  readLeaseFraction,
+  suspicionTimeoutMsDefault,
 } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { NativeSession, type SessionHost } from '../protocol/native/session.js';
@@ -29,7 +32,7 @@ import type { ReplyInit } from '../commands/index.js';
 import { commandByName, nodeLocalCommands } from '../commands/index.js';
 import type { Request } from '../protocol/native/codec.js';
 import { ApplyClock } from './replica/apply-clock.js';
-import { Replica } from './replica/replica.js';
+import { Replica, type LivenessTuning } from './replica/replica.js';
 import { systemEnvironment } from './system-environment.js';
 import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
@@ -63,6 +66,11 @@ export interface ClusterOptions {
   readonly sessionTimeoutMs: number;
   /** Copy rate when this node, as manager, moves slots between chains (default: migration-runner.ts). */
   readonly moveBytesPerSecond?: number;
+  /** host:port other nodes reach this node's peer port at (behind NAT or a proxy); default: its own. */
+  readonly peerAnnounce?: string;
+  /** Heartbeats to chain neighbours, and how long a silent neighbour takes to be reported (limits.ts defaults). */
+  readonly heartbeatMs?: number;
+  readonly suspicionTimeoutMs?: number;
 }
 
 export interface NodeOptions {
@@ -229,6 +237,7 @@ export class CatenaNode {
       onStateChanged: () => parts.membership.publish(),
       readLeaseValid: () => parts.membership.readLeaseValid,
       fatal: (error) => this.fatal(error),
+      liveness: livenessOf(cluster),
     });
     const membership = new Membership({
       coordinatorUrl: cluster.coordinator,
@@ -240,7 +249,7 @@ export class CatenaNode {
         return {
           nodeId: this.nodeId,
           native: `${this.host}:${this.port}`,
-          peer: parts.peers === undefined ? '' : `${this.host}:${parts.peers.port}`,
+          peer: parts.peers === undefined ? '' : (cluster.peerAnnounce ?? `${this.host}:${parts.peers.port}`),
           admin: this.admin === undefined ? '' : `${this.host}:${this.admin.port}`,
           resp: this.respPort === undefined ? '' : `${this.host}:${this.respPort}`,
           memcached: this.memcachedPort === undefined ? '' : `${this.host}:${this.memcachedPort}`,
@@ -789,4 +798,14 @@ export class CatenaNode {
     await this.store.close();
     this.options.log.log('info', 'node stopped');
   }
+}
+
+/** Failure detection from a node's options: the read lease follows the suspicion timeout. */
+function livenessOf(cluster: ClusterOptions): LivenessTuning {
+  const suspicionMs = cluster.suspicionTimeoutMs ?? suspicionTimeoutMsDefault;
+  return {
+    heartbeatMs: cluster.heartbeatMs ?? heartbeatIntervalMsDefault,
+    suspicionMs,
+    leaseMs: Math.floor(suspicionMs * readLeaseFraction),
+  };
 }

@@ -40,8 +40,8 @@ export function faultSuite(kind: CoordinatorKind, skip: string | false): void {
       dir.remove();
     });
 
-    const withCluster = async (name: string, scenario: Scenario, nodes = 3): Promise<void> => {
-      const cluster = await startCluster({ nodes, coordinator: kind, dir: sub(name), sessionTimeoutMs });
+    const withCluster = async (name: string, scenario: Scenario, nodes = 3, peerProxies = false): Promise<void> => {
+      const cluster = await startCluster({ nodes, coordinator: kind, dir: sub(name), sessionTimeoutMs, peerProxies });
       try {
         const load = startLoad(cluster, { clients: 4, keys });
         await load.progress(50);
@@ -87,6 +87,28 @@ export function faultSuite(kind: CoordinatorKind, skip: string | false): void {
         // It comes back with an expired session, and must rejoin rather than serve.
         await cluster.waitForMembers(3);
       }));
+
+    // A cut chain link is seen by nobody's coordinator session: only the neighbours' heartbeats
+    // notice it. Without them the chain's writes would stall until the link heals.
+    const cutLink =
+      (upper: number, lower: number): Scenario =>
+      async (cluster) => {
+        const chain = await cluster.waitForMembers(3);
+        const [a, b] = [chain.members[upper]!, chain.members[lower]!];
+        cluster.cutLink(a, b);
+        // b is removed on a's report (it may rejoin behind another node at once: a and b are
+        // no longer neighbours either way).
+        const apart = (c: { members: string[] }) => Math.abs(c.members.indexOf(a) - c.members.indexOf(b)) !== 1;
+        await cluster.waitForChain((c) => apart(c) || !c.members.includes(b), `${b} removed on ${a}'s report`, 10_000);
+        await sleep(1_000); // writes go on while the link stays cut
+        cluster.healLink(a, b);
+        await cluster.waitForMembers(3);
+      };
+
+    it('cut the link between head and middle, every session kept: the middle is removed, writes go on', () =>
+      withCluster('cut-head-middle', cutLink(0, 1), 3, true));
+    it('cut the link between middle and tail, every session kept: the tail is removed, writes go on', () =>
+      withCluster('cut-middle-tail', cutLink(1, 2), 3, true));
 
     it('kill the manager: another node takes over', () =>
       withCluster('kill-manager', async (cluster) => {

@@ -23,6 +23,21 @@ import { checkHistory } from '../../src/testing/linearizability/checker.js';
 import { startZooKeeper, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { startServer, type ServerProcess } from './server-process.js';
+import { PeerCutProxy } from './peer-cut-proxy.js';
+import { createServer } from 'node:net';
+
+/** A port free now (for a node whose peer port must be known before it starts). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export type CoordinatorKind = 'embedded' | 'zookeeper';
 
@@ -36,6 +51,8 @@ export interface ClusterOptions {
   layout?: Layout;
   /** Extra `catena server` flags for every node. */
   serverArgs?: readonly string[];
+  /** Each node's peer port behind a PeerCutProxy (it announces the proxy), so links can be cut one by one. */
+  peerProxies?: boolean;
 }
 
 export interface ChainView {
@@ -48,11 +65,12 @@ export interface ChainView {
 export class TestCluster {
   /** Node processes by index; a killed node stays here (not alive) until restarted. */
   readonly servers: ServerProcess[] = [];
+  private readonly proxies: PeerCutProxy[] = [];
   private nextIndex = 0;
 
   constructor(
-    readonly options: Required<Omit<ClusterOptions, 'layout' | 'serverArgs'>> &
-      Pick<ClusterOptions, 'layout' | 'serverArgs'>,
+    readonly options: Required<Omit<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies'>> &
+      Pick<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies'>,
     readonly coordinatorUrl: string,
     private readonly stopCoordinator: () => Promise<void>,
   ) {}
@@ -60,6 +78,13 @@ export class TestCluster {
   /** Starts node `index` (a new one when index is the next free), on its own data directory. */
   async startNode(index = this.nextIndex): Promise<ServerProcess> {
     this.nextIndex = Math.max(this.nextIndex, index + 1);
+    let peerArgs: string[] = [];
+    if (this.options.peerProxies === true) {
+      const peerPort = await freePort();
+      const proxy = this.proxies[index] ?? (await PeerCutProxy.start(peerPort));
+      this.proxies[index] = proxy;
+      peerArgs = ['--peer-port', String(proxy.targetPort), '--peer-announce', `127.0.0.1:${proxy.port}`];
+    }
     const server = await startServer({
       dataDir: join(this.options.dir, `node${index}`),
       durability: this.options.durability,
@@ -76,11 +101,29 @@ export class TestCluster {
         String(this.options.sessionTimeoutMs),
         '--log-level',
         'info',
+        ...peerArgs,
         ...(this.options.serverArgs ?? []),
       ],
     });
     this.servers[index] = server;
     return server;
+  }
+
+  /** Cuts the chain link between two nodes both ways (peerProxies): every other link and session stays. */
+  cutLink(a: string, b: string): void {
+    this.proxyOf(b).cutFrom(a);
+    this.proxyOf(a).cutFrom(b);
+  }
+
+  healLink(a: string, b: string): void {
+    this.proxyOf(b).healFrom(a);
+    this.proxyOf(a).healFrom(b);
+  }
+
+  private proxyOf(nodeId: string): PeerCutProxy {
+    const proxy = this.proxies[this.indexOf(nodeId)];
+    assert(proxy !== undefined, `no peer proxy for ${nodeId} (start the cluster with peerProxies)`);
+    return proxy;
   }
 
   get live(): ServerProcess[] {
@@ -207,6 +250,7 @@ export class TestCluster {
       }),
     );
     await this.stopCoordinator();
+    await Promise.all(this.proxies.map((proxy) => proxy.stop()));
   }
 }
 
