@@ -21,7 +21,7 @@ import {
   type ClusterPaths,
   type NodeInfo,
 } from './cluster-paths.js';
-import { anyVersion, CoordinatorError, type Coordinator } from './coordinator.js';
+import { anyVersion, CoordinatorError, type Coordinator, type MultiOp } from './coordinator.js';
 import {
   candidatesByChain,
   chainToStart,
@@ -40,6 +40,8 @@ export class ManagerDriver {
   private evaluating = false;
   private again = false;
   private readonly migration: MigrationRunner | undefined;
+  /** The version of each node's znode as last read (a change made on a node's report checks it). */
+  private readonly nodeVersions = new Map<string, number>();
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -113,7 +115,7 @@ export class ManagerDriver {
     for (const { config, version } of chains) {
       const decision = decide(config, this.view(config, nodes, candidates.get(config.chainId) ?? []));
       if (decision.kind === 'none') continue;
-      return this.reconfigure(config, version, decision);
+      return this.reconfigure(config, version, decision, this.reporterCheck(config, decision, nodes));
     }
     return this.retireChain(layout, chains);
   }
@@ -153,15 +155,42 @@ export class ManagerDriver {
     return true;
   }
 
+  /**
+   * A joiner appended on its tail's report, or a member removed on its judge's report, is so on
+   * what that node's znode said when it was read: the change checks that znode is still at that
+   * version. A node that restarted since has a new znode (and has forgotten what it reported:
+   * a restarted tail no longer holds its commits for the joiner).
+   */
+  private reporterCheck(
+    config: ChainConfig,
+    decision: Extract<Decision, { kind: 'change' }>,
+    nodes: readonly NodeInfo[],
+  ): MultiOp[] {
+    const next = decision.config;
+    const reporters: string[] = [];
+    const appended = next.members.find((member) => !config.members.includes(member));
+    if (appended !== undefined) reporters.push(config.members[config.members.length - 1]!);
+    const removed = config.members.find((member) => !next.members.includes(member));
+    if (removed !== undefined && next.reportRemovals !== config.reportRemovals) {
+      for (const node of nodes) if (node.report?.suspects.includes(removed) === true) reporters.push(node.nodeId);
+    }
+    return reporters.flatMap((nodeId) => {
+      const version = this.nodeVersions.get(nodeId);
+      return version === undefined ? [] : [{ kind: 'check' as const, path: this.paths.node(nodeId), version }];
+    });
+  }
+
   private async reconfigure(
     config: ChainConfig,
     version: number,
     decision: Extract<Decision, { kind: 'change' }>,
+    checks: readonly MultiOp[] = [],
   ): Promise<boolean> {
     const chainPath = this.paths.chain(config.chainId);
     try {
       await this.coordinator.multi([
         { kind: 'check', path: this.lockPath, version: anyVersion },
+        ...checks,
         { kind: 'set', path: chainPath, data: encodeChainConfig(decision.config), version },
       ]);
     } catch (error) {
@@ -298,9 +327,12 @@ export class ManagerDriver {
     const names = await this.coordinator.children(this.paths.nodes);
     const infos = await Promise.all(names.map((name) => this.coordinator.get(this.paths.node(name))));
     const nodes: NodeInfo[] = [];
+    this.nodeVersions.clear();
     for (const found of infos) {
       const info = found === undefined ? undefined : decodeNodeInfo(found.data);
-      if (info !== undefined) nodes.push(info);
+      if (info === undefined) continue;
+      nodes.push(info);
+      this.nodeVersions.set(info.nodeId, found!.version);
     }
     return nodes;
   }

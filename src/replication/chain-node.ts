@@ -97,6 +97,11 @@ export interface ChainNodeFaults {
   noLeaseWait?: boolean;
   /** A lease is renewed by any heartbeat carrying an echo, whoever sends it and at whatever epoch. */
   leaseFromAnyone?: boolean;
+  /**
+   * A node goes on renewing the lease of the successor it had before a reconfiguration (it
+   * heartbeats it at the old epoch and echoes its stamps), though it is no longer its predecessor.
+   */
+  renewFormerSuccessor?: boolean;
 }
 
 export class ChainNode<Op = unknown> {
@@ -166,6 +171,8 @@ export class ChainNode<Op = unknown> {
   private holdUntilMs = Number.NEGATIVE_INFINITY;
   /** A commit was held back by the lease wait: do it when the wait ends. */
   private holdPending = false;
+  /** renewFormerSuccessor (a broken variant): the successor before the last change, at its epoch. */
+  private former: { id: string; epoch: number; stampMs: number } | undefined;
 
   constructor(options: ChainNodeOptions) {
     this.self = options.self;
@@ -327,6 +334,10 @@ export class ChainNode<Op = unknown> {
 
   message(message: ChainMessage<Op>): Effect<Op>[] {
     if (this.faults.leaseFromAnyone === true && message.kind === 'heartbeat') this.renewLease(message.echoMs);
+    const former = this.former;
+    if (message.kind === 'heartbeat' && message.from === former?.id && message.epoch === former.epoch) {
+      former.stampMs = Math.max(former.stampMs, message.stampMs);
+    }
     if (this.config === undefined || message.epoch !== this.config.epoch) return []; // fenced (§3.4)
     if (this.heardAtMs.has(message.from)) this.heardAtMs.set(message.from, this.nowMs);
     const fromUpstream = message.from === this.predecessor || (this.role === 'joining' && message.from === this.tailId);
@@ -364,6 +375,7 @@ export class ChainNode<Op = unknown> {
   /** A new configuration of this node's chain (epochs only go up). */
   configure(config: ChainConfig): Effect<Op>[] {
     if (this.config !== undefined && config.epoch <= this.config.epoch) return [];
+    const beforeEpoch = this.epoch;
     const before = {
       predecessor: this.predecessor,
       successor: this.successor,
@@ -376,6 +388,10 @@ export class ChainNode<Op = unknown> {
       this.mustRejoin = false; // removed (so it may join), or the chain's last member (so it resumes)
     }
     const effects: Effect<Op>[] = [];
+    if (this.successor !== before.successor && this.faults.renewFormerSuccessor === true) {
+      const stampMs = this.successorStamp?.stampMs ?? -1;
+      this.former = before.successor === undefined ? undefined : { id: before.successor, epoch: beforeEpoch, stampMs };
+    }
     if (this.successor !== before.successor) {
       // The successor was removed and this node is the tail now: that old tail may still hold a
       // read lease this node granted it (it may not know it was removed). Wait it out.
@@ -522,6 +538,11 @@ export class ChainNode<Op = unknown> {
     if (this.nowMs - this.heartbeatSentAtMs >= this.heartbeatMs) {
       this.heartbeatSentAtMs = this.nowMs;
       for (const peer of this.heardAtMs.keys()) effects.push(this.heartbeatTo(peer));
+      const former = this.former;
+      if (former !== undefined && !this.heardAtMs.has(former.id)) {
+        const message = { kind: 'heartbeat' as const, epoch: former.epoch, from: this.self, stampMs: this.nowMs };
+        effects.push({ kind: 'send', to: former.id, message: { ...message, echoMs: former.stampMs, wantEcho: false } });
+      }
     }
     const suspected = [...this.heardAtMs]
       .filter(([, heardAtMs]) => this.nowMs - heardAtMs >= this.suspicionMs)

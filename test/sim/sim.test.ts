@@ -204,4 +204,49 @@ describe('simulator: broken variants are caught', () => {
     assert.ok(found !== undefined, 'no seed exposed the missing chunk');
     assert.match(found.failures.join('\n'), /differ|not linearizable|no progress|did not finish/, `seed ${found.seed}`);
   });
+
+  // Failover on a report (docs/design.md §3.5, §3.7). The lease paths are rare at the default
+  // timings (a suspected tail has lost its lease by the time it is reported): these runs make
+  // them likely with long leases, fast suspicion after a connection reset, several partitions
+  // and late watches. The real code passes the same runs.
+  const leasePaths: Partial<SimOptions> = {
+    partitions: 3,
+    watchDelayMsMax: 200,
+    replica: { liveness: { heartbeatMs: 40, suspicionMs: 400, leaseMs: 300, peerLossGraceMs: 20 } },
+  };
+  const leasePathSeeds = 400;
+
+  it('the real replica passes the runs that force the lease paths', () => {
+    for (let seed = 1; seed <= leasePathSeeds; seed++) {
+      const failures = checkRun(simulate({ ...defaultSimOptions, ...leasePaths, seed }));
+      assert.deepEqual(failures, [], `seed ${seed}`);
+    }
+  });
+
+  it('a tail that replaces a removed one without waiting out the lease it granted it', () => {
+    const found = firstFailure(() => ({ faults: () => ({ core: { noLeaseWait: true } }) }), leasePathSeeds, leasePaths);
+    assert.ok(found !== undefined, 'no seed exposed the new tail serving during the old lease');
+    assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
+  });
+
+  it('a node that goes on renewing the lease of its former successor', () => {
+    const found = firstFailure(
+      () => ({ faults: () => ({ core: { renewFormerSuccessor: true } }) }),
+      leasePathSeeds,
+      leasePaths,
+    );
+    assert.ok(found !== undefined, 'no seed exposed the lease renewed by a node no longer the predecessor');
+    assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
+  });
+
+  it('a manager that acts on stale reports (from another epoch)', () => {
+    // Nodes cut off from the coordinator keep their sessions a while and hear of no new epoch.
+    const stale: Partial<SimOptions> = { sessionTimeoutMs: 1000, coordinatorPartitions: 3 };
+    const found = firstFailure(() => ({ staleReports: true }), leasePathSeeds, stale);
+    assert.ok(found !== undefined, 'no seed exposed the removal on a stale report');
+    assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
+    for (let seed = 1; seed <= found.seed; seed++) {
+      assert.deepEqual(checkRun(simulate({ ...defaultSimOptions, ...stale, seed })), [], `real code, seed ${seed}`);
+    }
+  });
 });

@@ -571,9 +571,15 @@ class Simulation implements SimWorld, SimNetwork {
     }
   }
 
+  /** A new session: after the configuration it read (configure, called first), as Membership.openSession does. */
   private connectSession(process: NodeProcess): void {
-    process.node.sessionConnected = true;
-    process.node.replica.sessionChanged(true);
+    const node = process.node;
+    const incarnation = node.incarnation;
+    this.whenAwake(node, () => {
+      if (!node.alive || node.incarnation !== incarnation) return;
+      node.sessionConnected = true;
+      node.replica.sessionChanged(true);
+    });
   }
 
   private configure(process: NodeProcess, config: ChainConfig): void {
@@ -668,6 +674,9 @@ class Simulation implements SimWorld, SimNetwork {
     const node = process.node;
     this.note(`restart ${node.id}`);
     node.restart();
+    // Its new session replaces its znode: what the old process reported is gone with it.
+    this.reports.delete(node.id);
+    for (const [joiner, report] of this.caughtUp) if (report.tail === node.id) this.caughtUp.delete(joiner);
     process.restarted();
     this.sessionExpired.delete(node.id);
     const members = this.configs.get(process.chainId)!.members;
