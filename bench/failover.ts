@@ -49,12 +49,17 @@ const median = (values: number[]): number => {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 };
 
+let faults = 0;
+
 async function fault(
   cluster: TestCluster,
   act: () => Promise<void>,
   settleMs: number,
 ): Promise<{ gapMs: number; operations: Operation[] }> {
-  const load = startLoad(cluster, { clients: 4, keys });
+  // Fresh keys for each fault: each history is checked from an empty store.
+  faults += 1;
+  const keyPrefix = `f${faults}-`;
+  const load = startLoad(cluster, { clients: 4, keys, keyPrefix });
   await load.progress(100);
   const startedAt = performance.now();
   await act();
@@ -62,7 +67,7 @@ async function fault(
   await load.progress(50, 30_000);
   const endedAt = performance.now();
   const result = await load.stop();
-  await finalReads(cluster, keys, result.operations);
+  await finalReads(cluster, keys, result.operations, keyPrefix);
   assertLinearizable(result.operations);
   return { gapMs: longestWriteGap(result.operations, startedAt - 50, endedAt), operations: result.operations };
 }

@@ -146,8 +146,10 @@ export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
   if (new Set(members).size !== members.length) return undefined;
   if (joining !== null && (!isString(joining) || members.includes(joining))) return undefined;
   const removals =
-    Array.isArray(reportRemovals) && reportRemovals.length <= 64 && reportRemovals.every(isCount)
-      ? { reportRemovals: reportRemovals as number[] }
+    Array.isArray(reportRemovals) &&
+    reportRemovals.length <= 64 &&
+    reportRemovals.every((r) => Array.isArray(r) && r.length === 2 && isString(r[0]) && isCount(r[1]))
+      ? { reportRemovals: reportRemovals as [string, number][] }
       : {};
   return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs, ...removals };
 }

@@ -17,7 +17,7 @@
 //     waits out that lease itself (chain-node.ts) before it commits or serves. Of several nodes
 //     reported, the one with most accusers goes (a node that reports every neighbour counts as
 //     accused once more: it is likelier the one cut off), ties to the one further down. At most
-//     reportRemovalsMax such removals per chain per window: past them, sessions decide;
+//     reportRemovalsPerNodeMax removals of one node per window: past them, its session decides;
 //   * appending a joiner needs no wait: once the tail has reported the joiner caught up it
 //     commits (and serves reads of) only what the joiner has acknowledged, so the new tail holds
 //     every committed entry even if the old tail dies before forwarding more ('joiner caught up
@@ -26,7 +26,7 @@
 //     step is small and every node sees every configuration in order.
 
 import { assert } from '../core/assert.js';
-import { reportRemovalsMax, reportRemovalWindowMs } from '../core/limits.js';
+import { reportRemovalsPerNodeMax, reportRemovalWindowMs } from '../core/limits.js';
 import type { ChainConfig } from '../replication/chain-config.js';
 
 /** What a member published about its chain: the epoch it stands at, settled or not, and whom it suspects. */
@@ -44,7 +44,7 @@ export interface ClusterView {
   /** What each node published about this chain, by node (absent: nothing). */
   readonly reports?: ReadonlyMap<string, MemberReport>;
   /** Removals on report per window (defaults: core/limits.ts). */
-  readonly reportRemovalsMax?: number;
+  readonly reportRemovalsPerNodeMax?: number;
   readonly reportRemovalWindowMs?: number;
   /** Joiners that report they have caught up with the tail of this chain. */
   readonly caughtUp: ReadonlySet<string>;
@@ -141,21 +141,24 @@ function removeOnReport(config: ChainConfig, view: ClusterView): Decision | unde
     for (const suspect of named) accusers.set(suspect, [...(accusers.get(suspect) ?? []), reporter]);
     if (neighbours.length >= 2 && named.length === neighbours.length) accusesAll.add(reporter);
   });
+  const windowMs = view.reportRemovalWindowMs ?? reportRemovalWindowMs;
+  const recent = (config.reportRemovals ?? []).filter(([, at]) => at <= view.nowMs && view.nowMs - at < windowMs);
+  const flapping = (node: string) =>
+    recent.filter(([removed]) => removed === node).length >=
+    (view.reportRemovalsPerNodeMax ?? reportRemovalsPerNodeMax);
   const removable = [...accusers.keys()].filter((node) => {
     const index = members.indexOf(node);
     const judge = index === 0 ? members[1] : members[index - 1];
     const own = reports.get(node);
-    return accusers.get(node)!.includes(judge!) && own?.epoch === config.epoch && own.settled;
+    // A node removed too often lately goes only when its session expires.
+    return accusers.get(node)!.includes(judge!) && own?.epoch === config.epoch && own.settled && !flapping(node);
   });
   if (removable.length === 0) return undefined;
-  const windowMs = view.reportRemovalWindowMs ?? reportRemovalWindowMs;
-  const recent = (config.reportRemovals ?? []).filter((at) => at <= view.nowMs && view.nowMs - at < windowMs);
-  if (recent.length >= (view.reportRemovalsMax ?? reportRemovalsMax)) return undefined; // sessions decide
   const score = (node: string) => accusers.get(node)!.length + (accusesAll.has(node) ? 1 : 0);
   const victim = removable.sort((a, b) => score(b) - score(a) || members.indexOf(b) - members.indexOf(a))[0]!;
   return next(
     config,
-    { members: members.filter((member) => member !== victim), reportRemovals: [...recent, view.nowMs] },
+    { members: members.filter((member) => member !== victim), reportRemovals: [...recent, [victim, view.nowMs]] },
     `${victim} removed on report by ${accusers.get(victim)!.join(', ')} (${position(config, victim)})`,
   );
 }

@@ -124,8 +124,8 @@ export const readLeaseFraction = readLeaseMsDefault / suspicionTimeoutMsDefault;
  * readLeaseMs * (1 + e) / (1 - e) after it last heard its old successor before it commits.
  */
 export const clockRateErrorMax = 0.05;
-/** The manager removes at most this many members of one chain on peers' reports per window (else the session timeout decides). */
-export const reportRemovalsMax = 3;
+/** The manager removes one node at most this many times on peers' reports per window (then its session decides). */
+export const reportRemovalsPerNodeMax = 3;
 export const reportRemovalWindowMs = 60_000;
 /** How long a stopping server waits for in-flight requests before closing anyway. */
 export const shutdownDrainMsMax = 5_000;

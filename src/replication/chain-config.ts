@@ -17,11 +17,12 @@ export interface ChainConfig {
    */
   readonly readsAllowedAtMs: number;
   /**
-   * When (the manager's clock, ms) members of this chain were removed on peers' reports, within
-   * the last window (core/limits.ts reportRemovalWindowMs): past reportRemovalsMax of them, only
-   * session expiry removes a member, so a flapping link cannot make the chain churn.
+   * Which members were removed on peers' reports, and when (the manager's clock, ms), within the
+   * last window (core/limits.ts reportRemovalWindowMs): a node removed reportRemovalsPerNodeMax
+   * times in it is removed again only when its session expires, so a flapping node or link
+   * cannot make the chain churn.
    */
-  readonly reportRemovals?: readonly number[];
+  readonly reportRemovals?: readonly (readonly [node: string, atMs: number])[];
 }
 
 export const head = (config: ChainConfig): string | undefined => config.members[0];

@@ -1,6 +1,7 @@
 // A single Catena node: one LMDB store, one native-protocol listener, stats, expiry
 // reclamation, and an orderly stop (drain in-flight requests, then close LMDB cleanly).
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type Server, type Socket } from 'node:net';
 import { commandNames, type CommandContext, type NodeFacts } from '../commands/index.js';
 import { assert } from '../core/assert.js';
@@ -130,6 +131,8 @@ export class CatenaNode {
   private router: CommandRouter | undefined;
   private readonly listeners = new Map<'resp' | 'memcached', Server>();
   private readonly protocolSessions = new Set<ProtocolSession>();
+  /** This process's event-loop stalls since start (10 ms resolution). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly scanCursors = new Map<bigint, Uint8Array>();
   private nextScanCursor = 1n;
   private nextRespClientId = 1;
@@ -176,6 +179,7 @@ export class CatenaNode {
       options.openStore?.() ?? new LmdbStore({ dataDir: options.dataDir, clock: storeClock, durability, onFatal });
     const nodeId = store instanceof LmdbStore ? store.nodeId() : 'local';
     const node = new CatenaNode(store, { ...options, durability, valueBytesMax, clock: storeClock, log }, nodeId);
+    node.loopDelay.enable();
     onStoreFailure = (error) => node.fatal(error);
     try {
       await node.listen();
@@ -191,6 +195,7 @@ export class CatenaNode {
               node: node.nodeStatus(),
               topology: node.topology(),
               stats: commandByName('stats').execute(node.context!, {}),
+              liveness: node.liveness(),
             }),
           },
         });
@@ -626,6 +631,26 @@ export class CatenaNode {
     };
   }
 
+  /**
+   * Failure detection as this node sees it: the neighbours it reports now, how many it has
+   * suspected since start, and its own event loop's stalls (a stall longer than the suspicion
+   * timeout would get a live node removed: docs/operations.md, failover).
+   */
+  private liveness(): object {
+    const delay = this.loopDelay;
+    const report = this.cluster?.replica.report;
+    return {
+      suspects: report?.suspects ?? [],
+      suspicions: this.cluster?.replica.suspicions ?? 0,
+      standing: report === undefined ? null : { chain: report.chainId, epoch: report.epoch, settled: report.settled },
+      eventLoopDelayMs: {
+        p50: Math.round(delay.percentile(50) / 1e4) / 100,
+        p99: Math.round(delay.percentile(99) / 1e4) / 100,
+        max: Math.round(delay.max / 1e4) / 100,
+      },
+    };
+  }
+
   private nodeStatus(): ReplyInit<'nodestatus'> {
     const cluster = this.cluster;
     if (cluster === undefined) {
@@ -756,6 +781,7 @@ export class CatenaNode {
   }
 
   private async doStop(): Promise<void> {
+    this.loopDelay.disable();
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const listenersClosed = [...this.listeners.values()].map(

@@ -173,7 +173,7 @@ describe('manager decisions: removal on a peer report (docs/design.md §3.7)', (
   it('a member is removed on its predecessor report, faster than its session expires', () => {
     const next = changed(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ a: ['b'] }) })));
     assert.deepEqual(next.members, ['a', 'c']);
-    assert.deepEqual(next.reportRemovals, [1_000]);
+    assert.deepEqual(next.reportRemovals, [['b', 1_000]]);
   });
 
   it('the head is removed on its successor report; a middle or tail is not on its successor report alone', () => {
@@ -213,13 +213,29 @@ describe('manager decisions: removal on a peer report (docs/design.md §3.7)', (
     assert.deepEqual(changed(decide(chain(['a', 'b', 'c']), view(live, { reports: isolated }))).members, ['a', 'c']);
   });
 
-  it('at most reportRemovalsMax removals on report per window; then sessions decide', () => {
-    const recent = { ...chain(['a', 'b', 'c']), reportRemovals: [100, 200, 300] };
+  it('a node removed on reports reportRemovalsPerNodeMax times in a window is left to its session (no flapping)', () => {
+    const removals: [string, number][] = [
+      ['b', 100],
+      ['b', 200],
+      ['b', 300],
+      ['c', 400],
+    ];
+    const recent = { ...chain(['a', 'b', 'c']), reportRemovals: removals };
     const blocked = decide(recent, view(live, { reports: reports({ a: ['b'] }), nowMs: 1_000 }));
     assert.equal(blocked.kind, 'none');
+    const other = changed(decide(recent, view(live, { reports: reports({ b: ['c'] }), nowMs: 1_000 })));
+    assert.deepEqual(other.members, ['a', 'b'], 'another node is still removed on report');
     const later = changed(decide(recent, view(live, { reports: reports({ a: ['b'] }), nowMs: 60_250 })));
     assert.deepEqual(later.members, ['a', 'c']);
-    assert.deepEqual(later.reportRemovals, [300, 60_250], 'older removals leave the window');
+    assert.deepEqual(
+      later.reportRemovals,
+      [
+        ['b', 300],
+        ['c', 400],
+        ['b', 60_250],
+      ],
+      'older removals leave the window',
+    );
     const dead = changed(decide(recent, view(['a', 'c'], { reports: reports({ a: ['b'] }) })));
     assert.deepEqual(dead.members, ['a', 'c'], 'session expiry is never limited');
   });

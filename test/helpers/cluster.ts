@@ -336,7 +336,8 @@ const outcomeUnknown = Symbol('unknown');
  * Concurrent clients doing get, put, incr and compare-and-set on a few keys through the cluster
  * client (with failover and exactly-once retries). Values are integers, so incr applies.
  */
-export function startLoad(cluster: TestCluster, options: { clients: number; keys: number }): Load {
+export function startLoad(cluster: TestCluster, options: { clients: number; keys: number; keyPrefix?: string }): Load {
+  const prefix = options.keyPrefix ?? 'k';
   const recorder = new HistoryRecorder();
   let running = true;
   let ok = 0;
@@ -366,7 +367,7 @@ export function startLoad(cluster: TestCluster, options: { clients: number; keys
     try {
       while (running) {
         step += 1;
-        const key = `k${(index + step) % options.keys}`;
+        const key = `${prefix}${(index + step) % options.keys}`;
         const roll = (index * 7 + step * 13) % 10;
         const input: Input =
           roll < 4
@@ -452,7 +453,12 @@ async function run(
 }
 
 /** Reads every key once more (after faults healed), recorded in the history, so lost writes show. */
-export async function finalReads(cluster: TestCluster, keys: number, operations: Operation[]): Promise<void> {
+export async function finalReads(
+  cluster: TestCluster,
+  keys: number,
+  operations: Operation[],
+  keyPrefix = 'k',
+): Promise<void> {
   const client = await ClusterClient.connect({
     seeds: cluster.live.map((s) => `127.0.0.1:${s.port}`),
     timeoutMs: 20_000,
@@ -460,7 +466,7 @@ export async function finalReads(cluster: TestCluster, keys: number, operations:
   const recorder = new HistoryRecorder();
   try {
     for (let k = 0; k < keys; k++) {
-      const key = `k${k}`;
+      const key = `${keyPrefix}${k}`;
       const finish = recorder.invoke(1_000, key, { f: 'get' }, performance.now());
       const found = await client.get(key);
       finish(
