@@ -44,6 +44,19 @@ function longestWriteGap(operations: readonly Operation[], fromMs: number, toMs:
   return longest;
 }
 
+/** A slow failover: what the nodes logged about it (suspicions, reports, removals, elections). */
+function explain(cluster: TestCluster, what: string): void {
+  process.stderr.write(`--- slow failover: ${what}\n`);
+  for (const server of cluster.live) {
+    const lines = server
+      .stderr()
+      .split('\n')
+      .filter((line) => /suspect|reconfigured|manager|taking over|heard again/.test(line))
+      .slice(-8);
+    process.stderr.write(`${server.nodeId}:\n  ${lines.join('\n  ')}\n`);
+  }
+}
+
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -98,6 +111,7 @@ async function measure(kind: CoordinatorKind): Promise<Record<string, number[]>>
           1_000,
         );
         results[role]!.push(gapMs);
+        if (gapMs > 2_000) explain(cluster, `SIGKILL ${role} (${victim}): ${Math.round(gapMs)} ms`);
         await server.exited;
         const restartedAt = performance.now();
         const restarted = await cluster.startNode(index);

@@ -67,6 +67,8 @@ export interface ChainReport {
   readonly epoch: number;
   readonly settled: boolean;
   readonly suspects: readonly string[];
+  /** It stands at `epoch` as its joiner (not a member). */
+  readonly joining?: boolean;
 }
 
 export const chainIdDefault = 'c0';
@@ -127,10 +129,10 @@ export function decodeNodeInfo(bytes: Uint8Array): NodeInfo | undefined {
 
 function decodeReport(value: unknown): ChainReport | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { chainId, epoch, settled, suspects } = value as Record<string, unknown>;
+  const { chainId, epoch, settled, suspects, joining } = value as Record<string, unknown>;
   if (!isString(chainId) || !isCount(epoch) || typeof settled !== 'boolean') return undefined;
   if (!Array.isArray(suspects) || suspects.length > 2 || !suspects.every(isString)) return undefined;
-  return { chainId, epoch, settled, suspects };
+  return { chainId, epoch, settled, suspects, ...(joining === true ? { joining: true } : {}) };
 }
 
 export function encodeChainConfig(config: ChainConfig): Uint8Array {

@@ -34,6 +34,8 @@ export interface MemberReport {
   readonly epoch: number;
   readonly settled: boolean;
   readonly suspects: readonly string[];
+  /** It stood at `epoch` as the chain's joiner. */
+  readonly joining?: boolean;
 }
 
 export interface ClusterView {
@@ -150,8 +152,11 @@ function removeOnReport(config: ChainConfig, view: ClusterView): Decision | unde
     const index = members.indexOf(node);
     const judge = index === 0 ? members[1] : members[index - 1];
     const own = reports.get(node);
+    const standsHere = own?.epoch === config.epoch && own.settled && own.joining !== true;
+    // The tail appended at this epoch, last heard as the joiner, holds no lease but its judge's.
+    const justAppended = own?.joining === true && own.epoch === config.epoch - 1 && index === members.length - 1;
     // A node removed too often lately goes only when its session expires.
-    return accusers.get(node)!.includes(judge!) && own?.epoch === config.epoch && own.settled && !flapping(node);
+    return accusers.get(node)!.includes(judge!) && (standsHere || justAppended) && !flapping(node);
   });
   if (removable.length === 0) return undefined;
   const score = (node: string) => accusers.get(node)!.length + (accusesAll.has(node) ? 1 : 0);

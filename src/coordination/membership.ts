@@ -75,6 +75,7 @@ export class Membership {
   private driver: ManagerDriver | undefined;
   private caughtUp: NodeInfo['caughtUp'];
   private readonly watched = new Set<string>();
+  private readonly holderOfLock = new Map<string, string>();
   private refreshQueued = false;
   private publishQueued = false;
   private timer: NodeJS.Timeout | undefined;
@@ -387,6 +388,19 @@ export class Membership {
     this.options.onConfig(mine);
   }
 
+  /** The node holding each lock (lock znodes never change: read once, then cached). */
+  private async lockHolders(coordinator: Coordinator, names: readonly string[]): Promise<Map<string, string>> {
+    const missing = names.filter((name) => !this.holderOfLock.has(name));
+    const found = await Promise.all(missing.map((name) => coordinator.get(`${this.paths.manager}/${name}`)));
+    missing.forEach((name, i) => {
+      const holder = found[i] === undefined ? undefined : lockHolder(found[i]!.data);
+      if (holder !== undefined) this.holderOfLock.set(name, holder);
+    });
+    const known = new Set(names);
+    for (const name of this.holderOfLock.keys()) if (!known.has(name)) this.holderOfLock.delete(name);
+    return this.holderOfLock;
+  }
+
   /** True when the manager would remove `nodeId` from its chain on its neighbours' reports now. */
   private reportedDead(nodeId: string): boolean {
     const config = [...this.configs.values()].find((c) => c.members.includes(nodeId));
@@ -418,12 +432,28 @@ export class Membership {
       );
       sorted.push(this.lockPath.slice(this.paths.manager.length + 1));
     }
+    const holders = await this.lockHolders(coordinator, sorted);
+    const mineName = this.lockPath?.slice(this.paths.manager.length + 1);
+    // Locks of an earlier process of this node (its session has not expired yet) would make that
+    // dead process manager, or next in line: ours to delete (our data directory is locked by us).
+    const stale = sorted.filter((name) => holders.get(name) === this.options.nodeId && name !== mineName);
+    if (stale.length > 0) {
+      await Promise.all(
+        stale.map((name) => coordinator.delete(`${this.paths.manager}/${name}`, anyVersion).catch(() => undefined)),
+      );
+      this.scheduleRefresh();
+      return;
+    }
     const lowest = sorted[0];
     if (lowest === undefined) return;
-    const holder = await coordinator.get(`${this.paths.manager}/${lowest}`);
-    this.managerId = holder === undefined ? undefined : lockHolder(holder.data);
+    this.managerId = holders.get(lowest);
     const mine = this.lockPath !== undefined && `${this.paths.manager}/${lowest}` === this.lockPath;
-    const nextInLine = this.lockPath !== undefined && `${this.paths.manager}/${sorted[1]}` === this.lockPath;
+    // Next in line: the first lock after the manager's held by a registered node other than it.
+    const next = sorted.slice(1).find((name) => {
+      const holder = holders.get(name);
+      return holder !== undefined && holder !== this.managerId && this.nodes.has(holder);
+    });
+    const nextInLine = next !== undefined && next === mineName;
     if (nextInLine && this.managerId !== undefined && this.reportedDead(this.managerId)) {
       // The manager's chain neighbours report it dead: waiting for its session to expire would
       // stall every failover for the session timeout. Deleting its lock fences it (each of its

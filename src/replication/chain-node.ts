@@ -249,9 +249,11 @@ export class ChainNode<Op = unknown> {
    * out its predecessor's lease): the manager removes a member on a peer's report only once it
    * has published that it is at the current epoch, settled (docs/design.md §3.7).
    */
-  get settled(): { epoch: number; settled: boolean } | undefined {
+  get settled(): { epoch: number; settled: boolean; joining?: true } | undefined {
     const role = this.role;
-    if (this.config === undefined || role === 'joining' || role === 'outside') return undefined;
+    if (this.config === undefined || role === 'outside') return undefined;
+    // A joiner holds no lease: appended at the next epoch, it can hold only its new predecessor's.
+    if (role === 'joining') return { epoch: this.config.epoch, settled: true, joining: true };
     return { epoch: this.config.epoch, settled: !this.isTail || !this.holding };
   }
 

@@ -201,6 +201,15 @@ describe('manager decisions: removal on a peer report (docs/design.md §3.7)', (
     assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: silent })).kind, 'none');
   });
 
+  it('a tail appended at this epoch, last heard as the joiner, is removed on its judge report', () => {
+    const appended = reports({ b: ['c'] }, { c: { epoch: 6, joining: true } });
+    assert.deepEqual(changed(decide(chain(['a', 'b', 'c']), view(live, { reports: appended }))).members, ['a', 'b']);
+    const older = reports({ b: ['c'] }, { c: { epoch: 5, joining: true } });
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: older })).kind, 'none', 'epochs it never saw');
+    const notTail = reports({ a: ['b'] }, { b: { epoch: 6, joining: true } });
+    assert.equal(decide(chain(['a', 'b', 'c']), view(live, { reports: notTail })).kind, 'none');
+  });
+
   it('a cut link: both ends report each other, and the one further down goes', () => {
     const next = changed(decide(chain(['a', 'b', 'c']), view(live, { reports: reports({ a: ['b'], b: ['a'] }) })));
     assert.deepEqual(next.members, ['a', 'c']);

@@ -274,7 +274,13 @@ export class Replica implements ReceiverHost, SlotMover {
     const chainId = this.configuration?.chainId;
     if (standing === undefined || chainId === undefined) return undefined;
     const suspects = this.suspicion.epoch === standing.epoch ? this.suspicion.peers : [];
-    return { chainId, epoch: standing.epoch, settled: standing.settled, suspects };
+    return {
+      chainId,
+      epoch: standing.epoch,
+      settled: standing.settled,
+      suspects,
+      ...(standing.joining ? { joining: true } : {}),
+    };
   }
 
   /** Neighbours suspected since start (each suspicion counted once). */
