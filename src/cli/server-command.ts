@@ -65,7 +65,7 @@ export const serverFlags: FlagSpec = {
   },
   'session-timeout-ms': {
     kind: 'string',
-    description: 'coordinator session timeout: how long a dead node takes to be removed',
+    description: 'coordinator session timeout: removes a node no chain neighbour reports dead',
     default: String(sessionTimeoutMsDefault),
   },
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },

@@ -56,7 +56,7 @@ export const upFlags: FlagSpec = {
   },
   'session-timeout-ms': {
     kind: 'string',
-    description: 'coordinator session timeout (failover time)',
+    description: 'coordinator session timeout: removes a node no neighbour reports (a whole chain down)',
     default: String(sessionTimeoutMsDefault),
   },
   help: { kind: 'boolean', description: 'show this help' },

@@ -109,7 +109,11 @@ export const heartbeatIntervalMsDefault = 100;
  * longest event-loop stalls measured under load (docs/operations.md), so a busy node is not removed.
  */
 export const suspicionTimeoutMsDefault = 500;
-/** A closed peer connection counts as silence this long before the suspicion timeout. */
+/**
+ * A neighbour whose connection closed is suspected once silent this long (instead of the whole
+ * suspicion timeout). A live peer that dropped the connection reopens it with its next frame (a
+ * heartbeat at the latest), and its greeting counts as hearing from it.
+ */
 export const peerLossGraceMs = 150;
 /**
  * A tail's read lease, renewed by its predecessor echoing its heartbeats: it serves reads until

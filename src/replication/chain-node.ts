@@ -463,6 +463,7 @@ export class ChainNode<Op = unknown> {
    */
   peerConnected(peer: string): Effect<Op>[] {
     if (this.config === undefined) return [];
+    if (this.heardAtMs.has(peer)) this.heardAtMs.set(peer, this.nowMs); // its greeting: it is alive
     if (this.role === 'joining' && peer === this.tailId) {
       // The tail's first answer usually opens the connection: ask again only if it has been a while.
       return this.nowMs - this.joinAskedAtMs < this.joinRetryMs ? [] : this.askToJoin();

@@ -643,10 +643,11 @@ export class CatenaNode {
       suspects: report?.suspects ?? [],
       suspicions: this.cluster?.replica.suspicions ?? 0,
       standing: report === undefined ? null : { chain: report.chainId, epoch: report.epoch, settled: report.settled },
+      // The histogram samples the interval of a 10 ms timer: the stall is what exceeds 10 ms.
       eventLoopDelayMs: {
-        p50: Math.round(delay.percentile(50) / 1e4) / 100,
-        p99: Math.round(delay.percentile(99) / 1e4) / 100,
-        max: Math.round(delay.max / 1e4) / 100,
+        p50: stallMs(delay.percentile(50)),
+        p99: stallMs(delay.percentile(99)),
+        max: stallMs(delay.max),
       },
     };
   }
@@ -834,4 +835,9 @@ function livenessOf(cluster: ClusterOptions): LivenessTuning {
     suspicionMs,
     leaseMs: Math.floor(suspicionMs * readLeaseFraction),
   };
+}
+
+/** An event-loop delay sample (ns, of the 10 ms sampling timer) as the stall beyond the timer, in ms. */
+function stallMs(sampleNs: number): number {
+  return Math.max(0, Math.round((sampleNs / 1e6 - 10) * 100) / 100);
 }

@@ -459,6 +459,7 @@ export class Replica implements ReceiverHost, SlotMover {
 
   peerConnected(peer: string): void {
     if (this.receiver.active) return;
+    this.chainNode.observe(this.env.monotonicMs());
     this.run(this.chainNode.peerConnected(peer));
   }
 
