@@ -142,7 +142,7 @@ export function encodeChainConfig(config: ChainConfig): Uint8Array {
 export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
   const v = parse(bytes);
   if (v === undefined) return undefined;
-  const { chainId, epoch, members, joining, readsAllowedAtMs, reportRemovals } = v;
+  const { chainId, epoch, members, joining, readsAllowedAtMs, reportRemovals, leaseWait } = v;
   if (!isString(chainId) || !isCount(epoch) || !isCount(readsAllowedAtMs)) return undefined;
   if (!Array.isArray(members) || members.length === 0 || !members.every(isString)) return undefined;
   if (new Set(members).size !== members.length) return undefined;
@@ -153,5 +153,13 @@ export function decodeChainConfig(bytes: Uint8Array): ChainConfig | undefined {
     reportRemovals.every((r) => Array.isArray(r) && r.length === 2 && isString(r[0]) && isCount(r[1]))
       ? { reportRemovals: reportRemovals as [string, number][] }
       : {};
-  return { chainId, epoch, members, joining: joining ?? undefined, readsAllowedAtMs, ...removals };
+  return {
+    chainId,
+    epoch,
+    members,
+    joining: joining ?? undefined,
+    readsAllowedAtMs,
+    ...removals,
+    ...(leaseWait === true ? { leaseWait: true } : {}),
+  };
 }

@@ -66,7 +66,10 @@ export interface ClusterView {
 export type Decision = { kind: 'none'; reason: string } | { kind: 'change'; config: ChainConfig; why: string };
 
 function next(config: ChainConfig, change: Partial<ChainConfig>, why: string): Decision {
-  const updated: ChainConfig = { ...config, ...change, epoch: config.epoch + 1 };
+  // leaseWait says how the tail changed in that one step: it is not carried on.
+  const kept: ChainConfig = { ...config };
+  delete (kept as { leaseWait?: boolean }).leaseWait;
+  const updated: ChainConfig = { ...kept, ...change, epoch: config.epoch + 1 };
   assert(updated.members.length > 0, 'a chain always keeps at least one member');
   assert(new Set(updated.members).size === updated.members.length, 'members are distinct');
   assert(updated.joining === undefined || !updated.members.includes(updated.joining), 'a joiner is not a member');
@@ -108,8 +111,15 @@ function removeDead(config: ChainConfig, node: string): Decision {
   if (remaining.length === 0) {
     return { kind: 'none', reason: `${node} is the last member: the chain waits for it to return` };
   }
-  // (A new tail waits out the old tail's read lease itself: chain-node.ts.)
-  return next(config, { members: remaining }, `${node} removed (${position(config, node)})`);
+  // A new tail waits out the leases it granted the old tail itself (chain-node.ts); removed
+  // without a report, the old tail may have granted one to a node removed before that never
+  // heard of it: the new tail waits from when it learns this configuration (leaseWait).
+  const wasTail = config.members[config.members.length - 1] === node;
+  return next(
+    config,
+    { members: remaining, ...(wasTail ? { leaseWait: true } : {}) },
+    `${node} removed (${position(config, node)})`,
+  );
 }
 
 function position(config: ChainConfig, node: string): string {

@@ -484,6 +484,10 @@ assert(
   'a tail suspected for silence has lost its lease by the time it is reported: its predecessor takes over without a wait',
 );
 assert(peerLossGraceMs < suspicionTimeoutMsDefault, 'a closed connection is suspected sooner than silence');
+assert(
+  readLeaseMsDefault < sessionTimeoutMsDefault * (1 - leaseTimeoutFraction),
+  'a lease granted just before the granter lost its session ends before that session can expire',
+);
 assert(snapshotStallMs < snapshotStreamMsMax, 'a stalled stream is noticed before a slow one is abandoned');
 assert(snapshotBacklogBytesMax <= peerQueueBytesMax, 'a snapshot never fills a peer queue by itself');
 assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a batch');

@@ -23,6 +23,13 @@ export interface ChainConfig {
    * cannot make the chain churn.
    */
   readonly reportRemovals?: readonly (readonly [node: string, atMs: number])[];
+  /**
+   * Set when this change removed the tail without a report (its session expired, or it
+   * restarted): the new tail commits and serves nothing until leaseWaitMs after it learned this
+   * configuration, since the old tail may have granted a lease to a node removed earlier that
+   * never heard of it (docs/design.md §3.5).
+   */
+  readonly leaseWait?: boolean;
 }
 
 export const head = (config: ChainConfig): string | undefined => config.members[0];

@@ -234,7 +234,9 @@ export class ChainNode<Op = unknown> {
   canServeReads(): boolean {
     const role = this.role;
     if (role !== 'tail' && role !== 'head-and-tail') return false;
-    if (this.committedSequence < this.readFloor || this.holding) return false;
+    // (After a lease wait, the commit it held back is still owed until the next tick makes it:
+    // entries the old tail acknowledged may be among them.)
+    if (this.committedSequence < this.readFloor || this.holding || this.holdPending) return false;
     if (this.predecessor !== undefined && this.nowMs >= this.leaseUntilMs) return false;
     return this.sessionConnected;
   }
@@ -254,7 +256,7 @@ export class ChainNode<Op = unknown> {
     if (this.config === undefined || role === 'outside') return undefined;
     // A joiner holds no lease: appended at the next epoch, it can hold only its new predecessor's.
     if (role === 'joining') return { epoch: this.config.epoch, settled: true, joining: true };
-    return { epoch: this.config.epoch, settled: !this.isTail || !this.holding };
+    return { epoch: this.config.epoch, settled: !this.isTail || (!this.holding && !this.holdPending) };
   }
 
   /**
@@ -390,6 +392,13 @@ export class ChainNode<Op = unknown> {
       this.mustRejoin = false; // removed (so it may join), or the chain's last member (so it resumes)
     }
     const effects: Effect<Op>[] = [];
+    if (before.member && (this.role === 'joining' || this.role === 'outside')) {
+      // A mark says what is durable above on the log of the chain this node was a member of. A
+      // node that left may come back (as a joiner) after entries it holds were replaced above
+      // (an uncommitted suffix the head lost): its old predecessor's mark would cover entries at
+      // those sequences that are not durable anywhere above. It starts again from its tail's.
+      this.predecessorMark = 0;
+    }
     if (this.successor !== before.successor && this.faults.renewFormerSuccessor === true) {
       const stampMs = this.successorStamp?.stampMs ?? -1;
       this.former = before.successor === undefined ? undefined : { id: before.successor, epoch: beforeEpoch, stampMs };
@@ -400,6 +409,11 @@ export class ChainNode<Op = unknown> {
       const owed = this.successorStamp;
       if (this.isTail && !before.tail && before.successor !== undefined && owed !== undefined) {
         this.holdUntilMs = Math.max(this.holdUntilMs, owed.heardAtMs + this.leaseWaitMs);
+      }
+      // Removed without a report, the old tail may itself have granted a lease (at an epoch it
+      // never left) to a node removed before: wait from now, when this node learns of it.
+      if (this.isTail && !before.tail && before.successor !== undefined && config.leaseWait === true) {
+        this.holdUntilMs = Math.max(this.holdUntilMs, this.nowMs + this.leaseWaitMs);
       }
       this.successorStamp = undefined;
     }
@@ -501,8 +515,11 @@ export class ChainNode<Op = unknown> {
     this.observe(nowMs);
     this.lastTickMs = this.nowMs;
     // This node's own event loop stalled: it heard nothing because it listened to nothing.
-    if (previous !== undefined && this.nowMs - previous > this.suspicionMs / 2) {
-      for (const peer of this.heardAtMs.keys()) this.heardAtMs.set(peer, this.nowMs);
+    // Only the stall beyond a tick is forgiven (stalls that keep coming still add up).
+    const gap = previous === undefined ? 0 : this.nowMs - previous;
+    if (gap > this.suspicionMs / 2) {
+      const stall = gap - this.heartbeatMs;
+      for (const [peer, heardAtMs] of this.heardAtMs) this.heardAtMs.set(peer, Math.min(this.nowMs, heardAtMs + stall));
     }
     const effects = [...this.liveness(), ...this.retries()];
     return effects;
@@ -579,7 +596,11 @@ export class ChainNode<Op = unknown> {
 
   private heartbeatTo(peer: string): Effect<Op> {
     const toSuccessor = peer === this.successor;
-    const echoMs = toSuccessor && this.successorStamp !== undefined ? this.successorStamp.stampMs : -1;
+    // A node grants a lease only while its own coordinator session is connected: one that lost
+    // the coordinator may have been removed without hearing of it (its session then expires a
+    // third of the timeout later, and the lease is shorter than that: core/limits.ts).
+    const granting = toSuccessor && this.sessionConnected && this.successorStamp !== undefined;
+    const echoMs = granting ? this.successorStamp!.stampMs : -1;
     const wantEcho = !toSuccessor && this.isTail && this.leaseUntilMs - this.nowMs < this.leaseMs / 2;
     return this.send(peer, { kind: 'heartbeat', stampMs: this.nowMs, echoMs, wantEcho });
   }

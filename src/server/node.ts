@@ -19,6 +19,7 @@ import {
   relayDrainMs,
   respScanCursorsMax,
   heartbeatIntervalMsDefault,
+  leaseTimeoutFraction,
   readLeaseFraction,
   suspicionTimeoutMsDefault,
 } from '../core/limits.js';
@@ -827,13 +828,18 @@ export class CatenaNode {
   }
 }
 
-/** Failure detection from a node's options: the read lease follows the suspicion timeout. */
+/**
+ * Failure detection from a node's options. The read lease follows the suspicion timeout, and
+ * stays under the third of the session timeout between a session's disconnect (when the node
+ * stops granting leases) and its expiry (docs/design.md §3.5).
+ */
 function livenessOf(cluster: ClusterOptions): LivenessTuning {
   const suspicionMs = cluster.suspicionTimeoutMs ?? suspicionTimeoutMsDefault;
+  const sessionBoundMs = cluster.sessionTimeoutMs * (1 - leaseTimeoutFraction) * 0.9;
   return {
     heartbeatMs: cluster.heartbeatMs ?? heartbeatIntervalMsDefault,
     suspicionMs,
-    leaseMs: Math.floor(suspicionMs * readLeaseFraction),
+    leaseMs: Math.floor(Math.min(suspicionMs * readLeaseFraction, sessionBoundMs)),
   };
 }
 

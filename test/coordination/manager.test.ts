@@ -41,7 +41,7 @@ describe('manager decisions', () => {
     assert.deepEqual(changed(decide(chain(['a', 'b', 'c']), view(['a', 'c']))).members, ['a', 'c']);
   });
 
-  it('tail fails after its session expired: its predecessor is tail and may serve at once', () => {
+  it('tail fails after its session expired: its predecessor is tail', () => {
     const next = changed(decide(chain(['a', 'b', 'c']), view(['a', 'b'])));
     assert.deepEqual(next.members, ['a', 'b']);
     assert.equal(next.readsAllowedAtMs, 0);
@@ -51,6 +51,14 @@ describe('manager decisions', () => {
     const next = changed(decide(chain(['a', 'b', 'c']), view(['a', 'b', 'c'], { suspectedNodes: new Set(['c']) })));
     assert.deepEqual(next.members, ['a', 'b']);
     assert.equal(next.readsAllowedAtMs, 0);
+  });
+
+  it('a tail removed without a report asks the new tail to wait a lease; the flag is not carried on', () => {
+    const next = changed(decide(chain(['a', 'b', 'c']), view(['a', 'b'])));
+    assert.equal(next.leaseWait, true);
+    const after = changed(decide(next, view(['a', 'b', 'd'], { candidates: ['d'] })));
+    assert.equal(after.leaseWait, undefined);
+    assert.equal(changed(decide(chain(['a', 'b', 'c']), view(['a', 'c']))).leaseWait, undefined, 'a middle');
   });
 
   it('the last live member is never removed: the chain waits for it', () => {

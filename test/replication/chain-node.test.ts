@@ -425,6 +425,7 @@ describe('chain node: joining is the only way in (§3.8)', () => {
     assert.deepEqual(h.disk.get('j'), ['x=1', 'x=2', 'x=3']);
     h.configure(['a', 'b', 'j']);
     h.node('j').sessionChanged(true);
+    h.node('b').sessionChanged(true); // a predecessor grants leases only while its session is up
     h.deliver();
     assert.equal(h.node('j').role, 'tail');
     h.tickAll(0);
@@ -499,9 +500,10 @@ describe('chain node: failure detection and read leases (§3.5, §3.7)', () => {
     h.queue = [];
     h.run('b', h.node('b').tick(2_000)); // 2 s since its last tick: the stall was its own
     assert.equal(h.suspects.get('b'), undefined);
-    h.ticksAlone('b', 2_050, 2_450);
+    // The stall beyond a heartbeat interval is forgiven: b counts from 1,900.
+    h.ticksAlone('b', 2_050, 2_350);
     assert.equal(h.suspects.get('b'), undefined, 'still within the timeout counted from the stall');
-    h.ticksAlone('b', 2_500, 2_500);
+    h.ticksAlone('b', 2_400, 2_400);
     assert.deepEqual(h.suspects.get('b')?.peers, ['a', 'c']);
   });
 
@@ -538,7 +540,9 @@ describe('chain node: failure detection and read leases (§3.5, §3.7)', () => {
     assert.deepEqual(h.node('b').settled, { epoch: 2, settled: false });
     h.tickAll(331);
     assert.deepEqual(h.replies, [], 'the wait allows for clock rates: 300 * 1.05 / 0.95 -> 332 ms');
-    h.tickAll(332);
+    h.node('b').observe(340);
+    assert.equal(h.node('b').canServeReads(), false, 'the wait is over, but the commit it held back is still owed');
+    h.tickAll(340);
     assert.deepEqual(h.replies, [1]);
     assert.equal(h.node('b').canServeReads(), true);
     assert.deepEqual(h.node('b').settled, { epoch: 2, settled: true });
@@ -568,5 +572,39 @@ describe('chain node: failure detection and read leases (§3.5, §3.7)', () => {
     assert.equal(c.canServeReads(), false);
     h.tickAll(400);
     assert.equal(c.canServeReads(), true);
+  });
+});
+
+describe('chain node: lease edge cases (§3.5)', () => {
+  it('a node grants no lease while its own coordinator session is down', () => {
+    const h = new Harness(['a', 'b']);
+    h.configure(['a', 'b']);
+    h.deliver();
+    h.node('b').sessionChanged(true);
+    h.tickAll(0);
+    assert.equal(h.node('b').canServeReads(), false, 'a, disconnected, echoes nothing');
+    h.node('a').sessionChanged(true);
+    h.tickAll(100);
+    assert.equal(h.node('b').canServeReads(), true);
+  });
+
+  it('a tail removed without a report: the new tail waits a lease from when it learns it', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.deliver();
+    for (const name of ['a', 'b', 'c']) h.node(name).sessionChanged(true);
+    h.queue = [];
+    h.ticksAlone('b', 0, 1_000); // nothing from c for a second: b owes it nothing
+    const config = { chainId: 'c0', epoch: 2, members: ['a', 'b'], joining: undefined, readsAllowedAtMs: 0 };
+    for (const name of ['a', 'b']) h.run(name, h.node(name).configure({ ...config, leaseWait: true }));
+    h.write('a', 'x=1');
+    h.deliver();
+    assert.deepEqual(h.replies, [], 'c may have granted a lease to a node removed before, that never heard of it');
+    h.run('b', h.node('b').tick(1_300));
+    h.deliver();
+    assert.deepEqual(h.replies, []);
+    h.run('b', h.node('b').tick(1_350)); // past 1,000 + 332
+    h.deliver();
+    assert.deepEqual(h.replies, [1]);
   });
 });

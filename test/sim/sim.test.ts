@@ -230,13 +230,29 @@ describe('simulator: broken variants are caught', () => {
   });
 
   it('a node that goes on renewing the lease of its former successor', () => {
+    // Tails paused just past the suspicion timeout, that hear of their removal late, while their
+    // old predecessor, now the tail, still heartbeats them at the old epoch.
+    const pausedTails: Partial<SimOptions> = {
+      sessionTimeoutMs: 1000,
+      pauses: 3,
+      pauseMs: [420, 520],
+      watchDelayMsMax: 600,
+      replica: leasePaths.replica!,
+    };
     const found = firstFailure(
       () => ({ faults: () => ({ core: { renewFormerSuccessor: true } }) }),
       leasePathSeeds,
-      leasePaths,
+      pausedTails,
     );
     assert.ok(found !== undefined, 'no seed exposed the lease renewed by a node no longer the predecessor');
     assert.match(found.failures.join('\n'), /not linearizable/, `seed ${found.seed}`);
+    for (let seed = 1; seed <= found.seed; seed++) {
+      assert.deepEqual(
+        checkRun(simulate({ ...defaultSimOptions, ...pausedTails, seed })),
+        [],
+        `real code, seed ${seed}`,
+      );
+    }
   });
 
   it('a manager that acts on stale reports (from another epoch)', () => {

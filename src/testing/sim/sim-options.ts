@@ -39,6 +39,8 @@ export interface SimOptions {
    * neighbours report it; the manager removes it while it still believes it is a member.
    */
   pauses?: number;
+  /** How long a pause lasts: default 130 ms up to 10 ms short of the session's disconnect (2/3 of its timeout). */
+  pauseMs?: readonly [min: number, max: number];
   sessionTimeoutMs: number;
   clientTimeoutMs: number;
   /** A node learns a new configuration or slot map within this many ms; a client within 4 times it. */

@@ -561,7 +561,11 @@ class Simulation implements SimWorld, SimNetwork {
     for (let p = 0; p < (this.options.pauses ?? 0); p++) {
       const victim = this.random.pick(this.processes);
       const from = this.random.int(50, 1500);
-      const lengthMs = this.random.int(130, Math.floor((this.options.sessionTimeoutMs * 2) / 3) - 10);
+      const [shortest, longest] = this.options.pauseMs ?? [
+        130,
+        Math.floor((this.options.sessionTimeoutMs * 2) / 3) - 10,
+      ];
+      const lengthMs = this.random.int(shortest, longest);
       this.queue.at(from, () => {
         if (!victim.node.alive || this.pausedUntil.has(victim.id)) return;
         this.note(`pause ${victim.id} for ${lengthMs} ms`);
