@@ -95,8 +95,6 @@ export interface ChainNodeFaults {
   resumeAfterRestart?: boolean;
   /** A node that becomes tail in place of a removed one commits and serves at once, without waiting out its lease. */
   noLeaseWait?: boolean;
-  /** A lease is renewed by any heartbeat carrying an echo, whoever sends it and at whatever epoch. */
-  leaseFromAnyone?: boolean;
   /**
    * A node goes on renewing the lease of the successor it had before a reconfiguration (it
    * heartbeats it at the old epoch and echoes its stamps), though it is no longer its predecessor.
@@ -337,7 +335,6 @@ export class ChainNode<Op = unknown> {
   }
 
   message(message: ChainMessage<Op>): Effect<Op>[] {
-    if (this.faults.leaseFromAnyone === true && message.kind === 'heartbeat') this.renewLease(message.echoMs);
     const former = this.former;
     if (message.kind === 'heartbeat' && message.from === former?.id && message.epoch === former.epoch) {
       former.stampMs = Math.max(former.stampMs, message.stampMs);
