@@ -608,3 +608,34 @@ describe('chain node: lease edge cases (§3.5)', () => {
     assert.deepEqual(h.replies, [1]);
   });
 });
+
+describe('chain node: durable marks after leaving the chain (§3.3)', () => {
+  it('a node that left and rejoins forgets its old predecessor mark: it commits nothing not durable above', () => {
+    const h = new Harness(['a', 'b', 'c']);
+    h.configure(['a', 'b', 'c']);
+    h.deliver();
+    for (const op of ['w1', 'w2', 'w3']) h.write('a', op);
+    h.deliver((m) => m.to !== 'c'); // b has w1..w3 and a's mark 3; nothing reaches c
+    h.drop((m) => m.to === 'c');
+    assert.equal(h.node('b').progress.mark, 3);
+    h.configure(['c']); // a and b removed: c, with an empty log, is the chain
+    h.write('c', 'v1');
+    h.write('c', 'v2');
+    h.deliver();
+    h.configure(['c'], { joining: 'b' }); // b's log (3) is longer than c's: a snapshot at 2
+    h.deliver();
+    h.configure(['c', 'b']);
+    h.deliver();
+    const before = h.replies.length;
+    h.autoPersist = false;
+    h.write('c', 'v3'); // sequence 3 again, another entry: not durable on c yet
+    h.deliver();
+    h.sync('b');
+    h.deliver();
+    assert.equal(h.node('b').progress.committed, 2, 'w3 was at 3 on the old chain; v3 is not durable on c');
+    assert.equal(h.replies.length, before);
+    h.sync('c');
+    h.deliver();
+    assert.equal(h.node('b').progress.committed, 3);
+  });
+});
