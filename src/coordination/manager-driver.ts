@@ -283,9 +283,8 @@ export class ManagerDriver {
     const caughtUp = new Set<string>();
     const live = new Set<string>();
     const restarted = new Set<string>();
-    const reports = new Map<string, MemberReport>();
+    const reports = chainReports(nodes, config.chainId);
     for (const node of nodes) {
-      if (node.report?.chainId === config.chainId) reports.set(node.nodeId, node.report);
       // Awaiting removal matters only for a member of this chain (a restarted node of a retired
       // chain is simply spare).
       if (!node.awaitingRemoval || !config.members.includes(node.nodeId)) live.add(node.nodeId);
@@ -346,6 +345,13 @@ function placementNode(node: NodeInfo, placed: ReadonlySet<string>): PlacementNo
     lastSequence: node.lastSequence,
     lastEpoch: node.lastEpoch,
   };
+}
+
+/** What the nodes published about one chain (their reports), by node. */
+export function chainReports(nodes: Iterable<NodeInfo>, chainId: string): Map<string, MemberReport> {
+  const reports = new Map<string, MemberReport>();
+  for (const node of nodes) if (node.report?.chainId === chainId) reports.set(node.nodeId, node.report);
+  return reports;
 }
 
 /** c2 before c10: chains in the order they were numbered. */

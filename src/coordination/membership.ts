@@ -34,8 +34,8 @@ import {
 } from './cluster-paths.js';
 import { connectCoordinator } from './connect.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
-import { chainOrder, ManagerDriver } from './manager-driver.js';
-import { reportedMember, type ClusterView, type MemberReport } from './manager.js';
+import { chainOrder, chainReports, ManagerDriver } from './manager-driver.js';
+import { reportedMember, type ClusterView } from './manager.js';
 import type { ChainTransport, MigrationOptions } from './migration-runner.js';
 
 export interface MembershipOptions {
@@ -405,10 +405,7 @@ export class Membership {
   private reportedDead(nodeId: string): boolean {
     const config = [...this.configs.values()].find((c) => c.members.includes(nodeId));
     if (config === undefined) return false;
-    const reports = new Map<string, MemberReport>();
-    for (const node of this.nodes.values()) {
-      if (node.report?.chainId === config.chainId) reports.set(node.nodeId, node.report);
-    }
+    const reports = chainReports(this.nodes.values(), config.chainId);
     const view: ClusterView = {
       liveNodes: new Set(this.nodes.keys()),
       suspectedNodes: new Set(),
