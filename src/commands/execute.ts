@@ -1,10 +1,12 @@
 // Runs one decoded request through the command table and decides when its reply may leave.
 //
-// Ordering contract (fsync durability): a reply is released only after every mutation it could
-// have observed is durable. A write waits for the sync covering it; a read issued while other
-// writes are unsynced waits for that same sync, so no client ever sees a value that a crash could
-// still take back. With nothing unsynced, reads are answered at once. Syncs are shared: every
-// request waiting in one event turn waits on one flush (group fsync).
+// Ordering contract (`durable`, which a node passes in both durability modes): a reply is released
+// only after every mutation it could have observed is durable — on disk with fsync durability,
+// written to the OS (no fsync) with memory durability, so a crash of the process never takes back
+// an answer. A write waits for the sync covering it; a read issued while other writes are unsynced
+// waits for that same sync, so no client ever sees a value that a crash could still take back.
+// With nothing unsynced, reads are answered at once. Syncs are shared: every request waiting in
+// one event turn waits on one flush (group fsync, or one transaction without fsync).
 
 import { commandByName, type CommandContext, type CommandName } from './index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';

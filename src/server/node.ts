@@ -148,7 +148,9 @@ export class CatenaNode {
     readonly nodeId: string,
   ) {
     const context = this.commandContext();
-    const durable = options.durability === 'fsync';
+    // In both durability modes a reply waits for the transaction holding what it observed: with
+    // memory durability that transaction skips only the fsync (commands/execute.ts).
+    const durable = true;
     const host: SessionHost = {
       context,
       execute: (request) => this.execute(context, request, durable),
@@ -295,7 +297,7 @@ export class CatenaNode {
   private migrationTransport(): Promise<ChainTransport> {
     this.migrationClient ??= nodeClusterClient({
       address: `${this.host}:${this.port}`,
-      execute: (request) => this.execute(this.context!, request, this.options.durability === 'fsync'),
+      execute: (request) => this.execute(this.context!, request, true),
       timeoutMs: migrationCallTimeoutMs,
     });
     const client = this.migrationClient;
@@ -325,7 +327,7 @@ export class CatenaNode {
   /** How RESP and memcached sessions run commands: here, or routed through the cluster. */
   private async startRouter(): Promise<void> {
     if (this.listeners.size === 0) return;
-    const durable = this.options.durability === 'fsync';
+    const durable = true; // both durability modes (see the constructor)
     const execute = (request: Request): Execution => {
       const execution = this.execute(this.context!, request, durable);
       // Relayed commands count in `stats` (and RESP INFO) like native ones.

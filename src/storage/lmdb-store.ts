@@ -19,7 +19,9 @@
 // latest, so an ack's turn does not pay a transaction of its own. Until then a write lives in
 // `pending`, an overlay consulted by reads, so each mutation is visible to the next read at once,
 // as the store contract requires. `sync()` resolves right after the transaction that holds every
-// write issued so far.
+// write issued so far. With 'memory' durability the same transaction runs without its fsync: it
+// is written to the OS when `sync()` resolves, so a reply that waited for it survives a crash of
+// the process (not of the machine), and nothing is ever written through a writable map.
 // The meta record is rewritten once per turn inside the same transaction, so data and counters
 // never disagree. (lmdb-js's asynchronous writes were used first: under a steady stream of small
 // writes its writer thread keeps extending one transaction while writes keep arriving, and a
@@ -36,6 +38,7 @@ import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { SegmentLog } from './segment-log.js';
+import { storageFailure } from './storage-failure.js';
 import { decodeLogRecord, encodeLogRecord, readClient, readFrozen, readPosition } from './log-record.js';
 import {
   replicaMetaDefaults,
@@ -62,7 +65,10 @@ interface MetaState {
 export interface LmdbStoreOptions {
   dataDir: string;
   clock: Clock;
-  /** 'fsync': `sync()` waits for the disk. 'memory': no fsync at all (faster, loses recent writes on a crash). */
+  /**
+   * 'fsync': `sync()` resolves once the transaction is on disk. 'memory': once it is written to the
+   * OS, without fsync (survives the process's crash, not the machine's).
+   */
   durability: 'fsync' | 'memory';
   /** Called once if a transaction or flush fails; the node must stop (an fsync error is fatal). */
   onFatal?: (error: unknown) => void;
@@ -149,8 +155,11 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
         path: join(options.dataDir, 'store.mdb'),
         maxDbs: 8,
         noSync: options.durability === 'memory',
-        // Without fsync, LMDB's writable map spares the transaction its page writes (SET +10 %, -P 16 +25 %).
-        useWritemap: options.durability === 'memory',
+        // No writable map, in either mode: with one, LMDB writes pages through a shared mapping of a
+        // sparse file, and a full disk turns a write into SIGBUS (the process dies with no log line,
+        // the turn's transaction half-made). Without it a transaction writes its pages with
+        // pwrite(), which fails cleanly (a short write: LMDB says EIO; see storageFailure below).
+        useWritemap: false,
         // The transaction itself must include the fsync: sync() promises durability when it resolves.
         overlappingSync: false,
       });
@@ -290,9 +299,10 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
         }
       });
     } catch (error) {
+      const failure = storageFailure(error, this.options.dataDir, 'an LMDB transaction');
       // Waiters first: the fatal handler may throw (the node stops).
-      group?.reject(new CatenaError('ERR_STORAGE', String(error), { cause: error }));
-      this.fail(error);
+      group?.reject(failure);
+      this.fail(failure);
       return;
     }
     // Everything issued so far is committed: the overlay has nothing LMDB lacks.
@@ -543,8 +553,9 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
     }
     this.segments.sync((error) => {
       if (error === undefined) return done();
-      this.fail(error);
-      done(error);
+      const failure = storageFailure(error, this.options.dataDir, 'a write of the log');
+      this.fail(failure);
+      done(failure);
     });
   }
 
