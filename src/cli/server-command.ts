@@ -13,6 +13,7 @@ import {
 } from '../core/limits.js';
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
+import { readClusterSecret } from '../server/peer-auth.js';
 import { migrationOptionsDefault } from '../coordination/migration-runner.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 
@@ -43,6 +44,11 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
     default: '0',
+  },
+  'cluster-secret-file': {
+    kind: 'string',
+    description:
+      'file holding the cluster secret (16+ bytes, mode 600; catena up writes one): peers prove they hold it; absent: chain traffic from loopback only, unauthenticated',
   },
   'peer-announce': {
     kind: 'string',
@@ -125,6 +131,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       'ERR_INVALID_ARGUMENT',
       '--suspicion-timeout-ms must be at least 3 heartbeats (--heartbeat-ms)',
     );
+  const secretFile = flagString(args, serverFlags, 'cluster-secret-file');
+  if (secretFile !== undefined && clusterName === undefined)
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster-secret-file goes with --cluster');
+  const secret = secretFile === undefined ? undefined : readClusterSecret(secretFile);
   const peerAnnounce = flagString(args, serverFlags, 'peer-announce');
   if (peerAnnounce !== undefined && !/^[^\s:]+:\d{1,5}$/.test(peerAnnounce))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
@@ -153,6 +163,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
             heartbeatMs,
             suspicionTimeoutMs,
             ...(peerAnnounce === undefined ? {} : { peerAnnounce }),
+            ...(secret === undefined ? {} : { secret }),
           },
         }),
   });

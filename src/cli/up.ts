@@ -19,7 +19,7 @@
 // cluster has one chain of every node.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
 import { CatenaError } from '../core/errors.js';
@@ -39,6 +39,7 @@ import { clusterPaths } from '../coordination/cluster-paths.js';
 import { connectCoordinator } from '../coordination/connect.js';
 import { anyVersion } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, type Layout } from '../coordination/placement.js';
+import { generateClusterSecret, readClusterSecret } from '../server/peer-auth.js';
 
 export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
@@ -105,6 +106,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const layout = layoutFromFlags(args, count);
   const dumpOnExit = args.flags.has('dump-on-exit');
   mkdirSync(dataDir, { recursive: true });
+  const secretFile = ensureClusterSecret(dataDir);
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
   let embedded: EmbeddedCoordinatorServer | undefined;
@@ -165,6 +167,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       durability,
       '--session-timeout-ms',
       String(sessionTimeoutMs),
+      '--cluster-secret-file',
+      secretFile,
       ...(dumpOnExit ? ['--dump-on-exit', join(dataDir, 'dump')] : []),
     ];
     const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -256,6 +260,21 @@ function layoutFromFlags(args: ReturnType<typeof parseArgs>, nodes: number): Lay
     );
   }
   return auto ? { chains: chainCount, replicas, auto } : { chains: chainCount, replicas };
+}
+
+/**
+ * The cluster secret every node proves to its peers (server/peer-auth.ts): `<data-dir>/cluster.secret`,
+ * written once with 32 random bytes (mode 600) and kept, so restarts and added nodes share it.
+ */
+function ensureClusterSecret(dataDir: string): string {
+  const path = join(dataDir, 'cluster.secret');
+  try {
+    writeFileSync(path, generateClusterSecret(), { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  readClusterSecret(path); // a damaged or readable-by-others file stops here, with its reason
+  return path;
 }
 
 /**

@@ -257,6 +257,42 @@ assert(readReserveBytes <= connectionOutputBytesMax, 'a connection may have a re
 assert(wirePooledBytesMax <= wirePoolBytes, 'a pooled buffer fits the pool');
 assert(oversizedFrameHeadBytes >= 1 + 5, 'the kept head holds a request id (its field tag and a u32 varint)');
 
+// ---- client connections, node-wide (src/protocol/client-budget.ts, src/server/client-limit.ts)
+/**
+ * Default bytes all client connections together may hold buffered (replies queued or in the
+ * socket, reads in flight at readReserveBytes each, partial requests): past it every client
+ * session stops reading until the total is back under three quarters of it
+ * (`catena server --client-buffers-bytes-max`).
+ */
+export const clientBuffersBytesMaxDefault = 256 * MiB;
+/** The least budget accepted: a few replies of the largest value must fit. */
+export const clientBuffersBytesMin = 16 * MiB;
+/** While over the budget, connections are measured again this often. */
+export const clientBudgetCheckMs = 250;
+/**
+ * Over the budget, a connection holding replies it has not read any of for this long (its
+ * output never shrank) is cut, largest first, until the total is back under the low-water mark.
+ */
+export const clientOutputStallMs = 2_000;
+/** Default idle deadline of RESP, memcached and native connections (`--idle-timeout-ms`; 0: none). */
+export const clientIdleTimeoutMsDefault = 10 * 60_000;
+/**
+ * File descriptors kept back from client connections when maxclients is sized from
+ * RLIMIT_NOFILE: listeners, the admin port's connections (at most adminConnectionsMax), peer
+ * connections, the coordinator, LMDB and log segment files, Node's own.
+ */
+export const clientFdReserve = 160;
+/** Connections the admin HTTP port accepts at once. */
+export const adminConnectionsMax = 100;
+/** A warning that repeats (maxclients reached, a cross-protocol request) is logged at most this often. */
+export const repeatedWarningIntervalMs = 10_000;
+
+assert(clientBuffersBytesMin >= 4 * readReserveBytes, 'the least budget holds a few reads');
+assert(clientBuffersBytesMaxDefault >= 4 * valueBytesCeiling, 'the default budget holds a few largest values');
+assert(clientBudgetCheckMs < clientOutputStallMs, 'a stalled connection is noticed before it is cut');
+assert(clientFdReserve > adminConnectionsMax + 32, "the reserve holds the admin port and the node's own files");
+assert(clientIdleTimeoutMsDefault > frameTimeoutMs, 'a frame deadline is shorter than the idle deadline');
+
 // ---- coordination (src/coordination/): coordinator clients, the embedded coordinator, membership
 /** How long `connectEmbedded` and `connectZooKeeper` keep trying when the options do not say. */
 export const embeddedConnectTimeoutMsDefault = 10_000;
@@ -387,6 +423,7 @@ assert(benchValueBytesMax <= valueBytesCeiling, 'a benchmark value fits the stor
 // ---- RESP (src/protocol/resp/codec.ts): modelled on Redis's defaults, scaled to Catena's limits
 /** Largest bulk argument: a key plus a value at the ceiling (Redis: proto-max-bulk-len, 512 MiB). */
 export const respBulkBytesMax = keyBytesMax + valueBytesCeiling;
+// (the parser's defaults; a node derives its own from --value-bytes-max: respBulkBytesMaxFor, respRequestBytesMaxFor)
 /** Most arguments in one multibulk request (Redis: 1024 * 1024). */
 export const respArgumentsMax = 1024 * 1024;
 /** Longest inline request line, its line ending excluded (Redis: PROTO_INLINE_MAX_SIZE). */
@@ -404,8 +441,20 @@ export const respReplyDepthMax = 32;
 export const respInt64TextBytesMax = 20;
 /** Numbers of up to this many digits are exact in a double; longer ones are parsed as a BigInt. */
 export const respExactDigitsMax = 15;
-/** KEYS walks every key in pages; this many keys at most in one reply (more is an error). */
-export const respKeysReplyMax = 1_000_000;
+/** KEYS walks every key in pages (yielding to the event loop between them); this many keys at most in one reply (more is an error). */
+export const respKeysReplyMax = 100_000;
+/** ... and this many key bytes at most. */
+export const respKeysReplyBytesMax = 16 * MiB;
+/** Keys KEYS reads per page (one scan each). */
+export const respKeysPageKeys = 1_000;
+/** Largest bulk argument for a node whose value limit is `valueBytesMax`: a key plus a value. */
+export function respBulkBytesMaxFor(valueBytesMax: number): number {
+  return keyBytesMax + valueBytesMax;
+}
+/** Largest multibulk request for a node whose value limit is `valueBytesMax`: one largest bulk plus room for the rest. */
+export function respRequestBytesMaxFor(valueBytesMax: number): number {
+  return respBulkBytesMaxFor(valueBytesMax) + 4 * MiB;
+}
 
 assert(respHeaderLineBytesMax >= '*-9223372036854775808'.length, 'a RESP header line holds any 64-bit length');
 assert(respInlineBytesMax < respRequestBytesMax, 'an inline request is smaller than a multibulk one may be');
@@ -445,6 +494,13 @@ assert(
   'a multi-get line is recognised before the line limit',
 );
 assert(memcachedRelativeExptimeSecondsMax * 1000 <= ttlMsMax, 'a relative exptime is a TTL the store takes');
+/**
+ * Keys one memcached gat/gats may name for a node whose value limit is `valueBytesMax`: each key is
+ * its own write returning its value, so their values together stay within mgetReplyBytesMax.
+ */
+export function memcachedGatKeysMaxFor(valueBytesMax: number): number {
+  return Math.max(1, Math.floor(mgetReplyBytesMax / valueBytesMax));
+}
 
 // ---- the replica (src/server/replica/): catch-up, snapshots, slot moves, the client table
 /** A joiner whose log is longer than the tail's asks this many times before it gets a snapshot. */

@@ -8,7 +8,9 @@
 // joiner hands the core one `snapshot` message once the last part is durable.
 
 import { Packr } from 'msgpackr';
+import { commandByName } from '../commands/index.js';
 import { keyBytesMax, valueBytesCeiling } from '../core/limits.js';
+import { decodeRequest } from '../protocol/native/codec.js';
 import type { ChainMessage } from '../replication/messages.js';
 import type { ClientTableSnapshot } from '../replication/client-table.js';
 
@@ -60,7 +62,13 @@ export type SnapshotPart =
     };
 
 export type PeerFrame =
-  | { kind: 'peer'; from: string; cluster: string }
+  /**
+   * The connecting node's greeting, its first frame: who it is, the node it meant to reach, and
+   * (with a cluster secret) its proof over the challenge it was sent (peer-auth.ts).
+   */
+  | { kind: 'peer'; from: string; cluster: string; to?: string; proof?: Uint8Array }
+  /** The accepting node's first and only frame on a connection: its id, and a fresh challenge. */
+  | { kind: 'challenge'; from: string; cluster: string; nonce: Uint8Array }
   | Exclude<ChainMessage<ReplicatedOp>, { kind: 'snapshot' }>
   | SnapshotPart;
 
@@ -76,6 +84,7 @@ export function encodePeerFrame(frame: PeerFrame): Buffer {
 
 const kinds = new Set([
   'peer',
+  'challenge',
   'entries',
   'ack',
   'hello',
@@ -101,9 +110,22 @@ export function decodePeerFrame(body: Uint8Array): { ok: true; frame: PeerFrame 
   }
   if (typeof frame.from !== 'string') return { ok: false, reason: 'a peer frame names its sender' };
   const problem =
-    frame.kind === 'peer' ? (typeof frame.cluster === 'string' ? undefined : 'no cluster') : invalid(frame);
+    frame.kind === 'peer'
+      ? invalidGreeting(frame)
+      : frame.kind === 'challenge'
+        ? typeof frame.cluster === 'string' && frame.nonce instanceof Uint8Array && frame.nonce.length >= 16
+          ? undefined
+          : 'cluster or nonce'
+        : invalid(frame);
   if (problem !== undefined) return { ok: false, reason: `malformed ${frame.kind} frame: ${problem}` };
   return { ok: true, frame: frame as unknown as PeerFrame };
+}
+
+function invalidGreeting(frame: Record<string, unknown>): string | undefined {
+  if (typeof frame.cluster !== 'string') return 'no cluster';
+  if (frame.to !== undefined && typeof frame.to !== 'string') return 'to';
+  if (frame.proof !== undefined && !(frame.proof instanceof Uint8Array)) return 'proof';
+  return undefined;
 }
 
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -114,7 +136,7 @@ function invalid(frame: Record<string, unknown>): string | undefined {
   switch (frame.kind) {
     case 'entries':
       if (!isCount(frame.mark)) return 'mark';
-      return validEntries(frame.entries) ? undefined : 'entries';
+      return validEntries(frame.entries, frame.epoch as number) ? undefined : 'entries';
     case 'ack':
     case 'committed':
       return isCount(frame.sequence) ? undefined : 'sequence';
@@ -173,7 +195,8 @@ function validClients(clients: unknown): boolean {
   });
 }
 
-function validEntries(entries: unknown): boolean {
+/** Entries as a log holds them (no entry of an epoch above the frame's), each a write that decodes. */
+function validEntries(entries: unknown, frameEpoch: number): boolean {
   if (!Array.isArray(entries)) return false;
   let previous: Record<string, unknown> | undefined;
   for (const entry of entries as unknown[]) {
@@ -181,11 +204,17 @@ function validEntries(entries: unknown): boolean {
     const e = entry as Record<string, unknown>;
     const op = e.operation as Record<string, unknown> | undefined;
     const id = e.requestId as Record<string, unknown> | undefined;
-    if (!isCount(e.sequence) || !isCount(e.epoch)) return false;
+    if (!isCount(e.sequence) || !isCount(e.epoch) || (e.epoch as number) > frameEpoch) return false;
     if (typeof id?.clientId !== 'string' || !isCount(id.clientSequence)) return false;
     if (!(op?.request instanceof Uint8Array) || !isCount(op.nowMs)) return false;
     if (op.reclaim !== undefined && op.reclaim !== null) {
-      if (!Array.isArray(op.reclaim) || !(op.reclaim as unknown[]).every((k) => k instanceof Uint8Array)) return false;
+      // An expiry reclamation: no request, only the keys the head found expired.
+      if (!Array.isArray(op.reclaim) || op.request.length !== 0) return false;
+      if (!(op.reclaim as unknown[]).every((k) => k instanceof Uint8Array && k.length > 0 && k.length <= keyBytesMax)) {
+        return false;
+      }
+    } else if (!loggableRequest(op.request)) {
+      return false;
     }
     // In order, without gaps, epochs never going down: as every log is.
     if (
@@ -197,6 +226,17 @@ function validEntries(entries: unknown): boolean {
     previous = e;
   }
   return true;
+}
+
+/**
+ * True when a logged request decodes to a command that writes: what every replica will execute
+ * when the entry commits (replica/applier.ts), checked before the entry may reach the log.
+ */
+function loggableRequest(request: Uint8Array): boolean {
+  const decoded = decodeRequest(request);
+  if (!decoded.ok) return false;
+  const name = decoded.message.command.case;
+  return name !== undefined && commandByName(name)?.mutates === true;
 }
 
 /** Slots first..last frozen on a chain for a move to chain `to` (src/server/replica/slot-mover.ts). */

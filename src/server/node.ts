@@ -73,6 +73,11 @@ export interface ClusterOptions {
   /** Heartbeats to chain neighbours, and how long a silent neighbour takes to be reported (limits.ts defaults). */
   readonly heartbeatMs?: number;
   readonly suspicionTimeoutMs?: number;
+  /**
+   * The cluster secret (server/peer-auth.ts): peers prove they hold it. Undefined: chain
+   * connections are accepted from loopback addresses only, unauthenticated (logged at start).
+   */
+  readonly secret?: Uint8Array;
 }
 
 export interface NodeOptions {
@@ -284,11 +289,21 @@ export class CatenaNode {
       host: this.host,
       port: cluster.peerPort,
       resolve: (nodeId) => splitAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
-      onFrame: (frame) => replica.frame(frame),
+      ...(cluster.secret === undefined ? {} : { secret: cluster.secret }),
+      onFrame: (frame) => {
+        replica.frame(frame);
+        return undefined;
+      },
       onPeerConnected: (peer) => replica.peerConnected(peer),
       onPeerLost: (peer) => replica.peerLost(peer),
       log,
     });
+    if (cluster.secret === undefined) {
+      log.log(
+        'warn',
+        'no cluster secret (--cluster-secret-file): chain traffic is accepted from loopback only, unauthenticated',
+      );
+    }
     replica.start(parts.peers);
     await membership.start();
   }
@@ -646,6 +661,8 @@ export class CatenaNode {
       suspects: report?.suspects ?? [],
       suspicions: this.cluster?.replica.suspicions ?? 0,
       standing: report === undefined ? null : { chain: report.chainId, epoch: report.epoch, settled: report.settled },
+      // Chain connections closed for what they sent (a stranger without the secret, a bad frame).
+      peerRefusals: this.cluster?.peers?.refused() ?? null,
       // The histogram samples the interval of a 10 ms timer: the stall is what exceeds 10 ms.
       eventLoopDelayMs: {
         p50: stallMs(delay.percentile(50)),

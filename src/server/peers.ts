@@ -6,15 +6,24 @@
 // successor that sees a new connection from its predecessor says `hello` (chain-node.ts
 // `peerConnected`), which makes the predecessor re-send.
 //
-// Inbound connections start with a `peer` frame naming the sender and cluster; frames from a
-// connection that has not said who it is, or from another cluster, close it. Malformed or
-// oversized frames close the connection too (a peer is another Catena node: garbage means a bug
-// or a stranger, and resynchronising is not possible). Nothing a peer sends can crash the node.
+// Who may speak (peer-auth.ts, docs/security.md): the accepting node sends a `challenge` with
+// a fresh nonce; the connecting node's first frame is its `peer` greeting, naming itself, the
+// node it meant to reach and the cluster, with an HMAC of the challenge under the cluster
+// secret. Until the greeting is proved nothing else is read (and the first frame may be 4 KiB at
+// most); frames on a connection that has not proved who it is, or that speak for another node,
+// close it. Without a cluster secret a node accepts peers from loopback addresses only (as Redis's
+// protected mode does) and logs that chain traffic is unauthenticated. Malformed or oversized
+// frames, frames the node refuses (onFrame returns why: a request that does not decode, ...) and
+// a frame left incomplete for frameTimeoutMs close the connection too, with a log line and a
+// count (`refused()`); a peer is another Catena node: garbage means a bug or a stranger, and
+// resynchronising is not possible. Nothing a peer sends can crash the node.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../core/assert.js';
 import {
+  frameTimeoutMs,
   peerFrameBytesMax,
+  peerGreetingBytesMax,
   peerQueueBytesMax,
   peerReconnectMs,
   peerConnectionsMax,
@@ -23,6 +32,7 @@ import {
 import type { Logger } from '../core/log.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from './chain-wire.js';
+import { isLoopback, newChallenge, peerProof, verifyPeerProof } from './peer-auth.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -37,8 +47,18 @@ export interface PeerNetworkOptions {
   readonly port: number;
   /** Where a peer listens for chain traffic now (from the coordinator), or undefined if unknown. */
   resolve(nodeId: string): PeerAddress | undefined;
-  /** A frame from a peer that has said who it is. */
-  onFrame(frame: Exclude<PeerFrame, { kind: 'peer' }>): void;
+  /**
+   * The cluster secret every node holds (peer-auth.ts). Undefined: peers are accepted from
+   * loopback addresses only, and not authenticated.
+   */
+  readonly secret?: Uint8Array;
+  /**
+   * A frame from a peer that has proved who it is. A returned reason refuses it: the connection
+   * closes (logged and counted), and the peer reconnects and repairs what was lost.
+   */
+  onFrame(frame: ChainFrame): string | undefined;
+  /** A started frame must end within this long (default limits.ts frameTimeoutMs; tests shorten it). */
+  readonly frameTimeoutMs?: number;
   /** A peer opened a new connection to this node (what it sent before may have been lost). */
   onPeerConnected(nodeId: string): void;
   /**
@@ -49,10 +69,24 @@ export interface PeerNetworkOptions {
   readonly log: Logger;
 }
 
+/** What flows on a connection once its greeting is proved. */
+export type ChainFrame = Exclude<PeerFrame, { kind: 'peer' } | { kind: 'challenge' }>;
+
 interface Link {
   readonly address: PeerAddress;
   readonly socket: Socket;
   connected: boolean;
+  /** The peer's challenge was answered: frames go to the socket. Until then they wait in `queue`. */
+  greeted: boolean;
+  queue: Buffer[];
+  queuedBytes: number;
+}
+
+export interface PeerRefusals {
+  /** Inbound connections closed for what they sent (or failed to send), since start. */
+  readonly connections: number;
+  readonly lastReason: string | undefined;
+  readonly lastPeer: string | undefined;
 }
 
 export class PeerNetwork {
@@ -61,6 +95,7 @@ export class PeerNetwork {
   private readonly backoffUntil = new Map<string, number>();
   private readonly inbound = new Set<Socket>();
   private closed = false;
+  private refusals: PeerRefusals = { connections: 0, lastReason: undefined, lastPeer: undefined };
 
   private constructor(
     private readonly options: PeerNetworkOptions,
@@ -92,8 +127,14 @@ export class PeerNetwork {
     if (this.closed) return;
     const link = this.link(to);
     if (link === undefined) return;
-    link.socket.write(encodePeerFrame(frame));
-    if (link.socket.writableLength > peerQueueBytesMax) {
+    const bytes = encodePeerFrame(frame);
+    if (!link.greeted) {
+      link.queue.push(bytes);
+      link.queuedBytes += bytes.length;
+    } else {
+      link.socket.write(bytes);
+    }
+    if (link.socket.writableLength + link.queuedBytes > peerQueueBytesMax) {
       this.options.log.log('warn', 'peer is not draining: dropping the connection', { peer: to });
       this.drop(to, link);
     }
@@ -101,7 +142,13 @@ export class PeerNetwork {
 
   /** Bytes queued on the connection to this peer and not yet handed to the kernel. */
   backlogBytes(to: string): number {
-    return this.links.get(to)?.socket.writableLength ?? 0;
+    const link = this.links.get(to);
+    return link === undefined ? 0 : link.socket.writableLength + link.queuedBytes;
+  }
+
+  /** Inbound connections refused so far, and the last reason. */
+  refused(): PeerRefusals {
+    return this.refusals;
   }
 
   /** True when frames to this peer would be queued on a connection now. */
@@ -118,7 +165,7 @@ export class PeerNetwork {
     }
     if (address === undefined || (this.backoffUntil.get(to) ?? 0) > Date.now()) return undefined;
     const socket = connect({ host: address.host, port: address.port, noDelay: true });
-    const link: Link = { address, socket, connected: false };
+    const link: Link = { address, socket, connected: false, greeted: false, queue: [], queuedBytes: 0 };
     this.links.set(to, link);
     socket.on('connect', () => {
       link.connected = true;
@@ -127,18 +174,62 @@ export class PeerNetwork {
       this.options.log.log('debug', 'peer connection failed', { peer: to, error: error.message });
       this.backoffUntil.set(to, Date.now() + peerReconnectMs);
     });
+    // A listener that never sends its challenge is not a Catena node (or not a live one).
+    const unanswered = setTimeout(() => {
+      if (link.greeted) return;
+      this.options.log.log('warn', 'peer sent no challenge in time: dropping the connection', { peer: to });
+      this.backoffUntil.set(to, Date.now() + peerReconnectMs);
+      this.drop(to, link);
+    }, peerGreetingMs);
     socket.on('close', () => {
+      clearTimeout(unanswered);
       const current = this.links.get(to) === link;
       this.drop(to, link);
       if (current && !this.closed) this.options.onPeerLost?.(to);
     });
-    socket.on('data', () => socket.destroy()); // peers never answer on this direction
-    socket.write(encodePeerFrame({ kind: 'peer', from: this.options.self, cluster: this.options.cluster }));
+    const decoder = new FrameDecoder(peerGreetingBytesMax);
+    socket.on('data', (chunk: Buffer) => {
+      // The accepting node sends one frame, its challenge; anything else ends the connection.
+      for (const event of decoder.push(chunk)) {
+        if (socket.destroyed) return;
+        const decoded = event.kind === 'frame' ? decodePeerFrame(event.body) : undefined;
+        const challenge = decoded?.ok === true && decoded.frame.kind === 'challenge' ? decoded.frame : undefined;
+        if (link.greeted || challenge === undefined) {
+          this.options.log.log('warn', 'peer sent something other than one challenge: dropping the connection', {
+            peer: to,
+          });
+          this.drop(to, link);
+          return;
+        }
+        if (challenge.from !== to || challenge.cluster !== this.options.cluster) {
+          this.options.log.log('warn', 'the node at a peer address is not the one expected', {
+            peer: to,
+            address: `${address.host}:${address.port}`,
+            answeredAs: `${challenge.from} of cluster ${challenge.cluster}`,
+          });
+          this.backoffUntil.set(to, Date.now() + peerReconnectMs);
+          this.drop(to, link);
+          return;
+        }
+        const { self, cluster, secret } = this.options;
+        const proof = secret === undefined ? undefined : peerProof(secret, cluster, self, to, challenge.nonce);
+        socket.write(
+          encodePeerFrame({ kind: 'peer', from: self, cluster, to, ...(proof === undefined ? {} : { proof }) }),
+        );
+        link.greeted = true;
+        clearTimeout(unanswered);
+        for (const bytes of link.queue) socket.write(bytes);
+        link.queue = [];
+        link.queuedBytes = 0;
+      }
+    });
     return link;
   }
 
   private drop(to: string, link: Link): void {
     if (this.links.get(to) === link) this.links.delete(to);
+    link.queue = [];
+    link.queuedBytes = 0;
     link.socket.destroy();
   }
 
@@ -154,16 +245,32 @@ export class PeerNetwork {
       if (from !== undefined && !this.closed) this.options.onPeerLost?.(from);
     });
     socket.on('error', () => undefined); // 'close' follows
-    const decoder = new FrameDecoder(peerFrameBytesMax);
-    // A connection that does not say who it is in time is not a peer.
-    const greeting = setTimeout(() => {
-      if (from === undefined) this.reject(socket, from, 'no greeting in time');
-    }, peerGreetingMs);
-    socket.on('close', () => clearTimeout(greeting));
     if (this.inbound.size > peerConnectionsMax) {
       this.reject(socket, from, 'too many peer connections');
       return;
     }
+    const { self, cluster, secret } = this.options;
+    if (secret === undefined && !isLoopback(socket.remoteAddress)) {
+      this.reject(
+        socket,
+        from,
+        `a chain connection from ${socket.remoteAddress ?? '?'}: without --cluster-secret-file only loopback peers are accepted`,
+      );
+      return;
+    }
+    const nonce = newChallenge();
+    socket.write(encodePeerFrame({ kind: 'challenge', from: self, cluster, nonce }));
+    const decoder = new FrameDecoder(peerFrameBytesMax, peerGreetingBytesMax);
+    // A connection that does not prove who it is in time is not a peer.
+    const greeting = setTimeout(() => {
+      if (from === undefined) this.reject(socket, from, 'no greeting in time');
+    }, peerGreetingMs);
+    // A frame, once started, must end in time (a peer that stalls mid-frame holds its buffer).
+    let unfinished: NodeJS.Timeout | undefined;
+    socket.on('close', () => {
+      clearTimeout(greeting);
+      clearTimeout(unfinished);
+    });
     socket.on('data', (chunk: Buffer) => {
       for (const event of decoder.push(chunk)) {
         if (socket.destroyed) return;
@@ -178,25 +285,67 @@ export class PeerNetwork {
         }
         const frame = decoded.frame;
         if (frame.kind === 'peer') {
-          if (from !== undefined || frame.cluster !== this.options.cluster) {
-            this.reject(socket, from, `unexpected peer greeting from ${frame.from} of cluster ${frame.cluster}`);
+          const refusal = this.greetingRefusal(frame, from, nonce);
+          if (refusal !== undefined) {
+            this.reject(socket, from ?? frame.from, refusal);
             return;
           }
           from = frame.from;
+          clearTimeout(greeting);
           this.options.onPeerConnected(from);
           continue;
         }
-        if (from === undefined || frame.from !== from) {
-          this.reject(socket, from, 'a peer must say who it is first, and only speak for itself');
+        if (frame.kind === 'challenge' || from === undefined || frame.from !== from) {
+          this.reject(socket, from, 'a peer must prove who it is first, and only speak for itself');
           return;
         }
-        this.options.onFrame(frame);
+        const refusal = this.options.onFrame(frame);
+        if (refusal !== undefined) {
+          this.reject(socket, from, `refused ${frame.kind} frame: ${refusal}`);
+          return;
+        }
+      }
+      const oversized = decoder.oversizedBytes;
+      if (oversized !== undefined && !socket.destroyed) {
+        this.reject(socket, from, `peer frame of ${oversized} bytes is over the limit`);
+        return;
+      }
+      if (!decoder.inFrame) {
+        clearTimeout(unfinished);
+        unfinished = undefined;
+      } else {
+        const timeoutMs = this.options.frameTimeoutMs ?? frameTimeoutMs;
+        unfinished ??= setTimeout(
+          () => this.reject(socket, from, `a frame was not completed within ${timeoutMs} ms`),
+          timeoutMs,
+        );
       }
     });
   }
 
+  /** Why a greeting is refused, or undefined when it proves who sent it. */
+  private greetingRefusal(
+    frame: Extract<PeerFrame, { kind: 'peer' }>,
+    from: string | undefined,
+    nonce: Uint8Array,
+  ): string | undefined {
+    const { self, cluster, secret } = this.options;
+    if (from !== undefined) return 'a second greeting';
+    if (frame.cluster !== cluster) return `a greeting from ${frame.from} of cluster ${frame.cluster}`;
+    if (frame.to !== self) return `a greeting from ${frame.from} meant for ${frame.to ?? '(no node named)'}`;
+    if (secret !== undefined && !verifyPeerProof(secret, cluster, frame.from, self, nonce, frame.proof)) {
+      return `${frame.from} did not prove the cluster secret (is --cluster-secret-file the same on every node?)`;
+    }
+    return undefined;
+  }
+
   private reject(socket: Socket, from: string | undefined, reason: string): void {
-    this.options.log.log('warn', 'closing a peer connection', { peer: from ?? '(unknown)', reason });
+    this.refusals = { connections: this.refusals.connections + 1, lastReason: reason, lastPeer: from };
+    this.options.log.log('warn', 'closing a peer connection', {
+      peer: from ?? '(unknown)',
+      address: socket.remoteAddress ?? '?',
+      reason,
+    });
     socket.destroy();
   }
 

@@ -11,6 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { clusterPaths } from '../../src/coordination/cluster-paths.js';
 import { connectCoordinator } from '../../src/coordination/connect.js';
@@ -22,6 +23,7 @@ import { HistoryRecorder } from '../../src/testing/linearizability/history.js';
 import { checkHistory } from '../../src/testing/linearizability/checker.js';
 import { startZooKeeper, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
 import { CatenaError } from '../../src/core/errors.js';
+import { generateClusterSecret } from '../../src/server/peer-auth.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { PeerCutProxy } from './peer-cut-proxy.js';
 import { createServer } from 'node:net';
@@ -85,6 +87,9 @@ export class TestCluster {
       this.proxies[index] = proxy;
       peerArgs = ['--peer-port', String(proxy.targetPort), '--peer-announce', `127.0.0.1:${proxy.port}`];
     }
+    // Every node proves the cluster secret to its peers, as `catena up` sets it up.
+    const secretFile = join(this.options.dir, 'cluster.secret');
+    if (!existsSync(secretFile)) writeFileSync(secretFile, generateClusterSecret(), { mode: 0o600 });
     const server = await startServer({
       dataDir: join(this.options.dir, `node${index}`),
       durability: this.options.durability,
@@ -101,6 +106,8 @@ export class TestCluster {
         String(this.options.sessionTimeoutMs),
         '--log-level',
         'info',
+        '--cluster-secret-file',
+        secretFile,
         ...peerArgs,
         ...(this.options.serverArgs ?? []),
       ],

@@ -6,7 +6,8 @@
 //
 // A cut connection is blackholed, not closed: nothing moves either way, bytes wait in kernel
 // buffers and neither end is told (as in a partition shorter than TCP's retransmission
-// timeout). New connections from a cut node are held the same way. `heal` closes what was held
+// timeout). New connections from a cut node are held the same way (the node's challenge passes,
+// the greeting that answers it does not). `heal` closes what was held
 // (as TCP gives up on a connection that saw nothing for long) and lets new connections through.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -84,6 +85,21 @@ export class PeerCutProxy {
     this.pending.add(client);
     client.on('error', () => undefined);
     client.on('close', () => this.pending.delete(client));
+    // The accepting node speaks first (its challenge, src/server/peers.ts): the upstream
+    // connection opens at once and what it sends passes, until the connecting node's greeting
+    // says who it is.
+    const upstream = connect({ host: '127.0.0.1', port: this.targetPort });
+    upstream.on('error', () => undefined);
+    const toClient = (chunk: Buffer): void => {
+      if (!this.held.has(client)) client.write(chunk);
+    };
+    upstream.on('data', toClient);
+    const upstreamClosed = (): void => {
+      // A held connection stays held (blackholed) when the node gives up on its greeting.
+      if (!this.held.has(client)) client.destroy();
+    };
+    upstream.on('close', upstreamClosed);
+    client.on('close', () => upstream.destroy());
     let buffered = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
@@ -95,21 +111,21 @@ export class PeerCutProxy {
       this.pending.delete(client);
       const greeting = decodePeerFrame(buffered.subarray(4, 4 + length));
       const from = greeting.ok ? greeting.frame.from : '?';
-      this.forward(from, client, buffered);
+      upstream.off('close', upstreamClosed);
+      this.forward(from, client, upstream, buffered);
     };
     client.on('data', onData);
   }
 
-  private forward(from: string, client: Socket, first: Buffer): void {
+  private forward(from: string, client: Socket, upstream: Socket, first: Buffer): void {
     if (this.cut.has(from)) {
       this.held.set(client, from);
+      upstream.pause();
       client.on('close', () => this.held.delete(client));
       return;
     }
-    const upstream = connect({ host: '127.0.0.1', port: this.targetPort });
     const connection: Connection = { from, client, upstream };
     this.connections.add(connection);
-    upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
     upstream.on('close', () => {
       client.destroy();
@@ -121,7 +137,6 @@ export class PeerCutProxy {
     });
     upstream.write(first);
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
     client.resume();
   }
 }

@@ -43,6 +43,7 @@ import {
   valueBytesCeiling,
   memcachedMultiGetLeadingSpacesMax,
 } from '../../core/limits.js';
+import { memcachedCrossProtocol } from '../cross-protocol.js';
 
 export type StorageCommand = 'set' | 'add' | 'replace' | 'append' | 'prepend';
 
@@ -71,11 +72,13 @@ export type MemcachedCommand = MemcachedRequest['command'];
  * silent). `invalidateKey` is set on a too-large `set`: memcached deletes the key's current
  * value so that a failed set never leaves the old one readable. After `fatal` the session
  * writes `reply` and closes; the parser ignores any further input.
+ * A `cross-protocol` fatal (an HTTP request line or `Host:` header: ../cross-protocol.ts) has an
+ * empty reply: the connection closes silently, as Redis closes it.
  */
 export type MemcachedEvent =
   | { kind: 'request'; request: MemcachedRequest }
   | MemcachedErrorEvent
-  | { kind: 'fatal'; code: 'line-too-long'; reply: Buffer };
+  | { kind: 'fatal'; code: 'line-too-long' | 'cross-protocol'; reply: Buffer };
 
 export interface MemcachedErrorEvent {
   kind: 'error';
@@ -291,6 +294,14 @@ export class MemcachedParser {
   private handleLine(text: Buffer, events: MemcachedEvent[]): void {
     const tokens = tokenize(text);
     const name = tokens.length === 0 ? '' : tokenText(text, tokens[0]!);
+    if (tokens.length <= 3 && memcachedCrossProtocol(tokens.map((token) => tokenText(text, token))) !== undefined) {
+      // An HTTP request line or Host: header (../cross-protocol.ts): closed silently, as Redis does.
+      this.chunks = [];
+      this.buffered = 0;
+      this.state = { kind: 'closed' };
+      events.push({ kind: 'fatal', code: 'cross-protocol', reply: Buffer.alloc(0) });
+      return;
+    }
     const outcome = parseCommand(name, text, tokens, this.itemBytesMax);
     switch (outcome.kind) {
       case 'request':

@@ -52,6 +52,7 @@ import type { CommandRouter } from '../command-router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
 import { OrderGate, type GateKeys } from '../order-gate.js';
 import { SessionIo } from '../session-io.js';
+import { warnOfCrossProtocol } from '../cross-protocol.js';
 import {
   encodeCatenaError,
   encodeClientError,
@@ -220,6 +221,9 @@ export class MemcachedSession {
       case 'fatal':
         this.host.recordProtocolError();
         this.finished = true;
+        if (event.code === 'cross-protocol') {
+          warnOfCrossProtocol(this.host.log, 'memcached', 'http-request-line', this.socket.remoteAddress);
+        }
         this.enqueue(event.reply, true);
         return;
       case 'error': {

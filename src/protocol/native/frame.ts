@@ -29,13 +29,29 @@ export class FrameDecoder {
   /** While skipping an oversized frame: bytes still to discard, and the kept head. */
   private skip: { declared: number; remaining: number; head: Buffer } | undefined;
 
-  constructor(private readonly bodyBytesMax: number) {
+  /** Frames (or oversized frames) decoded so far. */
+  private frames = 0;
+
+  /**
+   * `firstBodyBytesMax` limits the first frame alone (a greeting: a connection that has not
+   * said who it is gets no large buffer); every later frame may take up to `bodyBytesMax`.
+   */
+  constructor(
+    private readonly bodyBytesMax: number,
+    private readonly firstBodyBytesMax = bodyBytesMax,
+  ) {
     assert(bodyBytesMax > 0 && bodyBytesMax < 2 ** 32, 'frame limit fits the prefix');
+    assert(firstBodyBytesMax > 0 && firstBodyBytesMax <= bodyBytesMax, 'the first frame limit is the smaller');
   }
 
   /** True while a frame has started but not ended (the slow-loris deadline runs). */
   get inFrame(): boolean {
     return this.buffered > 0 || this.expected >= 0 || this.skip !== undefined;
+  }
+
+  /** The declared size of an oversized frame being skipped now, else undefined (a peer refuses it at once). */
+  get oversizedBytes(): number | undefined {
+    return this.skip?.declared;
   }
 
   /** Feeds bytes and returns every event they complete, in order. */
@@ -60,7 +76,8 @@ export class FrameDecoder {
         if (data.length - offset < framePrefixBytes) break;
         const declared = data.readUInt32BE(offset);
         offset += framePrefixBytes;
-        if (declared > this.bodyBytesMax) {
+        if (declared > (this.frames === 0 ? this.firstBodyBytesMax : this.bodyBytesMax)) {
+          this.frames += 1;
           this.skip = { declared, remaining: declared, head: Buffer.alloc(0) };
           const rest = this.skipBytes(data.subarray(offset), events);
           if (rest.length === 0) return events;
@@ -72,6 +89,7 @@ export class FrameDecoder {
       }
       if (data.length - offset < this.expected) break;
       events.push({ kind: 'frame', body: data.subarray(offset, offset + this.expected) });
+      this.frames += 1;
       offset += this.expected;
       this.expected = -1;
     }

@@ -19,6 +19,7 @@ import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../command-router.js';
 import { OrderGate } from '../order-gate.js';
 import { SessionIo } from '../session-io.js';
+import { respCrossProtocol, warnOfCrossProtocol } from '../cross-protocol.js';
 import { encodeReply, RespRequestParser, type RespRequestEvent } from './codec.js';
 import {
   arityAllows,
@@ -137,6 +138,15 @@ export class RespSession {
       }
       const event = this.backlog[this.backlogNext++]!;
       if (event.kind === 'command') {
+        const crossProtocol = respCrossProtocol(event.argv);
+        if (crossProtocol !== undefined) {
+          // An HTTP request (a web page's cross-protocol scripting): nothing after it runs.
+          this.host.recordProtocolError();
+          this.finished = true;
+          warnOfCrossProtocol(this.host.log, 'RESP', crossProtocol, this.socket.remoteAddress);
+          this.socket.destroy();
+          return;
+        }
         this.dispatch(event.argv);
       } else {
         this.host.recordProtocolError();
