@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { clusterPaths } from '../../src/coordination/cluster-paths.js';
 import { connectCoordinator } from '../../src/coordination/connect.js';
@@ -89,7 +89,10 @@ export class TestCluster {
     }
     // Every node proves the cluster secret to its peers, as `catena up` sets it up.
     const secretFile = join(this.options.dir, 'cluster.secret');
-    if (!existsSync(secretFile)) writeFileSync(secretFile, generateClusterSecret(), { mode: 0o600 });
+    if (!existsSync(secretFile)) {
+      mkdirSync(this.options.dir, { recursive: true });
+      writeFileSync(secretFile, generateClusterSecret(), { mode: 0o600, flag: 'wx' });
+    }
     const server = await startServer({
       dataDir: join(this.options.dir, `node${index}`),
       durability: this.options.durability,
