@@ -9,12 +9,14 @@ import { ClusterClient } from '../client/cluster-client.js';
 import { CatenaError } from '../core/errors.js';
 import { cliTimeoutMsMax } from '../core/limits.js';
 import { flagInt, flagString, type FlagSpec, type ParsedArgs } from './args.js';
+import { clientAuthFlags, clientCredentialsFromFlags } from './auth-files.js';
 
 export const connectionFlags: FlagSpec = {
   host: { kind: 'string', description: 'node address', default: '127.0.0.1' },
   port: { kind: 'string', description: 'node native-protocol port', default: '7000' },
   seeds: { kind: 'string', description: 'native addresses of cluster nodes to start from, host:port,host:port' },
   timeout: { kind: 'string', description: 'request deadline in ms, retries included', default: '10000' },
+  ...clientAuthFlags,
 };
 
 /** The seed addresses the flags name, in the order given. */
@@ -35,8 +37,10 @@ export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
 }
 
 export function connectFromFlags(args: ParsedArgs, spec: FlagSpec): Promise<ClusterClient> {
+  const auth = clientCredentialsFromFlags(args);
   return ClusterClient.connect({
     seeds: seedsFromFlags(args, spec),
     timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: cliTimeoutMsMax })!,
+    ...(auth === undefined ? {} : { auth }),
   });
 }

@@ -23,11 +23,16 @@ import { DumpStreamCheck, writeFileAtomically, type DumpSummary } from '../serve
 import { flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 import { alignColumns } from './status.js';
+import { readSecretFile } from './auth-files.js';
 
 const dumpFlags: FlagSpec = {
   ...connectionFlags,
   out: { kind: 'string', description: 'directory for the files, created if missing (default ./catena-dump-<time>)' },
   admin: { kind: 'string', description: "a standalone node's admin address, host:port (cluster nodes report theirs)" },
+  'admin-token-file': {
+    kind: 'string',
+    description: "file holding the nodes' admin bearer token (or CATENA_ADMIN_TOKEN), when they have one",
+  },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
@@ -79,7 +84,14 @@ export async function runDump(argv: readonly string[]): Promise<number> {
   await mkdir(outDir, { recursive: true }).catch((error: unknown) => {
     throw new CatenaError('ERR_INVALID_ARGUMENT', `cannot create --out ${outDir}: ${String(error)}`);
   });
-  const dumps = await dumpNodes(targets, { outDir, idleTimeoutMs: dumpIdleTimeoutMs });
+  const tokenFile = flagString(args, dumpFlags, 'admin-token-file');
+  const adminToken =
+    tokenFile === undefined ? process.env.CATENA_ADMIN_TOKEN : readSecretFile(tokenFile, 'admin token');
+  const dumps = await dumpNodes(targets, {
+    outDir,
+    idleTimeoutMs: dumpIdleTimeoutMs,
+    ...(adminToken === undefined ? {} : { adminToken }),
+  });
   process.stdout.write(`${renderDumps(dumps, outDir)}\n`);
   const failed = dumps.filter((dump) => !dump.ok).length;
   if (failed > 0) process.stderr.write(`catena: ${failed} of ${dumps.length} nodes could not be dumped\n`);
@@ -120,7 +132,7 @@ export async function findTargets(client: ClusterClient, adminOverride: string |
 /** Dumps each target to `<outDir>/<nodeId>.jsonl`, a few at a time; results in target order. */
 export async function dumpNodes(
   targets: readonly DumpTarget[],
-  options: { outDir: string; idleTimeoutMs: number },
+  options: { outDir: string; idleTimeoutMs: number; adminToken?: string },
 ): Promise<NodeDump[]> {
   const results: NodeDump[] = new Array<NodeDump>(targets.length);
   let next = 0;
@@ -133,7 +145,10 @@ export async function dumpNodes(
   return results;
 }
 
-async function dumpNode(target: DumpTarget, options: { outDir: string; idleTimeoutMs: number }): Promise<NodeDump> {
+async function dumpNode(
+  target: DumpTarget,
+  options: { outDir: string; idleTimeoutMs: number; adminToken?: string },
+): Promise<NodeDump> {
   const { nodeId } = target;
   if (!safeNodeId.test(nodeId)) return { ok: false, nodeId, reason: 'node id is not a safe file name' };
   if (target.admin === undefined) return { ok: false, nodeId, reason: 'in a chain but not registered (down?)' };
@@ -144,7 +159,9 @@ async function dumpNode(target: DumpTarget, options: { outDir: string; idleTimeo
   const url = `http://${host}:${address.port}/dump`;
   const file = join(options.outDir, `${nodeId}.jsonl`);
   try {
-    const summary = await writeFileAtomically(file, (write) => fetchDump(url, nodeId, options.idleTimeoutMs, write));
+    const summary = await writeFileAtomically(file, (write) =>
+      fetchDump(url, nodeId, { idleTimeoutMs: options.idleTimeoutMs, adminToken: options.adminToken }, write),
+    );
     return { ok: true, nodeId, file, ...summary };
   } catch (error) {
     if (error instanceof AssertionError) throw error;
@@ -158,7 +175,7 @@ class DumpRefused extends Error {}
 async function fetchDump(
   url: string,
   nodeId: string,
-  idleTimeoutMs: number,
+  { idleTimeoutMs, adminToken }: { idleTimeoutMs: number; adminToken: string | undefined },
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<DumpSummary> {
   const controller = new AbortController();
@@ -169,7 +186,8 @@ async function fetchDump(
   };
   idle();
   try {
-    const response = await fetch(url, { signal: controller.signal });
+    const headers: Record<string, string> = adminToken === undefined ? {} : { authorization: `Bearer ${adminToken}` };
+    const response = await fetch(url, { signal: controller.signal, headers });
     if (response.status !== 200 || response.body === null) {
       await response.body?.cancel();
       throw new DumpRefused(refusal(response.status, response.statusText));
@@ -191,6 +209,8 @@ async function fetchDump(
 function refusal(status: number, statusText: string): string {
   if (status === 404) return 'HTTP 404: the node serves no /dump';
   if (status === 503) return 'HTTP 503: the node is busy with other dumps; try again';
+  if (status === 401) return 'HTTP 401: the node needs its admin token (--admin-token-file or CATENA_ADMIN_TOKEN)';
+  if (status === 403) return 'HTTP 403: wrong admin token';
   return `HTTP ${status} ${statusText}`;
 }
 

@@ -16,6 +16,7 @@ import { CatenaNode } from '../server/node.js';
 import { readClusterSecret } from '../server/peer-auth.js';
 import { migrationOptionsDefault } from '../coordination/migration-runner.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { nodeAuthFromFlags, serverAuthFlags } from './auth-files.js';
 
 export const serverFlags: FlagSpec = {
   port: { kind: 'string', description: 'native protocol port; 0 picks a free one', default: '7000' },
@@ -74,6 +75,7 @@ export const serverFlags: FlagSpec = {
     description: 'coordinator session timeout: removes a node no chain neighbour reports dead',
     default: String(sessionTimeoutMsDefault),
   },
+  ...serverAuthFlags,
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -88,6 +90,9 @@ Standalone (default), the node serves everything itself. With --cluster and --co
 one replica of a chain: it registers with the coordinator, the elected manager places it in the
 chain (the first node starts it, later ones join as tail), writes go to the head and reads to the
 tail; other nodes' addresses come from the coordinator. \`catena up\` starts a whole local cluster.
+
+Client authentication is off unless --requirepass-file or --acl-file is given; secrets are read
+from files, never from the command line (docs/security.md).
 
 Options:
 ${renderFlags(serverFlags)}
@@ -138,6 +143,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   const peerAnnounce = flagString(args, serverFlags, 'peer-announce');
   if (peerAnnounce !== undefined && !/^[^\s:]+:\d{1,5}$/.test(peerAnnounce))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
+  const auth = nodeAuthFromFlags(args);
   let log = createLogger({ node: '-', level });
   const node = await CatenaNode.start({
     dataDir,
@@ -151,6 +157,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     ...(dumpOnExitDir === undefined ? {} : { dumpOnExitDir: resolve(dumpOnExitDir) }),
     ...(respPort === undefined ? {} : { respPort }),
     ...(memcachedPort === undefined ? {} : { memcachedPort }),
+    ...(auth === undefined ? {} : { auth }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}
       : {

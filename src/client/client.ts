@@ -23,6 +23,7 @@ import {
 import type { CommandName, RequestInit } from '../commands/index.js';
 import {
   decodeResponse,
+  encodeAuthRequestFrame,
   encodeRequestFrame,
   encodeWriterRequestFrame,
   type ReplyOf,
@@ -39,6 +40,17 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Deadline for establishing the connection, in ms (default 5000). */
   connectTimeoutMs?: number;
+  /** Authenticate as this user before any request (a node started with a password or ACL file). */
+  auth?: Credentials;
+}
+
+/**
+ * A user and password (docs/security.md, client authentication). `user` absent: the default
+ * user, whose password is the node's `--requirepass-file`.
+ */
+export interface Credentials {
+  user?: string;
+  password: Bytes;
 }
 
 export interface Entry {
@@ -283,7 +295,19 @@ export class Client extends ClientCommands {
       }, options.connectTimeoutMs ?? connectTimeoutMsDefault);
       socket.once('connect', () => {
         clearTimeout(timer);
-        resolve(new Client(socket, options));
+        const client = new Client(socket, options);
+        if (options.auth === undefined) {
+          resolve(client);
+          return;
+        }
+        // The auth request goes first; a refusal (ERR_WRONGPASS) closes the connection.
+        client.authenticate(options.auth).then(
+          () => resolve(client),
+          (error: unknown) => {
+            socket.destroy();
+            reject(error);
+          },
+        );
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
@@ -307,6 +331,20 @@ export class Client extends ClientCommands {
       (reply) => reply as ReplyOf<C>,
       options,
     );
+  }
+
+  /**
+   * Authenticates this connection as `credentials.user` (default: the default user). Rejects with
+   * ERR_WRONGPASS on a wrong pair; the connection then keeps the user it had.
+   */
+  authenticate(credentials: Credentials): Promise<void> {
+    if (this.closedError !== undefined) return Promise.reject(this.closedError);
+    const id = this.allocateId();
+    const frame = encodeAuthRequestFrame(id, {
+      user: credentials.user ?? '',
+      password: toBuffer(credentials.password),
+    });
+    return this.enqueue(id, frame, this.timeoutMs, () => undefined);
   }
 
   /** True once the connection is closed or failed: every later request rejects. */
@@ -355,6 +393,11 @@ export class Client extends ClientCommands {
       if (error instanceof CatenaError) return Promise.reject(error);
       return Promise.reject(new CatenaError('ERR_INVALID_ARGUMENT', `invalid ${name} request: ${String(error)}`));
     }
+    return this.enqueue(id, frame, timeoutMs, convert);
+  }
+
+  /** Queues an encoded request frame and resolves with its converted reply. */
+  private enqueue<T>(id: number, frame: Uint8Array, timeoutMs: number, convert: (reply: unknown) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {
         resolve: (reply) => resolve(convert(reply)),

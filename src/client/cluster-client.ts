@@ -44,7 +44,7 @@ import {
 } from '../core/limits.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
-import { Client, ClientCommands } from './client.js';
+import { Client, ClientCommands, type Credentials } from './client.js';
 import { requestKeys } from '../commands/keys.js';
 import {
   everyChainCommands,
@@ -74,6 +74,8 @@ export interface ClusterClientOptions {
   refreshIntervalMs?: number;
   /** Writes in flight at once, one per writer lane (default 256). */
   writeLanesMax?: number;
+  /** Every connection to a node authenticates as this user first (docs/security.md). */
+  auth?: Credentials;
   /**
    * The node this client runs inside (a node relaying RESP and memcached requests): requests for
    * its address run in-process instead of over a connection to itself.
@@ -240,6 +242,7 @@ export class ClusterClient extends ClientCommands {
   readonly clientId: string;
   private readonly seeds: readonly string[];
   private readonly timeoutMs: number;
+  private readonly auth: Credentials | undefined;
   private readonly attemptTimeoutMs: number;
   private readonly refreshIntervalMs: number;
   private readonly lanes: WriterLanes;
@@ -264,6 +267,7 @@ export class ClusterClient extends ClientCommands {
     for (const seed of options.seeds) parseAddress(seed);
     this.seeds = [...new Set(options.seeds)];
     this.timeoutMs = options.timeoutMs ?? clusterClientTimeoutMsDefault;
+    this.auth = options.auth;
     this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? clusterClientAttemptTimeoutMsDefault, this.timeoutMs);
     this.refreshIntervalMs = options.refreshIntervalMs ?? clusterClientRefreshIntervalMsDefault;
     this.clientId = options.clientId ?? randomBytes(clusterClientIdBytes).toString('hex');
@@ -655,7 +659,13 @@ export class ClusterClient extends ClientCommands {
     if (existing !== undefined && existing.client?.closed !== true) return existing.connecting;
     if (this.closing) return Promise.reject(clientClosed());
     const { host, port } = parseAddress(address);
-    const connecting = Client.connect({ host, port, connectTimeoutMs, timeoutMs: this.attemptTimeoutMs });
+    const connecting = Client.connect({
+      host,
+      port,
+      connectTimeoutMs,
+      timeoutMs: this.attemptTimeoutMs,
+      ...(this.auth === undefined ? {} : { auth: this.auth }),
+    });
     const connection: NodeConnection = { connecting, client: undefined };
     this.nodes.set(address, connection);
     void connecting.then(

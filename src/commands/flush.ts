@@ -9,6 +9,7 @@ export const flush = defineCommand({
   usage,
   mutates: true,
   seed: false,
+  access: 'admin',
   parse(words) {
     expectWords(words, 0, 0, usage);
     return {};

@@ -65,6 +65,7 @@ export const commandNames = Object.keys(commandTable) as CommandName[];
 export interface UntypedCommand {
   readonly name: CommandName;
   readonly mutates: boolean;
+  readonly access?: 'admin' | 'connection';
   parse(words: readonly Buffer[]): object;
   execute(context: CommandContext, request: unknown): object;
   render(reply: unknown): string;

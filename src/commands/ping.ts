@@ -9,6 +9,7 @@ export const ping = defineCommand({
   usage,
   mutates: false,
   seed: false,
+  access: 'connection',
   parse(words) {
     expectWords(words, 0, 1, usage);
     return { message: words[0] };

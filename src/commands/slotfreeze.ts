@@ -10,6 +10,7 @@ export const slotfreeze = defineCommand({
   usage,
   mutates: true,
   seed: false,
+  access: 'admin',
   parse(words) {
     expectWords(words, 3, 3, usage);
     return { ...parseSlotWords(words), toChain: words[2]!.toString() };

@@ -64,6 +64,11 @@ export interface CommandDefinition<C extends CommandName> {
   readonly mutates: boolean;
   /** One of the operations the seed documents asked for (put get del size getkeys gettable stats). */
   readonly seed: boolean;
+  /**
+   * Who may run it when the node requires authentication (src/protocol/acl.ts): `admin` needs
+   * +@admin, `connection` any authenticated user; absent, +@write if it mutates, else +@read.
+   */
+  readonly access?: 'admin' | 'connection';
   /** Builds a request from shell or CLI words; throws ERR_INVALID_ARGUMENT on bad words. */
   parse(words: readonly Buffer[]): RequestInit<C>;
   /** Runs the request against the node's store; throws CatenaError for bad input. */

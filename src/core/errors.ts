@@ -28,6 +28,9 @@ export const errorCodes = {
     "this node's chain does not own the key's hash slot: ask the cluster for its slot map and send it to the owner",
   ERR_SLOT_MOVING: "the key's hash slot is moving to another chain: retry shortly",
   ERR_CROSSSLOT: 'the keys of an atomic request belong to more than one chain',
+  ERR_NOAUTH: 'authentication required: send an auth request first',
+  ERR_WRONGPASS: 'invalid username-password pair or user is disabled',
+  ERR_NOPERM: 'this user has no permissions to run this command',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -7,9 +7,15 @@
 //                 404 when the node has no dump source; 503 while dumpsInFlightMax dumps stream
 //   anything else 404; methods other than GET/HEAD 405
 //
+// With a token (`--admin-token-file`), every path but /health needs `Authorization: Bearer
+// <token>` (401 without it, 403 with a wrong one): /dump is every key, /status the cluster's
+// addresses and counters, and anything that changes state added later is covered by the same
+// rule. /health stays open for load balancers. The token is compared in constant time (digests).
+//
 // A dump that fails after its 200 went out is cut off (the connection destroyed, never ended
 // cleanly), so a reader sees a broken chunked body rather than a dump that looks complete.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
@@ -38,12 +44,29 @@ function toJson(value: unknown): string {
   );
 }
 
+const digestOf = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** 401 (no bearer token) or 403 (a wrong one) when the listener has a token; undefined: go on. */
+function tokenRefusal(request: IncomingMessage, token: string | undefined): 401 | 403 | undefined {
+  if (token === undefined) return undefined;
+  const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
+  if (match === null) return 401;
+  return timingSafeEqual(digestOf(match[1]!), digestOf(token)) ? undefined : 403;
+}
+
 export class AdminServer {
   private dumpsInFlight = 0;
 
   private constructor(private readonly server: Server) {}
 
-  static start(options: { host: string; port: number; sources: AdminSources; log: Logger }): Promise<AdminServer> {
+  static start(options: {
+    host: string;
+    port: number;
+    sources: AdminSources;
+    log: Logger;
+    /** Every path but /health needs this bearer token; absent: none does. */
+    token?: string;
+  }): Promise<AdminServer> {
     const server = createServer((request, response) => admin.handle(request, response, options));
     const admin = new AdminServer(server);
     server.headersTimeout = 10_000;
@@ -62,7 +85,7 @@ export class AdminServer {
   private handle(
     request: IncomingMessage,
     response: ServerResponse,
-    options: { sources: AdminSources; log: Logger },
+    options: { sources: AdminSources; log: Logger; token?: string },
   ): void {
     const send = (code: number, body: unknown) => {
       response.writeHead(code, { 'content-type': 'application/json' });
@@ -73,6 +96,12 @@ export class AdminServer {
       return;
     }
     const path = (request.url ?? '/').split('?')[0];
+    const refusal = path === '/health' ? undefined : tokenRefusal(request, options.token);
+    if (refusal !== undefined) {
+      response.writeHead(refusal, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="catena"' });
+      response.end(`${toJson({ error: refusal === 401 ? 'this path needs the admin token' : 'wrong admin token' })}\n`);
+      return;
+    }
     const dump = options.sources.dump;
     try {
       if (path === '/health') send(200, { ok: true, nodeId: options.sources.nodeId, pid: process.pid });

@@ -52,6 +52,8 @@ import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
 import { admissionRefusal } from './admission.js';
+import type { Acl } from '../protocol/acl.js';
+import type { Credentials } from '../client/client.js';
 import type { ResponseResult } from '../protocol/native/codec.js';
 
 /** Keyless reads that list keys: a node leaves out keys of slots its chain does not own. */
@@ -106,6 +108,22 @@ export interface NodeOptions {
   memcachedPort?: number;
   /** On stop, write this node's table to `<dumpOnExitDir>/<nodeId>.jsonl` (server/dump.ts; `catena dump` reads the same format). */
   dumpOnExitDir?: string;
+  /** Client authentication (docs/security.md); absent: every client port is open, as before. */
+  auth?: NodeAuth;
+}
+
+/** Who may use the client ports and the admin listener, and how this node relays. */
+export interface NodeAuth {
+  /** Users of the native, RESP and memcached ports (protocol/acl.ts). */
+  readonly acl: Acl;
+  /** Every admin path but /health needs this bearer token; absent: none does. */
+  readonly adminToken?: string;
+  /**
+   * The user this node's relays (RESP and memcached commands served by other nodes) and slot
+   * moves authenticate as on other nodes' native ports; it needs +@all. Required in a cluster
+   * whose ACL requires authentication.
+   */
+  readonly relay?: Credentials;
 }
 
 /** A session of one of the secondary protocols: drained and closed on stop like native ones. */
@@ -160,6 +178,7 @@ export class CatenaNode {
       context,
       execute: (request) => this.execute(context, request, durable),
       log: options.log,
+      ...(options.auth === undefined ? {} : { acl: options.auth.acl }),
       recordCommand: (name, latencyUs, failed) => this.stats.record(name, latencyUs, failed),
       recordProtocolError: () => {
         this.stats.protocolErrors += 1;
@@ -174,6 +193,12 @@ export class CatenaNode {
     const valueBytesMax = options.valueBytesMax ?? valueBytesMaxDefault;
     const problem = checkValueBytesMax(valueBytesMax);
     if (problem !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', problem);
+    if (options.cluster !== undefined && options.auth?.acl.required === true && options.auth.relay === undefined) {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        'a cluster node that requires authentication needs a credential to relay with (--relay-auth-file, or a --requirepass-file)',
+      );
+    }
     const durability = options.durability ?? 'fsync';
     const clock = options.clock ?? systemClock;
     const log = options.log ?? silentLogger;
@@ -196,6 +221,7 @@ export class CatenaNode {
           host: node.host,
           port: options.adminPort,
           log,
+          ...(options.auth?.adminToken === undefined ? {} : { token: options.auth.adminToken }),
           sources: {
             nodeId,
             dump: (out) => writeDump(out, { nodeId, store, clock: storeClock }),
@@ -312,6 +338,7 @@ export class CatenaNode {
   private migrationTransport(): Promise<ChainTransport> {
     this.migrationClient ??= nodeClusterClient({
       address: `${this.host}:${this.port}`,
+      ...(this.options.auth?.relay === undefined ? {} : { auth: this.options.auth.relay }),
       execute: (request) => this.execute(this.context!, request, true),
       timeoutMs: migrationCallTimeoutMs,
     });
@@ -358,7 +385,11 @@ export class CatenaNode {
     this.router =
       this.cluster === undefined
         ? localRouter(execute)
-        : await clusterRouter({ address: `${this.host}:${this.port}`, execute });
+        : await clusterRouter({
+            address: `${this.host}:${this.port}`,
+            execute,
+            ...(this.options.auth?.relay === undefined ? {} : { auth: this.options.auth.relay }),
+          });
   }
 
   private listenFor(kind: 'resp' | 'memcached', port: number): Promise<void> {
@@ -407,6 +438,7 @@ export class CatenaNode {
     return new RespSession(socket, {
       router,
       log: this.options.log,
+      ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
       nextClientId: () => this.nextRespClientId++,
       recordCommand: this.recordProtocolCommand,
       recordProtocolError: () => {
@@ -436,6 +468,7 @@ export class CatenaNode {
     return new MemcachedSession(socket, {
       router,
       log: this.options.log,
+      ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
       itemBytesMax: this.options.valueBytesMax,
       // memcached's version first: clients parse it (libmemcached refuses a major version 0).
       version: `${memcachedCompatibleVersion}-catena-${catenaVersion}`,

@@ -4,8 +4,14 @@
 // owning chain, else on the right node over an internal connection, with the cluster client's
 // routing, retries and exactly-once writer ids, so a RESP or memcached reply is as linearizable
 // as a native one and a write retried across a failover is applied once.
+//
+// Client authentication (docs/security.md): the session that read a command has already checked
+// its user's permissions; the internal connections to other nodes authenticate once as the
+// node's relay user (NodeAuth.relay, which has every category), so a relayed command is not
+// checked again where it runs.
 
 import { create, type DescMessage } from '@bufbuild/protobuf';
+import type { Credentials } from '../client/client.js';
 import { ClusterClient } from '../client/cluster-client.js';
 import { type CommandName, type RequestInit } from '../commands/index.js';
 import type { Execution } from '../commands/execute.js';
@@ -83,9 +89,12 @@ export function nodeClusterClient(options: {
   execute: Executor;
   writeLanesMax?: number;
   timeoutMs?: number;
+  /** Other nodes' native ports may require authentication (docs/security.md): the relay's user. */
+  auth?: Credentials;
 }): Promise<ClusterClient> {
   return ClusterClient.connect({
     seeds: [options.address],
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
     ...(options.writeLanesMax === undefined ? {} : { writeLanesMax: options.writeLanesMax }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     local: {
@@ -109,7 +118,11 @@ export function nodeClusterClient(options: {
 }
 
 /** A cluster node: commands go where the topology says, this node included (in-process). */
-export async function clusterRouter(options: { address: string; execute: Executor }): Promise<CommandRouter> {
+export async function clusterRouter(options: {
+  address: string;
+  execute: Executor;
+  auth?: Credentials;
+}): Promise<CommandRouter> {
   const client = await nodeClusterClient({ ...options, writeLanesMax: relayLanesMax });
   return {
     inOrder: false,

@@ -67,6 +67,7 @@ import {
   SizeReplySchema,
   SizeRequestSchema,
   SlotDropReplySchema,
+  AuthReplySchema,
   SlotDropRequestSchema,
   SlotExportReplySchema,
   SlotExportRequestSchema,
@@ -828,6 +829,7 @@ const resultArbs: { [C in ReplyCase]: fc.Arbitrary<ReplyOf<C>> } & { error: fc.A
     .map((v) => create(SlotExportReplySchema, v)),
   slotimport: fc.record({ records: u64 }).map((v) => create(SlotImportReplySchema, v)),
   slotdrop: fc.record({ removed: u64, cursor: bytesArb }).map((v) => create(SlotDropReplySchema, v)),
+  auth: fc.record({ user: text }).map((v) => create(AuthReplySchema, v)),
 };
 
 const anyCommand: fc.Arbitrary<RequestCommand> = fc.oneof(

@@ -53,6 +53,8 @@ import { SetCondition } from '../native/gen/catena_pb.js';
 import { OrderGate, type GateKeys } from '../order-gate.js';
 import { SessionIo } from '../session-io.js';
 import { warnOfCrossProtocol } from '../cross-protocol.js';
+import { ConnectionAuth, openAcl, type Acl } from '../acl.js';
+import { authenticateWithData, permissionRefusal, unauthenticated } from './auth.js';
 import {
   encodeCatenaError,
   encodeClientError,
@@ -72,6 +74,8 @@ import {
 export interface MemcachedHost {
   readonly router: CommandRouter;
   readonly log: Logger;
+  /** Client authentication (./auth.ts); absent: none, every connection is the open default user. */
+  readonly acl?: Acl;
   /** Largest data block of a storage command (memcached's -I); passed to the parser. */
   readonly itemBytesMax: number;
   /** Reported by `version`. */
@@ -120,6 +124,7 @@ interface Footprint {
 export class MemcachedSession {
   private readonly parser: MemcachedParser;
   private readonly io: SessionIo;
+  private readonly auth: ConnectionAuth;
   private readonly slots: Slot[] = [];
   /** Program order when the router does not keep it (a cluster). */
   private readonly gate = new OrderGate();
@@ -138,6 +143,7 @@ export class MemcachedSession {
     private readonly host: MemcachedHost,
   ) {
     this.parser = new MemcachedParser({ itemBytesMax: host.itemBytesMax });
+    this.auth = new ConnectionAuth(host.acl ?? openAcl);
     this.io = new SessionIo(socket, host.log, {
       socketErrorMessage: 'memcached client socket error',
       requestTimeoutMessage: 'closing a memcached connection whose request did not complete in time',
@@ -217,6 +223,12 @@ export class MemcachedSession {
   }
 
   private dispatch(event: MemcachedEvent): void {
+    if (this.auth.user === undefined && event.kind !== 'fatal') {
+      // memcached -Y: before authentication only an authenticating set is served (./auth.ts).
+      const request = event.kind === 'request' ? event.request : undefined;
+      this.enqueue(request?.command === 'set' ? authenticateWithData(this.auth, request.data) : unauthenticated, false);
+      return;
+    }
     switch (event.kind) {
       case 'fatal':
         this.host.recordProtocolError();
@@ -230,7 +242,7 @@ export class MemcachedSession {
         this.host.recordProtocolError();
         const reply = event.reply;
         const key = event.invalidateKey;
-        if (key === undefined) {
+        if (key === undefined || this.auth.check('write') !== 'ok') {
           this.enqueue(event.noreply ? null : reply, false);
           return;
         }
@@ -256,6 +268,11 @@ export class MemcachedSession {
           return;
         }
         const noreply = 'noreply' in request && request.noreply;
+        const refused = permissionRefusal(this.auth, request);
+        if (refused !== undefined) {
+          this.enqueue(noreply ? null : refused, false);
+          return;
+        }
         this.start(footprintOf(request), noreply, returnsValues(request), () => this.run(request));
         return;
       }

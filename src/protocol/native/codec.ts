@@ -31,6 +31,7 @@ import { assert } from '../../core/assert.js';
 import { framePrefixBytes, keylessRequestBytesMax } from '../../core/limits.js';
 import { encodeFrame } from './frame.js';
 import {
+  AuthRequestSchema,
   RequestSchema,
   ResponseSchema,
   type DelReply,
@@ -110,6 +111,14 @@ export interface WriterIds {
   readonly clientSequence: bigint;
 }
 
+/**
+ * The frame of an auth request (Request.auth: no command). Sent once per connection, before
+ * anything else, so it takes protobuf-es's path.
+ */
+export function encodeAuthRequestFrame(id: number, auth: { user: string; password: Uint8Array }): Uint8Array {
+  return encodeFrame(toBinary(RequestSchema, create(RequestSchema, { id, auth })));
+}
+
 /** A request frame that names its writer (these take protobuf-es's slower path). */
 export function encodeWriterRequestFrame(id: number, command: RequestCommand, writer: WriterIds): Uint8Array {
   return encodeRequestAs(id, command, framePrefixBytes, writer);
@@ -184,7 +193,7 @@ function failure(error: unknown): { ok: false; reason: string } {
 // Envelopes. Field 1 is the id; the oneof member, always the last field, is one of the fields
 // below (from proto/catena.proto, checked against the generated schema when this module loads).
 
-const requestField = { put: 2, get: 3, del: 4, incr: 10, clientId: 30, clientSequence: 31 } as const;
+const requestField = { put: 2, get: 3, del: 4, incr: 10, clientId: 30, clientSequence: 31, auth: 32 } as const;
 const responseField = { error: 2, put: 3, get: 4, del: 5, incr: 11 } as const;
 
 function checkFieldNumbers(schema: DescMessage, numbers: Record<string, number>): void {
@@ -248,6 +257,7 @@ function readRequest(r: Reader): Request {
   let command: RequestCommand = { case: undefined };
   let clientId = '';
   let clientSequence = 0n;
+  let auth: Request['auth'];
   while (r.more()) {
     const t = r.tag();
     switch (t >>> 3) {
@@ -259,6 +269,9 @@ function readRequest(r: Reader): Request {
         break;
       case requestField.clientSequence:
         clientSequence = r.uint64(t);
+        break;
+      case requestField.auth:
+        auth = readAuthRequest(r, t);
         break;
       case requestField.put:
         command = {
@@ -288,7 +301,18 @@ function readRequest(r: Reader): Request {
         command = readColdMember(r, t, coldCommands, command, requestBytesMaxOf);
     }
   }
-  return { $typeName: 'catena.v1.Request', id, command, clientId, clientSequence };
+  const request: Request = { $typeName: 'catena.v1.Request', id, command, clientId, clientSequence };
+  if (auth !== undefined) request.auth = auth;
+  return request;
+}
+
+/** Request.auth (a user name and a password: small, bounded like a keyless request). */
+function readAuthRequest(r: Reader, t: number): NonNullable<Request['auth']> {
+  const bytes = r.bytes(t);
+  if (bytes.length > keylessRequestBytesMax) {
+    throw new WireError(`an auth request of ${bytes.length} bytes is over its ${keylessRequestBytesMax}-byte limit`);
+  }
+  return fromBinary(AuthRequestSchema, bytes, { readUnknownFields: false });
 }
 
 function readResponse(r: Reader): Response {

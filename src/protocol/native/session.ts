@@ -13,6 +13,7 @@ import type { CommandContext, CommandName } from '../../commands/index.js';
 import { connectionOutputBytesMax, frameBytesMax, idleTimeoutMs, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import { SessionIo } from '../session-io.js';
+import { accessOfCommand, ConnectionAuth, openAcl, type Acl } from '../acl.js';
 import { decodeRequest, encodeResponseFrame, peekRequestId, type Request, type ResponseResult } from './codec.js';
 import { FrameDecoder, type FrameEvent } from './frame.js';
 
@@ -21,6 +22,8 @@ export interface SessionHost {
   /** Runs one decoded request (standalone: the command table; in a cluster: through the chain). */
   execute(request: Request): Execution;
   readonly log: Logger;
+  /** Client authentication (../acl.ts); absent: none, every connection is the open default user. */
+  readonly acl?: Acl;
   recordCommand(name: CommandName, latencyUs: number, failed: boolean): void;
   recordProtocolError(): void;
   /** A storage failure: the node must stop. */
@@ -43,6 +46,7 @@ interface SyncGroup {
 export class NativeSession {
   private readonly decoder: FrameDecoder;
   private readonly io: SessionIo;
+  private readonly auth: ConnectionAuth;
   private inFlight = 0;
   private output: Uint8Array[] = [];
   private waiting: SyncGroup | undefined;
@@ -58,6 +62,7 @@ export class NativeSession {
     private readonly host: SessionHost,
   ) {
     this.decoder = new FrameDecoder(frameBytesMax(host.context.valueBytesMax));
+    this.auth = new ConnectionAuth(host.acl ?? openAcl);
     this.io = new SessionIo(socket, host.log, {
       socketErrorMessage: 'client socket error',
       requestTimeoutMessage: 'closing a connection whose frame did not complete in time',
@@ -141,6 +146,11 @@ export class NativeSession {
       return;
     }
     const request = decoded.message;
+    const answer = this.authAnswer(request);
+    if (answer !== undefined) {
+      this.reply(request.id, answer);
+      return;
+    }
     let execution: Execution;
     try {
       execution = this.host.execute(request);
@@ -182,6 +192,29 @@ export class NativeSession {
       );
     }
     this.waiting.replies.push(reply);
+  }
+
+  /**
+   * Client authentication (../acl.ts): the answer to an auth request, or the refusal of a command
+   * this connection may not run (not authenticated yet, or outside its user's categories);
+   * undefined when the request runs.
+   */
+  private authAnswer(request: Request): ResponseResult | undefined {
+    if (request.auth !== undefined) {
+      const user = request.auth.user === '' ? 'default' : request.auth.user;
+      if (!this.auth.login(user, request.auth.password)) return errorResult('ERR_WRONGPASS');
+      return { case: 'auth', value: { $typeName: 'catena.v1.AuthReply', user } };
+    }
+    const name = request.command.case;
+    if (name === undefined) return undefined; // answered ERR_UNKNOWN_COMMAND
+    switch (this.auth.check(accessOfCommand(name))) {
+      case 'ok':
+        return undefined;
+      case 'noauth':
+        return errorResult('ERR_NOAUTH');
+      case 'noperm':
+        return errorResult('ERR_NOPERM', `this user has no permissions to run the '${name}' command`);
+    }
   }
 
   /** A sync completed: every reply that waited for it leaves, in arrival order. */

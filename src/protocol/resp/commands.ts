@@ -14,6 +14,7 @@ import { multiKeysMax, ttlMsMax, respKeysReplyMax } from '../../core/limits.js';
 import type { CommandName, RequestInit } from '../../commands/index.js';
 import type { ReplyOf } from '../native/codec.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
+import type { AccessClass, ConnectionAuth } from '../acl.js';
 import { globMatch, literalPrefix } from './glob.js';
 import {
   arrayReply,
@@ -42,6 +43,8 @@ export interface RespConnectionState {
   name: string | undefined;
   /** Set by QUIT: the session closes after this reply. */
   closing: boolean;
+  /** Who the connection is authenticated as (AUTH, HELLO ... AUTH change it). */
+  readonly auth: ConnectionAuth;
 }
 
 /** Facts about the node that INFO, HELLO, CLUSTER and SCAN need. */
@@ -76,6 +79,8 @@ export interface RespCommand {
   readonly write: boolean;
   /** Affects every key (FLUSHALL, KEYS, SCAN, DBSIZE): ordered against every write. */
   readonly allKeys?: boolean;
+  /** Who may run it (../acl.ts); absent: `connection` for the connection group, else write or read. */
+  readonly access?: AccessClass;
   /**
    * True when these arguments make the command send its requests over time (one after another)
    * rather than all at once: a connection then starts nothing after it until it is done.
@@ -237,19 +242,29 @@ const select = define({
   },
 });
 
-/** Catena has no passwords: the `default` user takes any password, as Redis's does with nopass. */
-function authenticate(user: Buffer | undefined): RespReply | undefined {
-  if (user === undefined) {
+/**
+ * AUTH's and HELLO's authentication, in Redis's words: undefined when the connection is now
+ * `user`. Without a user, the password is the default user's; with no authentication
+ * configured, the default user takes any password (Redis's nopass).
+ */
+function authenticate(auth: ConnectionAuth, user: Buffer | undefined, password: Buffer): RespReply | undefined {
+  if (user === undefined && !auth.acl.defaultHasPassword) {
     return errorReply(
       'ERR',
       'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
     );
   }
-  if (user.toString('latin1') !== 'default') {
-    return errorReply('WRONGPASS', 'invalid username-password pair or user is disabled.');
-  }
-  return undefined;
+  if (auth.login(user?.toString('latin1') ?? 'default', password)) return undefined;
+  return errorReply('WRONGPASS', 'invalid username-password pair or user is disabled.');
 }
+
+/** What a command needs (../acl.ts): its own `access`, else by its group and whether it writes. */
+export function respAccess(spec: RespCommand): AccessClass {
+  return spec.access ?? (spec.group === 'connection' ? 'connection' : spec.write ? 'write' : 'read');
+}
+
+/** Commands a connection may send before it authenticates (Redis's no-auth flag). */
+export const respNoAuthCommands: ReadonlySet<string> = new Set(['auth', 'hello', 'quit']);
 
 const auth = define({
   name: 'auth',
@@ -257,11 +272,12 @@ const auth = define({
   flags: ['fast'],
   keys: [0, 0, 0],
   write: false,
-  summary: 'Authenticates the connection (Catena has no passwords: the default user takes any).',
+  summary: 'Authenticates the connection (AUTH password, AUTH user password).',
   group: 'connection',
-  run(_context, argv) {
+  run(context, argv) {
     if (argv.length > 3) return errorReply('ERR', 'syntax error');
-    return authenticate(argv.length === 3 ? argv[1] : undefined) ?? okReply;
+    const user = argv.length === 3 ? argv[1] : undefined;
+    return authenticate(context.connection.auth, user, argv[argv.length - 1]!) ?? okReply;
   },
 });
 
@@ -301,7 +317,7 @@ const hello = define({
       for (let i = 2; i < argv.length; i++) {
         const option = lower(argv[i]!);
         if (option === 'auth' && i + 2 < argv.length) {
-          const refused = authenticate(argv[i + 1]);
+          const refused = authenticate(context.connection.auth, argv[i + 1], argv[i + 2]!);
           if (refused !== undefined) return refused;
           i += 2;
         } else if (option === 'setname' && i + 1 < argv.length) {
@@ -312,6 +328,12 @@ const hello = define({
           return errorReply('ERR', `Syntax error in HELLO option '${argv[i]!.toString('utf8')}'`);
         }
       }
+    }
+    if (context.connection.auth.user === undefined) {
+      return errorReply(
+        'NOAUTH',
+        'HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+      );
     }
     context.connection.protocol = protocol;
     if (name !== undefined) context.connection.name = name === '' ? undefined : name;
@@ -730,6 +752,7 @@ const flushall = (name: 'flushall' | 'flushdb'): RespCommand =>
     keys: [0, 0, 0],
     write: true,
     allKeys: true,
+    access: 'admin',
     summary: 'Removes every key.',
     group: 'server',
     async run(context, argv) {
@@ -858,6 +881,7 @@ const cluster = define({
   flags: [],
   keys: [0, 0, 0],
   write: false,
+  access: 'connection',
   summary: 'CLUSTER SLOTS, SHARDS, MYID, INFO: the chains and their slots as Redis Cluster describes them.',
   group: 'cluster',
   run(context, argv) {
@@ -929,6 +953,7 @@ const command = define({
   flags: [],
   keys: [0, 0, 0],
   write: false,
+  access: 'connection',
   summary: 'COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS: the commands this server answers.',
   group: 'server',
   run(_context, argv) {

@@ -25,19 +25,25 @@ import {
   arityAllows,
   commandKeys,
   errorFor,
+  respAccess,
   respCommands,
+  respNoAuthCommands,
   unknownCommand,
   wrongArity,
+  type RespCommand,
   type RespConnectionState,
   type RespContext,
   type RespServerFacts,
 } from './commands.js';
 import { errorReply, type RespReply } from './reply.js';
+import { ConnectionAuth, openAcl, type Acl } from '../acl.js';
 
 export interface RespHost {
   readonly router: CommandRouter;
   readonly server: RespServerFacts;
   readonly log: Logger;
+  /** Client authentication (../acl.ts); absent: none, every connection is the open default user. */
+  readonly acl?: Acl;
   nextClientId(): number;
   /** A command was answered (for INFO's counters). */
   recordCommand(failed: boolean): void;
@@ -74,7 +80,13 @@ export class RespSession {
     private readonly socket: Socket,
     private readonly host: RespHost,
   ) {
-    this.state = { id: host.nextClientId(), protocol: 2, name: undefined, closing: false };
+    this.state = {
+      id: host.nextClientId(),
+      protocol: 2,
+      name: undefined,
+      closing: false,
+      auth: new ConnectionAuth(host.acl ?? openAcl),
+    };
     this.context = {
       send: (name, request) => host.router.send(name, request),
       connection: this.state,
@@ -184,6 +196,12 @@ export class RespSession {
       this.enqueue(wrongArity(spec.name));
       return;
     }
+    const refused = this.authRefusal(spec);
+    if (refused !== undefined) {
+      this.host.recordCommand(true);
+      this.enqueue(refused);
+      return;
+    }
     const slot: Slot = { reply: undefined, closeAfter: false };
     this.slots.push(slot);
     this.inFlight += 1;
@@ -241,6 +259,19 @@ export class RespSession {
     };
     if (ready === undefined) run();
     else void ready.then(run);
+  }
+
+  /** Redis's refusal of a command this connection may not run (../acl.ts), or undefined. */
+  private authRefusal(spec: RespCommand): RespReply | undefined {
+    if (respNoAuthCommands.has(spec.name)) return undefined;
+    switch (this.state.auth.check(respAccess(spec))) {
+      case 'ok':
+        return undefined;
+      case 'noauth':
+        return errorReply('NOAUTH', 'Authentication required.');
+      case 'noperm':
+        return errorReply('NOPERM', `this user has no permissions to run the '${spec.name}' command`);
+    }
   }
 
   /** Writes out every reply at the front of the queue that is ready. */

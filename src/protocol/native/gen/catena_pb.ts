@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file catena.proto.
  */
 export const file_catena: GenFile = /*@__PURE__*/
-  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSKGCQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEiQKA3NldBgSIAEoCzIVLmNhdGVuYS52MS5TZXRSZXF1ZXN0SAASJgoEbWdldBgTIAEoCzIWLmNhdGVuYS52MS5NZ2V0UmVxdWVzdEgAEiYKBG1wdXQYFCABKAsyFi5jYXRlbmEudjEuTXB1dFJlcXVlc3RIABIqCgZnZXRkZWwYFSABKAsyGC5jYXRlbmEudjEuR2V0ZGVsUmVxdWVzdEgAEigKBWZsdXNoGBYgASgLMhcuY2F0ZW5hLnYxLkZsdXNoUmVxdWVzdEgAEjIKCnNsb3RmcmVlemUYFyABKAsyHC5jYXRlbmEudjEuU2xvdEZyZWV6ZVJlcXVlc3RIABIyCgpzbG90ZXhwb3J0GBggASgLMhwuY2F0ZW5hLnYxLlNsb3RFeHBvcnRSZXF1ZXN0SAASMgoKc2xvdGltcG9ydBgZIAEoCzIcLmNhdGVuYS52MS5TbG90SW1wb3J0UmVxdWVzdEgAEi4KCHNsb3Rkcm9wGBogASgLMhouY2F0ZW5hLnYxLlNsb3REcm9wUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKARCCQoHY29tbWFuZCLLCAoIUmVzcG9uc2USCgoCaWQYASABKA0SIQoFZXJyb3IYAiABKAsyEC5jYXRlbmEudjEuRXJyb3JIABIiCgNwdXQYAyABKAsyEy5jYXRlbmEudjEuUHV0UmVwbHlIABIiCgNnZXQYBCABKAsyEy5jYXRlbmEudjEuR2V0UmVwbHlIABIiCgNkZWwYBSABKAsyEy5jYXRlbmEudjEuRGVsUmVwbHlIABIkCgRzaXplGAYgASgLMhQuY2F0ZW5hLnYxLlNpemVSZXBseUgAEioKB2dldGtleXMYByABKAsyFy5jYXRlbmEudjEuR2V0S2V5c1JlcGx5SAASLAoIZ2V0dGFibGUYCCABKAsyGC5jYXRlbmEudjEuR2V0VGFibGVSZXBseUgAEiYKBXN0YXRzGAkgASgLMhUuY2F0ZW5hLnYxLlN0YXRzUmVwbHlIABIiCgNjYXMYCiABKAsyEy5jYXRlbmEudjEuQ2FzUmVwbHlIABIkCgRpbmNyGAsgASgLMhQuY2F0ZW5hLnYxLkluY3JSZXBseUgAEigKBmFwcGVuZBgMIAEoCzIWLmNhdGVuYS52MS5BcHBlbmRSZXBseUgAEigKBmV4cGlyZRgNIAEoCzIWLmNhdGVuYS52MS5FeHBpcmVSZXBseUgAEiIKA3R0bBgOIAEoCzITLmNhdGVuYS52MS5UdGxSZXBseUgAEiQKBHNjYW4YDyABKAsyFC5jYXRlbmEudjEuU2NhblJlcGx5SAASJAoEcGluZxgQIAEoCzIULmNhdGVuYS52MS5QaW5nUmVwbHlIABIsCgh0b3BvbG9neRgRIAEoCzIYLmNhdGVuYS52MS5Ub3BvbG9neVJlcGx5SAASMAoKbm9kZXN0YXR1cxgSIAEoCzIaLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVwbHlIABIiCgNzZXQYEyABKAsyEy5jYXRlbmEudjEuU2V0UmVwbHlIABIkCgRtZ2V0GBQgASgLMhQuY2F0ZW5hLnYxLk1nZXRSZXBseUgAEiQKBG1wdXQYFSABKAsyFC5jYXRlbmEudjEuTXB1dFJlcGx5SAASKAoGZ2V0ZGVsGBYgASgLMhYuY2F0ZW5hLnYxLkdldGRlbFJlcGx5SAASJgoFZmx1c2gYFyABKAsyFS5jYXRlbmEudjEuRmx1c2hSZXBseUgAEjAKCnNsb3RmcmVlemUYGCABKAsyGi5jYXRlbmEudjEuU2xvdEZyZWV6ZVJlcGx5SAASMAoKc2xvdGV4cG9ydBgZIAEoCzIaLmNhdGVuYS52MS5TbG90RXhwb3J0UmVwbHlIABIwCgpzbG90aW1wb3J0GBogASgLMhouY2F0ZW5hLnYxLlNsb3RJbXBvcnRSZXBseUgAEiwKCHNsb3Rkcm9wGBsgASgLMhguY2F0ZW5hLnYxLlNsb3REcm9wUmVwbHlIAEIICgZyZXN1bHQiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCJPCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBISEQoJbWVtY2FjaGVkGAMgASgIEhEKCWRlY3JlbWVudBgEIAEoCCIpCglJbmNyUmVwbHkSDQoFdmFsdWUYASABKBISDQoFZm91bmQYAiABKAgiUAoNQXBwZW5kUmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHcHJlcGVuZBgDIAEoCBISCgptdXN0X2V4aXN0GAQgASgIIi0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBBIOCgZzdG9yZWQYAiABKAgiWQoNRXhwaXJlUmVxdWVzdBILCgNrZXkYASABKAwSDgoGdHRsX21zGAIgASgEEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSFAoMcmV0dXJuX3ZhbHVlGAQgASgIIlwKC0V4cGlyZVJlcGx5Eg0KBWZvdW5kGAEgASgIEg8KB2hhZF90dGwYAiABKAgSDQoFdmFsdWUYAyABKAwSDQoFZmxhZ3MYBCABKA0SDwoHdmVyc2lvbhgFIAEoBCLPAQoKU2V0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSKgoJY29uZGl0aW9uGAMgASgOMhcuY2F0ZW5hLnYxLlNldENvbmRpdGlvbhIYChBleHBlY3RlZF92ZXJzaW9uGAQgASgEEg4KBnR0bF9tcxgFIAEoBBIVCg1leHBpcmVzX2F0X21zGAYgASgEEhAKCGtlZXBfdHRsGAcgASgIEhcKD3JldHVybl9wcmV2aW91cxgIIAEoCBINCgVmbGFncxgJIAEoDSJbCghTZXRSZXBseRIOCgZzdG9yZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBBIWCg5wcmV2aW91c19mb3VuZBgDIAEoCBIWCg5wcmV2aW91c192YWx1ZRgEIAEoDCIbCgtNZ2V0UmVxdWVzdBIMCgRrZXlzGAEgAygMIisKCU1nZXRSZXBseRIeCgVpdGVtcxgBIAMoCzIPLmNhdGVuYS52MS5JdGVtIlQKBEl0ZW0SDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBINCgVmbGFncxgEIAEoDRIOCgZ0dGxfbXMYBSABKAQiMwoLTXB1dFJlcXVlc3QSJAoHZW50cmllcxgBIAMoCzITLmNhdGVuYS52MS5LZXlWYWx1ZSImCghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwiHAoJTXB1dFJlcGx5Eg8KB3ZlcnNpb24YASABKAQiHAoNR2V0ZGVsUmVxdWVzdBILCgNrZXkYASABKAwiKwoLR2V0ZGVsUmVwbHkSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwiDgoMRmx1c2hSZXF1ZXN0IhoKCkZsdXNoUmVwbHkSDAoEa2V5cxgBIAEoBCIZCgpUdGxSZXF1ZXN0EgsKA2tleRgBIAEoDCIpCghUdGxSZXBseRINCgVmb3VuZBgBIAEoCBIOCgZ0dGxfbXMYAiABKAQiTgoLU2NhblJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWFmdGVyGAIgASgMEg0KBWxpbWl0GAMgASgNEhEKCWtleXNfb25seRgEIAEoCCI+CglTY2FuUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIOCgZjdXJzb3IYAiABKAwiHgoLUGluZ1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoDCIcCglQaW5nUmVwbHkSDwoHbWVzc2FnZRgBIAEoDCIRCg9Ub3BvbG9neVJlcXVlc3Qi5wEKDVRvcG9sb2d5UmVwbHkSDwoHY2x1c3RlchgBIAEoCRIPCgdtYW5hZ2VyGAIgASgJEiQKBmNoYWlucxgDIAMoCzIULmNhdGVuYS52MS5DaGFpbkluZm8SJQoFbm9kZXMYBCADKAsyFi5jYXRlbmEudjEuTm9kZUFkZHJlc3MSIwoFc2xvdHMYBSADKAsyFC5jYXRlbmEudjEuU2xvdFJhbmdlEhUKDXNsb3RzX3ZlcnNpb24YBiABKAQSKwoJbWlncmF0aW9uGAcgASgLMhguY2F0ZW5hLnYxLlNsb3RNaWdyYXRpb24ihQEKDVNsb3RNaWdyYXRpb24SDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRISCgpmcm9tX2NoYWluGAMgASgJEhAKCHRvX2NoYWluGAQgASgJEg0KBXN0YWdlGAUgASgJEhEKCXJlbWFpbmluZxgGIAEoDRIPCgdwbGFubmVkGAcgASgNIjoKCVNsb3RSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCGNoYWluX2lkGAMgASgJIk4KCUNoYWluSW5mbxIQCghjaGFpbl9pZBgBIAEoCRINCgVlcG9jaBgCIAEoBBIPCgdtZW1iZXJzGAMgAygJEg8KB2pvaW5pbmcYBCABKAkiXgoLTm9kZUFkZHJlc3MSDwoHbm9kZV9pZBgBIAEoCRIOCgZuYXRpdmUYAiABKAkSDAoEcmVzcBgDIAEoCRIRCgltZW1jYWNoZWQYBCABKAkSDQoFYWRtaW4YBSABKAkiEwoRTm9kZVN0YXR1c1JlcXVlc3Qi4wEKD05vZGVTdGF0dXNSZXBseRIPCgdub2RlX2lkGAEgASgJEhAKCGNoYWluX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSDQoFZXBvY2gYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBIaChJwZXJzaXN0ZWRfc2VxdWVuY2UYBiABKAQSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAcgASgEEhkKEXNlc3Npb25fY29ubmVjdGVkGAggASgIEhUKDXNlcnZpbmdfcmVhZHMYCSABKAgSDwoHbWFuYWdlchgKIAEoCCJXChFTbG90RnJlZXplUmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCHRvX2NoYWluGAMgASgJEhMKC21hcF92ZXJzaW9uGAQgASgEIhEKD1Nsb3RGcmVlemVSZXBseSJfChFTbG90RXhwb3J0UmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEg0KBWFmdGVyGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB2NsaWVudHMYBSABKAgihQEKD1Nsb3RFeHBvcnRSZXBseRImCgdyZWNvcmRzGAEgAygLMhUuY2F0ZW5hLnYxLlNsb3RSZWNvcmQSKAoHY2xpZW50cxgCIAMoCzIXLmNhdGVuYS52MS5DbGllbnRSZWNvcmQSDgoGY3Vyc29yGAMgASgMEhAKCHJldmlzaW9uGAQgASgEIl8KClNsb3RSZWNvcmQSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSFQoNZXhwaXJlc19hdF9tcxgEIAEoBBINCgVmbGFncxgFIAEoDSJeCgxDbGllbnRSZWNvcmQSEQoJY2xpZW50X2lkGAEgASgJEhcKD2NsaWVudF9zZXF1ZW5jZRgCIAEoBBIOCgZyZXN1bHQYAyABKAwSEgoKaGFzX3Jlc3VsdBgEIAEoCCKpAQoRU2xvdEltcG9ydFJlcXVlc3QSDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRImCgdyZWNvcmRzGAMgAygLMhUuY2F0ZW5hLnYxLlNsb3RSZWNvcmQSKAoHY2xpZW50cxgEIAMoCzIXLmNhdGVuYS52MS5DbGllbnRSZWNvcmQSEwoLbWFwX3ZlcnNpb24YBSABKAQSEAoIcmV2aXNpb24YBiABKAQiIgoPU2xvdEltcG9ydFJlcGx5Eg8KB3JlY29yZHMYASABKAQiYQoPU2xvdERyb3BSZXF1ZXN0Eg0KBWZpcnN0GAEgASgNEgwKBGxhc3QYAiABKA0SDQoFYWZ0ZXIYAyABKAwSDQoFbGltaXQYBCABKA0SEwoLbWFwX3ZlcnNpb24YBSABKAQiMAoNU2xvdERyb3BSZXBseRIPCgdyZW1vdmVkGAEgASgEEg4KBmN1cnNvchgCIAEoDCpZCgxTZXRDb25kaXRpb24SDgoKU0VUX0FMV0FZUxAAEhEKDVNFVF9JRl9BQlNFTlQQARISCg5TRVRfSUZfUFJFU0VOVBACEhIKDlNFVF9JRl9WRVJTSU9OEANiBnByb3RvMw");
+  fileDesc("CgxjYXRlbmEucHJvdG8SCWNhdGVuYS52MSKsCQoHUmVxdWVzdBIKCgJpZBgBIAEoDRIkCgNwdXQYAiABKAsyFS5jYXRlbmEudjEuUHV0UmVxdWVzdEgAEiQKA2dldBgDIAEoCzIVLmNhdGVuYS52MS5HZXRSZXF1ZXN0SAASJAoDZGVsGAQgASgLMhUuY2F0ZW5hLnYxLkRlbFJlcXVlc3RIABImCgRzaXplGAUgASgLMhYuY2F0ZW5hLnYxLlNpemVSZXF1ZXN0SAASLAoHZ2V0a2V5cxgGIAEoCzIZLmNhdGVuYS52MS5HZXRLZXlzUmVxdWVzdEgAEi4KCGdldHRhYmxlGAcgASgLMhouY2F0ZW5hLnYxLkdldFRhYmxlUmVxdWVzdEgAEigKBXN0YXRzGAggASgLMhcuY2F0ZW5hLnYxLlN0YXRzUmVxdWVzdEgAEiQKA2NhcxgJIAEoCzIVLmNhdGVuYS52MS5DYXNSZXF1ZXN0SAASJgoEaW5jchgKIAEoCzIWLmNhdGVuYS52MS5JbmNyUmVxdWVzdEgAEioKBmFwcGVuZBgLIAEoCzIYLmNhdGVuYS52MS5BcHBlbmRSZXF1ZXN0SAASKgoGZXhwaXJlGAwgASgLMhguY2F0ZW5hLnYxLkV4cGlyZVJlcXVlc3RIABIkCgN0dGwYDSABKAsyFS5jYXRlbmEudjEuVHRsUmVxdWVzdEgAEiYKBHNjYW4YDiABKAsyFi5jYXRlbmEudjEuU2NhblJlcXVlc3RIABImCgRwaW5nGA8gASgLMhYuY2F0ZW5hLnYxLlBpbmdSZXF1ZXN0SAASLgoIdG9wb2xvZ3kYECABKAsyGi5jYXRlbmEudjEuVG9wb2xvZ3lSZXF1ZXN0SAASMgoKbm9kZXN0YXR1cxgRIAEoCzIcLmNhdGVuYS52MS5Ob2RlU3RhdHVzUmVxdWVzdEgAEiQKA3NldBgSIAEoCzIVLmNhdGVuYS52MS5TZXRSZXF1ZXN0SAASJgoEbWdldBgTIAEoCzIWLmNhdGVuYS52MS5NZ2V0UmVxdWVzdEgAEiYKBG1wdXQYFCABKAsyFi5jYXRlbmEudjEuTXB1dFJlcXVlc3RIABIqCgZnZXRkZWwYFSABKAsyGC5jYXRlbmEudjEuR2V0ZGVsUmVxdWVzdEgAEigKBWZsdXNoGBYgASgLMhcuY2F0ZW5hLnYxLkZsdXNoUmVxdWVzdEgAEjIKCnNsb3RmcmVlemUYFyABKAsyHC5jYXRlbmEudjEuU2xvdEZyZWV6ZVJlcXVlc3RIABIyCgpzbG90ZXhwb3J0GBggASgLMhwuY2F0ZW5hLnYxLlNsb3RFeHBvcnRSZXF1ZXN0SAASMgoKc2xvdGltcG9ydBgZIAEoCzIcLmNhdGVuYS52MS5TbG90SW1wb3J0UmVxdWVzdEgAEi4KCHNsb3Rkcm9wGBogASgLMhouY2F0ZW5hLnYxLlNsb3REcm9wUmVxdWVzdEgAEhEKCWNsaWVudF9pZBgeIAEoCRIXCg9jbGllbnRfc2VxdWVuY2UYHyABKAQSJAoEYXV0aBggIAEoCzIWLmNhdGVuYS52MS5BdXRoUmVxdWVzdEIJCgdjb21tYW5kIvEICghSZXNwb25zZRIKCgJpZBgBIAEoDRIhCgVlcnJvchgCIAEoCzIQLmNhdGVuYS52MS5FcnJvckgAEiIKA3B1dBgDIAEoCzITLmNhdGVuYS52MS5QdXRSZXBseUgAEiIKA2dldBgEIAEoCzITLmNhdGVuYS52MS5HZXRSZXBseUgAEiIKA2RlbBgFIAEoCzITLmNhdGVuYS52MS5EZWxSZXBseUgAEiQKBHNpemUYBiABKAsyFC5jYXRlbmEudjEuU2l6ZVJlcGx5SAASKgoHZ2V0a2V5cxgHIAEoCzIXLmNhdGVuYS52MS5HZXRLZXlzUmVwbHlIABIsCghnZXR0YWJsZRgIIAEoCzIYLmNhdGVuYS52MS5HZXRUYWJsZVJlcGx5SAASJgoFc3RhdHMYCSABKAsyFS5jYXRlbmEudjEuU3RhdHNSZXBseUgAEiIKA2NhcxgKIAEoCzITLmNhdGVuYS52MS5DYXNSZXBseUgAEiQKBGluY3IYCyABKAsyFC5jYXRlbmEudjEuSW5jclJlcGx5SAASKAoGYXBwZW5kGAwgASgLMhYuY2F0ZW5hLnYxLkFwcGVuZFJlcGx5SAASKAoGZXhwaXJlGA0gASgLMhYuY2F0ZW5hLnYxLkV4cGlyZVJlcGx5SAASIgoDdHRsGA4gASgLMhMuY2F0ZW5hLnYxLlR0bFJlcGx5SAASJAoEc2NhbhgPIAEoCzIULmNhdGVuYS52MS5TY2FuUmVwbHlIABIkCgRwaW5nGBAgASgLMhQuY2F0ZW5hLnYxLlBpbmdSZXBseUgAEiwKCHRvcG9sb2d5GBEgASgLMhguY2F0ZW5hLnYxLlRvcG9sb2d5UmVwbHlIABIwCgpub2Rlc3RhdHVzGBIgASgLMhouY2F0ZW5hLnYxLk5vZGVTdGF0dXNSZXBseUgAEiIKA3NldBgTIAEoCzITLmNhdGVuYS52MS5TZXRSZXBseUgAEiQKBG1nZXQYFCABKAsyFC5jYXRlbmEudjEuTWdldFJlcGx5SAASJAoEbXB1dBgVIAEoCzIULmNhdGVuYS52MS5NcHV0UmVwbHlIABIoCgZnZXRkZWwYFiABKAsyFi5jYXRlbmEudjEuR2V0ZGVsUmVwbHlIABImCgVmbHVzaBgXIAEoCzIVLmNhdGVuYS52MS5GbHVzaFJlcGx5SAASMAoKc2xvdGZyZWV6ZRgYIAEoCzIaLmNhdGVuYS52MS5TbG90RnJlZXplUmVwbHlIABIwCgpzbG90ZXhwb3J0GBkgASgLMhouY2F0ZW5hLnYxLlNsb3RFeHBvcnRSZXBseUgAEjAKCnNsb3RpbXBvcnQYGiABKAsyGi5jYXRlbmEudjEuU2xvdEltcG9ydFJlcGx5SAASLAoIc2xvdGRyb3AYGyABKAsyGC5jYXRlbmEudjEuU2xvdERyb3BSZXBseUgAEiQKBGF1dGgYHCABKAsyFC5jYXRlbmEudjEuQXV0aFJlcGx5SABCCAoGcmVzdWx0Ii0KC0F1dGhSZXF1ZXN0EgwKBHVzZXIYASABKAkSEAoIcGFzc3dvcmQYAiABKAwiGQoJQXV0aFJlcGx5EgwKBHVzZXIYASABKAkiJgoFRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKClB1dFJlcXVlc3QSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg4KBnR0bF9tcxgDIAEoBCIbCghQdXRSZXBseRIPCgd2ZXJzaW9uGAEgASgEIhkKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMIkkKCEdldFJlcGx5Eg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIhkKCkRlbFJlcXVlc3QSCwoDa2V5GAEgASgMIhsKCERlbFJlcGx5Eg8KB2RlbGV0ZWQYASABKAgiDQoLU2l6ZVJlcXVlc3QiKAoJU2l6ZVJlcGx5EgwKBGtleXMYASABKAQSDQoFYnl0ZXMYAiABKAQiLwoOR2V0S2V5c1JlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIi8KDEdldEtleXNSZXBseRIMCgRrZXlzGAEgAygMEhEKCXRydW5jYXRlZBgCIAEoCCIwCg9HZXRUYWJsZVJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWxpbWl0GAIgASgNIkUKDUdldFRhYmxlUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIRCgl0cnVuY2F0ZWQYAiABKAgiRAoFRW50cnkSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSDgoGdHRsX21zGAQgASgEIg4KDFN0YXRzUmVxdWVzdCLmAQoKU3RhdHNSZXBseRIRCgl1cHRpbWVfbXMYASABKAQSEwoLY29ubmVjdGlvbnMYAiABKA0SGQoRY29ubmVjdGlvbnNfdG90YWwYAyABKAQSDAoEa2V5cxgEIAEoBBINCgVieXRlcxgFIAEoBBIpCghjb21tYW5kcxgGIAMoCzIXLmNhdGVuYS52MS5Db21tYW5kU3RhdHMSDwoHbm9kZV9pZBgHIAEoCRISCgpkdXJhYmlsaXR5GAggASgJEg8KB3ZlcnNpb24YCSABKAkSFwoPcHJvdG9jb2xfZXJyb3JzGAogASgEInwKDENvbW1hbmRTdGF0cxIMCgRuYW1lGAEgASgJEg0KBWNhbGxzGAIgASgEEg4KBmVycm9ycxgDIAEoBBIOCgZwNTBfdXMYBCABKAQSDgoGcDk5X3VzGAUgASgEEg8KB3A5OTlfdXMYBiABKAQSDgoGbWF4X3VzGAcgASgEIlIKCkNhc1JlcXVlc3QSCwoDa2V5GAEgASgMEhgKEGV4cGVjdGVkX3ZlcnNpb24YAiABKAQSDQoFdmFsdWUYAyABKAwSDgoGdHRsX21zGAQgASgEIiwKCENhc1JlcGx5Eg8KB3N3YXBwZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBCJPCgtJbmNyUmVxdWVzdBILCgNrZXkYASABKAwSDQoFZGVsdGEYAiABKBISEQoJbWVtY2FjaGVkGAMgASgIEhEKCWRlY3JlbWVudBgEIAEoCCIpCglJbmNyUmVwbHkSDQoFdmFsdWUYASABKBISDQoFZm91bmQYAiABKAgiUAoNQXBwZW5kUmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHcHJlcGVuZBgDIAEoCBISCgptdXN0X2V4aXN0GAQgASgIIi0KC0FwcGVuZFJlcGx5Eg4KBmxlbmd0aBgBIAEoBBIOCgZzdG9yZWQYAiABKAgiWQoNRXhwaXJlUmVxdWVzdBILCgNrZXkYASABKAwSDgoGdHRsX21zGAIgASgEEhUKDWV4cGlyZXNfYXRfbXMYAyABKAQSFAoMcmV0dXJuX3ZhbHVlGAQgASgIIlwKC0V4cGlyZVJlcGx5Eg0KBWZvdW5kGAEgASgIEg8KB2hhZF90dGwYAiABKAgSDQoFdmFsdWUYAyABKAwSDQoFZmxhZ3MYBCABKA0SDwoHdmVyc2lvbhgFIAEoBCLPAQoKU2V0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSKgoJY29uZGl0aW9uGAMgASgOMhcuY2F0ZW5hLnYxLlNldENvbmRpdGlvbhIYChBleHBlY3RlZF92ZXJzaW9uGAQgASgEEg4KBnR0bF9tcxgFIAEoBBIVCg1leHBpcmVzX2F0X21zGAYgASgEEhAKCGtlZXBfdHRsGAcgASgIEhcKD3JldHVybl9wcmV2aW91cxgIIAEoCBINCgVmbGFncxgJIAEoDSJbCghTZXRSZXBseRIOCgZzdG9yZWQYASABKAgSDwoHdmVyc2lvbhgCIAEoBBIWCg5wcmV2aW91c19mb3VuZBgDIAEoCBIWCg5wcmV2aW91c192YWx1ZRgEIAEoDCIbCgtNZ2V0UmVxdWVzdBIMCgRrZXlzGAEgAygMIisKCU1nZXRSZXBseRIeCgVpdGVtcxgBIAMoCzIPLmNhdGVuYS52MS5JdGVtIlQKBEl0ZW0SDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoBBINCgVmbGFncxgEIAEoDRIOCgZ0dGxfbXMYBSABKAQiMwoLTXB1dFJlcXVlc3QSJAoHZW50cmllcxgBIAMoCzITLmNhdGVuYS52MS5LZXlWYWx1ZSImCghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwiHAoJTXB1dFJlcGx5Eg8KB3ZlcnNpb24YASABKAQiHAoNR2V0ZGVsUmVxdWVzdBILCgNrZXkYASABKAwiKwoLR2V0ZGVsUmVwbHkSDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwiDgoMRmx1c2hSZXF1ZXN0IhoKCkZsdXNoUmVwbHkSDAoEa2V5cxgBIAEoBCIZCgpUdGxSZXF1ZXN0EgsKA2tleRgBIAEoDCIpCghUdGxSZXBseRINCgVmb3VuZBgBIAEoCBIOCgZ0dGxfbXMYAiABKAQiTgoLU2NhblJlcXVlc3QSDgoGcHJlZml4GAEgASgMEg0KBWFmdGVyGAIgASgMEg0KBWxpbWl0GAMgASgNEhEKCWtleXNfb25seRgEIAEoCCI+CglTY2FuUmVwbHkSIQoHZW50cmllcxgBIAMoCzIQLmNhdGVuYS52MS5FbnRyeRIOCgZjdXJzb3IYAiABKAwiHgoLUGluZ1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoDCIcCglQaW5nUmVwbHkSDwoHbWVzc2FnZRgBIAEoDCIRCg9Ub3BvbG9neVJlcXVlc3Qi5wEKDVRvcG9sb2d5UmVwbHkSDwoHY2x1c3RlchgBIAEoCRIPCgdtYW5hZ2VyGAIgASgJEiQKBmNoYWlucxgDIAMoCzIULmNhdGVuYS52MS5DaGFpbkluZm8SJQoFbm9kZXMYBCADKAsyFi5jYXRlbmEudjEuTm9kZUFkZHJlc3MSIwoFc2xvdHMYBSADKAsyFC5jYXRlbmEudjEuU2xvdFJhbmdlEhUKDXNsb3RzX3ZlcnNpb24YBiABKAQSKwoJbWlncmF0aW9uGAcgASgLMhguY2F0ZW5hLnYxLlNsb3RNaWdyYXRpb24ihQEKDVNsb3RNaWdyYXRpb24SDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRISCgpmcm9tX2NoYWluGAMgASgJEhAKCHRvX2NoYWluGAQgASgJEg0KBXN0YWdlGAUgASgJEhEKCXJlbWFpbmluZxgGIAEoDRIPCgdwbGFubmVkGAcgASgNIjoKCVNsb3RSYW5nZRINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCGNoYWluX2lkGAMgASgJIk4KCUNoYWluSW5mbxIQCghjaGFpbl9pZBgBIAEoCRINCgVlcG9jaBgCIAEoBBIPCgdtZW1iZXJzGAMgAygJEg8KB2pvaW5pbmcYBCABKAkiXgoLTm9kZUFkZHJlc3MSDwoHbm9kZV9pZBgBIAEoCRIOCgZuYXRpdmUYAiABKAkSDAoEcmVzcBgDIAEoCRIRCgltZW1jYWNoZWQYBCABKAkSDQoFYWRtaW4YBSABKAkiEwoRTm9kZVN0YXR1c1JlcXVlc3Qi4wEKD05vZGVTdGF0dXNSZXBseRIPCgdub2RlX2lkGAEgASgJEhAKCGNoYWluX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSDQoFZXBvY2gYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBIaChJwZXJzaXN0ZWRfc2VxdWVuY2UYBiABKAQSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAcgASgEEhkKEXNlc3Npb25fY29ubmVjdGVkGAggASgIEhUKDXNlcnZpbmdfcmVhZHMYCSABKAgSDwoHbWFuYWdlchgKIAEoCCJXChFTbG90RnJlZXplUmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEhAKCHRvX2NoYWluGAMgASgJEhMKC21hcF92ZXJzaW9uGAQgASgEIhEKD1Nsb3RGcmVlemVSZXBseSJfChFTbG90RXhwb3J0UmVxdWVzdBINCgVmaXJzdBgBIAEoDRIMCgRsYXN0GAIgASgNEg0KBWFmdGVyGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB2NsaWVudHMYBSABKAgihQEKD1Nsb3RFeHBvcnRSZXBseRImCgdyZWNvcmRzGAEgAygLMhUuY2F0ZW5hLnYxLlNsb3RSZWNvcmQSKAoHY2xpZW50cxgCIAMoCzIXLmNhdGVuYS52MS5DbGllbnRSZWNvcmQSDgoGY3Vyc29yGAMgASgMEhAKCHJldmlzaW9uGAQgASgEIl8KClNsb3RSZWNvcmQSCwoDa2V5GAEgASgMEg0KBXZhbHVlGAIgASgMEg8KB3ZlcnNpb24YAyABKAQSFQoNZXhwaXJlc19hdF9tcxgEIAEoBBINCgVmbGFncxgFIAEoDSJeCgxDbGllbnRSZWNvcmQSEQoJY2xpZW50X2lkGAEgASgJEhcKD2NsaWVudF9zZXF1ZW5jZRgCIAEoBBIOCgZyZXN1bHQYAyABKAwSEgoKaGFzX3Jlc3VsdBgEIAEoCCKpAQoRU2xvdEltcG9ydFJlcXVlc3QSDQoFZmlyc3QYASABKA0SDAoEbGFzdBgCIAEoDRImCgdyZWNvcmRzGAMgAygLMhUuY2F0ZW5hLnYxLlNsb3RSZWNvcmQSKAoHY2xpZW50cxgEIAMoCzIXLmNhdGVuYS52MS5DbGllbnRSZWNvcmQSEwoLbWFwX3ZlcnNpb24YBSABKAQSEAoIcmV2aXNpb24YBiABKAQiIgoPU2xvdEltcG9ydFJlcGx5Eg8KB3JlY29yZHMYASABKAQiYQoPU2xvdERyb3BSZXF1ZXN0Eg0KBWZpcnN0GAEgASgNEgwKBGxhc3QYAiABKA0SDQoFYWZ0ZXIYAyABKAwSDQoFbGltaXQYBCABKA0SEwoLbWFwX3ZlcnNpb24YBSABKAQiMAoNU2xvdERyb3BSZXBseRIPCgdyZW1vdmVkGAEgASgEEg4KBmN1cnNvchgCIAEoDCpZCgxTZXRDb25kaXRpb24SDgoKU0VUX0FMV0FZUxAAEhEKDVNFVF9JRl9BQlNFTlQQARISCg5TRVRfSUZfUFJFU0VOVBACEhIKDlNFVF9JRl9WRVJTSU9OEANiBnByb3RvMw");
 
 /**
  * @generated from message catena.v1.Request
@@ -203,6 +203,16 @@ export type Request = Message<"catena.v1.Request"> & {
    * @generated from field: uint64 client_sequence = 31;
    */
   clientSequence: bigint;
+
+  /**
+   * Authenticates the connection (docs/security.md, client authentication) instead of running a
+   * command: a request that carries `auth` carries no command. A node that requires
+   * authentication answers every other request of a connection with ERR_NOAUTH until one
+   * succeeds; a wrong pair gets ERR_WRONGPASS and the connection keeps the user it had.
+   *
+   * @generated from field: catena.v1.AuthRequest auth = 32;
+   */
+  auth?: AuthRequest | undefined;
 };
 
 /**
@@ -380,6 +390,12 @@ export type Response = Message<"catena.v1.Response"> & {
      */
     value: SlotDropReply;
     case: "slotdrop";
+  } | {
+    /**
+     * @generated from field: catena.v1.AuthReply auth = 28;
+     */
+    value: AuthReply;
+    case: "auth";
   } | { case: undefined; value?: undefined };
 };
 
@@ -389,6 +405,49 @@ export type Response = Message<"catena.v1.Response"> & {
  */
 export const ResponseSchema: GenMessage<Response> = /*@__PURE__*/
   messageDesc(file_catena, 1);
+
+/**
+ * The user and password of Request.auth; `user` empty means "default" (Redis's AUTH <password>).
+ *
+ * @generated from message catena.v1.AuthRequest
+ */
+export type AuthRequest = Message<"catena.v1.AuthRequest"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: bytes password = 2;
+   */
+  password: Uint8Array;
+};
+
+/**
+ * Describes the message catena.v1.AuthRequest.
+ * Use `create(AuthRequestSchema)` to create a new message.
+ */
+export const AuthRequestSchema: GenMessage<AuthRequest> = /*@__PURE__*/
+  messageDesc(file_catena, 2);
+
+/**
+ * The connection is now authenticated as `user`.
+ *
+ * @generated from message catena.v1.AuthReply
+ */
+export type AuthReply = Message<"catena.v1.AuthReply"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message catena.v1.AuthReply.
+ * Use `create(AuthReplySchema)` to create a new message.
+ */
+export const AuthReplySchema: GenMessage<AuthReply> = /*@__PURE__*/
+  messageDesc(file_catena, 3);
 
 /**
  * A failed request. `code` is stable (src/core/errors.ts); `message` is for people.
@@ -412,7 +471,7 @@ export type Error = Message<"catena.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_catena, 2);
+  messageDesc(file_catena, 4);
 
 /**
  * @generated from message catena.v1.PutRequest
@@ -441,7 +500,7 @@ export type PutRequest = Message<"catena.v1.PutRequest"> & {
  * Use `create(PutRequestSchema)` to create a new message.
  */
 export const PutRequestSchema: GenMessage<PutRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 3);
+  messageDesc(file_catena, 5);
 
 /**
  * @generated from message catena.v1.PutReply
@@ -458,7 +517,7 @@ export type PutReply = Message<"catena.v1.PutReply"> & {
  * Use `create(PutReplySchema)` to create a new message.
  */
 export const PutReplySchema: GenMessage<PutReply> = /*@__PURE__*/
-  messageDesc(file_catena, 4);
+  messageDesc(file_catena, 6);
 
 /**
  * @generated from message catena.v1.GetRequest
@@ -475,7 +534,7 @@ export type GetRequest = Message<"catena.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 5);
+  messageDesc(file_catena, 7);
 
 /**
  * @generated from message catena.v1.GetReply
@@ -509,7 +568,7 @@ export type GetReply = Message<"catena.v1.GetReply"> & {
  * Use `create(GetReplySchema)` to create a new message.
  */
 export const GetReplySchema: GenMessage<GetReply> = /*@__PURE__*/
-  messageDesc(file_catena, 6);
+  messageDesc(file_catena, 8);
 
 /**
  * @generated from message catena.v1.DelRequest
@@ -526,7 +585,7 @@ export type DelRequest = Message<"catena.v1.DelRequest"> & {
  * Use `create(DelRequestSchema)` to create a new message.
  */
 export const DelRequestSchema: GenMessage<DelRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 7);
+  messageDesc(file_catena, 9);
 
 /**
  * @generated from message catena.v1.DelReply
@@ -543,7 +602,7 @@ export type DelReply = Message<"catena.v1.DelReply"> & {
  * Use `create(DelReplySchema)` to create a new message.
  */
 export const DelReplySchema: GenMessage<DelReply> = /*@__PURE__*/
-  messageDesc(file_catena, 8);
+  messageDesc(file_catena, 10);
 
 /**
  * @generated from message catena.v1.SizeRequest
@@ -556,7 +615,7 @@ export type SizeRequest = Message<"catena.v1.SizeRequest"> & {
  * Use `create(SizeRequestSchema)` to create a new message.
  */
 export const SizeRequestSchema: GenMessage<SizeRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 9);
+  messageDesc(file_catena, 11);
 
 /**
  * @generated from message catena.v1.SizeReply
@@ -580,7 +639,7 @@ export type SizeReply = Message<"catena.v1.SizeReply"> & {
  * Use `create(SizeReplySchema)` to create a new message.
  */
 export const SizeReplySchema: GenMessage<SizeReply> = /*@__PURE__*/
-  messageDesc(file_catena, 10);
+  messageDesc(file_catena, 12);
 
 /**
  * List keys (seed operation). One reply, at most `limit` keys; use Scan to page through more.
@@ -606,7 +665,7 @@ export type GetKeysRequest = Message<"catena.v1.GetKeysRequest"> & {
  * Use `create(GetKeysRequestSchema)` to create a new message.
  */
 export const GetKeysRequestSchema: GenMessage<GetKeysRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 11);
+  messageDesc(file_catena, 13);
 
 /**
  * @generated from message catena.v1.GetKeysReply
@@ -630,7 +689,7 @@ export type GetKeysReply = Message<"catena.v1.GetKeysReply"> & {
  * Use `create(GetKeysReplySchema)` to create a new message.
  */
 export const GetKeysReplySchema: GenMessage<GetKeysReply> = /*@__PURE__*/
-  messageDesc(file_catena, 12);
+  messageDesc(file_catena, 14);
 
 /**
  * The whole table (seed operation), bounded like GetKeys.
@@ -654,7 +713,7 @@ export type GetTableRequest = Message<"catena.v1.GetTableRequest"> & {
  * Use `create(GetTableRequestSchema)` to create a new message.
  */
 export const GetTableRequestSchema: GenMessage<GetTableRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 13);
+  messageDesc(file_catena, 15);
 
 /**
  * @generated from message catena.v1.GetTableReply
@@ -676,7 +735,7 @@ export type GetTableReply = Message<"catena.v1.GetTableReply"> & {
  * Use `create(GetTableReplySchema)` to create a new message.
  */
 export const GetTableReplySchema: GenMessage<GetTableReply> = /*@__PURE__*/
-  messageDesc(file_catena, 14);
+  messageDesc(file_catena, 16);
 
 /**
  * @generated from message catena.v1.Entry
@@ -708,7 +767,7 @@ export type Entry = Message<"catena.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_catena, 15);
+  messageDesc(file_catena, 17);
 
 /**
  * @generated from message catena.v1.StatsRequest
@@ -721,7 +780,7 @@ export type StatsRequest = Message<"catena.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 16);
+  messageDesc(file_catena, 18);
 
 /**
  * @generated from message catena.v1.StatsReply
@@ -785,7 +844,7 @@ export type StatsReply = Message<"catena.v1.StatsReply"> & {
  * Use `create(StatsReplySchema)` to create a new message.
  */
 export const StatsReplySchema: GenMessage<StatsReply> = /*@__PURE__*/
-  messageDesc(file_catena, 17);
+  messageDesc(file_catena, 19);
 
 /**
  * @generated from message catena.v1.CommandStats
@@ -834,7 +893,7 @@ export type CommandStats = Message<"catena.v1.CommandStats"> & {
  * Use `create(CommandStatsSchema)` to create a new message.
  */
 export const CommandStatsSchema: GenMessage<CommandStats> = /*@__PURE__*/
-  messageDesc(file_catena, 18);
+  messageDesc(file_catena, 20);
 
 /**
  * Compare-and-set: replaces the value only if the key's current version is `expected_version`
@@ -869,7 +928,7 @@ export type CasRequest = Message<"catena.v1.CasRequest"> & {
  * Use `create(CasRequestSchema)` to create a new message.
  */
 export const CasRequestSchema: GenMessage<CasRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 19);
+  messageDesc(file_catena, 21);
 
 /**
  * @generated from message catena.v1.CasReply
@@ -893,7 +952,7 @@ export type CasReply = Message<"catena.v1.CasReply"> & {
  * Use `create(CasReplySchema)` to create a new message.
  */
 export const CasReplySchema: GenMessage<CasReply> = /*@__PURE__*/
-  messageDesc(file_catena, 20);
+  messageDesc(file_catena, 22);
 
 /**
  * Adds `delta` to a decimal signed 64-bit integer value; a missing key counts as 0.
@@ -930,7 +989,7 @@ export type IncrRequest = Message<"catena.v1.IncrRequest"> & {
  * Use `create(IncrRequestSchema)` to create a new message.
  */
 export const IncrRequestSchema: GenMessage<IncrRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 21);
+  messageDesc(file_catena, 23);
 
 /**
  * @generated from message catena.v1.IncrReply
@@ -956,7 +1015,7 @@ export type IncrReply = Message<"catena.v1.IncrReply"> & {
  * Use `create(IncrReplySchema)` to create a new message.
  */
 export const IncrReplySchema: GenMessage<IncrReply> = /*@__PURE__*/
-  messageDesc(file_catena, 22);
+  messageDesc(file_catena, 24);
 
 /**
  * Appends to the value (a missing key starts empty), or prepends with `prepend`. With
@@ -992,7 +1051,7 @@ export type AppendRequest = Message<"catena.v1.AppendRequest"> & {
  * Use `create(AppendRequestSchema)` to create a new message.
  */
 export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 23);
+  messageDesc(file_catena, 25);
 
 /**
  * @generated from message catena.v1.AppendReply
@@ -1014,7 +1073,7 @@ export type AppendReply = Message<"catena.v1.AppendReply"> & {
  * Use `create(AppendReplySchema)` to create a new message.
  */
 export const AppendReplySchema: GenMessage<AppendReply> = /*@__PURE__*/
-  messageDesc(file_catena, 24);
+  messageDesc(file_catena, 26);
 
 /**
  * Sets a key's time to live; ttl_ms 0 removes the expiry (the key then lives forever).
@@ -1051,7 +1110,7 @@ export type ExpireRequest = Message<"catena.v1.ExpireRequest"> & {
  * Use `create(ExpireRequestSchema)` to create a new message.
  */
 export const ExpireRequestSchema: GenMessage<ExpireRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 25);
+  messageDesc(file_catena, 27);
 
 /**
  * @generated from message catena.v1.ExpireReply
@@ -1090,7 +1149,7 @@ export type ExpireReply = Message<"catena.v1.ExpireReply"> & {
  * Use `create(ExpireReplySchema)` to create a new message.
  */
 export const ExpireReplySchema: GenMessage<ExpireReply> = /*@__PURE__*/
-  messageDesc(file_catena, 26);
+  messageDesc(file_catena, 28);
 
 /**
  * Stores a value under conditions, with options: Redis's SET (NX, XX, GET, KEEPTTL, EX, PX,
@@ -1160,7 +1219,7 @@ export type SetRequest = Message<"catena.v1.SetRequest"> & {
  * Use `create(SetRequestSchema)` to create a new message.
  */
 export const SetRequestSchema: GenMessage<SetRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 27);
+  messageDesc(file_catena, 29);
 
 /**
  * @generated from message catena.v1.SetReply
@@ -1196,7 +1255,7 @@ export type SetReply = Message<"catena.v1.SetReply"> & {
  * Use `create(SetReplySchema)` to create a new message.
  */
 export const SetReplySchema: GenMessage<SetReply> = /*@__PURE__*/
-  messageDesc(file_catena, 28);
+  messageDesc(file_catena, 30);
 
 /**
  * Reads several keys at once, from one consistent state (at most 1024 keys).
@@ -1215,7 +1274,7 @@ export type MgetRequest = Message<"catena.v1.MgetRequest"> & {
  * Use `create(MgetRequestSchema)` to create a new message.
  */
 export const MgetRequestSchema: GenMessage<MgetRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 29);
+  messageDesc(file_catena, 31);
 
 /**
  * @generated from message catena.v1.MgetReply
@@ -1234,7 +1293,7 @@ export type MgetReply = Message<"catena.v1.MgetReply"> & {
  * Use `create(MgetReplySchema)` to create a new message.
  */
 export const MgetReplySchema: GenMessage<MgetReply> = /*@__PURE__*/
-  messageDesc(file_catena, 30);
+  messageDesc(file_catena, 32);
 
 /**
  * @generated from message catena.v1.Item
@@ -1273,7 +1332,7 @@ export type Item = Message<"catena.v1.Item"> & {
  * Use `create(ItemSchema)` to create a new message.
  */
 export const ItemSchema: GenMessage<Item> = /*@__PURE__*/
-  messageDesc(file_catena, 31);
+  messageDesc(file_catena, 33);
 
 /**
  * Stores several values at once, atomically (at most 1024 entries, within the request size
@@ -1293,7 +1352,7 @@ export type MputRequest = Message<"catena.v1.MputRequest"> & {
  * Use `create(MputRequestSchema)` to create a new message.
  */
 export const MputRequestSchema: GenMessage<MputRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 32);
+  messageDesc(file_catena, 34);
 
 /**
  * @generated from message catena.v1.KeyValue
@@ -1315,7 +1374,7 @@ export type KeyValue = Message<"catena.v1.KeyValue"> & {
  * Use `create(KeyValueSchema)` to create a new message.
  */
 export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
-  messageDesc(file_catena, 33);
+  messageDesc(file_catena, 35);
 
 /**
  * @generated from message catena.v1.MputReply
@@ -1334,7 +1393,7 @@ export type MputReply = Message<"catena.v1.MputReply"> & {
  * Use `create(MputReplySchema)` to create a new message.
  */
 export const MputReplySchema: GenMessage<MputReply> = /*@__PURE__*/
-  messageDesc(file_catena, 34);
+  messageDesc(file_catena, 36);
 
 /**
  * Removes a key and returns the value it had (Redis's GETDEL).
@@ -1353,7 +1412,7 @@ export type GetdelRequest = Message<"catena.v1.GetdelRequest"> & {
  * Use `create(GetdelRequestSchema)` to create a new message.
  */
 export const GetdelRequestSchema: GenMessage<GetdelRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 35);
+  messageDesc(file_catena, 37);
 
 /**
  * @generated from message catena.v1.GetdelReply
@@ -1375,7 +1434,7 @@ export type GetdelReply = Message<"catena.v1.GetdelReply"> & {
  * Use `create(GetdelReplySchema)` to create a new message.
  */
 export const GetdelReplySchema: GenMessage<GetdelReply> = /*@__PURE__*/
-  messageDesc(file_catena, 36);
+  messageDesc(file_catena, 38);
 
 /**
  * Removes every key (Redis's FLUSHALL, memcached's flush_all).
@@ -1390,7 +1449,7 @@ export type FlushRequest = Message<"catena.v1.FlushRequest"> & {
  * Use `create(FlushRequestSchema)` to create a new message.
  */
 export const FlushRequestSchema: GenMessage<FlushRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 37);
+  messageDesc(file_catena, 39);
 
 /**
  * @generated from message catena.v1.FlushReply
@@ -1409,7 +1468,7 @@ export type FlushReply = Message<"catena.v1.FlushReply"> & {
  * Use `create(FlushReplySchema)` to create a new message.
  */
 export const FlushReplySchema: GenMessage<FlushReply> = /*@__PURE__*/
-  messageDesc(file_catena, 38);
+  messageDesc(file_catena, 40);
 
 /**
  * @generated from message catena.v1.TtlRequest
@@ -1426,7 +1485,7 @@ export type TtlRequest = Message<"catena.v1.TtlRequest"> & {
  * Use `create(TtlRequestSchema)` to create a new message.
  */
 export const TtlRequestSchema: GenMessage<TtlRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 39);
+  messageDesc(file_catena, 41);
 
 /**
  * @generated from message catena.v1.TtlReply
@@ -1450,7 +1509,7 @@ export type TtlReply = Message<"catena.v1.TtlReply"> & {
  * Use `create(TtlReplySchema)` to create a new message.
  */
 export const TtlReplySchema: GenMessage<TtlReply> = /*@__PURE__*/
-  messageDesc(file_catena, 40);
+  messageDesc(file_catena, 42);
 
 /**
  * Pages through keys in byte order. Pass the reply's cursor as `after` to continue; an empty
@@ -1487,7 +1546,7 @@ export type ScanRequest = Message<"catena.v1.ScanRequest"> & {
  * Use `create(ScanRequestSchema)` to create a new message.
  */
 export const ScanRequestSchema: GenMessage<ScanRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 41);
+  messageDesc(file_catena, 43);
 
 /**
  * @generated from message catena.v1.ScanReply
@@ -1509,7 +1568,7 @@ export type ScanReply = Message<"catena.v1.ScanReply"> & {
  * Use `create(ScanReplySchema)` to create a new message.
  */
 export const ScanReplySchema: GenMessage<ScanReply> = /*@__PURE__*/
-  messageDesc(file_catena, 42);
+  messageDesc(file_catena, 44);
 
 /**
  * @generated from message catena.v1.PingRequest
@@ -1526,7 +1585,7 @@ export type PingRequest = Message<"catena.v1.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 43);
+  messageDesc(file_catena, 45);
 
 /**
  * @generated from message catena.v1.PingReply
@@ -1543,7 +1602,7 @@ export type PingReply = Message<"catena.v1.PingReply"> & {
  * Use `create(PingReplySchema)` to create a new message.
  */
 export const PingReplySchema: GenMessage<PingReply> = /*@__PURE__*/
-  messageDesc(file_catena, 44);
+  messageDesc(file_catena, 46);
 
 /**
  * The cluster as the coordinator describes it: which nodes exist, where they listen, and each
@@ -1560,7 +1619,7 @@ export type TopologyRequest = Message<"catena.v1.TopologyRequest"> & {
  * Use `create(TopologyRequestSchema)` to create a new message.
  */
 export const TopologyRequestSchema: GenMessage<TopologyRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 45);
+  messageDesc(file_catena, 47);
 
 /**
  * @generated from message catena.v1.TopologyReply
@@ -1616,7 +1675,7 @@ export type TopologyReply = Message<"catena.v1.TopologyReply"> & {
  * Use `create(TopologyReplySchema)` to create a new message.
  */
 export const TopologyReplySchema: GenMessage<TopologyReply> = /*@__PURE__*/
-  messageDesc(file_catena, 46);
+  messageDesc(file_catena, 48);
 
 /**
  * @generated from message catena.v1.SlotMigration
@@ -1669,7 +1728,7 @@ export type SlotMigration = Message<"catena.v1.SlotMigration"> & {
  * Use `create(SlotMigrationSchema)` to create a new message.
  */
 export const SlotMigrationSchema: GenMessage<SlotMigration> = /*@__PURE__*/
-  messageDesc(file_catena, 47);
+  messageDesc(file_catena, 49);
 
 /**
  * Slots first..last (inclusive) belong to chain_id.
@@ -1698,7 +1757,7 @@ export type SlotRange = Message<"catena.v1.SlotRange"> & {
  * Use `create(SlotRangeSchema)` to create a new message.
  */
 export const SlotRangeSchema: GenMessage<SlotRange> = /*@__PURE__*/
-  messageDesc(file_catena, 48);
+  messageDesc(file_catena, 50);
 
 /**
  * @generated from message catena.v1.ChainInfo
@@ -1734,7 +1793,7 @@ export type ChainInfo = Message<"catena.v1.ChainInfo"> & {
  * Use `create(ChainInfoSchema)` to create a new message.
  */
 export const ChainInfoSchema: GenMessage<ChainInfo> = /*@__PURE__*/
-  messageDesc(file_catena, 49);
+  messageDesc(file_catena, 51);
 
 /**
  * @generated from message catena.v1.NodeAddress
@@ -1773,7 +1832,7 @@ export type NodeAddress = Message<"catena.v1.NodeAddress"> & {
  * Use `create(NodeAddressSchema)` to create a new message.
  */
 export const NodeAddressSchema: GenMessage<NodeAddress> = /*@__PURE__*/
-  messageDesc(file_catena, 50);
+  messageDesc(file_catena, 52);
 
 /**
  * One node's view of its own replication state, for `catena status`.
@@ -1788,7 +1847,7 @@ export type NodeStatusRequest = Message<"catena.v1.NodeStatusRequest"> & {
  * Use `create(NodeStatusRequestSchema)` to create a new message.
  */
 export const NodeStatusRequestSchema: GenMessage<NodeStatusRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 51);
+  messageDesc(file_catena, 53);
 
 /**
  * @generated from message catena.v1.NodeStatusReply
@@ -1852,7 +1911,7 @@ export type NodeStatusReply = Message<"catena.v1.NodeStatusReply"> & {
  * Use `create(NodeStatusReplySchema)` to create a new message.
  */
 export const NodeStatusReplySchema: GenMessage<NodeStatusReply> = /*@__PURE__*/
-  messageDesc(file_catena, 52);
+  messageDesc(file_catena, 54);
 
 /**
  * Written at the source chain's head: the slots stop taking reads and writes on this chain
@@ -1890,7 +1949,7 @@ export type SlotFreezeRequest = Message<"catena.v1.SlotFreezeRequest"> & {
  * Use `create(SlotFreezeRequestSchema)` to create a new message.
  */
 export const SlotFreezeRequestSchema: GenMessage<SlotFreezeRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 53);
+  messageDesc(file_catena, 55);
 
 /**
  * @generated from message catena.v1.SlotFreezeReply
@@ -1903,7 +1962,7 @@ export type SlotFreezeReply = Message<"catena.v1.SlotFreezeReply"> & {
  * Use `create(SlotFreezeReplySchema)` to create a new message.
  */
 export const SlotFreezeReplySchema: GenMessage<SlotFreezeReply> = /*@__PURE__*/
-  messageDesc(file_catena, 54);
+  messageDesc(file_catena, 56);
 
 /**
  * Read at the source chain's tail, once the slots are frozen: a page of their records (or, with
@@ -1943,7 +2002,7 @@ export type SlotExportRequest = Message<"catena.v1.SlotExportRequest"> & {
  * Use `create(SlotExportRequestSchema)` to create a new message.
  */
 export const SlotExportRequestSchema: GenMessage<SlotExportRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 55);
+  messageDesc(file_catena, 57);
 
 /**
  * @generated from message catena.v1.SlotExportReply
@@ -1980,7 +2039,7 @@ export type SlotExportReply = Message<"catena.v1.SlotExportReply"> & {
  * Use `create(SlotExportReplySchema)` to create a new message.
  */
 export const SlotExportReplySchema: GenMessage<SlotExportReply> = /*@__PURE__*/
-  messageDesc(file_catena, 56);
+  messageDesc(file_catena, 58);
 
 /**
  * @generated from message catena.v1.SlotRecord
@@ -2017,7 +2076,7 @@ export type SlotRecord = Message<"catena.v1.SlotRecord"> & {
  * Use `create(SlotRecordSchema)` to create a new message.
  */
 export const SlotRecordSchema: GenMessage<SlotRecord> = /*@__PURE__*/
-  messageDesc(file_catena, 57);
+  messageDesc(file_catena, 59);
 
 /**
  * @generated from message catena.v1.ClientRecord
@@ -2051,7 +2110,7 @@ export type ClientRecord = Message<"catena.v1.ClientRecord"> & {
  * Use `create(ClientRecordSchema)` to create a new message.
  */
 export const ClientRecordSchema: GenMessage<ClientRecord> = /*@__PURE__*/
-  messageDesc(file_catena, 58);
+  messageDesc(file_catena, 60);
 
 /**
  * Written at the target chain's head before it owns the slots: records kept as they are
@@ -2101,7 +2160,7 @@ export type SlotImportRequest = Message<"catena.v1.SlotImportRequest"> & {
  * Use `create(SlotImportRequestSchema)` to create a new message.
  */
 export const SlotImportRequestSchema: GenMessage<SlotImportRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 59);
+  messageDesc(file_catena, 61);
 
 /**
  * @generated from message catena.v1.SlotImportReply
@@ -2118,7 +2177,7 @@ export type SlotImportReply = Message<"catena.v1.SlotImportReply"> & {
  * Use `create(SlotImportReplySchema)` to create a new message.
  */
 export const SlotImportReplySchema: GenMessage<SlotImportReply> = /*@__PURE__*/
-  messageDesc(file_catena, 60);
+  messageDesc(file_catena, 62);
 
 /**
  * Written at the source chain's head once the target owns the slots: removes a page of their
@@ -2162,7 +2221,7 @@ export type SlotDropRequest = Message<"catena.v1.SlotDropRequest"> & {
  * Use `create(SlotDropRequestSchema)` to create a new message.
  */
 export const SlotDropRequestSchema: GenMessage<SlotDropRequest> = /*@__PURE__*/
-  messageDesc(file_catena, 61);
+  messageDesc(file_catena, 63);
 
 /**
  * @generated from message catena.v1.SlotDropReply
@@ -2184,7 +2243,7 @@ export type SlotDropReply = Message<"catena.v1.SlotDropReply"> & {
  * Use `create(SlotDropReplySchema)` to create a new message.
  */
 export const SlotDropReplySchema: GenMessage<SlotDropReply> = /*@__PURE__*/
-  messageDesc(file_catena, 62);
+  messageDesc(file_catena, 64);
 
 /**
  * @generated from enum catena.v1.SetCondition
