@@ -10,6 +10,11 @@ import {
   suspicionTimeoutMsDefault,
   valueBytesCeiling,
   valueBytesMaxDefault,
+  clientBuffersBytesMaxDefault,
+  clientBuffersBytesMin,
+  clientFdReserve,
+  clientIdleTimeoutMsDefault,
+  connectionsMax,
 } from '../core/limits.js';
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
@@ -76,6 +81,22 @@ export const serverFlags: FlagSpec = {
     default: String(sessionTimeoutMsDefault),
   },
   ...serverAuthFlags,
+  'max-clients': {
+    kind: 'string',
+    description: `client connections (native, RESP, memcached) at most; default ${connectionsMax}, lowered to the open-file limit (ulimit -n) less ${clientFdReserve} kept for the admin port, peers and files`,
+  },
+  'client-buffers-bytes-max': {
+    kind: 'string',
+    description:
+      'bytes all client connections together may hold buffered (replies unread, reads in flight, partial requests); past it reading pauses, and clients that do not read their replies are cut',
+    default: String(clientBuffersBytesMaxDefault),
+  },
+  'idle-timeout-ms': {
+    kind: 'string',
+    description:
+      'close a client connection with nothing in flight that sends and receives nothing for this long; 0: never',
+    default: String(clientIdleTimeoutMsDefault),
+  },
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -140,6 +161,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (secretFile !== undefined && clusterName === undefined)
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster-secret-file goes with --cluster');
   const secret = secretFile === undefined ? undefined : readClusterSecret(secretFile);
+  const maxClients = flagInt(args, serverFlags, 'max-clients', { min: 1, max: connectionsMax });
+  const clientBuffersBytesMax = flagInt(args, serverFlags, 'client-buffers-bytes-max', {
+    min: clientBuffersBytesMin,
+    max: 2 ** 40,
+  })!;
+  const idleTimeoutMs = flagInt(args, serverFlags, 'idle-timeout-ms', { min: 0, max: 2 ** 31 - 1 })!;
   const peerAnnounce = flagString(args, serverFlags, 'peer-announce');
   if (peerAnnounce !== undefined && !/^[^\s:]+:\d{1,5}$/.test(peerAnnounce))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
@@ -157,6 +184,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     ...(dumpOnExitDir === undefined ? {} : { dumpOnExitDir: resolve(dumpOnExitDir) }),
     ...(respPort === undefined ? {} : { respPort }),
     ...(memcachedPort === undefined ? {} : { memcachedPort }),
+    ...(maxClients === undefined ? {} : { maxClients }),
+    clientBuffersBytesMax,
+    idleTimeoutMs,
     ...(auth === undefined ? {} : { auth }),
     ...(clusterName === undefined || coordinator === undefined
       ? {}

@@ -211,8 +211,14 @@ export const relayDrainMs = 1_000;
 export const migrationCallTimeoutMs = 60_000;
 /** Cursors a node remembers for RESP SCAN (oldest forgotten first). */
 export const respScanCursorsMax = 10_000;
-/** An inbound peer connection must send its `peer` greeting within this long. */
+/** An inbound peer connection must send its `peer` greeting (and an outbound one get its challenge) within this long. */
 export const peerGreetingMs = 5_000;
+/** The first frame on a peer connection (a greeting or a challenge: ids, a nonce, a proof) is at most this big. */
+export const peerGreetingBytesMax = 4 * KiB;
+/** The challenge an accepting node sends on each new peer connection, in bytes (server/peer-auth.ts). */
+export const peerChallengeBytes = 32;
+/** A cluster secret shorter than this (whitespace trimmed) is refused: it could be guessed. */
+export const clusterSecretBytesMin = 16;
 /** Inbound peer connections at most (a cluster has a few dozen nodes; each opens one). */
 export const peerConnectionsMax = 1_000;
 /** Dumps streaming at once from the admin port; each walks the whole store, so more wait (503) rather than pile up. */
@@ -274,6 +280,8 @@ export const clientBudgetCheckMs = 250;
  * output never shrank) is cut, largest first, until the total is back under the low-water mark.
  */
 export const clientOutputStallMs = 2_000;
+/** A reply this large raises what each read in flight counts for against the budget for this long. */
+export const clientReplySizeMemoryMs = 10_000;
 /** Default idle deadline of RESP, memcached and native connections (`--idle-timeout-ms`; 0: none). */
 export const clientIdleTimeoutMsDefault = 10 * 60_000;
 /**
@@ -494,6 +502,12 @@ assert(
   'a multi-get line is recognised before the line limit',
 );
 assert(memcachedRelativeExptimeSecondsMax * 1000 <= ttlMsMax, 'a relative exptime is a TTL the store takes');
+/**
+ * Keys one memcached get/gets may name: its mget requests (multiKeysMax keys each) are sent at once
+ * (program order), so this bounds what one line can make the node read to 4 * mgetReplyBytesMax;
+ * the reply itself stops at mgetReplyBytesMax.
+ */
+export const memcachedGetKeysMax = 4 * multiKeysMax;
 /**
  * Keys one memcached gat/gats may name for a node whose value limit is `valueBytesMax`: each key is
  * its own write returning its value, so their values together stay within mgetReplyBytesMax.

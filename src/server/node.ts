@@ -9,7 +9,11 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
 import {
   checkValueBytesMax,
+  clientBuffersBytesMaxDefault,
+  clientIdleTimeoutMsDefault,
   connectionsMax,
+  respBulkBytesMaxFor,
+  respRequestBytesMaxFor,
   expiryReclaimBatchMax,
   expiryReclaimIntervalMs,
   shutdownCloseMsMax,
@@ -52,6 +56,9 @@ import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
 import { admissionRefusal } from './admission.js';
+import { ClientAdmission, clientsMaxFor, readOpenFilesLimit, type ClientsMax } from './client-limit.js';
+import { ClientBudget } from '../protocol/client-budget.js';
+import type { ClientLimits } from '../protocol/session-io.js';
 import type { Acl } from '../protocol/acl.js';
 import type { Credentials } from '../client/client.js';
 import type { ResponseResult } from '../protocol/native/codec.js';
@@ -108,6 +115,12 @@ export interface NodeOptions {
   memcachedPort?: number;
   /** On stop, write this node's table to `<dumpOnExitDir>/<nodeId>.jsonl` (server/dump.ts; `catena dump` reads the same format). */
   dumpOnExitDir?: string;
+  /** Client connections (native, RESP, memcached) at most; default, and never above: from the open-file limit (client-limit.ts). */
+  maxClients?: number;
+  /** Bytes all client connections together may hold buffered (protocol/client-budget.ts); default clientBuffersBytesMaxDefault. */
+  clientBuffersBytesMax?: number;
+  /** A client connection idle this long is closed; 0: never; default clientIdleTimeoutMsDefault. */
+  idleTimeoutMs?: number;
   /** Client authentication (docs/security.md); absent: every client port is open, as before. */
   auth?: NodeAuth;
 }
@@ -163,6 +176,11 @@ export class CatenaNode {
   private migrationClient: Promise<ClusterClient> | undefined;
   /** RESP and memcached commands answered, and how many failed (INFO). */
   readonly protocolCommands = { calls: 0, failed: 0 };
+  /** The node-wide client budget and idle deadline every client session takes part in. */
+  private readonly clientLimits: ClientLimits;
+  /** maxclients: client connections counted across the three client listeners. */
+  readonly admission: ClientAdmission;
+  private readonly clientsMax: ClientsMax;
 
   private constructor(
     private readonly store: Store,
@@ -174,7 +192,20 @@ export class CatenaNode {
     // In both durability modes a reply waits for the transaction holding what it observed: with
     // memory durability that transaction skips only the fsync (commands/execute.ts).
     const durable = true;
+    this.clientLimits = {
+      budget: new ClientBudget({
+        bytesMax: options.clientBuffersBytesMax ?? clientBuffersBytesMaxDefault,
+        log: options.log,
+      }),
+      idleTimeoutMs: options.idleTimeoutMs ?? clientIdleTimeoutMsDefault,
+    };
+    this.clientsMax = clientsMaxFor({
+      ...(options.maxClients === undefined ? {} : { requested: options.maxClients }),
+      openFilesLimit: readOpenFilesLimit(),
+    });
+    this.admission = new ClientAdmission(this.clientsMax.max, options.log);
     const host: SessionHost = {
+      clientLimits: this.clientLimits,
       context,
       execute: (request) => this.execute(context, request, durable),
       log: options.log,
@@ -259,6 +290,7 @@ export class CatenaNode {
       durability,
       keys: store.size(),
     });
+    node.logClientLimits();
     return node;
   }
 
@@ -418,12 +450,14 @@ export class CatenaNode {
       socket.destroy(); // not started yet, or stopping
       return;
     }
+    if (!this.admission.admit(socket, kind)) return;
     this.stats.connectionsOpen += 1;
     this.stats.connectionsTotal += 1;
     const session: ProtocolSession =
       kind === 'resp' ? this.respSession(socket, router) : this.memcachedSession(socket, router);
     this.protocolSessions.add(session);
     socket.on('close', () => {
+      this.admission.release();
       this.stats.connectionsOpen -= 1;
       this.protocolSessions.delete(session);
     });
@@ -438,6 +472,11 @@ export class CatenaNode {
     return new RespSession(socket, {
       router,
       log: this.options.log,
+      clientLimits: this.clientLimits,
+      requestLimits: {
+        bulkBytesMax: respBulkBytesMaxFor(this.options.valueBytesMax),
+        requestBytesMax: respRequestBytesMaxFor(this.options.valueBytesMax),
+      },
       ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
       nextClientId: () => this.nextRespClientId++,
       recordCommand: this.recordProtocolCommand,
@@ -468,6 +507,7 @@ export class CatenaNode {
     return new MemcachedSession(socket, {
       router,
       log: this.options.log,
+      clientLimits: this.clientLimits,
       ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
       itemBytesMax: this.options.valueBytesMax,
       // memcached's version first: clients parse it (libmemcached refuses a major version 0).
@@ -494,7 +534,7 @@ export class CatenaNode {
       ['pointer_size', 64],
       ['rusage_user', (usage.userCPUTime / 1e6).toFixed(6)],
       ['rusage_system', (usage.systemCPUTime / 1e6).toFixed(6)],
-      ['max_connections', connectionsMax],
+      ['max_connections', this.admission.max],
       ['curr_connections', this.stats.connectionsOpen],
       ['total_connections', this.stats.connectionsTotal],
       ['curr_items', size.keys],
@@ -761,16 +801,38 @@ export class CatenaNode {
     });
   }
 
+  /** The client limits, once at start: maxclients (and why), the budget, the idle deadline. */
+  private logClientLimits(): void {
+    const { max, reason, reduced } = this.clientsMax;
+    const fields = {
+      maxClients: max,
+      why: reason,
+      clientBuffersBytesMax: this.clientLimits.budget.bytesMax,
+      idleTimeoutMs: this.clientLimits.idleTimeoutMs,
+    };
+    if (reduced) {
+      this.options.log.log(
+        'warn',
+        `maxclients reduced to ${max}: raise the open-file limit (ulimit -n) for more`,
+        fields,
+      );
+    } else {
+      this.options.log.log('info', 'client connections', fields);
+    }
+  }
+
   private accept(socket: Socket, host: SessionHost): void {
     if (this.stopping !== undefined) {
       socket.destroy();
       return;
     }
+    if (!this.admission.admit(socket, 'native')) return;
     this.stats.connectionsOpen += 1;
     this.stats.connectionsTotal += 1;
     const session = new NativeSession(socket, host);
     this.sessions.add(session);
     socket.on('close', () => {
+      this.admission.release();
       this.stats.connectionsOpen -= 1;
       this.sessions.delete(session);
     });
@@ -836,6 +898,7 @@ export class CatenaNode {
 
   private async doStop(): Promise<void> {
     this.loopDelay.disable();
+    this.clientLimits.budget.close();
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const listenersClosed = [...this.listeners.values()].map(

@@ -42,6 +42,9 @@ import type { Socket } from 'node:net';
 import { CatenaError } from '../../core/errors.js';
 import {
   connectionOutputBytesMax,
+  memcachedGatKeysMaxFor,
+  memcachedGetKeysMax,
+  mgetReplyBytesMax,
   multiKeysMax,
   pipelineDepthMax,
   memcachedRelativeExptimeSecondsMax,
@@ -51,7 +54,7 @@ import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../command-router.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
 import { OrderGate, type GateKeys } from '../order-gate.js';
-import { SessionIo } from '../session-io.js';
+import { SessionIo, type ClientLimits } from '../session-io.js';
 import { warnOfCrossProtocol } from '../cross-protocol.js';
 import { ConnectionAuth, openAcl, type Acl } from '../acl.js';
 import { authenticateWithData, permissionRefusal, unauthenticated } from './auth.js';
@@ -85,6 +88,8 @@ export interface MemcachedHost {
   recordProtocolError(): void;
   /** wall clock in ms (Date.now in production) — for memcached's absolute exptimes */
   nowMs(): number;
+  /** The node-wide client budget and idle deadline (../session-io.ts); absent: neither. */
+  readonly clientLimits?: ClientLimits;
 }
 
 /** Stats groups memcached has that hold nothing in Catena: answered with a bare END. */
@@ -92,6 +97,17 @@ const emptyStatsGroups: ReadonlySet<string> = new Set(['items', 'slabs', 'sizes'
 
 const flushDelayUnsupported = encodeClientError('flush_all with a delay is not supported');
 const internalError = encodeServerError('internal error');
+const tooManyGetKeys = encodeClientError(`at most ${memcachedGetKeysMax} keys in one get`);
+
+/** A get's reply, unless its values add up to more than mgetReplyBytesMax (then an error naming the limit). */
+function retrievalWithin(items: readonly MemcachedItem[]): Buffer {
+  let bytes = 0;
+  for (const item of items) bytes += item.data.length;
+  if (bytes > mgetReplyBytesMax) {
+    return encodeServerError(`the values add up to more than ${mgetReplyBytesMax} bytes; get fewer keys at once`);
+  }
+  return encodeRetrieval(items);
+}
 
 /** A native expiry: at most one of the two is not 0 (both 0: never expires). */
 export interface NativeExpiry {
@@ -148,6 +164,10 @@ export class MemcachedSession {
       socketErrorMessage: 'memcached client socket error',
       requestTimeoutMessage: 'closing a memcached connection whose request did not complete in time',
       flush: this.flush,
+      ...(host.clientLimits === undefined ? {} : { limits: host.clientLimits }),
+      pendingBytes: () => this.queuedBytes + this.readsInFlight * this.io.readReserveBytes,
+      busy: () => !this.idle(),
+      resume: () => this.maybeResume(),
       onClose: () => {
         this.finished = true;
       },
@@ -219,7 +239,7 @@ export class MemcachedSession {
 
   private overBudget(): boolean {
     const held = this.queuedBytes + this.socket.writableLength + this.readsInFlight * readReserveBytes;
-    return this.slots.length >= pipelineDepthMax || held > connectionOutputBytesMax;
+    return this.slots.length >= pipelineDepthMax || held > connectionOutputBytesMax || this.io.overNodeBudget();
   }
 
   private dispatch(event: MemcachedEvent): void {
@@ -337,6 +357,7 @@ export class MemcachedSession {
     switch (request.command) {
       case 'get':
       case 'gets': {
+        if (request.keys.length > memcachedGetKeysMax) return tooManyGetKeys;
         const chunks: Buffer[][] = [];
         for (let i = 0; i < request.keys.length; i += multiKeysMax)
           chunks.push(request.keys.slice(i, i + multiKeysMax));
@@ -355,10 +376,16 @@ export class MemcachedSession {
             });
           });
         });
-        return encodeRetrieval(items);
+        return retrievalWithin(items);
       }
       case 'gat':
       case 'gats': {
+        const gatKeysMax = memcachedGatKeysMaxFor(this.host.itemBytesMax);
+        if (request.keys.length > gatKeysMax) {
+          return encodeClientError(
+            `at most ${gatKeysMax} keys in one ${request.command} (each returns its value; together at most ${mgetReplyBytesMax} bytes)`,
+          );
+        }
         const expiry = this.expiry(request.exptime);
         const answers = await Promise.all(
           request.keys.map((key) => router.send('expire', { key, ...expiry, returnValue: true })),

@@ -12,7 +12,7 @@ import { errorResult, type Execution } from '../../commands/execute.js';
 import type { CommandContext, CommandName } from '../../commands/index.js';
 import { connectionOutputBytesMax, frameBytesMax, idleTimeoutMs, pipelineDepthMax } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
-import { SessionIo } from '../session-io.js';
+import { SessionIo, type ClientLimits } from '../session-io.js';
 import { accessOfCommand, ConnectionAuth, openAcl, type Acl } from '../acl.js';
 import { decodeRequest, encodeResponseFrame, peekRequestId, type Request, type ResponseResult } from './codec.js';
 import { FrameDecoder, type FrameEvent } from './frame.js';
@@ -28,6 +28,8 @@ export interface SessionHost {
   recordProtocolError(): void;
   /** A storage failure: the node must stop. */
   fatal(error: unknown): void;
+  /** The node-wide client budget and idle deadline (../session-io.ts); absent: no budget, idleTimeoutMs. */
+  readonly clientLimits?: ClientLimits;
 }
 
 interface PendingReply {
@@ -67,11 +69,17 @@ export class NativeSession {
       socketErrorMessage: 'client socket error',
       requestTimeoutMessage: 'closing a connection whose frame did not complete in time',
       flush: this.flush,
+      ...(host.clientLimits === undefined ? {} : { limits: host.clientLimits }),
+      pendingBytes: () => this.queuedBytes,
+      busy: () => this.inFlight > 0,
+      resume: () => this.maybeResume(),
     });
-    socket.setTimeout(idleTimeoutMs, () => {
-      if (this.inFlight === 0) socket.destroy();
-      else socket.setTimeout(idleTimeoutMs); // busy, not idle: look again later
-    });
+    if (host.clientLimits === undefined) {
+      socket.setTimeout(idleTimeoutMs, () => {
+        if (this.inFlight === 0) socket.destroy();
+        else socket.setTimeout(idleTimeoutMs); // busy, not idle: look again later
+      });
+    }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
   }
@@ -131,7 +139,9 @@ export class NativeSession {
 
   private overBudget(): boolean {
     return (
-      this.inFlight >= pipelineDepthMax || this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax
+      this.inFlight >= pipelineDepthMax ||
+      this.queuedBytes + this.socket.writableLength > connectionOutputBytesMax ||
+      this.io.overNodeBudget()
     );
   }
 

@@ -10,7 +10,14 @@
 // linearizable, the whole is not one atomic step (docs/compatibility.md lists this).
 
 import { CatenaError } from '../../core/errors.js';
-import { multiKeysMax, ttlMsMax, respKeysReplyMax } from '../../core/limits.js';
+import {
+  mgetReplyBytesMax,
+  multiKeysMax,
+  ttlMsMax,
+  respKeysPageKeys,
+  respKeysReplyBytesMax,
+  respKeysReplyMax,
+} from '../../core/limits.js';
 import type { CommandName, RequestInit } from '../../commands/index.js';
 import type { ReplyOf } from '../native/codec.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
@@ -167,6 +174,28 @@ export function parseInteger(word: Buffer | undefined): bigint {
 const lower = (word: Buffer): string => word.toString('latin1').toLowerCase();
 
 /** Splits `items` into runs of at most `size`. */
+/** Resolves on the event loop's next turn: a long command lets every other client in between its steps. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Reads `keys` with one native mget of multiKeysMax keys at a time, the next only once `take`
+ * has kept what it needs of the previous one, yielding to the event loop between them (a
+ * multi-step command: its connection starts nothing else meanwhile). Stops early, returning
+ * false, when `take` says so (a reply limit was passed).
+ */
+async function inRequests(
+  context: RespContext,
+  keys: readonly Buffer[],
+  take: (reply: ReplyOf<'mget'>) => boolean,
+): Promise<boolean> {
+  const batches = chunks(keys, multiKeysMax);
+  for (const [i, batch] of batches.entries()) {
+    if (i > 0) await turn();
+    if (!take(await context.send('mget', { keys: batch }))) return false;
+  }
+  return true;
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -604,12 +633,14 @@ const exists = define({
   write: false,
   summary: 'Counts how many of the given keys exist (a key given twice counts twice).',
   group: 'generic',
+  multiStep: (argv) => argv.length > multiKeysMax + 1,
   async run(context, argv) {
-    const replies = await Promise.all(
-      chunks(argv.slice(1), multiKeysMax).map((keys) => context.send('mget', { keys })),
-    );
     let found = 0;
-    for (const reply of replies) for (const item of reply.items) if (item.found) found += 1;
+    // One request of multiKeysMax keys at a time: only one request's values are ever held.
+    await inRequests(context, argv.slice(1), (reply) => {
+      for (const item of reply.items) if (item.found) found += 1;
+      return true;
+    });
     return integerReply(found);
   },
 });
@@ -620,15 +651,26 @@ const mget = define({
   flags: ['readonly', 'fast'],
   keys: [1, -1, 1],
   write: false,
-  summary: 'Returns the string values of one or more keys.',
+  summary: `Returns the string values of one or more keys (values adding up to at most ${mgetReplyBytesMax} bytes).`,
   group: 'string',
+  multiStep: (argv) => argv.length > multiKeysMax + 1,
   async run(context, argv) {
-    const replies = await Promise.all(
-      chunks(argv.slice(1), multiKeysMax).map((keys) => context.send('mget', { keys })),
-    );
-    return arrayReply(
-      replies.flatMap((reply) => reply.items.map((item) => (item.found ? bulkReply(item.value) : nullReply))),
-    );
+    const values: RespReply[] = [];
+    let bytes = 0;
+    const whole = await inRequests(context, argv.slice(1), (reply) => {
+      for (const item of reply.items) {
+        values.push(item.found ? bulkReply(item.value) : nullReply);
+        bytes += item.found ? item.value.length : 0;
+      }
+      return bytes <= mgetReplyBytesMax;
+    });
+    if (!whole) {
+      return errorReply(
+        'ERR',
+        `MGET values add up to more than ${mgetReplyBytesMax} bytes (the MGET reply limit); read fewer keys at once`,
+      );
+    }
+    return arrayReply(values);
   },
 });
 
@@ -838,15 +880,21 @@ const keys = define({
   async run(context, argv) {
     const pattern = argv[1]!.length === 1 && argv[1]![0] === 0x2a ? undefined : argv[1]!;
     const found: RespReply[] = [];
+    let bytes = 0;
     let after: Uint8Array = Buffer.alloc(0);
     for (;;) {
-      const page = await scanPage(context, after, 1000, pattern);
+      const page = await scanPage(context, after, respKeysPageKeys, pattern);
       for (const key of page.keys) found.push(bulkReply(key));
-      if (found.length > respKeysReplyMax) {
-        return errorReply('ERR', `KEYS matched more than ${respKeysReplyMax} keys; use SCAN`);
+      for (const key of page.keys) bytes += key.length;
+      if (found.length > respKeysReplyMax || bytes > respKeysReplyBytesMax) {
+        return errorReply(
+          'ERR',
+          `KEYS matched more than ${respKeysReplyMax} keys or ${respKeysReplyBytesMax} bytes (the KEYS reply limit); use SCAN`,
+        );
       }
       if (page.next === undefined) return arrayReply(found);
       after = page.next;
+      await turn(); // other clients are served between pages
     }
   },
 });

@@ -18,9 +18,9 @@ import { connectionOutputBytesMax, pipelineDepthMax, readReserveBytes } from '..
 import type { Logger } from '../../core/log.js';
 import type { CommandRouter } from '../command-router.js';
 import { OrderGate } from '../order-gate.js';
-import { SessionIo } from '../session-io.js';
+import { SessionIo, type ClientLimits } from '../session-io.js';
 import { respCrossProtocol, warnOfCrossProtocol } from '../cross-protocol.js';
-import { encodeReply, RespRequestParser, type RespRequestEvent } from './codec.js';
+import { encodeReply, RespRequestParser, type RespRequestEvent, type RespRequestLimits } from './codec.js';
 import {
   arityAllows,
   commandKeys,
@@ -48,6 +48,10 @@ export interface RespHost {
   /** A command was answered (for INFO's counters). */
   recordCommand(failed: boolean): void;
   recordProtocolError(): void;
+  /** The node-wide client budget and idle deadline (../session-io.ts); absent: neither. */
+  readonly clientLimits?: ClientLimits;
+  /** The parser's limits (the node derives them from its value limit); absent: the parser's defaults. */
+  readonly requestLimits?: Partial<RespRequestLimits>;
 }
 
 interface Slot {
@@ -57,7 +61,7 @@ interface Slot {
 }
 
 export class RespSession {
-  private readonly parser = new RespRequestParser();
+  private readonly parser: RespRequestParser;
   private readonly io: SessionIo;
   private readonly state: RespConnectionState;
   private readonly context: RespContext;
@@ -94,8 +98,13 @@ export class RespSession {
     };
     // Replies ready in one burst (a pipeline's synchronous reads, the writes one commit answers)
     // go out in one socket write: flush() is scheduled once per microtask burst.
+    this.parser = new RespRequestParser(host.requestLimits);
     this.io = new SessionIo(socket, host.log, {
       flush: () => this.flush(),
+      ...(host.clientLimits === undefined ? {} : { limits: host.clientLimits }),
+      pendingBytes: () => this.queuedBytes + this.readsInFlight * this.io.readReserveBytes,
+      busy: () => this.slots.length > 0,
+      resume: () => this.maybeResume(),
       socketErrorMessage: 'RESP client socket error',
       requestTimeoutMessage: 'closing a RESP connection whose request did not complete in time',
       onClose: () => {
@@ -172,7 +181,7 @@ export class RespSession {
 
   private overBudget(): boolean {
     const held = this.queuedBytes + this.socket.writableLength + this.readsInFlight * readReserveBytes;
-    return this.inFlight >= pipelineDepthMax || held > connectionOutputBytesMax;
+    return this.inFlight >= pipelineDepthMax || held > connectionOutputBytesMax || this.io.overNodeBudget();
   }
 
   /** A reply known now (no command runs). */
