@@ -4,13 +4,18 @@
 // chain (the highest-numbered) hands its slots to the others and is retired, its nodes becoming
 // spare. `catena status --watch` shows the move.
 
+import { existsSync } from 'node:fs';
 import { clusterPaths } from '../coordination/cluster-paths.js';
 import { connectCoordinator } from '../coordination/connect.js';
 import { CoordinatorError } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, layoutDefault, wantedChains, type Layout } from '../coordination/placement.js';
 import { CatenaError } from '../core/errors.js';
 import { sessionTimeoutMsDefault, layoutChainsMax, layoutReplicasMax } from '../core/limits.js';
+import { readClusterSecret } from '../server/peer-auth.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+
+/** Where `catena up` keeps the cluster secret with its default --data-dir. */
+const defaultSecretFile = 'catena-data/cluster.secret';
 
 const chainFlags: FlagSpec = {
   coordinator: {
@@ -19,6 +24,10 @@ const chainFlags: FlagSpec = {
     default: 'embedded://127.0.0.1:7009',
   },
   cluster: { kind: 'string', description: 'cluster name', default: 'local' },
+  'cluster-secret-file': {
+    kind: 'string',
+    description: "the cluster secret (default: catena up's ./catena-data/cluster.secret when it exists)",
+  },
   replicas: { kind: 'string', description: 'nodes per chain (needed when the cluster has no layout yet)' },
   auto: {
     kind: 'string',
@@ -60,7 +69,14 @@ export async function runChain(argv: readonly string[]): Promise<number> {
   if (auto !== undefined && auto !== 'on' && auto !== 'off') {
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--auto is on or off');
   }
-  const coordinator = await connectCoordinator(url, { sessionTimeoutMs: sessionTimeoutMsDefault });
+  const secretFile =
+    flagString(args, chainFlags, 'cluster-secret-file') ??
+    (existsSync(defaultSecretFile) ? defaultSecretFile : undefined);
+  const secret = secretFile === undefined ? undefined : readClusterSecret(secretFile);
+  const coordinator = await connectCoordinator(url, {
+    sessionTimeoutMs: sessionTimeoutMsDefault,
+    ...(secret === undefined ? {} : { secret }),
+  });
   try {
     const found = await coordinator.get(paths.layout);
     const stored = found === undefined ? undefined : decodeLayout(found.data);

@@ -107,6 +107,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const dumpOnExit = args.flags.has('dump-on-exit');
   mkdirSync(dataDir, { recursive: true });
   const secretFile = ensureClusterSecret(dataDir);
+  const secret = readClusterSecret(secretFile);
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
   let embedded: EmbeddedCoordinatorServer | undefined;
@@ -117,13 +118,14 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       port: basePort + 9,
       dataFile: join(dataDir, 'coordinator.json'),
       log,
+      secret,
     });
     coordinatorUrl = embedded.url;
   } else {
     coordinatorUrl = zookeeper.startsWith('zk://') ? zookeeper : `zk://${zookeeper}`;
   }
 
-  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout);
+  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout, secret);
 
   let stopping = false;
   const nodes: Managed[] = [];
@@ -263,8 +265,10 @@ function layoutFromFlags(args: ReturnType<typeof parseArgs>, nodes: number): Lay
 }
 
 /**
- * The cluster secret every node proves to its peers (server/peer-auth.ts): `<data-dir>/cluster.secret`,
- * written once with 32 random bytes (mode 600) and kept, so restarts and added nodes share it.
+ * The cluster secret every node proves to its peers (server/peer-auth.ts) and to the coordinator
+ * (the embedded one checks it; on ZooKeeper the cluster's znodes carry a digest ACL derived from
+ * it): `<data-dir>/cluster.secret`, written once with 32 random bytes (mode 600) and kept, so
+ * restarts, added nodes and `catena chain` share it.
  */
 function ensureClusterSecret(dataDir: string): string {
   const path = join(dataDir, 'cluster.secret');
@@ -273,7 +277,6 @@ function ensureClusterSecret(dataDir: string): string {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  readClusterSecret(path); // a damaged or readable-by-others file stops here, with its reason
   return path;
 }
 
@@ -281,8 +284,8 @@ function ensureClusterSecret(dataDir: string): string {
  * Stores the layout for the manager. A cluster that already has another layout keeps it:
  * changing the chains of a cluster means moving slots between them (not supported yet).
  */
-async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layout): Promise<void> {
-  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: sessionTimeoutMsDefault });
+async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layout, secret: Buffer): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: sessionTimeoutMsDefault, secret });
   try {
     const paths = clusterPaths(cluster);
     await coordinator.ensurePath(paths.root);

@@ -103,4 +103,11 @@ export interface ConnectOptions {
   readonly sessionTimeoutMs: number;
   /** How long `connect` tries before failing with 'connection-loss'. */
   readonly connectTimeoutMs?: number;
+  /**
+   * The cluster secret. ZooKeeper: the client authenticates with a digest credential derived
+   * from it, and the znodes it creates are readable and writable only with that credential.
+   * The embedded coordinator: the client proves it holds the secret the coordinator was started
+   * with. Absent: open znodes, and only a coordinator started without a secret takes the client.
+   */
+  readonly secret?: Uint8Array;
 }

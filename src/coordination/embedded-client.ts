@@ -43,6 +43,7 @@ import {
   type ZnodeData,
 } from './coordinator.js';
 import {
+  coordinatorProof,
   decodeServerMessage,
   encodeMessage,
   LineSplitter,
@@ -187,16 +188,6 @@ class EmbeddedClient implements Coordinator {
     this.socket = socket;
     this.handshaking = true;
     socket.setNoDelay(true);
-    socket.on('connect', () => {
-      const timeoutMs = this.options.sessionTimeoutMs;
-      const session = this.session;
-      this.write(
-        socket,
-        session === undefined
-          ? { t: 'hello', timeoutMs }
-          : { t: 'hello', timeoutMs, session: session.id, password: session.password, ack: this.lastEventSeq },
-      );
-    });
     socket.on('data', (chunk: Buffer) => this.receive(socket, splitter, chunk));
     socket.on('error', (error) => {
       this.lastConnectError = ` (last error: ${error.message})`;
@@ -236,8 +227,53 @@ class EmbeddedClient implements Coordinator {
     socket.destroy();
   }
 
+  /** The server's first message: the hello answers its challenge (with a proof when this client has the secret). */
+  private challenged(socket: Socket, nonce: string): void {
+    if (!this.handshaking) {
+      this.protocolError(socket, 'unexpected challenge');
+      return;
+    }
+    const timeoutMs = this.options.sessionTimeoutMs;
+    const session = this.session;
+    const secret = this.options.secret;
+    const proof = secret === undefined ? {} : { proof: coordinatorProof(secret, nonce) };
+    this.write(
+      socket,
+      session === undefined
+        ? { t: 'hello', timeoutMs, ...proof }
+        : {
+            t: 'hello',
+            timeoutMs,
+            session: session.id,
+            password: session.password,
+            ack: this.lastEventSeq,
+            ...proof,
+          },
+    );
+  }
+
+  /** The server wants a proof of the cluster secret this client cannot give: retrying will not help. */
+  private refused(reason: string): void {
+    const error = new CoordinatorError(
+      'bad-arguments',
+      `the embedded coordinator at ${this.address.host}:${this.address.port} refused this client: ${reason} (--cluster-secret-file)`,
+    );
+    this.log.log('error', error.message);
+    const started = this.started;
+    this.started = undefined;
+    this.closed = true;
+    this.teardown(started === undefined ? 'expired' : 'closed');
+    started?.reject(error);
+  }
+
   private handle(socket: Socket, message: ServerMessage): void {
     switch (message.t) {
+      case 'challenge':
+        this.challenged(socket, message.nonce);
+        return;
+      case 'refused':
+        this.refused(message.reason);
+        return;
       case 'welcome':
         this.welcome(socket, message);
         return;

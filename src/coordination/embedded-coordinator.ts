@@ -42,6 +42,7 @@ import { ZnodeTree, type TreeResult, type WatchDelivery } from './embedded-tree.
 import {
   decodeClientMessage,
   encodeMessage,
+  verifyCoordinatorProof,
   LineSplitter,
   type ClientMessage,
   type ServerMessage,
@@ -64,6 +65,11 @@ export interface EmbeddedCoordinatorOptions {
   readonly log?: Logger;
   /** Called when the data file cannot be written; the server has stopped by then. */
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * The cluster secret: a client must prove it holds it (embedded-wire.ts) to open or resume a
+   * session. Absent: any client that reaches the port is served.
+   */
+  readonly secret?: Uint8Array;
 }
 
 interface UnackedEvent {
@@ -86,6 +92,8 @@ interface Connection {
   readonly remote: string;
   readonly splitter: LineSplitter;
   session: ServerSession | undefined;
+  /** The challenge sent on this connection (base64): a hello proves the secret over it. */
+  readonly nonce: string;
 }
 
 type Outgoing =
@@ -191,9 +199,11 @@ export class EmbeddedCoordinatorServer {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
       splitter: new LineSplitter(),
       session: undefined,
+      nonce: randomBytes(32).toString('base64'),
     };
     this.connections.add(connection);
     socket.setNoDelay(true);
+    this.send(connection, { t: 'challenge', nonce: connection.nonce });
     socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
     socket.on('error', (error) =>
       this.options.log.log('debug', 'embedded coordinator: connection error', {
@@ -264,6 +274,15 @@ export class EmbeddedCoordinatorServer {
   private hello(connection: Connection, hello: ClientMessage & { t: 'hello' }): void {
     if (connection.session !== undefined) {
       this.reject(connection, 'second hello on one connection');
+      return;
+    }
+    const secret = this.options.secret;
+    if (secret !== undefined && !verifyCoordinatorProof(secret, connection.nonce, hello.proof)) {
+      this.options.log.log('warn', 'embedded coordinator: a client did not prove the cluster secret', {
+        remote: connection.remote,
+      });
+      this.send(connection, { t: 'refused', reason: 'this coordinator needs the cluster secret' });
+      this.endConnection(connection);
       return;
     }
     if (hello.session === undefined) {

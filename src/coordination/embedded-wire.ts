@@ -5,8 +5,16 @@
 // connection (it never guesses where the next message starts).
 //
 //   client                                   server
-//   hello {timeoutMs[, session, password, ack]}  ─▶  welcome {session, password, timeoutMs}
+//                                            ◀─  challenge {nonce}       (first, on every connection)
+//   hello {timeoutMs[, session, password, ack][, proof]}
+//                                            ─▶  welcome {session, password, timeoutMs}
 //                                                ◀─  | expired            (then the server hangs up)
+//                                                ◀─  | refused {reason}   (no or a wrong proof: hangs up)
+//
+// A server started with the cluster secret takes a hello only with `proof`: the HMAC of the
+// challenge under a key derived from the secret (coordinatorProof), so a client that cannot
+// read the secret cannot open or resume a session, and a recorded hello is worth nothing on the
+// next connection.
 //   req {id, op}                             ─▶  res {id, ok: true, result} | {id, ok: false, code}
 //   ping {ack}                               ─▶  pong
 //   close {id}                               ─▶  res {id, ok: true}      (session ended)
@@ -16,8 +24,10 @@
 // has seen in every ping and in `hello` when it resumes; the server keeps unacknowledged events
 // and sends them again on resume, so an event written to a connection that died is not lost.
 
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CoordinatorErrorCode, CreateMode, WatchEventType } from './coordinator.js';
 import { embeddedFrameBytesMax } from '../core/limits.js';
+import { deriveKey } from '../core/secret.js';
 
 export type WireMultiOp =
   | { kind: 'create'; path: string; data: string; mode: CreateMode }
@@ -33,7 +43,7 @@ export type WireOp =
   | { kind: 'multi'; ops: WireMultiOp[] };
 
 export type ClientMessage =
-  | { t: 'hello'; timeoutMs: number; session?: string; password?: string; ack?: number }
+  | { t: 'hello'; timeoutMs: number; session?: string; password?: string; ack?: number; proof?: string }
   | { t: 'req'; id: number; op: WireOp }
   | { t: 'ping'; ack: number }
   | { t: 'close'; id: number };
@@ -42,12 +52,29 @@ export type ClientMessage =
 export type WireResult = string | number | string[] | { data: string; version: number } | null;
 
 export type ServerMessage =
+  | { t: 'challenge'; nonce: string }
+  | { t: 'refused'; reason: string }
   | { t: 'welcome'; session: string; password: string; timeoutMs: number }
   | { t: 'expired' }
   | { t: 'res'; id: number; ok: true; result: WireResult }
   | { t: 'res'; id: number; ok: false; code: CoordinatorErrorCode; message: string }
   | { t: 'pong' }
   | { t: 'event'; seq: number; type: WatchEventType; path: string };
+
+/** The proof a client sends in its hello: HMAC of the challenge (base64) under a key derived from the secret. */
+export function coordinatorProof(secret: Uint8Array, nonce: string): string {
+  return createHmac('sha256', deriveKey(secret, 'catena embedded coordinator v1'))
+    .update(nonce, 'utf8')
+    .digest('base64');
+}
+
+/** True when `proof` answers `nonce` under `secret` (compared in constant time). */
+export function verifyCoordinatorProof(secret: Uint8Array, nonce: string, proof: string | undefined): boolean {
+  if (proof === undefined) return false;
+  const expected = Buffer.from(coordinatorProof(secret, nonce), 'base64');
+  const given = Buffer.from(proof, 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
 
 export function encodeMessage(message: ClientMessage | ServerMessage): string {
   return `${JSON.stringify(message)}\n`;
@@ -167,11 +194,13 @@ function decodeOp(op: unknown): WireOp | undefined {
 }
 
 function decodeHello(message: Fields): ClientMessage | undefined {
-  const { timeoutMs, session, password, ack } = message;
+  const { timeoutMs, session, password, ack, proof } = message;
   if (!isInteger(timeoutMs) || timeoutMs <= 0) return undefined;
-  if (session === undefined && password === undefined && ack === undefined) return { t: 'hello', timeoutMs };
+  if (proof !== undefined && !isBase64(proof)) return undefined;
+  const proved = proof === undefined ? {} : { proof };
+  if (session === undefined && password === undefined && ack === undefined) return { t: 'hello', timeoutMs, ...proved };
   if (!isString(session) || !isString(password) || !isInteger(ack) || ack < 0) return undefined;
-  return { t: 'hello', timeoutMs, session, password, ack };
+  return { t: 'hello', timeoutMs, session, password, ack, ...proved };
 }
 
 /** Decodes one line from a client, or undefined if it is not a valid message. */
@@ -221,6 +250,10 @@ export function decodeServerMessage(line: string): ServerMessage | undefined {
   const message = parseObject(line);
   if (message === undefined) return undefined;
   switch (message['t']) {
+    case 'challenge':
+      return isBase64(message['nonce']) ? { t: 'challenge', nonce: message['nonce'] } : undefined;
+    case 'refused':
+      return isString(message['reason']) ? { t: 'refused', reason: message['reason'] } : undefined;
     case 'welcome': {
       const { session, password, timeoutMs } = message;
       return isString(session) && isString(password) && isInteger(timeoutMs) && timeoutMs > 0

@@ -43,6 +43,8 @@ export interface MembershipOptions {
   readonly cluster: string;
   readonly nodeId: string;
   readonly sessionTimeoutMs: number;
+  /** The cluster secret: the coordinator session proves it (coordinator.ts ConnectOptions). */
+  readonly secret?: Uint8Array;
   /** What this node publishes now (caughtUp is added here). */
   info(): Omit<NodeInfo, 'caughtUp'>;
   onConfig(config: ChainConfig): void;
@@ -198,6 +200,7 @@ export class Membership {
   private async openSession(): Promise<void> {
     const coordinator = await connectCoordinator(this.options.coordinatorUrl, {
       sessionTimeoutMs: this.options.sessionTimeoutMs,
+      ...(this.options.secret === undefined ? {} : { secret: this.options.secret }),
     });
     try {
       this.coordinator = coordinator;

@@ -19,9 +19,13 @@
 
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { createHash } from 'node:crypto';
 import {
+  ACL,
   createClient,
   CreateMode as LibraryCreateMode,
+  Id,
+  Permission,
   Event as LibraryEvent,
   Exception,
   State,
@@ -31,6 +35,7 @@ import {
 import { assert, unreachable } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { deriveKey } from '../core/secret.js';
 import {
   coordinatorLivenessChecksPerTimeout,
   zooKeeperConnectTimeoutMsDefault,
@@ -112,16 +117,55 @@ export async function connectZooKeeper(url: string, options: ZooKeeperConnectOpt
       await root.close();
     }
   }
-  return open(`${target.hosts}${target.chroot ?? ''}`, options.sessionTimeoutMs, connectTimeoutMs, log);
+  return open(
+    `${target.hosts}${target.chroot ?? ''}`,
+    options.sessionTimeoutMs,
+    connectTimeoutMs,
+    log,
+    options.secret === undefined ? undefined : zooKeeperCredential(options.secret),
+  );
 }
 
-async function open(connectString: string, sessionTimeoutMs: number, connectTimeoutMs: number, log: Logger) {
+/**
+ * The digest credential a cluster's nodes share (derived from the cluster secret), and the ACLs
+ * of what they create: znodes below the top level are theirs alone (read, write, create, delete,
+ * admin); a top-level znode (`/catena`, shared by every cluster on the ensemble) is theirs and
+ * open to anyone to read and create children in.
+ */
+interface ZooKeeperCredential {
+  readonly auth: Buffer;
+  readonly own: ACL[];
+  readonly shared: ACL[];
+}
+
+const zooKeeperUser = 'catena';
+
+export function zooKeeperCredential(secret: Uint8Array): ZooKeeperCredential {
+  const password = deriveKey(secret, 'catena zookeeper digest v1').toString('base64');
+  const digest = createHash('sha1').update(`${zooKeeperUser}:${password}`).digest('base64');
+  const own = new ACL(Permission.ALL, new Id('digest', `${zooKeeperUser}:${digest}`));
+  return {
+    auth: Buffer.from(`${zooKeeperUser}:${password}`),
+    own: [own],
+    shared: [own, new ACL(Permission.READ | Permission.CREATE, new Id('world', 'anyone'))],
+  };
+}
+
+async function open(
+  connectString: string,
+  sessionTimeoutMs: number,
+  connectTimeoutMs: number,
+  log: Logger,
+  credential?: ZooKeeperCredential,
+) {
   const client = createClient(connectString, {
     sessionTimeout: sessionTimeoutMs,
     spinDelay: zooKeeperReconnectSpinDelayMs,
     retries: 0,
   });
-  const coordinator = new ZooKeeperCoordinator(client, log);
+  // Sent with every (re)connection's handshake by the library.
+  if (credential !== undefined) client.addAuthInfo('digest', credential.auth);
+  const coordinator = new ZooKeeperCoordinator(client, log, credential);
   await coordinator.start(connectTimeoutMs, connectString);
   return coordinator;
 }
@@ -143,6 +187,7 @@ const errorCodesByLibraryCode = new Map<number, CoordinatorErrorCode>([
   [Exception.API_ERROR, 'bad-arguments'],
   [Exception.INVALID_ACL, 'bad-arguments'],
   [Exception.INVALID_CALLBACK, 'bad-arguments'],
+  // A znode of a cluster whose secret this client does not hold (zooKeeperCredential).
   [Exception.NO_AUTH, 'bad-arguments'],
   [Exception.AUTH_FAILED, 'bad-arguments'],
   [Exception.SESSION_EXPIRED, 'session-expired'],
@@ -186,6 +231,7 @@ class ZooKeeperCoordinator implements Coordinator {
   constructor(
     private readonly client: Client,
     private readonly log: Logger,
+    private readonly credential?: ZooKeeperCredential,
   ) {
     const internals = (client as unknown as { connectionManager?: ConnectionManagerInternals }).connectionManager;
     assert(
@@ -362,12 +408,28 @@ class ZooKeeperCoordinator implements Coordinator {
   // ---- the Coordinator interface -------------------------------------------------------------
 
   create(path: string, data: Uint8Array, mode: CreateMode): Promise<string> {
-    return this.call<string>((done) => this.client.create(path, Buffer.from(data), libraryModes[mode], done));
+    const acls = aclsFor(this.credential, path);
+    if (acls === undefined) {
+      return this.call<string>((done) => this.client.create(path, Buffer.from(data), libraryModes[mode], done));
+    }
+    return this.call<string>((done) => this.client.create(path, Buffer.from(data), acls, libraryModes[mode], done));
   }
 
   async ensurePath(path: string): Promise<void> {
     if (path === '/') return;
-    await this.call<string>((done) => this.client.mkdirp(path, done));
+    if (this.credential === undefined) {
+      await this.call<string>((done) => this.client.mkdirp(path, done));
+      return;
+    }
+    // Level by level, each with its own ACL (mkdirp would give every level the same one).
+    const parts = path.split('/').filter((part) => part !== '');
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const prefix = `/${parts.slice(0, depth).join('/')}`;
+      if ((await this.exists(prefix)) !== undefined) continue;
+      await this.create(prefix, new Uint8Array(0), 'persistent').catch((error: unknown) => {
+        if (!(error instanceof CoordinatorError && error.code === 'node-exists')) throw error;
+      });
+    }
   }
 
   async get(path: string, watcher?: Watcher): Promise<ZnodeData | undefined> {
@@ -439,7 +501,7 @@ class ZooKeeperCoordinator implements Coordinator {
     if (ops.length === 0) return;
     await this.call<void>((done) => {
       const transaction = this.client.transaction();
-      for (const op of ops) addToTransaction(transaction, op);
+      for (const op of ops) addToTransaction(transaction, op, this.credential);
       transaction.commit((error) => done(error, undefined));
     });
   }
@@ -489,11 +551,24 @@ class ZooKeeperCoordinator implements Coordinator {
   }
 }
 
-function addToTransaction(transaction: ReturnType<Client['transaction']>, op: MultiOp): void {
+/** The ACLs a znode at `path` is created with, or undefined (the library's open ACL) without a credential. */
+function aclsFor(credential: ZooKeeperCredential | undefined, path: string): ACL[] | undefined {
+  if (credential === undefined) return undefined;
+  return path.split('/').filter((part) => part !== '').length <= 1 ? credential.shared : credential.own;
+}
+
+function addToTransaction(
+  transaction: ReturnType<Client['transaction']>,
+  op: MultiOp,
+  credential: ZooKeeperCredential | undefined,
+): void {
   switch (op.kind) {
-    case 'create':
-      transaction.create(op.path, Buffer.from(op.data), libraryModes[op.mode]);
+    case 'create': {
+      const acls = aclsFor(credential, op.path);
+      if (acls === undefined) transaction.create(op.path, Buffer.from(op.data), libraryModes[op.mode]);
+      else transaction.create(op.path, Buffer.from(op.data), acls, libraryModes[op.mode]);
       return;
+    }
     case 'set':
       transaction.setData(op.path, Buffer.from(op.data), op.version);
       break;

@@ -311,6 +311,7 @@ export class CatenaNode {
       liveness: livenessOf(cluster),
     });
     const membership = new Membership({
+      ...(cluster.secret === undefined ? {} : { secret: cluster.secret }),
       coordinatorUrl: cluster.coordinator,
       cluster: cluster.name,
       nodeId: this.nodeId,

@@ -11,6 +11,7 @@ import { connectCoordinator } from '../../src/coordination/connect.js';
 import { anyVersion, type Coordinator, type SessionState } from '../../src/coordination/coordinator.js';
 import { connectEmbedded, EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import {
+  coordinatorProof,
   decodeClientMessage,
   decodeServerMessage,
   encodeMessage,
@@ -47,6 +48,72 @@ coordinatorContract('embedded', async () => {
     urlFor: (address) => `embedded://${address.host}:${address.port}`,
     stop: () => server.stop(),
   };
+});
+
+describe('embedded coordinator with a cluster secret', () => {
+  const secret = Buffer.from('the cluster secret, 32 bytes ok!');
+
+  it('serves a client that proves the secret, and refuses one without it or with another, at once', async () => {
+    const log = capturingLogger();
+    const server = await EmbeddedCoordinatorServer.start({
+      port: 0,
+      sessionTimeoutMsMin,
+      sessionTimeoutMsMax,
+      log,
+      secret,
+    });
+    try {
+      const member = await connectEmbedded(server.url, { sessionTimeoutMs: contractSessionTimeoutMs, secret });
+      await member.create('/chain', bytes('epoch 3'), 'persistent');
+      for (const other of [undefined, Buffer.from('another secret, another cluster')]) {
+        const startedMs = Date.now();
+        await assert.rejects(
+          connectEmbedded(server.url, {
+            sessionTimeoutMs: contractSessionTimeoutMs,
+            connectTimeoutMs: 5_000,
+            ...(other === undefined ? {} : { secret: other }),
+          }),
+          /refused this client: this coordinator needs the cluster secret/,
+        );
+        assert.ok(Date.now() - startedMs < 4_000, 'refused at once, not after the connect timeout');
+      }
+      assert.ok(log.lines.some((line) => /did not prove the cluster secret/.test(line.message)));
+      assert.equal(text((await member.get('/chain'))!.data), 'epoch 3');
+      await member.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a raw hello without a proof, or with one for another challenge, gets no session', async () => {
+    const server = await EmbeddedCoordinatorServer.start({
+      port: 0,
+      sessionTimeoutMsMin,
+      sessionTimeoutMsMax,
+      log: capturingLogger(),
+      secret,
+    });
+    try {
+      for (const proof of [undefined, coordinatorProof(secret, Buffer.alloc(32, 1).toString('base64'))]) {
+        const socket = netConnect({ host: server.host, port: server.port });
+        const splitter = new LineSplitter();
+        const messages: string[] = [];
+        socket.on('data', (chunk: Buffer) => {
+          const split = splitter.push(chunk);
+          if (!('error' in split)) messages.push(...split.lines);
+        });
+        const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+        socket.on('error', () => undefined);
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(encodeMessage({ t: 'hello', timeoutMs: 1_000, ...(proof === undefined ? {} : { proof }) }));
+        await closed;
+        const types = messages.map((line) => decodeServerMessage(line)?.t);
+        assert.deepEqual(types, ['challenge', 'refused']);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
 });
 
 describe('embedded coordinator', () => {

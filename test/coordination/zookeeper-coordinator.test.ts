@@ -44,6 +44,41 @@ coordinatorContract(
 );
 
 describe('zookeeper backend', { skip }, () => {
+  it('with a cluster secret, what a node creates is closed to clients without it', async () => {
+    const zookeeper = await startZooKeeper(zookeeperOptions);
+    const secret = Buffer.from('a cluster secret of 32 bytes!!!!');
+    const options = { sessionTimeoutMs: contractSessionTimeoutMs };
+    const member = await connectCoordinator(zookeeper.url, { ...options, secret });
+    const stranger = await connectCoordinator(zookeeper.url, options);
+    const otherCluster = await connectCoordinator(zookeeper.url, {
+      ...options,
+      secret: Buffer.from('another secret, another cluster!'),
+    });
+    const sameCluster = await connectCoordinator(zookeeper.url, { ...options, secret });
+    try {
+      await member.ensurePath('/catena/prod');
+      await member.create('/catena/prod/chain', bytes('epoch 7'), 'persistent');
+      await member.multi([{ kind: 'create', path: '/catena/prod/nodes', data: bytes(''), mode: 'persistent' }]);
+      for (const client of [stranger, otherCluster]) {
+        await assert.rejects(client.get('/catena/prod/chain'), /NO_AUTH/);
+        await assert.rejects(client.set('/catena/prod/chain', bytes('epoch 1'), -1), /NO_AUTH/);
+        await assert.rejects(client.delete('/catena/prod/nodes', -1), /NO_AUTH/);
+        await assert.rejects(client.create('/catena/prod/nodes/x', bytes(''), 'ephemeral'), /NO_AUTH/);
+        await assert.rejects(client.children('/catena/prod'), /NO_AUTH/);
+      }
+      // The top level is shared: another cluster on the same ensemble makes its own subtree.
+      await otherCluster.ensurePath('/catena/staging');
+      await assert.rejects(member.get('/catena/staging'), /NO_AUTH/);
+      // Every node of the cluster holds the secret: another session reads and writes.
+      assert.equal(Buffer.from((await sameCluster.get('/catena/prod/chain'))!.data).toString(), 'epoch 7');
+      await sameCluster.set('/catena/prod/chain', bytes('epoch 8'), -1);
+      assert.deepEqual(await sameCluster.children('/catena/prod'), ['chain', 'nodes']);
+    } finally {
+      for (const client of [member, stranger, otherCluster, sameCluster]) await client.close();
+      await zookeeper.stop();
+    }
+  });
+
   it('creates a missing chroot and keeps every path inside it', async () => {
     const zookeeper = await startZooKeeper(zookeeperOptions);
     try {

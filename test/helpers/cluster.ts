@@ -23,7 +23,7 @@ import { HistoryRecorder } from '../../src/testing/linearizability/history.js';
 import { checkHistory } from '../../src/testing/linearizability/checker.js';
 import { startZooKeeper, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
 import { CatenaError } from '../../src/core/errors.js';
-import { generateClusterSecret } from '../../src/server/peer-auth.js';
+import { generateClusterSecret, readClusterSecret } from '../../src/server/peer-auth.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { PeerCutProxy } from './peer-cut-proxy.js';
 import { createServer } from 'node:net';
@@ -87,12 +87,8 @@ export class TestCluster {
       this.proxies[index] = proxy;
       peerArgs = ['--peer-port', String(proxy.targetPort), '--peer-announce', `127.0.0.1:${proxy.port}`];
     }
-    // Every node proves the cluster secret to its peers, as `catena up` sets it up.
-    const secretFile = join(this.options.dir, 'cluster.secret');
-    if (!existsSync(secretFile)) {
-      mkdirSync(this.options.dir, { recursive: true });
-      writeFileSync(secretFile, generateClusterSecret(), { mode: 0o600, flag: 'wx' });
-    }
+    // Every node proves the cluster secret to its peers and the coordinator, as `catena up` sets it up.
+    const secretFile = clusterSecretFile(this.options.dir);
     const server = await startServer({
       dataDir: join(this.options.dir, `node${index}`),
       durability: this.options.durability,
@@ -180,7 +176,7 @@ export class TestCluster {
 
   /** Changes the layout (as `catena chain add|remove` does): the manager starts or retires chains and moves slots. */
   setLayout(layout: Layout): Promise<void> {
-    return writeLayout(this.coordinatorUrl, layout);
+    return writeLayout(this.coordinatorUrl, layout, clusterSecret(this.options.dir));
   }
 
   /** The whole topology as some live node reports it (every chain, the slot map). */
@@ -265,8 +261,25 @@ export class TestCluster {
 }
 
 /** Stores the layout for the cluster's manager, as `catena up --chains --replicas` does. */
-async function writeLayout(coordinatorUrl: string, layout: Layout): Promise<void> {
-  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: 2_000 });
+/**
+ * The cluster's secret file in its directory, written on first use: nodes get it as
+ * --cluster-secret-file, the embedded coordinator and every coordinator client of the tests use it.
+ */
+export function clusterSecretFile(dir: string): string {
+  const path = join(dir, 'cluster.secret');
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path, generateClusterSecret(), { mode: 0o600, flag: 'wx' });
+  }
+  return path;
+}
+
+export function clusterSecret(dir: string): Buffer {
+  return readClusterSecret(clusterSecretFile(dir));
+}
+
+async function writeLayout(coordinatorUrl: string, layout: Layout, secret: Buffer): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: 2_000, secret });
   try {
     const paths = clusterPaths('test');
     await coordinator.ensurePath(paths.root);
@@ -300,7 +313,11 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   let url: string;
   let stop: () => Promise<void>;
   if (options.coordinator === 'embedded') {
-    const server = await EmbeddedCoordinatorServer.start({ port: 0, sessionTimeoutMsMin: 500 });
+    const server = await EmbeddedCoordinatorServer.start({
+      port: 0,
+      sessionTimeoutMsMin: 500,
+      secret: clusterSecret(options.dir),
+    });
     url = server.url;
     stop = () => server.stop();
   } else {
@@ -310,7 +327,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   }
   const cluster = new TestCluster(full, url, stop);
   try {
-    if (options.layout !== undefined) await writeLayout(url, options.layout);
+    if (options.layout !== undefined) await writeLayout(url, options.layout, clusterSecret(options.dir));
     await Promise.all(Array.from({ length: options.nodes }, (_, i) => cluster.startNode(i)));
     if (options.layout !== undefined) await cluster.waitForLayout(options.layout, 60_000);
     else await cluster.waitForMembers(options.nodes);

@@ -18,7 +18,7 @@ import { encodeRequest } from '../../src/protocol/native/codec.js';
 import { FrameDecoder } from '../../src/protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../src/server/chain-wire.js';
 import { peerProof } from '../../src/server/peer-auth.js';
-import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { clusterSecret, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { killLeftoverServers } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -66,7 +66,10 @@ describe('forged chain traffic on the peer port', { concurrency: 1 }, () => {
     const chain = await cluster.waitForMembers(3);
     members = chain.members;
     epoch = chain.epoch;
-    const coordinator = await connectCoordinator(cluster.coordinatorUrl, { sessionTimeoutMs: 2_000 });
+    const coordinator = await connectCoordinator(cluster.coordinatorUrl, {
+      sessionTimeoutMs: 2_000,
+      secret: clusterSecret(dir.path),
+    });
     try {
       for (const id of members) {
         const found = await coordinator.get(clusterPaths('test').node(id));
