@@ -103,11 +103,12 @@ export function clientCredentialsFromFlags(
   args: ParsedArgs,
   env: NodeJS.ProcessEnv = process.env,
 ): Credentials | undefined {
-  const user = flagString(args, clientAuthFlags, 'user') ?? env.CATENA_USER;
-  const file = flagString(args, clientAuthFlags, 'password-file') ?? env.CATENA_PASSWORD_FILE;
+  const fromEnv = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]); // set but empty: unset
+  const user = flagString(args, clientAuthFlags, 'user') ?? fromEnv('CATENA_USER');
+  const file = flagString(args, clientAuthFlags, 'password-file') ?? fromEnv('CATENA_PASSWORD_FILE');
   const password =
-    flagString(args, clientAuthFlags, 'password-file') === undefined && env.CATENA_PASSWORD !== undefined
-      ? env.CATENA_PASSWORD
+    flagString(args, clientAuthFlags, 'password-file') === undefined && fromEnv('CATENA_PASSWORD') !== undefined
+      ? fromEnv('CATENA_PASSWORD')
       : file === undefined
         ? undefined
         : readSecretFile(file, 'password');

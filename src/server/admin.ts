@@ -91,15 +91,16 @@ export class AdminServer {
       response.writeHead(code, { 'content-type': 'application/json' });
       response.end(request.method === 'HEAD' ? undefined : `${toJson(body)}\n`);
     };
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      send(405, { error: 'only GET' });
-      return;
-    }
     const path = (request.url ?? '/').split('?')[0];
+    // The token first: without it a client learns nothing, not even which methods a path takes.
     const refusal = path === '/health' ? undefined : tokenRefusal(request, options.token);
     if (refusal !== undefined) {
       response.writeHead(refusal, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="catena"' });
       response.end(`${toJson({ error: refusal === 401 ? 'this path needs the admin token' : 'wrong admin token' })}\n`);
+      return;
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      send(405, { error: 'only GET' });
       return;
     }
     const dump = options.sources.dump;

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
+import type { Credentials } from '../../src/client/client.js';
 import { clusterPaths } from '../../src/coordination/cluster-paths.js';
 import { connectCoordinator } from '../../src/coordination/connect.js';
 import { anyVersion } from '../../src/coordination/coordinator.js';
@@ -55,6 +56,8 @@ export interface ClusterOptions {
   serverArgs?: readonly string[];
   /** Each node's peer port behind a PeerCutProxy (it announces the proxy), so links can be cut one by one. */
   peerProxies?: boolean;
+  /** The user this harness reads the topology as, when the nodes require client authentication. */
+  clientAuth?: Credentials;
 }
 
 export interface ChainView {
@@ -71,8 +74,8 @@ export class TestCluster {
   private nextIndex = 0;
 
   constructor(
-    readonly options: Required<Omit<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies'>> &
-      Pick<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies'>,
+    readonly options: Required<Omit<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies' | 'clientAuth'>> &
+      Pick<ClusterOptions, 'layout' | 'serverArgs' | 'peerProxies' | 'clientAuth'>,
     readonly coordinatorUrl: string,
     private readonly stopCoordinator: () => Promise<void>,
   ) {}
@@ -150,12 +153,17 @@ export class TestCluster {
     return this.servers.findIndex((s) => s.nodeId === nodeId);
   }
 
+  /** The credentials of the harness's own clients (ClusterOptions.clientAuth), as ClusterClient options. */
+  private get auth(): { auth?: Credentials } {
+    return this.options.clientAuth === undefined ? {} : { auth: this.options.clientAuth };
+  }
+
   /** The chain as a live node reports it. */
   async chain(): Promise<ChainView | undefined> {
     for (const server of this.live) {
       let client: ClusterClient | undefined;
       try {
-        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000 });
+        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000, ...this.auth });
         const topology = await client.topology();
         const chain = topology.chains[0];
         if (chain === undefined) continue;
@@ -184,7 +192,7 @@ export class TestCluster {
     for (const server of this.live) {
       let client: ClusterClient | undefined;
       try {
-        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000 });
+        client = await ClusterClient.connect({ seeds: [`127.0.0.1:${server.port}`], timeoutMs: 1_000, ...this.auth });
         return await client.topology();
       } catch {
         // try the next node

@@ -2,7 +2,8 @@
 // Catena's users (../acl.ts). While a connection is not authenticated, the only request served is
 // a `set` whose data is `<user> <password>`: it is answered STORED (even with noreply) or a
 // CLIENT_ERROR, and stores nothing; every other request, a bad line included, is answered
-// `CLIENT_ERROR unauthenticated` and the connection stays open. Observed on memcached 1.6.18 and
+// `CLIENT_ERROR unauthenticated` and the connection stays open, except `quit`, which closes it
+// (memcached 1.6.18 refuses it too and stays open; our parser ends at quit). Observed on memcached 1.6.18 and
 // kept byte for byte: the data is split at spaces, the first word is the user and the second the
 // password, later words are ignored, fewer than two words is `bad authentication token format`.
 // Once authenticated, each request also needs its user's category (memcached has none: a request

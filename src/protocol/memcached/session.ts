@@ -243,9 +243,9 @@ export class MemcachedSession {
   }
 
   private dispatch(event: MemcachedEvent): void {
-    if (this.auth.user === undefined && event.kind !== 'fatal') {
+    const request = event.kind === 'request' ? event.request : undefined;
+    if (this.auth.user === undefined && event.kind !== 'fatal' && request?.command !== 'quit') {
       // memcached -Y: before authentication only an authenticating set is served (./auth.ts).
-      const request = event.kind === 'request' ? event.request : undefined;
       this.enqueue(request?.command === 'set' ? authenticateWithData(this.auth, request.data) : unauthenticated, false);
       return;
     }
