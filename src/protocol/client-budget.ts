@@ -172,11 +172,12 @@ export class ClientBudget {
 
   /**
    * While over: back under the low-water mark, every paused connection resumes; still over, the
-   * connections whose clients have read nothing for clientOutputStallMs are cut.
+   * connections whose clients have read nothing for clientOutputStallMs are cut. Runs from a timer
+   * while over (tests call it directly).
    * Every connection is measured again first: a client reading slowly shrinks its socket's
    * buffer without an event.
    */
-  private check(): void {
+  check(): void {
     for (const share of [...this.shares]) share.member.measure();
     if (this.totalBytes <= this.lowWaterBytes) {
       this.leaveOver();

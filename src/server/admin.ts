@@ -21,7 +21,7 @@ import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { dumpsInFlightMax } from '../core/limits.js';
+import { adminConnectionsMax, dumpsInFlightMax } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
 
 export interface AdminSources {
@@ -71,7 +71,7 @@ export class AdminServer {
     const admin = new AdminServer(server);
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;
-    server.maxConnections = 100;
+    server.maxConnections = adminConnectionsMax; // within the descriptors kept back from clients (clientFdReserve)
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
