@@ -8,7 +8,9 @@
 //   catena <client command> --user U --password-file F, or CATENA_USER / CATENA_PASSWORD /
 //   CATENA_PASSWORD_FILE in the environment (a flag wins over the environment).
 
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Credentials } from '../client/client.js';
 import { CatenaError } from '../core/errors.js';
 import { Acl, secretFromFile } from '../protocol/acl.js';
@@ -119,4 +121,21 @@ export function clientCredentialsFromFlags(
     return undefined;
   }
   return { ...(user === undefined ? {} : { user }), password };
+}
+
+/**
+ * `catena up --auth`: `<data-dir>/client.password` (the default user's password) and
+ * `<data-dir>/admin.token`, each 32 random bytes in base64url, written once (mode 600) and kept,
+ * so restarts and clients share them.
+ */
+export function ensureUpAuthFiles(dataDir: string): { passwordFile: string; adminTokenFile: string } {
+  const files = { passwordFile: join(dataDir, 'client.password'), adminTokenFile: join(dataDir, 'admin.token') };
+  for (const path of Object.values(files)) {
+    try {
+      writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  return files;
 }

@@ -40,6 +40,7 @@ import { connectCoordinator } from '../coordination/connect.js';
 import { anyVersion } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, type Layout } from '../coordination/placement.js';
 import { generateClusterSecret, readClusterSecret } from '../server/peer-auth.js';
+import { ensureUpAuthFiles } from './auth-files.js';
 
 export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
@@ -59,6 +60,10 @@ export const upFlags: FlagSpec = {
     kind: 'string',
     description: 'coordinator session timeout: removes a node no neighbour reports (a whole chain down)',
     default: String(sessionTimeoutMsDefault),
+  },
+  auth: {
+    kind: 'boolean',
+    description: 'clients must authenticate: <data-dir>/client.password (default user), <data-dir>/admin.token',
   },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -108,6 +113,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   mkdirSync(dataDir, { recursive: true });
   const secretFile = ensureClusterSecret(dataDir);
   const secret = readClusterSecret(secretFile);
+  const auth = args.flags.has('auth') ? ensureUpAuthFiles(dataDir) : undefined;
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
   let embedded: EmbeddedCoordinatorServer | undefined;
@@ -172,6 +178,9 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       '--cluster-secret-file',
       secretFile,
       ...(dumpOnExit ? ['--dump-on-exit', join(dataDir, 'dump')] : []),
+      ...(auth === undefined
+        ? []
+        : ['--requirepass-file', auth.passwordFile, '--admin-token-file', auth.adminTokenFile]),
     ];
     const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
@@ -241,7 +250,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   );
   await Promise.all(nodes.map((node) => launch(node)));
   clearTimeout(readyTimer);
-  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes, layout }));
+  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes, layout, auth: auth !== undefined }));
   await stopped;
   process.stdout.write('stopped\n');
   return 0;
@@ -314,6 +323,7 @@ function summary(options: {
   dataDir: string;
   nodes: Managed[];
   layout: Layout | undefined;
+  auth: boolean;
 }): string {
   const lines = [
     `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
@@ -338,8 +348,21 @@ function summary(options: {
     `  npx catena status --port ${first.port}`,
     `  redis-cli -p ${first.port + 1}                  (Redis clients and tools, any node)`,
     `  memcached clients: 127.0.0.1:${first.port + 2}`,
+    ...(options.auth ? authLines(options.dataDir, first.port) : []),
     `Logs: ${options.dataDir}/node<i>.log    Stop: Ctrl-C`,
     '',
   );
   return lines.join('\n');
+}
+
+/** How to connect when clients must authenticate (catena up --auth). */
+function authLines(dataDir: string, port: number): string[] {
+  const password = join(dataDir, 'client.password');
+  return [
+    `Clients must authenticate (--auth) with the password in ${password}:`,
+    `  CATENA_PASSWORD_FILE=${password} npx catena shell --port ${port}`,
+    `  REDISCLI_AUTH="$(cat ${password})" redis-cli -p ${port + 1}`,
+    `  memcached: first "set" of a connection carries "default <password>" as its value`,
+    `  admin: curl -H "Authorization: Bearer $(cat ${join(dataDir, 'admin.token')})" http://127.0.0.1:${port + 3}/dump`,
+  ];
 }
