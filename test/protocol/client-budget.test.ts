@@ -102,8 +102,8 @@ describe('ClientBudget', () => {
     reader.held = 39 * MiB;
     advance(1);
     budget.check();
-    assert.ok(large.cutWith !== undefined, 'the largest stalled member is cut');
-    assert.equal(large.cutWith.heldBytes, 50 * MiB);
+    const cutWith = large.cutWith as Record<string, unknown> | undefined;
+    assert.equal(cutWith?.['heldBytes'], 50 * MiB, 'the largest stalled member is cut');
     assert.equal(reader.cutWith, undefined, 'a member that reads is never cut');
     assert.equal(small.cutWith, undefined, 'cutting stops once under the low-water mark');
     assert.equal(budget.cuts, 1);
