@@ -6,7 +6,7 @@
 // memcached's ASCII authentication), the TypeScript Client and ClusterClient, the `catena` CLI
 // with CATENA_PASSWORD. The error texts are compared byte for byte with a real redis-server 7.0
 // (--aclfile, same users) and a real memcached (-Y authfile, same users) where Debian's packages
-// are installed. Relays through a 3-node chain: tests/integration/client-auth-cluster.test.ts.
+// are installed. Relays through a 3-node chain: test/integration/client-auth-cluster.test.ts.
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
