@@ -2,12 +2,21 @@
 // layout in the coordinator (compare-and-set, like every configuration write); the manager does
 // the rest in the background: a new chain starts from spare nodes and slots move to it; a removed
 // chain (the highest-numbered) hands its slots to the others and is retired, its nodes becoming
-// spare. `catena status --watch` shows the move.
+// spare. `catena status --watch` shows the move. `catena chain rebuild` makes the chains'
+// configurations again from the nodes' logs after the coordinator's state was lost (recovery.ts).
 
 import { existsSync } from 'node:fs';
-import { clusterPaths } from '../coordination/cluster-paths.js';
+import { clusterPaths, encodeChainConfig, type ClusterPaths } from '../coordination/cluster-paths.js';
+import {
+  planRebuild,
+  readChainConfigs,
+  readRecoveryRecords,
+  recoveryRoot,
+  type RebuiltChain,
+} from '../coordination/recovery.js';
+import type { Coordinator } from '../coordination/coordinator.js';
 import { connectCoordinator } from '../coordination/connect.js';
-import { CoordinatorError } from '../coordination/coordinator.js';
+import { anyVersion, CoordinatorError } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, layoutDefault, wantedChains, type Layout } from '../coordination/placement.js';
 import { CatenaError } from '../core/errors.js';
 import { sessionTimeoutMsDefault, layoutChainsMax, layoutReplicasMax } from '../core/limits.js';
@@ -33,6 +42,7 @@ const chainFlags: FlagSpec = {
     kind: 'string',
     description: 'on: add a chain whenever --replicas spare nodes are there (nodes added grow the cluster); off',
   },
+  yes: { kind: 'boolean', description: 'rebuild: write the configurations shown (without it, only show them)' },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
@@ -43,6 +53,10 @@ export const chainHelp = `Usage: catena chain <add|remove [cN]|show> [options]
   remove [cN]  one chain fewer: that chain (default: the highest-numbered) hands its slots to
            the others, then is retired and its nodes become spare
   show     the layout (chains and nodes per chain)
+  rebuild  after the coordinator's state was lost (nodes refuse to start, saying so): shows the
+           log positions the refusing nodes recorded and, with --yes, writes each chain's
+           configuration one epoch above the highest any of its nodes logged, with the node whose
+           log is furthest as its only member; the others rejoin. Start every node first.
 
 Watch a move with: catena status --watch
 
@@ -57,8 +71,8 @@ export async function runChain(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [action, named, extra] = args.positional;
-  if (action !== 'add' && action !== 'remove' && action !== 'show') {
-    throw new CatenaError('ERR_INVALID_ARGUMENT', `expected add, remove or show\n\n${chainHelp}`);
+  if (action !== 'add' && action !== 'remove' && action !== 'show' && action !== 'rebuild') {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `expected add, remove, show or rebuild\n\n${chainHelp}`);
   }
   const unexpected = action === 'remove' ? extra : named;
   if (unexpected !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${unexpected}`);
@@ -77,6 +91,13 @@ export async function runChain(argv: readonly string[]): Promise<number> {
     sessionTimeoutMs: sessionTimeoutMsDefault,
     ...(secret === undefined ? {} : { secret }),
   });
+  if (action === 'rebuild') {
+    try {
+      return await rebuild(coordinator, paths, args.flags.has('yes'));
+    } finally {
+      await coordinator.close();
+    }
+  }
   try {
     const found = await coordinator.get(paths.layout);
     const stored = found === undefined ? undefined : decodeLayout(found.data);
@@ -142,4 +163,66 @@ function describe(layout: Layout): string {
   const nodes = layout.replicas === 0 ? 'every node' : `${layout.replicas} nodes each`;
   const auto = layout.auto === true ? ', a chain added whenever enough nodes are spare' : '';
   return `${layout.chains} chain${layout.chains === 1 ? '' : 's'} (${wantedChains(layout).join(', ')}), ${nodes}${auto}`;
+}
+
+/** `catena chain rebuild`: the plan from the nodes' recovery records, written with --yes. */
+async function rebuild(coordinator: Coordinator, paths: ClusterPaths, write: boolean): Promise<number> {
+  const records = await readRecoveryRecords(coordinator, paths);
+  if (records.length === 0) {
+    process.stdout.write(
+      'no node has recorded a refusal: start the nodes first (a node whose log is above the ' +
+        "coordinator's configuration refuses to join and records where its log ends)\n",
+    );
+    return 1;
+  }
+  process.stdout.write('logs recorded by the nodes that refused to join:\n');
+  for (const r of [...records].sort((a, b) => a.nodeId.localeCompare(b.nodeId))) {
+    process.stdout.write(
+      `  ${r.nodeId}  chain ${r.chainId}  epoch ${r.lastEpoch}  sequence ${r.lastSequence}  (${r.where})\n`,
+    );
+  }
+  const existing = await readChainConfigs(coordinator, paths);
+  const plan = planRebuild(records, existing);
+  if (plan.length === 0) {
+    process.stdout.write('every chain is already configured above these logs: nothing to rebuild\n');
+    return 0;
+  }
+  const slots = await coordinator.exists(paths.slots);
+  const chainsAfter = new Set([...existing.map((c) => c.chainId), ...plan.map((p) => p.config.chainId)]);
+  if (slots === undefined && chainsAfter.size > 1) {
+    throw new CatenaError(
+      'ERR_COORDINATOR',
+      `the slot map (${paths.slots}) is lost too, and ${chainsAfter.size} chains hold data: which chain owns ` +
+        'which slots cannot be read from the nodes. Restore the slot map from a copy of the coordinator ' +
+        'first, then run this again',
+    );
+  }
+  for (const p of plan) process.stdout.write(`${describeRebuild(p)}\n`);
+  if (!write) {
+    process.stdout.write('nothing written: run again with --yes to write these configurations\n');
+    return 0;
+  }
+  for (const p of plan) {
+    const path = paths.chain(p.config.chainId);
+    const data = encodeChainConfig(p.config);
+    const found = await coordinator.get(path);
+    if (found === undefined) {
+      await coordinator.ensurePath(paths.chains);
+      await coordinator.create(path, data, 'persistent');
+    } else {
+      await coordinator.set(path, data, found.version); // a concurrent change fails this: run again
+    }
+  }
+  for (const r of records)
+    await coordinator.delete(`${recoveryRoot(paths)}/${r.nodeId}`, anyVersion).catch(() => undefined);
+  process.stdout.write('written: restart the nodes (catena up restarts them itself); the others rejoin\n');
+  return 0;
+}
+
+function describeRebuild(p: RebuiltChain): string {
+  const was = p.replaces === undefined ? 'absent' : `epoch ${p.replaces.epoch}`;
+  return (
+    `chain ${p.config.chainId}: epoch ${p.config.epoch} (highest logged ${p.highestLogged}; configuration was ${was}), ` +
+    `from ${p.from.nodeId} (sequence ${p.from.lastSequence}); the other nodes rejoin as tails`
+  );
 }

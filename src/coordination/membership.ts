@@ -36,6 +36,10 @@ import { connectCoordinator } from './connect.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
 import { chainOrder, chainReports, ManagerDriver } from './manager-driver.js';
 import { reportedMember, type ClusterView } from './manager.js';
+import { behindError, behindReason, readChainConfigs, writeRecoveryRecord } from './recovery.js';
+import { CatenaError } from '../core/errors.js';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { ChainTransport, MigrationOptions } from './migration-runner.js';
 
 export interface MembershipOptions {
@@ -54,6 +58,11 @@ export interface MembershipOptions {
   readonly transport?: () => Promise<ChainTransport>;
   /** How the manager moves slots (batch size, page size, copy rate). */
   readonly migration?: MigrationOptions;
+  /**
+   * This node's data directory: with the host, it tells an earlier process of this node (whose
+   * znode it replaces) from another node started from a copy of its data (which it must not evict).
+   */
+  readonly dataDir?: string;
 }
 
 // Read lease (docs/design.md §3.5): the session is confirmed by a round trip to the coordinator
@@ -94,9 +103,23 @@ export class Membership {
   private publishedBesidesPosition = '';
   private publishedAtMs = 0;
   private stopped = false;
+  /** This process, in its published info (`instance`): host, data directory, pid. */
+  private readonly instance: NodeInstance;
+  /** A configuration below this node's log was refused (logged once per epoch). */
+  private refusedEpoch = -1;
+  /**
+   * The session whose znode is this node's: until then the znode at our path may be another
+   * node's (register waits for it to go), and nothing is published to it or confirmed from it.
+   */
+  private registeredOn: Coordinator | undefined;
 
   constructor(private readonly options: MembershipOptions) {
     this.paths = clusterPaths(options.cluster);
+    this.instance = {
+      host: hostname(),
+      dataDir: options.dataDir === undefined ? '' : resolve(options.dataDir),
+      pid: process.pid,
+    };
   }
 
   async start(): Promise<void> {
@@ -123,7 +146,7 @@ export class Membership {
 
   private async confirmSession(): Promise<void> {
     const coordinator = this.coordinator;
-    if (coordinator === undefined || coordinator.state !== 'connected') return;
+    if (coordinator === undefined || coordinator.state !== 'connected' || this.registeredOn !== coordinator) return;
     const sentAtMs = performance.now();
     try {
       // Our own ephemeral znode exists only while our session lives.
@@ -207,6 +230,7 @@ export class Membership {
       this.watched.clear();
       coordinator.onStateChange((state) => this.sessionChanged(coordinator, state));
       for (const path of [this.paths.nodes, this.paths.manager, this.paths.chains]) await coordinator.ensurePath(path);
+      await this.refuseGoingBack(coordinator);
       await this.register(coordinator);
       this.lockPath = await coordinator.create(
         `${this.paths.manager}/lock-`,
@@ -258,19 +282,68 @@ export class Membership {
     }
   }
 
-  /** Creates this node's ephemeral znode, replacing one left by an earlier process of this node. */
+  /**
+   * Refuses to join when the coordinator's state is behind this node's log (recovery.ts): lost or
+   * reset, it would start the chain again below epochs already logged. Records where the log ends
+   * first, for `catena chain rebuild`.
+   */
+  private async refuseGoingBack(coordinator: Coordinator): Promise<void> {
+    const info = this.options.info();
+    const position = { chainId: info.chainId, lastEpoch: info.lastEpoch, lastSequence: info.lastSequence };
+    const reason = behindReason(position, await readChainConfigs(coordinator, this.paths));
+    if (reason === undefined) return;
+    await writeRecoveryRecord(coordinator, this.paths, {
+      nodeId: this.options.nodeId,
+      chainId: position.chainId === '' ? chainIdDefault : position.chainId,
+      lastEpoch: position.lastEpoch,
+      lastSequence: position.lastSequence,
+      where: `${this.instance.host}:${this.instance.dataDir}`,
+      atMs: Date.now(),
+    });
+    throw behindError(reason, this.options.cluster);
+  }
+
+  /** What this node publishes, as text: its info, what it caught up, and this process. */
+  private infoObject(): object {
+    return { ...this.options.info(), caughtUp: this.caughtUp, instance: this.instance };
+  }
+
+  /**
+   * Creates this node's ephemeral znode. One already there is replaced when an earlier process of
+   * this node left it (same host and data directory: that directory is locked by this process, so
+   * that process is dead). Another data directory holding this node id is a copy of this node's
+   * data (or this node moved): its znode is waited for to go with its session; if it stays, a live
+   * node has this id, and two nodes with one id would evict each other: this one refuses to start.
+   */
   private async register(coordinator: Coordinator): Promise<void> {
     const path = this.paths.node(this.options.nodeId);
-    const text = JSON.stringify({ ...this.options.info(), caughtUp: this.caughtUp });
+    const text = JSON.stringify(this.infoObject());
     const data = new TextEncoder().encode(text);
     this.published = text;
-    try {
-      await coordinator.create(path, data, 'ephemeral');
-    } catch (error) {
-      if (!(error instanceof CoordinatorError) || error.code !== 'node-exists') throw error;
-      // Our data directory is locked by this process, so the holder is a dead earlier process.
-      await coordinator.delete(path, anyVersion).catch(() => undefined);
-      await coordinator.create(path, data, 'ephemeral');
+    const waitUntilMs = Date.now() + 2 * Math.max(coordinator.sessionTimeoutMs, this.options.sessionTimeoutMs);
+    let waiting = false;
+    for (;;) {
+      try {
+        await coordinator.create(path, data, 'ephemeral');
+        this.registeredOn = coordinator;
+        return;
+      } catch (error) {
+        if (!(error instanceof CoordinatorError) || error.code !== 'node-exists') throw error;
+      }
+      const found = await coordinator.get(path);
+      const holder = found === undefined ? undefined : instanceOf(found.data);
+      if (holder === undefined || (holder.host === this.instance.host && holder.dataDir === this.instance.dataDir)) {
+        await coordinator.delete(path, anyVersion).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > waitUntilMs) throw duplicateError(this.options.nodeId, holder, this.instance);
+      if (!waiting) {
+        this.options.log.log('warn', 'another data directory holds this node id: waiting for its session to end', {
+          holder: `${holder.host}:${holder.dataDir} (pid ${holder.pid})`,
+        });
+      }
+      waiting = true;
+      await sleep(membershipReconnectDelayMs);
     }
   }
 
@@ -282,7 +355,7 @@ export class Membership {
    * cores and disk as the writes. Placement only needs it roughly.
    */
   private publishDue(): boolean {
-    const info = { ...this.options.info(), caughtUp: this.caughtUp };
+    const info = this.infoObject();
     const text = JSON.stringify(info);
     if (text === this.published) return false;
     if (besidesPosition(info) !== this.publishedBesidesPosition) return true;
@@ -291,10 +364,12 @@ export class Membership {
 
   private async write(): Promise<void> {
     const coordinator = this.coordinator;
-    if (coordinator === undefined || coordinator.state !== 'connected') return;
-    const info = { ...this.options.info(), caughtUp: this.caughtUp };
-    const text = JSON.stringify(info);
+    if (coordinator === undefined || coordinator.state !== 'connected' || this.registeredOn !== coordinator) return;
+    if (this.stopped) return;
     try {
+      // Inside the try: a node stopping has closed its listeners, and its info may no longer be read.
+      const info = this.infoObject();
+      const text = JSON.stringify(info);
       await coordinator.set(this.paths.node(this.options.nodeId), new TextEncoder().encode(text), anyVersion);
       this.published = text;
       this.publishedBesidesPosition = besidesPosition(info);
@@ -387,6 +462,19 @@ export class Membership {
     if (mine === undefined) return;
     const current = this.config;
     if (current !== undefined && mine.chainId === current.chainId && mine.epoch <= current.epoch) return;
+    const info = this.options.info();
+    if (behindReason(info, mine.chainId === info.chainId ? [mine] : [...this.configs.values()]) !== undefined) {
+      // The coordinator went back below this node's log while it ran (state lost): never follow it.
+      if (this.refusedEpoch !== mine.epoch) {
+        this.refusedEpoch = mine.epoch;
+        this.options.log.log('error', "refusing a configuration below this node's log (coordinator state lost?)", {
+          chain: mine.chainId,
+          epoch: mine.epoch,
+          loggedEpoch: info.lastEpoch,
+        });
+      }
+      return;
+    }
     this.config = mine;
     this.options.onConfig(mine);
   }
@@ -495,6 +583,36 @@ function lockHolder(data: Uint8Array): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The process a node's znode was published by (absent in znodes of older versions). */
+interface NodeInstance {
+  readonly host: string;
+  readonly dataDir: string;
+  readonly pid: number;
+}
+
+function instanceOf(data: Uint8Array): NodeInstance | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    const instance = (value as { instance?: unknown } | null)?.instance;
+    if (typeof instance !== 'object' || instance === null) return undefined;
+    const { host, dataDir, pid } = instance as Record<string, unknown>;
+    if (typeof host !== 'string' || typeof dataDir !== 'string' || typeof pid !== 'number') return undefined;
+    return { host, dataDir, pid };
+  } catch {
+    return undefined;
+  }
+}
+
+function duplicateError(nodeId: string, holder: NodeInstance, self: NodeInstance): CatenaError {
+  return new CatenaError(
+    'ERR_COORDINATOR',
+    `node id ${nodeId} is in use by a live node (pid ${holder.pid} on ${holder.host}, data directory ` +
+      `${holder.dataDir}); this node (data directory ${self.dataDir} on ${self.host}) has the same id, so its ` +
+      `data directory is a copy of that node's. Two nodes with one id would evict each other: this one ` +
+      `refuses to start. To add a node, start it with an empty data directory (it joins and copies the data).`,
+  );
+}
 
 /** A node's published info without its log position, as text. */
 function besidesPosition(info: object): string {

@@ -316,6 +316,7 @@ export class CatenaNode {
       cluster: cluster.name,
       nodeId: this.nodeId,
       sessionTimeoutMs: cluster.sessionTimeoutMs,
+      dataDir: this.options.dataDir,
       info: () => {
         const position = replica.lastLogPosition;
         return {

@@ -389,7 +389,7 @@ void describe('catena server process over TCP (fsync)', () => {
     assert.doesNotMatch(second.stdout, /listening/);
     // The failed start left the first server and its lock alone.
     assert.ok(server.alive());
-    assert.equal(readFileSync(join(dir.path, 'LOCK'), 'utf8').trim(), String(server.pid));
+    assert.equal(readFileSync(join(dir.path, 'LOCK'), 'utf8').split('\n')[0], String(server.pid));
     assert.equal(text((await client.get('cmd/a'))?.value), 'alpha2');
     await assertHoldsExactly(client, expected, 'after the refused second server');
   });
@@ -615,11 +615,15 @@ void describe('catena server process: SIGKILL under write load (fsync)', () => {
 
     // The killed process could not release its lock; the restart must take it over.
     const lockPath = join(dir.path, 'LOCK');
-    assert.equal(readFileSync(lockPath, 'utf8').trim(), String(server.pid), 'the dead process left its lock behind');
+    assert.equal(
+      readFileSync(lockPath, 'utf8').split('\n')[0],
+      String(server.pid),
+      'the dead process left its lock behind',
+    );
     const killedPid = server.pid;
     server = await startServer({ dataDir: dir.path, durability: 'fsync' });
     assert.notEqual(server.pid, killedPid);
-    assert.equal(readFileSync(lockPath, 'utf8').trim(), String(server.pid), 'the new process owns the lock');
+    assert.equal(readFileSync(lockPath, 'utf8').split('\n')[0], String(server.pid), 'the new process owns the lock');
 
     const client = await Client.connect({ port: server.port });
     try {
@@ -671,7 +675,11 @@ void describe('catena server process: SIGKILL under write load (fsync)', () => {
       const wrapper = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'];
       try {
         const first = await startServer({ dataDir: pidDir.path, wrapper });
-        assert.equal(readFileSync(join(pidDir.path, 'LOCK'), 'utf8').trim(), '1', 'the node is pid 1 in its namespace');
+        assert.equal(
+          readFileSync(join(pidDir.path, 'LOCK'), 'utf8').split('\n')[0],
+          '1',
+          'the node is pid 1 in its namespace',
+        );
         const c = await Client.connect({ port: first.port });
         await c.put('pid1/key', 'value');
         await c.close();
