@@ -29,7 +29,8 @@ export const serverFlags: FlagSpec = {
   'data-dir': { kind: 'string', description: 'data directory (created if missing)', default: './catena-data/node' },
   durability: {
     kind: 'string',
-    description: 'fsync: answer writes once on disk; memory: do not wait for the disk',
+    description:
+      'fsync: answer writes once on disk; memory: once written to the OS, no fsync (survives a crash of the process, not of the machine)',
     default: 'fsync',
   },
   'value-bytes-max': {

@@ -131,7 +131,7 @@ void describe('catena server process: SIGKILL under write load (memory durabilit
     dir.remove();
   });
 
-  void it('loses no acknowledged write in 3 kills: a reply waits for its transaction, written without fsync', async () => {
+  void it('loses no acknowledged write in 3 kills: a reply waits for its transaction, written without fsync', async (t) => {
     for (let round = 0; round < 3; round++) {
       const server = await startServer({ dataDir: dir.path, durability: 'memory' });
       const prefix = `kill${round}/`;
@@ -157,6 +157,9 @@ void describe('catena server process: SIGKILL under write load (memory durabilit
       const restarted = await startServer({ dataDir: dir.path, durability: 'memory' });
       await assertNothingAcknowledgedLost(restarted.port, load, prefix);
       await restarted.stop();
+      t.diagnostic(
+        `kill ${round + 1}: ${load.acked.size} puts and ${load.incrsAcked} incrs acknowledged, ${inFlight} in flight, none lost`,
+      );
     }
   });
 });
@@ -181,7 +184,7 @@ for (const durability of ['fsync', 'memory'] as Durability[]) {
     void it(
       'exits 70 saying "no space left on device", and keeps every acknowledged write',
       { skip: fullDiskSkip },
-      async () => {
+      async (t) => {
         mkdirSync(mountPoint);
         const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountPoint], { encoding: 'utf8' });
         assert.equal(mount.status, 0, `mount of a tmpfs failed: ${mount.stderr}`);
@@ -208,6 +211,12 @@ for (const durability of ['fsync', 'memory'] as Durability[]) {
         const restarted = await startServer({ dataDir, durability });
         await assertNothingAcknowledgedLost(restarted.port, load, prefix);
         await restarted.stop();
+        const logLine =
+          server
+            .stderr()
+            .split('\n')
+            .find((line) => /no space left/i.test(line)) ?? '';
+        t.diagnostic(`${load.acked.size} puts and ${load.incrsAcked} incrs acknowledged, none lost; ${logLine}`);
       },
     );
   });
