@@ -5,6 +5,8 @@
 // Seeds: --seeds h:p,h:p when given, plus --host/--port when either is given explicitly; with
 // neither, the default --host:--port.
 
+import { readFileSync } from 'node:fs';
+import type { ClientTls } from '../client/client.js';
 import { ClusterClient } from '../client/cluster-client.js';
 import { CatenaError } from '../core/errors.js';
 import { cliTimeoutMsMax } from '../core/limits.js';
@@ -17,7 +19,28 @@ export const connectionFlags: FlagSpec = {
   seeds: { kind: 'string', description: 'native addresses of cluster nodes to start from, host:port,host:port' },
   timeout: { kind: 'string', description: 'request deadline in ms, retries included', default: '10000' },
   ...clientAuthFlags,
+  tls: { kind: 'boolean', description: 'connect with TLS (nodes started with --tls-cert; CATENA_TLS=1)' },
+  'tls-ca': {
+    kind: 'string',
+    description: 'PEM CA to trust (catena up --tls: <data-dir>/tls/ca.pem; CATENA_TLS_CA); implies --tls',
+  },
 };
+
+/** TLS options from --tls / --tls-ca (or CATENA_TLS / CATENA_TLS_CA), or undefined for plain TCP. */
+export function clientTlsFromFlags(args: ParsedArgs, spec: FlagSpec): ClientTls | undefined {
+  const caFile = flagString(args, spec, 'tls-ca') ?? nonEmpty(process.env['CATENA_TLS_CA']);
+  const wanted = args.flags.has('tls') || nonEmpty(process.env['CATENA_TLS']) !== undefined || caFile !== undefined;
+  if (!wanted) return undefined;
+  if (caFile === undefined) return {};
+  try {
+    return { ca: readFileSync(caFile) };
+  } catch (error) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `cannot read the TLS CA ${caFile}: ${String(error)}`);
+  }
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' || value === '0' ? undefined : value;
 
 /** The seed addresses the flags name, in the order given. */
 export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
@@ -38,9 +61,11 @@ export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
 
 export function connectFromFlags(args: ParsedArgs, spec: FlagSpec): Promise<ClusterClient> {
   const auth = clientCredentialsFromFlags(args);
+  const tls = clientTlsFromFlags(args, spec);
   return ClusterClient.connect({
     seeds: seedsFromFlags(args, spec),
     timeoutMs: flagInt(args, spec, 'timeout', { min: 1, max: cliTimeoutMsMax })!,
     ...(auth === undefined ? {} : { auth }),
+    ...(tls === undefined ? {} : { tls }),
   });
 }

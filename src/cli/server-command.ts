@@ -19,6 +19,7 @@ import {
 import { createLogger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
 import { readClusterSecret } from '../server/peer-auth.js';
+import { readTlsFiles } from '../server/tls.js';
 import { migrationOptionsDefault } from '../coordination/migration-runner.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { nodeAuthFromFlags, serverAuthFlags } from './auth-files.js';
@@ -51,6 +52,15 @@ export const serverFlags: FlagSpec = {
     kind: 'string',
     description: 'port for chain traffic from other nodes; 0 picks a free one',
     default: '0',
+  },
+  'tls-cert': {
+    kind: 'string',
+    description: 'PEM certificate: the native, RESP, memcached and admin ports serve TLS only (with --tls-key)',
+  },
+  'tls-key': { kind: 'string', description: 'PEM private key of --tls-cert' },
+  'tls-ca': {
+    kind: 'string',
+    description: "PEM CA of the cluster's certificates: chain traffic is mutual TLS, relays check other nodes with it",
   },
   'cluster-secret-file': {
     kind: 'string',
@@ -158,6 +168,17 @@ export async function runServer(argv: readonly string[]): Promise<number> {
       'ERR_INVALID_ARGUMENT',
       '--suspicion-timeout-ms must be at least 3 heartbeats (--heartbeat-ms)',
     );
+  const tlsCert = flagString(args, serverFlags, 'tls-cert');
+  const tlsKey = flagString(args, serverFlags, 'tls-key');
+  const tlsCa = flagString(args, serverFlags, 'tls-ca');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
+  if (tlsCa !== undefined && tlsCert === undefined)
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--tls-ca needs --tls-cert and --tls-key');
+  const tls =
+    tlsCert === undefined || tlsKey === undefined
+      ? undefined
+      : readTlsFiles({ cert: tlsCert, key: tlsKey, ...(tlsCa === undefined ? {} : { ca: tlsCa }) });
   const secretFile = flagString(args, serverFlags, 'cluster-secret-file');
   if (secretFile !== undefined && clusterName === undefined)
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster-secret-file goes with --cluster');
@@ -181,6 +202,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     valueBytesMax,
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
+    ...(tls === undefined ? {} : { tls }),
     ...(adminPort === undefined ? {} : { adminPort }),
     ...(dumpOnExitDir === undefined ? {} : { dumpOnExitDir: resolve(dumpOnExitDir) }),
     ...(respPort === undefined ? {} : { respPort }),
@@ -209,10 +231,12 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
       (clusterName === undefined ? '' : `peer ${node.host}:${node.peerPort}, cluster ${clusterName}, `) +
-      (node.adminPort === undefined ? '' : `admin http://${node.host}:${node.adminPort}, `) +
+      (node.adminPort === undefined
+        ? ''
+        : `admin http${tls === undefined ? '' : 's'}://${node.host}:${node.adminPort}, `) +
       (node.respPort === undefined ? '' : `RESP ${node.host}:${node.respPort}, `) +
       (node.memcachedPort === undefined ? '' : `memcached ${node.host}:${node.memcachedPort}, `) +
-      `data ${dataDir}, durability ${durability}\n`,
+      `data ${dataDir}, durability ${durability}${tls === undefined ? '' : ', TLS'}\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -19,7 +19,7 @@
 // cluster has one chain of every node.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
 import { CatenaError } from '../core/errors.js';
@@ -40,6 +40,7 @@ import { connectCoordinator } from '../coordination/connect.js';
 import { anyVersion } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, type Layout } from '../coordination/placement.js';
 import { generateClusterSecret, readClusterSecret } from '../server/peer-auth.js';
+import { generateLocalTls } from '../server/tls.js';
 import { ensureUpAuthFiles } from './auth-files.js';
 
 export const upFlags: FlagSpec = {
@@ -64,6 +65,10 @@ export const upFlags: FlagSpec = {
   auth: {
     kind: 'boolean',
     description: 'clients must authenticate: <data-dir>/client.password (default user), <data-dir>/admin.token',
+  },
+  tls: {
+    kind: 'boolean',
+    description: 'TLS on every port (a throw-away CA in <data-dir>/tls/ca.pem); chain traffic is mutual TLS',
   },
   help: { kind: 'boolean', description: 'show this help' },
 };
@@ -114,6 +119,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const secretFile = ensureClusterSecret(dataDir);
   const secret = readClusterSecret(secretFile);
   const auth = args.flags.has('auth') ? ensureUpAuthFiles(dataDir) : undefined;
+  const tls = args.flags.has('tls') ? ensureLocalTls(dataDir) : undefined;
 
   const log = createLogger({ node: 'supervisor', level: 'info' });
   let embedded: EmbeddedCoordinatorServer | undefined;
@@ -181,6 +187,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       ...(auth === undefined
         ? []
         : ['--requirepass-file', auth.passwordFile, '--admin-token-file', auth.adminTokenFile]),
+      ...(tls === undefined ? [] : ['--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-ca', tls.ca]),
     ];
     const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
@@ -250,7 +257,9 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   );
   await Promise.all(nodes.map((node) => launch(node)));
   clearTimeout(readyTimer);
-  process.stdout.write(summary({ cluster, coordinatorUrl, dataDir, nodes, layout, auth: auth !== undefined }));
+  process.stdout.write(
+    summary({ cluster, coordinatorUrl, dataDir, nodes, layout, auth: auth !== undefined, tls: tls !== undefined }),
+  );
   await stopped;
   process.stdout.write('stopped\n');
   return 0;
@@ -324,6 +333,7 @@ function summary(options: {
   nodes: Managed[];
   layout: Layout | undefined;
   auth: boolean;
+  tls?: boolean;
 }): string {
   const lines = [
     `catena cluster "${options.cluster}" is up: ${options.nodes.length} nodes, coordinator ${options.coordinatorUrl}`,
@@ -349,10 +359,39 @@ function summary(options: {
     `  redis-cli -p ${first.port + 1}                  (Redis clients and tools, any node)`,
     `  memcached clients: 127.0.0.1:${first.port + 2}`,
     ...(options.auth ? authLines(options.dataDir, first.port) : []),
+    ...(options.tls === true ? tlsLines(options.dataDir, first.port) : []),
     `Logs: ${options.dataDir}/node<i>.log    Stop: Ctrl-C`,
     '',
   );
   return lines.join('\n');
+}
+
+/** How to connect when every port serves TLS (catena up --tls). */
+function tlsLines(dataDir: string, port: number): string[] {
+  const ca = join(dataDir, 'tls', 'ca.pem');
+  return [
+    `Every port serves TLS (--tls), signed by the CA in ${ca}:`,
+    `  npx catena shell --port ${port} --tls-ca ${ca}`,
+    `  redis-cli -p ${port + 1} --tls --cacert ${ca}`,
+    `  curl --cacert ${ca} https://127.0.0.1:${port + 3}/status`,
+  ];
+}
+
+/**
+ * A throw-away CA and one certificate for 127.0.0.1 / localhost, in <data-dir>/tls (made once,
+ * kept across restarts): every node presents it and trusts the CA (server/tls.ts).
+ */
+function ensureLocalTls(dataDir: string): { cert: string; key: string; ca: string } {
+  const dir = join(dataDir, 'tls');
+  const files = { cert: join(dir, 'node.pem'), key: join(dir, 'node-key.pem'), ca: join(dir, 'ca.pem') };
+  if (!existsSync(files.cert) || !existsSync(files.key) || !existsSync(files.ca)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const made = generateLocalTls();
+    writeFileSync(files.ca, made.caCert);
+    writeFileSync(files.cert, made.cert);
+    writeFileSync(files.key, made.key, { mode: 0o600 });
+  }
+  return files;
 }
 
 /** How to connect when clients must authenticate (catena up --auth). */

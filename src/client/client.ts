@@ -11,6 +11,7 @@
 // (cluster-client.ts) with routing and retries over one `Client` per node.
 
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { CatenaError, isErrorCode } from '../core/errors.js';
 import {
   replyFrameBytesMax,
@@ -42,6 +43,14 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Authenticate as this user before any request (a node started with a password or ACL file). */
   auth?: Credentials;
+  /** Connect with TLS (a node started with --tls-cert): the CA to trust, else the system's. */
+  tls?: ClientTls;
+}
+
+/** TLS for a client connection (docs/security.md, TLS). */
+export interface ClientTls {
+  /** PEM of the CA that signed the nodes' certificates (`catena up --tls`: <data-dir>/tls/ca.pem); absent: the system's CAs. */
+  ca?: string | Buffer;
 }
 
 /**
@@ -283,7 +292,10 @@ export class Client extends ClientCommands {
   static connect(options: ClientOptions): Promise<Client> {
     const host = options.host ?? '127.0.0.1';
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port: options.port });
+      const socket =
+        options.tls === undefined
+          ? connect({ host, port: options.port })
+          : tlsConnect({ host, port: options.port, ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }) });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -293,7 +305,8 @@ export class Client extends ClientCommands {
           ),
         );
       }, options.connectTimeoutMs ?? connectTimeoutMsDefault);
-      socket.once('connect', () => {
+      // With TLS, ready once the handshake checked the node's certificate.
+      socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         const client = new Client(socket, options);
         if (options.auth === undefined) {

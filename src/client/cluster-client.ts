@@ -44,7 +44,7 @@ import {
 } from '../core/limits.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
-import { Client, ClientCommands, type Credentials } from './client.js';
+import { Client, ClientCommands, type ClientTls, type Credentials } from './client.js';
 import { requestKeys } from '../commands/keys.js';
 import {
   everyChainCommands,
@@ -76,6 +76,8 @@ export interface ClusterClientOptions {
   writeLanesMax?: number;
   /** Every connection to a node authenticates as this user first (docs/security.md). */
   auth?: Credentials;
+  /** Connect to the nodes with TLS (nodes started with --tls-cert). */
+  tls?: ClientTls;
   /**
    * The node this client runs inside (a node relaying RESP and memcached requests): requests for
    * its address run in-process instead of over a connection to itself.
@@ -243,6 +245,7 @@ export class ClusterClient extends ClientCommands {
   private readonly seeds: readonly string[];
   private readonly timeoutMs: number;
   private readonly auth: Credentials | undefined;
+  private readonly tls: ClientTls | undefined;
   private readonly attemptTimeoutMs: number;
   private readonly refreshIntervalMs: number;
   private readonly lanes: WriterLanes;
@@ -268,6 +271,7 @@ export class ClusterClient extends ClientCommands {
     this.seeds = [...new Set(options.seeds)];
     this.timeoutMs = options.timeoutMs ?? clusterClientTimeoutMsDefault;
     this.auth = options.auth;
+    this.tls = options.tls;
     this.attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? clusterClientAttemptTimeoutMsDefault, this.timeoutMs);
     this.refreshIntervalMs = options.refreshIntervalMs ?? clusterClientRefreshIntervalMsDefault;
     this.clientId = options.clientId ?? randomBytes(clusterClientIdBytes).toString('hex');
@@ -665,6 +669,7 @@ export class ClusterClient extends ClientCommands {
       connectTimeoutMs,
       timeoutMs: this.attemptTimeoutMs,
       ...(this.auth === undefined ? {} : { auth: this.auth }),
+      ...(this.tls === undefined ? {} : { tls: this.tls }),
     });
     const connection: NodeConnection = { connecting, client: undefined };
     this.nodes.set(address, connection);

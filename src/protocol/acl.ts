@@ -58,6 +58,9 @@ const digestOf = (password: Uint8Array | string): Buffer => createHash('sha256')
 const dummyDigest = digestOf('catena: no such user');
 
 export class Acl {
+  /** Refusals since start (Redis's INFO acl_access_denied_auth and acl_access_denied_cmd). */
+  readonly denied = { auth: 0, commands: 0 };
+
   private constructor(private readonly users: ReadonlyMap<string, AclUser>) {}
 
   /** No authentication configured: the `default` user, nopass and every category (Redis's default). */
@@ -116,8 +119,9 @@ export class Acl {
     for (const digest of user?.passwordDigests ?? [dummyDigest]) {
       if (timingSafeEqual(digest, given)) match = true; // no early exit: every digest is compared
     }
-    if (user === undefined || !user.enabled) return undefined;
-    return match || user.nopass ? user : undefined;
+    if (user !== undefined && user.enabled && (match || user.nopass)) return user;
+    this.denied.auth += 1;
+    return undefined;
   }
 
   /** The users, by name (for tests and the log line at start). */
@@ -175,7 +179,9 @@ export class ConnectionAuth {
   check(access: AccessClass): 'ok' | 'noauth' | 'noperm' {
     const user = this.current;
     if (user === undefined) return 'noauth';
-    return allows(user, access) ? 'ok' : 'noperm';
+    if (allows(user, access)) return 'ok';
+    this.acl.denied.commands += 1;
+    return 'noperm';
   }
 }
 

@@ -17,6 +17,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
@@ -66,8 +67,14 @@ export class AdminServer {
     log: Logger;
     /** Every path but /health needs this bearer token; absent: none does. */
     token?: string;
+    /** Serve HTTPS with this certificate (the node's --tls-cert). */
+    tls?: { cert: string; key: string };
   }): Promise<AdminServer> {
-    const server = createServer((request, response) => admin.handle(request, response, options));
+    const handler = (request: IncomingMessage, response: ServerResponse) => admin.handle(request, response, options);
+    const server =
+      options.tls === undefined
+        ? createServer(handler)
+        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
     const admin = new AdminServer(server);
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;

@@ -59,7 +59,7 @@ import { admissionRefusal } from './admission.js';
 import { ClientAdmission, clientsMaxFor, readOpenFilesLimit, type ClientsMax } from './client-limit.js';
 import { ClientBudget } from '../protocol/client-budget.js';
 import type { ClientLimits } from '../protocol/session-io.js';
-import type { Acl } from '../protocol/acl.js';
+import { Acl } from '../protocol/acl.js';
 import type { Credentials } from '../client/client.js';
 import type { ResponseResult } from '../protocol/native/codec.js';
 
@@ -181,6 +181,8 @@ export class CatenaNode {
   /** maxclients: client connections counted across the three client listeners. */
   readonly admission: ClientAdmission;
   private readonly clientsMax: ClientsMax;
+  /** Client authentication's users (an open one when none is configured: it still counts refusals). */
+  private readonly acl: Acl;
 
   private constructor(
     private readonly store: Store,
@@ -188,6 +190,7 @@ export class CatenaNode {
       NodeOptions,
     readonly nodeId: string,
   ) {
+    this.acl = options.auth?.acl ?? Acl.open();
     const context = this.commandContext();
     // In both durability modes a reply waits for the transaction holding what it observed: with
     // memory durability that transaction skips only the fsync (commands/execute.ts).
@@ -209,7 +212,7 @@ export class CatenaNode {
       context,
       execute: (request) => this.execute(context, request, durable),
       log: options.log,
-      ...(options.auth === undefined ? {} : { acl: options.auth.acl }),
+      acl: this.acl,
       recordCommand: (name, latencyUs, failed) => this.stats.record(name, latencyUs, failed),
       recordProtocolError: () => {
         this.stats.protocolErrors += 1;
@@ -479,7 +482,7 @@ export class CatenaNode {
         bulkBytesMax: respBulkBytesMaxFor(this.options.valueBytesMax),
         requestBytesMax: respRequestBytesMaxFor(this.options.valueBytesMax),
       },
-      ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
+      acl: this.acl,
       nextClientId: () => this.nextRespClientId++,
       recordCommand: this.recordProtocolCommand,
       recordProtocolError: () => {
@@ -510,7 +513,7 @@ export class CatenaNode {
       router,
       log: this.options.log,
       clientLimits: this.clientLimits,
-      ...(this.options.auth === undefined ? {} : { acl: this.options.auth.acl }),
+      acl: this.acl,
       itemBytesMax: this.options.valueBytesMax,
       // memcached's version first: clients parse it (libmemcached refuses a major version 0).
       version: `${memcachedCompatibleVersion}-catena-${catenaVersion}`,
@@ -593,6 +596,8 @@ export class CatenaNode {
           ['total_connections_received', this.stats.connectionsTotal],
           ['total_commands_processed', this.protocolCommands.calls],
           ['total_error_replies', this.protocolCommands.failed],
+          ['acl_access_denied_auth', this.acl.denied.auth],
+          ['acl_access_denied_cmd', this.acl.denied.commands],
           ['catena_protocol_errors', this.stats.protocolErrors],
         ],
       ],

@@ -19,6 +19,7 @@
 // resynchronising is not possible. Nothing a peer sends can crash the node.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { assert } from '../core/assert.js';
 import {
   frameTimeoutMs,
@@ -33,6 +34,7 @@ import type { Logger } from '../core/log.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from './chain-wire.js';
 import { isLoopback, newChallenge, peerProof, verifyPeerProof } from './peer-auth.js';
+import type { TlsMaterial } from './tls.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -57,6 +59,11 @@ export interface PeerNetworkOptions {
    * closes (logged and counted), and the peer reconnects and repairs what was lost.
    */
   onFrame(frame: ChainFrame): string | undefined;
+  /**
+   * Mutual TLS between peers (server/tls.ts): both ends present their certificate and check the
+   * other's against `ca`. Absent (or without a CA): plain TCP.
+   */
+  readonly tls?: TlsMaterial;
   /** A started frame must end within this long (default limits.ts frameTimeoutMs; tests shorten it). */
   readonly frameTimeoutMs?: number;
   /** A peer opened a new connection to this node (what it sent before may have been lost). */
@@ -103,9 +110,30 @@ export class PeerNetwork {
   ) {}
 
   static start(options: PeerNetworkOptions): Promise<PeerNetwork> {
-    const server = createServer({ noDelay: true });
+    const tls = options.tls?.ca === undefined ? undefined : options.tls;
+    const server =
+      tls === undefined
+        ? createServer({ noDelay: true })
+        : createTlsServer({
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.ca,
+            requestCert: true,
+            rejectUnauthorized: true,
+            handshakeTimeout: peerGreetingMs,
+          });
     const network = new PeerNetwork(options, server);
-    server.on('connection', (socket) => network.accept(socket));
+    if (tls === undefined) {
+      server.on('connection', (socket) => network.accept(socket));
+    } else {
+      server.on('secureConnection', (socket: Socket) => {
+        socket.setNoDelay(true);
+        network.accept(socket);
+      });
+      server.on('tlsClientError', (error, socket) => {
+        network.refuse(socket.remoteAddress, `TLS handshake failed: ${error.message}`);
+      });
+    }
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
@@ -164,7 +192,12 @@ export class PeerNetwork {
       this.drop(to, existing); // the peer restarted elsewhere
     }
     if (address === undefined || (this.backoffUntil.get(to) ?? 0) > Date.now()) return undefined;
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    const tls = this.options.tls?.ca === undefined ? undefined : this.options.tls;
+    const socket =
+      tls === undefined
+        ? connect({ host: address.host, port: address.port, noDelay: true })
+        : tlsConnect({ host: address.host, port: address.port, cert: tls.cert, key: tls.key, ca: tls.ca });
+    socket.setNoDelay(true);
     const link: Link = { address, socket, connected: false, greeted: false, queue: [], queuedBytes: 0 };
     this.links.set(to, link);
     socket.on('connect', () => {
@@ -337,6 +370,12 @@ export class PeerNetwork {
       return `${frame.from} did not prove the cluster secret (is --cluster-secret-file the same on every node?)`;
     }
     return undefined;
+  }
+
+  /** Counts and logs a connection refused before it reached accept() (a failed TLS handshake). */
+  private refuse(address: string | undefined, reason: string): void {
+    this.refusals = { connections: this.refusals.connections + 1, lastReason: reason, lastPeer: undefined };
+    this.options.log.log('warn', 'closing a peer connection', { peer: '(unknown)', address: address ?? '?', reason });
   }
 
   private reject(socket: Socket, from: string | undefined, reason: string): void {

@@ -11,7 +11,7 @@
 // checked again where it runs.
 
 import { create, type DescMessage } from '@bufbuild/protobuf';
-import type { Credentials } from '../client/client.js';
+import type { ClientTls, Credentials } from '../client/client.js';
 import { ClusterClient } from '../client/cluster-client.js';
 import { type CommandName, type RequestInit } from '../commands/index.js';
 import type { Execution } from '../commands/execute.js';
@@ -91,10 +91,13 @@ export function nodeClusterClient(options: {
   timeoutMs?: number;
   /** Other nodes' native ports may require authentication (docs/security.md): the relay's user. */
   auth?: Credentials;
+  /** Other nodes serve TLS (this node was started with --tls-cert): how to check them. */
+  tls?: ClientTls;
 }): Promise<ClusterClient> {
   return ClusterClient.connect({
     seeds: [options.address],
     ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(options.writeLanesMax === undefined ? {} : { writeLanesMax: options.writeLanesMax }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     local: {
@@ -122,6 +125,7 @@ export async function clusterRouter(options: {
   address: string;
   execute: Executor;
   auth?: Credentials;
+  tls?: ClientTls;
 }): Promise<CommandRouter> {
   const client = await nodeClusterClient({ ...options, writeLanesMax: relayLanesMax });
   return {

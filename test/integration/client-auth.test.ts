@@ -190,6 +190,24 @@ describe('client authentication on a standalone node (--acl-file, --admin-token-
       );
     });
 
+    it('INFO counts refused AUTHs and commands as Redis does (acl_access_denied_auth, _cmd)', async () => {
+      const denied = async () => {
+        const info = await replies(
+          server.respPort!,
+          resp('AUTH', 'admin', 'adminpw') + resp('INFO', 'stats') + resp('QUIT'),
+        );
+        const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1]);
+        return { auth: field('acl_access_denied_auth'), cmd: field('acl_access_denied_cmd') };
+      };
+      const before = await denied();
+      await replies(
+        server.respPort!,
+        resp('AUTH', 'reader', 'wrong') + resp('AUTH', 'reader', 'readpw') + resp('SET', 'k', 'v') + resp('QUIT'),
+      );
+      const after = await denied();
+      assert.deepEqual(after, { auth: before.auth + 1, cmd: before.cmd + 1 });
+    });
+
     it('HELLO 3 AUTH user password authenticates and switches protocol at once', async () => {
       const conn = new Conn(server.respPort!);
       conn.send(resp('HELLO', '3', 'AUTH', 'writer', 'writepw'));
