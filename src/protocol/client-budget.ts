@@ -23,7 +23,13 @@
 // where its bytes change); the budget only adds, compares, and decides whom to pause or cut.
 
 import { assert } from '../core/assert.js';
-import { clientBudgetCheckMs, clientOutputStallMs, clientReplySizeMemoryMs, readReserveBytes } from '../core/limits.js';
+import {
+  clientBudgetCheckMs,
+  clientOutputStallMs,
+  clientReplySizeMemoryMs,
+  readReserveBytes,
+  repeatedWarningIntervalMs,
+} from '../core/limits.js';
 import type { Logger } from '../core/log.js';
 
 /** What a budget needs from one connection. */
@@ -78,6 +84,9 @@ export class ClientBudget {
   /** The largest reply written lately, and when that was (see readReserveBytes). */
   private largestReplyBytes = 0;
   private largestReplyAtMs = 0;
+  /** The pause warning is logged at most once per repeatedWarningIntervalMs. */
+  private pausedLoggedAtMs: number | undefined;
+  private pausesLogged = 0;
 
   constructor(private readonly options: ClientBudgetOptions) {
     assert(Number.isSafeInteger(options.bytesMax) && options.bytesMax > 0, 'a client budget is a count of bytes');
@@ -161,11 +170,17 @@ export class ClientBudget {
   private enterOver(): void {
     this.over = true;
     this.pauses += 1;
-    this.options.log.log('warn', 'client connections hold more than the node-wide budget: reading paused', {
-      heldBytes: this.totalBytes,
-      budgetBytes: this.bytesMax,
-      connections: this.shares.size,
-    });
+    const now = this.nowMs();
+    if (this.pausedLoggedAtMs === undefined || now - this.pausedLoggedAtMs >= repeatedWarningIntervalMs) {
+      this.options.log.log('warn', 'client connections hold more than the node-wide budget: reading paused', {
+        heldBytes: this.totalBytes,
+        budgetBytes: this.bytesMax,
+        connections: this.shares.size,
+        pausesSinceLastLine: this.pauses - this.pausesLogged,
+      });
+      this.pausedLoggedAtMs = now;
+      this.pausesLogged = this.pauses;
+    }
     this.timer ??= setInterval(() => this.check(), clientBudgetCheckMs);
     this.timer.unref();
   }

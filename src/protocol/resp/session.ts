@@ -7,7 +7,9 @@
 //  * limits: commands in flight and reply bytes queued are bounded (past either, the socket is
 //    paused: backpressure, not errors); a started request must complete within frameTimeoutMs
 //    (slow loris); a protocol error is answered with Redis's `-ERR Protocol error: ...` and the
-//    connection is closed, since the stream cannot be resynchronised.
+//    connection is closed, since the stream cannot be resynchronised; so is an HTTP request (a
+//    web page's cross-protocol request, ../cross-protocol.ts), silently. The node-wide client
+//    budget and idle deadline come through SessionIo (host.clientLimits).
 // The socket plumbing all client sessions share (reply writes, the request-deadline timer, drain
 // and close) is SessionIo's (../session-io.ts).
 
