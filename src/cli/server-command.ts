@@ -67,6 +67,11 @@ export const serverFlags: FlagSpec = {
     description:
       'file holding the cluster secret (16+ bytes, mode 600; catena up writes one): peers prove they hold it; absent: chain traffic from loopback only, unauthenticated',
   },
+  'peer-host': {
+    kind: 'string',
+    description: 'address the peer port listens on (default: --host), e.g. a private interface',
+  },
+  'admin-host': { kind: 'string', description: 'address the admin port listens on (default: --host)' },
   'peer-announce': {
     kind: 'string',
     description: 'host:port other nodes reach the peer port at, when not --host:--peer-port (NAT, a proxy)',
@@ -179,6 +184,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     tlsCert === undefined || tlsKey === undefined
       ? undefined
       : readTlsFiles({ cert: tlsCert, key: tlsKey, ...(tlsCa === undefined ? {} : { ca: tlsCa }) });
+  const peerHost = flagString(args, serverFlags, 'peer-host');
+  const adminHost = flagString(args, serverFlags, 'admin-host');
+  if (peerHost !== undefined && clusterName === undefined)
+    throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-host goes with --cluster');
   const secretFile = flagString(args, serverFlags, 'cluster-secret-file');
   if (secretFile !== undefined && clusterName === undefined)
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--cluster-secret-file goes with --cluster');
@@ -202,6 +211,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     valueBytesMax,
     log: { log: (...a) => log.log(...a) },
     onFatal: () => process.exit(70),
+    ...(adminHost === undefined ? {} : { adminHost }),
     ...(tls === undefined ? {} : { tls }),
     ...(adminPort === undefined ? {} : { adminPort }),
     ...(dumpOnExitDir === undefined ? {} : { dumpOnExitDir: resolve(dumpOnExitDir) }),
@@ -224,16 +234,17 @@ export async function runServer(argv: readonly string[]): Promise<number> {
             suspicionTimeoutMs,
             ...(peerAnnounce === undefined ? {} : { peerAnnounce }),
             ...(secret === undefined ? {} : { secret }),
+            ...(peerHost === undefined ? {} : { peerHost }),
           },
         }),
   });
   log = createLogger({ node: node.nodeId, level });
   process.stdout.write(
     `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
-      (clusterName === undefined ? '' : `peer ${node.host}:${node.peerPort}, cluster ${clusterName}, `) +
+      (clusterName === undefined ? '' : `peer ${peerHost ?? node.host}:${node.peerPort}, cluster ${clusterName}, `) +
       (node.adminPort === undefined
         ? ''
-        : `admin http${tls === undefined ? '' : 's'}://${node.host}:${node.adminPort}, `) +
+        : `admin http${tls === undefined ? '' : 's'}://${adminHost ?? node.host}:${node.adminPort}, `) +
       (node.respPort === undefined ? '' : `RESP ${node.host}:${node.respPort}, `) +
       (node.memcachedPort === undefined ? '' : `memcached ${node.host}:${node.memcachedPort}, `) +
       `data ${dataDir}, durability ${durability}${tls === undefined ? '' : ', TLS'}\n`,

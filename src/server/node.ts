@@ -3,6 +3,9 @@
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TlsMaterial } from './tls.js';
+import type { ClientTls } from '../client/client.js';
 import { commandNames, type CommandContext, type NodeFacts } from '../commands/index.js';
 import { assert } from '../core/assert.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -26,6 +29,7 @@ import {
   leaseTimeoutFraction,
   readLeaseFraction,
   suspicionTimeoutMsDefault,
+  frameTimeoutMs,
 } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { NativeSession, type SessionHost } from '../protocol/native/session.js';
@@ -67,6 +71,17 @@ import type { ResponseResult } from '../protocol/native/codec.js';
 const listingCommands: ReadonlySet<CommandName> = new Set<CommandName>(['scan', 'getkeys', 'gettable']);
 import type { CommandName } from '../commands/index.js';
 
+/** A listener for clients: TLS only when the node has a certificate, plain TCP otherwise. */
+function clientServer(tls: TlsMaterial | undefined, onSocket: (socket: Socket) => void): Server {
+  if (tls === undefined) return createServer({ noDelay: true }, onSocket);
+  const server = createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: frameTimeoutMs }, (socket) => {
+    socket.setNoDelay(true);
+    onSocket(socket);
+  });
+  server.on('tlsClientError', () => undefined); // a failed handshake ends that connection only
+  return server;
+}
+
 export interface ClusterOptions {
   /** The cluster's name: its znodes live under /catena/<name>. */
   readonly name: string;
@@ -74,6 +89,8 @@ export interface ClusterOptions {
   readonly coordinator: string;
   /** Port for chain traffic from other nodes; 0 picks a free one. */
   readonly peerPort: number;
+  /** The peer port listens on this address instead of the node's host (a private interface). */
+  readonly peerHost?: string;
   readonly sessionTimeoutMs: number;
   /** Copy rate when this node, as manager, moves slots between chains (default: migration-runner.ts). */
   readonly moveBytesPerSecond?: number;
@@ -92,6 +109,8 @@ export interface ClusterOptions {
 export interface NodeOptions {
   dataDir: string;
   host?: string;
+  /** The admin port listens on this address instead of `host` (a private interface). */
+  adminHost?: string;
   /** 0 picks a free port; read it back from `node.port`. */
   port: number;
   durability?: 'fsync' | 'memory';
@@ -123,6 +142,11 @@ export interface NodeOptions {
   idleTimeoutMs?: number;
   /** Client authentication (docs/security.md); absent: every client port is open, as before. */
   auth?: NodeAuth;
+  /**
+   * TLS (server/tls.ts): the native, RESP, memcached and admin ports serve TLS only; with a CA,
+   * chain traffic is mutual TLS and relays check other nodes against it. Absent: plain TCP.
+   */
+  tls?: TlsMaterial;
 }
 
 /** Who may use the client ports and the admin listener, and how this node relays. */
@@ -219,7 +243,7 @@ export class CatenaNode {
       },
       fatal: (error) => this.fatal(error),
     };
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket, host));
+    this.server = clientServer(options.tls, (socket) => this.accept(socket, host));
     this.server.maxConnections = connectionsMax;
   }
 
@@ -252,10 +276,11 @@ export class CatenaNode {
       await node.listen();
       if (options.adminPort !== undefined) {
         node.admin = await AdminServer.start({
-          host: node.host,
+          host: options.adminHost ?? node.host,
           port: options.adminPort,
           log,
           ...(options.auth?.adminToken === undefined ? {} : { token: options.auth.adminToken }),
+          ...(options.tls === undefined ? {} : { tls: options.tls }),
           sources: {
             nodeId,
             dump: (out) => writeDump(out, { nodeId, store, clock: storeClock }),
@@ -325,8 +350,11 @@ export class CatenaNode {
         return {
           nodeId: this.nodeId,
           native: `${this.host}:${this.port}`,
-          peer: parts.peers === undefined ? '' : (cluster.peerAnnounce ?? `${this.host}:${parts.peers.port}`),
-          admin: this.admin === undefined ? '' : `${this.host}:${this.admin.port}`,
+          peer:
+            parts.peers === undefined
+              ? ''
+              : (cluster.peerAnnounce ?? `${cluster.peerHost ?? this.host}:${parts.peers.port}`),
+          admin: this.admin === undefined ? '' : `${this.options.adminHost ?? this.host}:${this.admin.port}`,
           resp: this.respPort === undefined ? '' : `${this.host}:${this.respPort}`,
           memcached: this.memcachedPort === undefined ? '' : `${this.host}:${this.memcachedPort}`,
           lastSequence: position.lastSequence,
@@ -349,10 +377,11 @@ export class CatenaNode {
     parts.peers = await PeerNetwork.start({
       self: this.nodeId,
       cluster: cluster.name,
-      host: this.host,
+      host: cluster.peerHost ?? this.host,
       port: cluster.peerPort,
       resolve: (nodeId) => splitAddress(membership.nodeInfo(nodeId)?.peer ?? ''),
       ...(cluster.secret === undefined ? {} : { secret: cluster.secret }),
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       onFrame: (frame) => {
         replica.frame(frame);
         return undefined;
@@ -371,11 +400,19 @@ export class CatenaNode {
     await membership.start();
   }
 
+  /** Other nodes serve TLS like this one: relays and slot moves check them against the CA given (else the system's). */
+  private relayTls(): { tls?: ClientTls } {
+    const tls = this.options.tls;
+    if (tls === undefined) return {};
+    return { tls: tls.ca === undefined ? {} : { ca: tls.ca } };
+  }
+
   /** The manager's way to send slot-moving commands to chains: a cluster client made on first use. */
   private migrationTransport(): Promise<ChainTransport> {
     this.migrationClient ??= nodeClusterClient({
       address: `${this.host}:${this.port}`,
       ...(this.options.auth?.relay === undefined ? {} : { auth: this.options.auth.relay }),
+      ...this.relayTls(),
       execute: (request) => this.execute(this.context!, request, true),
       timeoutMs: migrationCallTimeoutMs,
     });
@@ -426,11 +463,12 @@ export class CatenaNode {
             address: `${this.host}:${this.port}`,
             execute,
             ...(this.options.auth?.relay === undefined ? {} : { auth: this.options.auth.relay }),
+            ...this.relayTls(),
           });
   }
 
   private listenFor(kind: 'resp' | 'memcached', port: number): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.acceptProtocol(kind, socket));
+    const server = clientServer(this.options.tls, (socket) => this.acceptProtocol(kind, socket));
     server.maxConnections = connectionsMax;
     this.listeners.set(kind, server);
     return new Promise((resolve, reject) => {
