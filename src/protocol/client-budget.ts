@@ -87,6 +87,7 @@ export class ClientBudget {
   /** The pause warning is logged at most once per repeatedWarningIntervalMs. */
   private pausedLoggedAtMs: number | undefined;
   private pausesLogged = 0;
+  private leaveScheduled = false;
 
   constructor(private readonly options: ClientBudgetOptions) {
     assert(Number.isSafeInteger(options.bytesMax) && options.bytesMax > 0, 'a client budget is a count of bytes');
@@ -147,6 +148,7 @@ export class ClientBudget {
     if (unread === 0 || unread < share.unread) share.progressAtMs = this.nowMs();
     share.unread = unread;
     if (!this.over && this.totalBytes > this.bytesMax) this.enterOver();
+    else if (this.over && this.totalBytes <= this.lowWaterBytes) this.scheduleLeave();
   }
 
   /**
@@ -217,6 +219,16 @@ export class ClientBudget {
       this.leave(share); // its socket's close would do it too, a moment later
     }
     if (this.totalBytes <= this.lowWaterBytes) this.leaveOver();
+  }
+
+  /** Back under the low-water mark between checks: resume at once (outside the caller's stack), not at the next check. */
+  private scheduleLeave(): void {
+    if (this.leaveScheduled) return;
+    this.leaveScheduled = true;
+    setImmediate(() => {
+      this.leaveScheduled = false;
+      if (this.over && this.totalBytes <= this.lowWaterBytes) this.leaveOver();
+    });
   }
 
   private leaveOver(): void {

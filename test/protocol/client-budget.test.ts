@@ -112,6 +112,20 @@ describe('ClientBudget', () => {
     assert.ok(small.measured >= 2 && reader.measured >= 2, 'the check measures every member again');
   });
 
+  it('resumes without waiting for the next check when a member reports the drop itself', async () => {
+    const { budget, join } = setup(100 * MiB);
+    budgets.push(budget);
+    const a = join(110 * MiB, 110 * MiB);
+    assert.equal(budget.exceeded(a.share), true);
+    a.held = 10 * MiB;
+    a.unread = 10 * MiB;
+    a.measure(); // its socket drained: SessionIo reports on 'drain'
+    assert.equal(a.resumed, 0, "not from inside the member's own call");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(a.resumed, 1);
+    assert.equal(budget.exceeded(a.share), false);
+  });
+
   it('counts a read in flight as the largest recent reply, at least readReserveBytes', () => {
     const { budget, advance } = setup(100 * MiB);
     budgets.push(budget);
