@@ -2,7 +2,8 @@
 // what `catena chain rebuild` writes), then real nodes in this process over the embedded
 // coordinator: a lost coordinator.json is refused and rebuilt from the nodes' logs with nothing
 // acknowledged lost, and a node started from a copy of a live node's data directory refuses to
-// start instead of evicting it.
+// start instead of evicting it; over a real ZooKeeper, an empty ensemble is refused too (skipped,
+// saying so, when ZooKeeper is not installed).
 
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import type { ChainConfig } from '../../src/replication/chain-config.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { CatenaNode } from '../../src/server/node.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startZooKeeper, zookeeperAvailable, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
 
 const config = (chainId: string, epoch: number, members: string[] = ['a']): ChainConfig => ({
   chainId,
@@ -79,14 +81,14 @@ async function startCoordinator(dataFile: string, port = 0): Promise<EmbeddedCoo
   return EmbeddedCoordinatorServer.start({ port, dataFile, sessionTimeoutMsMin: 500, sessionTimeoutMsMax: 10_000 });
 }
 
-function startNode(dataDir: string, coordinatorPort: number): Promise<CatenaNode> {
+function startNode(dataDir: string, coordinator: number | string): Promise<CatenaNode> {
   return CatenaNode.start({
     dataDir,
     port: 0,
     durability: 'memory',
     cluster: {
       name: 'rec',
-      coordinator: `embedded://127.0.0.1:${coordinatorPort}`,
+      coordinator: typeof coordinator === 'string' ? coordinator : `embedded://127.0.0.1:${coordinator}`,
       peerPort: 0,
       sessionTimeoutMs,
     },
@@ -224,4 +226,51 @@ describe('two nodes with one node id', () => {
     nodes.pop();
     nodes.push(await startNode(original, coordinator.port));
   });
+});
+
+describe('a ZooKeeper with no znodes, with a real node', () => {
+  const dir = tempDir('catena-recovery-zk-');
+  const servers: ZooKeeperServer[] = [];
+  const nodes: CatenaNode[] = [];
+  after(async () => {
+    for (const node of nodes) await node.stop().catch(() => undefined);
+    for (const server of servers) await server.stop().catch(() => undefined);
+    dir.remove();
+  });
+
+  it(
+    'refuses to join an empty ensemble while its log holds entries',
+    { skip: zookeeperAvailable() ? false : 'ZooKeeper is not installed (scripts/install-system-packages.sh)' },
+    async () => {
+      const first = await startZooKeeper();
+      servers.push(first);
+      const dataDir = join(dir.path, 'n0');
+      const node = await startNode(dataDir, first.url);
+      nodes.push(node);
+      const client = await ClusterClient.connect({ seeds: [`127.0.0.1:${node.port}`] });
+      await client.put('zk-key', 'zk-value');
+      await client.close();
+      await node.stop();
+      nodes.pop();
+      // Another, empty ensemble (its data lost): the node must not start a chain at epoch 1 there.
+      const empty = await startZooKeeper();
+      servers.push(empty);
+      await assert.rejects(
+        startNode(dataDir, empty.url),
+        (error: unknown) =>
+          error instanceof CatenaError && /coordinator holds no chain configuration/.test(error.message),
+      );
+      const coordinator = await connectCoordinator(empty.url, { sessionTimeoutMs: 4000 });
+      try {
+        const records = await readRecoveryRecords(coordinator, clusterPaths('rec'));
+        assert.deepEqual(
+          records.map((r) => [r.nodeId, r.chainId, r.lastSequence > 0]),
+          [[node.nodeId, 'c0', true]],
+        );
+        assert.deepEqual(await readChainConfigs(coordinator, clusterPaths('rec')), [], 'no chain started');
+      } finally {
+        await coordinator.close();
+      }
+    },
+  );
 });
