@@ -108,7 +108,7 @@ export class ManagerDriver {
     const placed = new Set(configs.flatMap((c) => (c.joining === undefined ? c.members : [...c.members, c.joining])));
     const placement = nodes.map((node) => placementNode(node, placed));
     const start = chainToStart(layout, configs, placement);
-    if (start !== undefined) return this.startChain(start.chainId, start.first);
+    if (start !== undefined) return this.startChain(start.chainId, start.first, nodes);
     const candidates = candidatesByChain(layout, configs, placement);
     const grown = grownLayout(layout, configs, placement);
     if (grown !== undefined) return this.growLayout(grown);
@@ -306,8 +306,15 @@ export class ManagerDriver {
     };
   }
 
-  private async startChain(chainId: string, first: string): Promise<boolean> {
-    const config: ChainConfig = { chainId, epoch: 1, members: [first], joining: undefined, readsAllowedAtMs: 0 };
+  /**
+   * A chain starts at epoch 1, or above every epoch a registered node logged for a chain of that
+   * id (a chain removed and added again, whose old data a spare node holds): epochs never go down
+   * along a node's log (recovery.ts).
+   */
+  private async startChain(chainId: string, first: string, nodes: readonly NodeInfo[]): Promise<boolean> {
+    const logged = nodes.filter((node) => node.chainId === chainId).map((node) => node.lastEpoch);
+    const epoch = Math.max(0, ...logged) + 1;
+    const config: ChainConfig = { chainId, epoch, members: [first], joining: undefined, readsAllowedAtMs: 0 };
     try {
       await this.coordinator.multi([
         { kind: 'check', path: this.lockPath, version: anyVersion },
@@ -317,7 +324,7 @@ export class ManagerDriver {
       if (error instanceof CoordinatorError && (error.code === 'node-exists' || error.code === 'no-node')) return false;
       throw error;
     }
-    this.log.log('info', 'chain started', { chain: config.chainId, members: config.members });
+    this.log.log('info', 'chain started', { chain: config.chainId, epoch, members: config.members });
     return true;
   }
 

@@ -26,6 +26,9 @@ import { CatenaError } from '../../src/core/errors.js';
 import { CatenaNode } from '../../src/server/node.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startZooKeeper, zookeeperAvailable, type ZooKeeperServer } from '../../src/testing/zookeeper.js';
+import { encodeJson } from '../../src/coordination/cluster-paths.js';
+import { ManagerDriver } from '../../src/coordination/manager-driver.js';
+import { silentLogger } from '../../src/core/log.js';
 
 const config = (chainId: string, epoch: number, members: string[] = ['a']): ChainConfig => ({
   chainId,
@@ -273,4 +276,37 @@ describe('a ZooKeeper with no znodes, with a real node', () => {
       }
     },
   );
+});
+
+describe('the manager starting a chain', () => {
+  it('starts it above every epoch a registered node logged for a chain of that id (a chain id reused)', async () => {
+    const coordinatorServer = await EmbeddedCoordinatorServer.start({ port: 0 });
+    const coordinator = await connectCoordinator(`embedded://127.0.0.1:${coordinatorServer.port}`, {
+      sessionTimeoutMs: 2000,
+    });
+    try {
+      const paths = clusterPaths('reuse');
+      for (const path of [paths.nodes, paths.manager, paths.chains]) await coordinator.ensurePath(path);
+      const spare = {
+        nodeId: 'spare',
+        native: '',
+        peer: '',
+        admin: '',
+        resp: '',
+        memcached: '',
+        lastSequence: 40,
+        lastEpoch: 9,
+        chainId: 'c0',
+        awaitingRemoval: false,
+      };
+      await coordinator.create(paths.node('spare'), encodeJson(spare), 'ephemeral');
+      const lock = await coordinator.create(`${paths.manager}/lock-`, encodeJson('spare'), 'ephemeral-sequential');
+      await new ManagerDriver(coordinator, paths, lock, silentLogger).evaluate();
+      const [started] = await readChainConfigs(coordinator, paths);
+      assert.deepEqual([started?.chainId, started?.epoch, started?.members], ['c0', 10, ['spare']]);
+    } finally {
+      await coordinator.close();
+      await coordinatorServer.stop();
+    }
+  });
 });
