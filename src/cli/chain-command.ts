@@ -1,4 +1,4 @@
-// `catena chain add|remove|show`: change how many chains a running cluster has. It edits the
+// `catena chain add|remove|show|rebuild`: change how many chains a running cluster has. It edits the
 // layout in the coordinator (compare-and-set, like every configuration write); the manager does
 // the rest in the background: a new chain starts from spare nodes and slots move to it; a removed
 // chain (the highest-numbered) hands its slots to the others and is retired, its nodes becoming
@@ -46,7 +46,7 @@ const chainFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const chainHelp = `Usage: catena chain <add|remove [cN]|show> [options]
+export const chainHelp = `Usage: catena chain <add|remove [cN]|show|rebuild [--yes]> [options]
 
   add      one more chain: it starts from spare nodes (start more nodes, or catena up with more
            --nodes than --chains x --replicas), then slots move to it in the background

@@ -21,6 +21,7 @@ Usage:
   catena shell [--host H] [--port P]   interactive shell
   catena status [--json] [--watch]     chains, slots, members, sequences, lag, slot moves
   catena chain add|remove|show         more or fewer chains: slots move online (catena chain --help)
+  catena chain rebuild [--yes]         after a lost coordinator state: chains from the nodes' logs
   catena dump [--out DIR]              save every node's table to files (catena dump --help)
   catena bench [options]               YCSB-style load: throughput, latency percentiles (catena bench --help)
   catena <command> [args] [options]    run one command and print the reply
