@@ -612,7 +612,18 @@ export class CatenaNode {
           ['catena_node_id', this.nodeId],
         ],
       ],
-      ['Clients', [['connected_clients', this.stats.connectionsOpen]]],
+      [
+        'Clients',
+        [
+          ['connected_clients', this.stats.connectionsOpen],
+          ['maxclients', this.admission.max],
+          ['catena_clients_refused', this.admission.refused],
+          ['catena_client_buffers_bytes', this.clientLimits.budget.heldBytes],
+          ['catena_client_buffers_bytes_max', this.clientLimits.budget.bytesMax],
+          ['catena_client_buffer_pauses', this.clientLimits.budget.pauses],
+          ['catena_clients_cut', this.clientLimits.budget.cuts],
+        ],
+      ],
       [
         'Memory',
         [

@@ -265,6 +265,8 @@ describe('a client that never reads its replies', () => {
     assert.ok(peak < 700, `peak RSS ${peak} MiB`);
     const info = await ask(server.respPort!, command('INFO', 'clients'), (r) => /connected_clients:\d+/.test(r));
     assert.ok(Number(/connected_clients:(\d+)/.exec(info)![1]) < 21, info);
+    assert.ok(Number(/catena_clients_cut:(\d+)/.exec(info)![1]) >= 1, info);
+    assert.match(info, /catena_client_buffers_bytes_max:67108864\r\n/);
     for (const socket of hogs) socket.destroy();
   });
 });
@@ -298,12 +300,17 @@ describe('maxclients from the open-file limit (ulimit -n 256)', () => {
     const refused = await run('redis-cli', ['-p', String(server.respPort!), 'ping']);
     assert.match(refused.stdout, /ERR max number of clients reached/);
     assert.match(server.stderr(), /max number of clients reached: refusing new client connections/);
+    const full = await run('redis-cli', ['-p', String(server.respPort!), 'info', 'clients']);
+    assert.match(full.stdout, /ERR max number of clients reached/, 'INFO too is refused while full');
     assert.equal(idle.filter((conn) => conn.closed).length, 200 - 128, 'the sockets past maxclients were closed');
     // The idle deadline frees the slots.
     const freed = await idle[0]!.until(() => idle.slice(0, 128).every((conn) => conn.closed), 15_000);
     assert.ok(freed, 'idle connections were closed');
     const ping = await run('redis-cli', ['-p', String(server.respPort!), 'ping']);
     assert.equal(ping.stdout.trim(), 'PONG');
+    const info = await run('redis-cli', ['-p', String(server.respPort!), 'info', 'clients']);
+    assert.match(info.stdout, /maxclients:128\r?\n/);
+    assert.match(info.stdout, /catena_clients_refused:[1-9]/);
     for (const conn of idle) conn.end();
   });
 });
