@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client, type Entry } from '../../src/client/client.js';
+import { EmbeddedCoordinatorServer } from '../../src/coordination/embedded-coordinator.js';
 import { killLeftoverServers, startServer, withTimeout, type Durability } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -164,19 +165,88 @@ void describe('catena server process: SIGKILL under write load (memory durabilit
   });
 });
 
+/** A restarted chain's sole member resumes once its configuration arrives: waits until it takes a write. */
+async function waitForWrites(port: number, load: Load, prefix: string): Promise<void> {
+  const probe = await Client.connect({ port, timeoutMs: 30_000 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await probe.put(`${prefix}probe`, 'x');
+        load.issued.set(`${prefix}probe`, 'x');
+        return;
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await probe.close();
+  }
+}
+
+void describe('a one-node chain: SIGKILL under write load (memory durability)', () => {
+  const dir = tempDir('catena-it-chainkill-');
+  let coordinator: EmbeddedCoordinatorServer | undefined;
+
+  after(async () => {
+    await killLeftoverServers();
+    await coordinator?.stop();
+    dir.remove();
+  });
+
+  void it('loses no acknowledged write: a chain answers once its log record is written (no fdatasync)', async (t) => {
+    coordinator = await EmbeddedCoordinatorServer.start({ port: 0, sessionTimeoutMsMin: 500 });
+    const extraArgs = ['--cluster', 'kill', '--coordinator', coordinator.url, '--session-timeout-ms', '2000'];
+    const dataDir = join(dir.path, 'node');
+    for (let round = 0; round < 2; round++) {
+      const server = await startServer({ dataDir, durability: 'memory', extraArgs });
+      const prefix = `chain${round}/`;
+      let acks = 0;
+      let signalEnough: () => void = () => undefined;
+      const enough = new Promise<void>((resolve) => (signalEnough = resolve));
+      const load = await startLoad(server.port, {
+        prefix,
+        valueBytes: 200,
+        onAck: () => {
+          if (++acks >= 500) signalEnough();
+        },
+      });
+      await enough;
+      const inFlight = load.inFlight();
+      server.kill('SIGKILL');
+      await server.exited;
+      assert.notEqual(await withTimeout(load.done, 15_000), undefined, 'every request settled after the kill');
+      await load.close();
+      const restarted = await startServer({ dataDir, durability: 'memory', extraArgs });
+      await waitForWrites(restarted.port, load, prefix);
+      await assertNothingAcknowledgedLost(restarted.port, load, prefix);
+      await restarted.stop();
+      t.diagnostic(
+        `kill ${round + 1}: ${load.acked.size} puts and ${load.incrsAcked} incrs acknowledged, ${inFlight} in flight, none lost`,
+      );
+    }
+  });
+});
+
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const fullDiskSkip = isRoot
   ? false
   : 'mounting a small tmpfs needs root (CI runs as root): the full-disk cases are skipped';
 
-for (const durability of ['fsync', 'memory'] as Durability[]) {
-  void describe(`catena server process: the data directory's disk fills up (${durability} durability)`, () => {
+const fullDiskCases = (['fsync', 'memory'] as Durability[]).flatMap((durability) =>
+  [false, true].map((chain) => ({ durability, chain })),
+);
+for (const { durability, chain } of fullDiskCases) {
+  const what = chain ? 'a one-node chain' : 'a standalone node';
+  void describe(`${what}: the data directory's disk fills up (${durability} durability)`, () => {
     const base = tempDir('catena-it-full-');
     const mountPoint = join(base.path, 'mnt');
     let mounted = false;
+    let coordinator: EmbeddedCoordinatorServer | undefined;
 
     after(async () => {
       await killLeftoverServers();
+      await coordinator?.stop();
       if (mounted) spawnSync('umount', [mountPoint]);
       base.remove();
     });
@@ -190,7 +260,12 @@ for (const durability of ['fsync', 'memory'] as Durability[]) {
         assert.equal(mount.status, 0, `mount of a tmpfs failed: ${mount.stderr}`);
         mounted = true;
         const dataDir = join(mountPoint, 'node');
-        const server = await startServer({ dataDir, durability });
+        let extraArgs: string[] = [];
+        if (chain) {
+          coordinator = await EmbeddedCoordinatorServer.start({ port: 0, sessionTimeoutMsMin: 500 });
+          extraArgs = ['--cluster', 'full', '--coordinator', coordinator.url, '--session-timeout-ms', '2000'];
+        }
+        const server = await startServer({ dataDir, durability, extraArgs });
         const prefix = 'full/';
         const load = await startLoad(server.port, { prefix, valueBytes: 4000, onAck: () => undefined });
         const exit = await withTimeout(server.exited, 120_000);
@@ -208,7 +283,8 @@ for (const durability of ['fsync', 'memory'] as Durability[]) {
         // Room again: the node restarts on the same data and holds everything it acknowledged.
         const grow = spawnSync('mount', ['-o', 'remount,size=64m', mountPoint], { encoding: 'utf8' });
         assert.equal(grow.status, 0, `remount failed: ${grow.stderr}`);
-        const restarted = await startServer({ dataDir, durability });
+        const restarted = await startServer({ dataDir, durability, extraArgs });
+        if (chain) await waitForWrites(restarted.port, load, prefix);
         await assertNothingAcknowledgedLost(restarted.port, load, prefix);
         await restarted.stop();
         const logLine =
