@@ -557,6 +557,8 @@ function writeReply(sink: Sink, reply: RespReply, protocol: RespProtocol, depth:
       return sink.text(reply.value ? ':1\r\n' : ':0\r\n');
     case 'verbatim':
       return resp3 ? writeVerbatim(sink, reply.format, reply.text) : writeBulk(sink, reply.text);
+    case 'encoded':
+      return sink.bytes(reply.bytes);
     default:
       return unreachable(reply, 'RESP reply kind');
   }

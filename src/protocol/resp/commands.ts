@@ -22,6 +22,7 @@ import type { CommandName, RequestInit } from '../../commands/index.js';
 import type { ReplyOf } from '../native/codec.js';
 import { SetCondition } from '../native/gen/catena_pb.js';
 import type { AccessClass, ConnectionAuth } from '../acl.js';
+import { encodeReplies } from './codec.js';
 import { globMatch, literalPrefix } from './glob.js';
 import {
   arrayReply,
@@ -174,6 +175,11 @@ export function parseInteger(word: Buffer | undefined): bigint {
 const lower = (word: Buffer): string => word.toString('latin1').toLowerCase();
 
 /** Splits `items` into runs of at most `size`. */
+/** An array of `count` items already encoded (in `parts`), as one reply. */
+function encodedArray(count: number, parts: readonly Buffer[]): RespReply {
+  return { kind: 'encoded', bytes: Buffer.concat([Buffer.from(`*${count}\r\n`), ...parts]) };
+}
+
 /** Resolves on the event loop's next turn: a long command lets every other client in between its steps. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -879,20 +885,25 @@ const keys = define({
   group: 'generic',
   async run(context, argv) {
     const pattern = argv[1]!.length === 1 && argv[1]![0] === 0x2a ? undefined : argv[1]!;
-    const found: RespReply[] = [];
+    // Each page is encoded as it arrives (an array of bulk strings reads the same in RESP2 and
+    // RESP3), so no single step at the end encodes the whole reply while other clients wait.
+    const pages: Buffer[] = [];
+    let count = 0;
     let bytes = 0;
     let after: Uint8Array = Buffer.alloc(0);
     for (;;) {
       const page = await scanPage(context, after, respKeysPageKeys, pattern);
-      for (const key of page.keys) found.push(bulkReply(key));
+      count += page.keys.length;
       for (const key of page.keys) bytes += key.length;
-      if (found.length > respKeysReplyMax || bytes > respKeysReplyBytesMax) {
+      const replies = page.keys.map((key) => bulkReply(key));
+      if (replies.length > 0) pages.push(encodeReplies(replies, 2));
+      if (count > respKeysReplyMax || bytes > respKeysReplyBytesMax) {
         return errorReply(
           'ERR',
           `KEYS matched more than ${respKeysReplyMax} keys or ${respKeysReplyBytesMax} bytes (the KEYS reply limit); use SCAN`,
         );
       }
-      if (page.next === undefined) return arrayReply(found);
+      if (page.next === undefined) return encodedArray(count, pages);
       after = page.next;
       await turn(); // other clients are served between pages
     }

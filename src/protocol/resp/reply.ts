@@ -35,7 +35,9 @@ export type RespReply =
   | { kind: 'set'; items: readonly RespReply[] }
   | { kind: 'double'; value: number }
   | { kind: 'boolean'; value: boolean }
-  | { kind: 'verbatim'; format: VerbatimFormat; text: Uint8Array | string };
+  | { kind: 'verbatim'; format: VerbatimFormat; text: Uint8Array | string }
+  /** Bytes already in RESP form that read the same in RESP2 and RESP3 (an array of bulk strings): written as they are. */
+  | { kind: 'encoded'; bytes: Uint8Array };
 
 export const okReply: RespReply = { kind: 'simple', text: 'OK' };
 export const nullReply: RespReply = { kind: 'null' };
