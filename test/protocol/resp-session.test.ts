@@ -184,9 +184,12 @@ describe('RESP session on a node', () => {
       command('DBSIZE'),
     ];
     conn.send(requests.join(''));
-    const reply = await conn.read(1);
     const keys = Array.from({ length: 10 }, (_, i) => `f10${i}`);
-    const keysReply = `*${keys.length}\r\n` + keys.map((key) => `$${key.length}\r\n`).join('');
+    const keysReply = `*${keys.length}\r\n` + keys.map((key) => `$${key.length}\r\n${key}\r\n`).join('');
+    // The replies may come in several writes (KEYS yields between pages): wait for all of them.
+    const reply = await conn.read(
+      '+OK\r\n+OK\r\n$3\r\nnew\r\n'.length + keysReply.length + '+OK\r\n$-1\r\n:0\r\n'.length,
+    );
     assert.ok(reply.startsWith('+OK\r\n+OK\r\n$3\r\nnew\r\n*10\r\n'), reply.slice(0, 80));
     assert.ok(reply.endsWith('+OK\r\n$-1\r\n:0\r\n'), reply.slice(-40));
     assert.equal(reply.match(/\$\d+\r\nf10\d\r\n/g)?.length, keys.length, keysReply);
