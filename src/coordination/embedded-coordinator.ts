@@ -35,6 +35,10 @@ import {
   embeddedSessionTimeoutMsMinDefault,
   embeddedSessionsMax,
   embeddedUnackedEventsPerSessionMax,
+  embeddedHelloBytesMax,
+  embeddedHelloMs,
+  embeddedUnwelcomedConnectionsMax,
+  repeatedWarningIntervalMs,
 } from '../core/limits.js';
 import type { MultiOp } from './coordinator.js';
 import { loadTree, writeTreeFile } from './embedded-data-file.js';
@@ -114,6 +118,10 @@ export class EmbeddedCoordinatorServer {
   readonly url: string;
   private readonly sessions = new Map<string, ServerSession>();
   private readonly connections = new Set<Connection>();
+  /** Connections that have no session yet, oldest first. */
+  private readonly unwelcomed = new Set<Connection>();
+  private rejectLoggedAtMs = Number.NEGATIVE_INFINITY;
+  private rejectsUnlogged = 0;
   private readonly outbox: Outgoing[] = [];
   private readonly file: DataFileState | undefined;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -202,6 +210,20 @@ export class EmbeddedCoordinatorServer {
       nonce: randomBytes(32).toString('base64'),
     };
     this.connections.add(connection);
+    // Connections without a session yet get a deadline and few places (a new one closes the
+    // oldest): a stranger cannot hold the port, or memory, by connecting and saying nothing.
+    this.unwelcomed.add(connection);
+    const helloDeadline = setTimeout(() => {
+      if (connection.session === undefined) this.reject(connection, 'no hello in time');
+    }, embeddedHelloMs);
+    socket.on('close', () => {
+      clearTimeout(helloDeadline);
+      this.unwelcomed.delete(connection);
+    });
+    if (this.unwelcomed.size > embeddedUnwelcomedConnectionsMax) {
+      const oldest = this.unwelcomed.values().next().value;
+      if (oldest !== undefined && oldest !== connection) this.reject(oldest, 'too many connections without a session');
+    }
     socket.setNoDelay(true);
     this.send(connection, { t: 'challenge', nonce: connection.nonce });
     socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
@@ -223,8 +245,17 @@ export class EmbeddedCoordinatorServer {
       this.reject(connection, 'line longer than the frame limit');
       return;
     }
+    // Before its hello a connection has proved nothing: it may hold a few KiB, not a frame's worth.
+    if (connection.session === undefined && connection.splitter.pendingBytes > embeddedHelloBytesMax) {
+      this.reject(connection, 'no hello within the first bytes');
+      return;
+    }
     for (const line of split.lines) {
       if (connection.socket.destroyed) return;
+      if (connection.session === undefined && line.length > embeddedHelloBytesMax) {
+        this.reject(connection, 'a line before the hello is too long');
+        return;
+      }
       const message = decodeClientMessage(line);
       if (message === undefined) {
         this.reject(connection, 'malformed message');
@@ -234,12 +265,21 @@ export class EmbeddedCoordinatorServer {
     }
   }
 
+  /** Closes a connection; logs the first in each repeatedWarningIntervalMs, then how many followed. */
   private reject(connection: Connection, reason: string): void {
+    connection.socket.destroy();
+    const nowMs = Date.now();
+    if (nowMs - this.rejectLoggedAtMs < repeatedWarningIntervalMs) {
+      this.rejectsUnlogged += 1;
+      return;
+    }
     this.options.log.log('error', `embedded coordinator: ${reason}; closing the connection`, {
       remote: connection.remote,
       session: connection.session?.id,
+      ...(this.rejectsUnlogged > 0 ? { closedSinceLastLine: this.rejectsUnlogged } : {}),
     });
-    connection.socket.destroy();
+    this.rejectLoggedAtMs = nowMs;
+    this.rejectsUnlogged = 0;
   }
 
   private handle(connection: Connection, message: ClientMessage): void {
@@ -324,6 +364,7 @@ export class EmbeddedCoordinatorServer {
     session.connection = connection;
     session.lastHeardMs = monotonicNowMs();
     connection.session = session;
+    this.unwelcomed.delete(connection);
     this.send(connection, {
       t: 'welcome',
       session: session.id,

@@ -90,6 +90,11 @@ export class LineSplitter {
 
   constructor(private readonly lineBytesMax: number = embeddedFrameBytesMax) {}
 
+  /** Bytes of an unfinished line held now. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
   push(chunk: Buffer): { lines: string[] } | { error: 'too-long' } {
     const lines: string[] = [];
     let start = 0;

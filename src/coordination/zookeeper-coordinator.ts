@@ -421,14 +421,41 @@ class ZooKeeperCoordinator implements Coordinator {
       await this.call<string>((done) => this.client.mkdirp(path, done));
       return;
     }
-    // Level by level, each with its own ACL (mkdirp would give every level the same one).
+    // Level by level, each with its own ACL (mkdirp would give every level the same one). A
+    // level below the top that exists already must be this cluster's alone: one made by someone
+    // without the secret (before the cluster first started) would let them read and rewrite it.
     const parts = path.split('/').filter((part) => part !== '');
     for (let depth = 1; depth <= parts.length; depth++) {
       const prefix = `/${parts.slice(0, depth).join('/')}`;
-      if ((await this.exists(prefix)) !== undefined) continue;
-      await this.create(prefix, new Uint8Array(0), 'persistent').catch((error: unknown) => {
-        if (!(error instanceof CoordinatorError && error.code === 'node-exists')) throw error;
-      });
+      if ((await this.exists(prefix)) === undefined) {
+        const created = await this.create(prefix, new Uint8Array(0), 'persistent').then(
+          () => true,
+          (error: unknown) => {
+            if (!(error instanceof CoordinatorError && error.code === 'node-exists')) throw error;
+            return false;
+          },
+        );
+        if (created) continue;
+      }
+      if (depth >= 2) await this.checkOwnAcl(prefix, this.credential);
+    }
+  }
+
+  /** Refuses a znode whose ACL is not exactly the cluster's digest (zooKeeperCredential). */
+  private async checkOwnAcl(path: string, credential: ZooKeeperCredential): Promise<void> {
+    const acls = await this.call<ACL[]>((done) => this.client.getACL(path, (error, found) => done(error, found)));
+    const own = credential.own[0]!;
+    const only =
+      acls.length === 1 &&
+      acls[0]!.id.scheme === own.id.scheme &&
+      acls[0]!.id.id === own.id.id &&
+      acls[0]!.perms === own.perms;
+    if (!only) {
+      throw new CoordinatorError(
+        'bad-arguments',
+        `${path} exists with an ACL other than this cluster's (${acls.map((a) => `${a.id.scheme}:${a.id.id}`).join(', ')}): ` +
+          'it was created without the cluster secret (by an older Catena, or by someone else); refusing to use it (docs/security.md)',
+      );
     }
   }
 

@@ -221,6 +221,10 @@ export const peerChallengeBytes = 32;
 export const clusterSecretBytesMin = 16;
 /** Inbound peer connections at most (a cluster has a few dozen nodes; each opens one). */
 export const peerConnectionsMax = 1_000;
+/** Inbound peer connections not yet proved (in their handshake) at once; a new one closes the oldest. */
+export const peerUnprovedConnectionsMax = 64;
+/** A peer refusal's reason quotes what a stranger sent: at most this many characters of it (logs, /status). */
+export const peerRefusalReasonCharsMax = 200;
 /** Dumps streaming at once from the admin port; each walks the whole store, so more wait (503) rather than pile up. */
 export const dumpsInFlightMax = 2;
 /** Entries read from the store per dump page (one synchronous scan, one write). */
@@ -319,6 +323,12 @@ export const embeddedSessionTimeoutMsMaxDefault = 60_000;
 export const embeddedExpiryChecksPerTimeout = 10;
 /** Connections (and so live sessions attached to them) the embedded coordinator accepts at once. */
 export const embeddedConnectionsMax = 10_000;
+/** A coordinator connection must open (or resume) its session within this long. */
+export const embeddedHelloMs = 5_000;
+/** Bytes a coordinator connection may send before its hello is taken (the hello is far smaller). */
+export const embeddedHelloBytesMax = 4 * KiB;
+/** Coordinator connections without a session at once; a new one closes the oldest. */
+export const embeddedUnwelcomedConnectionsMax = 64;
 /** Sessions the embedded coordinator keeps at once (attached or waiting to resume). */
 export const embeddedSessionsMax = 10_000;
 /** Bytes queued on one embedded-coordinator socket before it drops that slow connection. */

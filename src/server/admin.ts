@@ -22,7 +22,7 @@ import type { Writable } from 'node:stream';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { adminConnectionsMax, dumpsInFlightMax } from '../core/limits.js';
+import { adminConnectionsMax, dumpsInFlightMax, frameTimeoutMs } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
 
 export interface AdminSources {
@@ -74,7 +74,12 @@ export class AdminServer {
     const server =
       options.tls === undefined
         ? createServer(handler)
-        : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
+        : createHttpsServer(
+            { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: frameTimeoutMs },
+            handler,
+          );
+    // A handshake that failed or did not finish in time: Node leaves the socket open for us to close.
+    server.on('tlsClientError', (_error: Error, socket: { destroy(): void }) => socket.destroy());
     const admin = new AdminServer(server);
     server.headersTimeout = 10_000;
     server.requestTimeout = 10_000;

@@ -78,7 +78,8 @@ function clientServer(tls: TlsMaterial | undefined, onSocket: (socket: Socket) =
     socket.setNoDelay(true);
     onSocket(socket);
   });
-  server.on('tlsClientError', () => undefined); // a failed handshake ends that connection only
+  // A handshake that failed or did not finish in time: Node leaves the socket open for us to close.
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
   return server;
 }
 

@@ -29,6 +29,9 @@ import {
   peerReconnectMs,
   peerConnectionsMax,
   peerGreetingMs,
+  peerRefusalReasonCharsMax,
+  peerUnprovedConnectionsMax,
+  repeatedWarningIntervalMs,
 } from '../core/limits.js';
 import type { Logger } from '../core/log.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
@@ -101,6 +104,10 @@ export class PeerNetwork {
   /** Peers whose connection failed recently: sends to them are dropped until the time given. */
   private readonly backoffUntil = new Map<string, number>();
   private readonly inbound = new Set<Socket>();
+  /** Inbound connections whose greeting is not proved yet, oldest first. */
+  private readonly unproved = new Set<Socket>();
+  private refusalLoggedAtMs = Number.NEGATIVE_INFINITY;
+  private refusalsUnlogged = 0;
   private closed = false;
   private refusals: PeerRefusals = { connections: 0, lastReason: undefined, lastPeer: undefined };
 
@@ -122,6 +129,8 @@ export class PeerNetwork {
             rejectUnauthorized: true,
             handshakeTimeout: peerGreetingMs,
           });
+    // TCP connections at once, handshakes included (accept() keeps its own counts).
+    server.maxConnections = peerConnectionsMax + peerUnprovedConnectionsMax;
     const network = new PeerNetwork(options, server);
     if (tls === undefined) {
       server.on('connection', (socket) => network.accept(socket));
@@ -131,6 +140,8 @@ export class PeerNetwork {
         network.accept(socket);
       });
       server.on('tlsClientError', (error, socket) => {
+        // Node reports a handshake that failed or timed out here and leaves the socket to us.
+        socket.destroy();
         network.refuse(socket.remoteAddress, `TLS handshake failed: ${error.message}`);
       });
     }
@@ -272,15 +283,25 @@ export class PeerNetwork {
       return;
     }
     this.inbound.add(socket);
+    this.unproved.add(socket);
     let from: string | undefined;
     socket.on('close', () => {
       this.inbound.delete(socket);
+      this.unproved.delete(socket);
       if (from !== undefined && !this.closed) this.options.onPeerLost?.(from);
     });
     socket.on('error', () => undefined); // 'close' follows
-    if (this.inbound.size > peerConnectionsMax) {
+    if (this.inbound.size - this.unproved.size > peerConnectionsMax) {
       this.reject(socket, from, 'too many peer connections');
       return;
+    }
+    // Connections that have not proved who they are yet get few places, and a new one takes the
+    // oldest one's: a stranger opening connections cannot keep a peer's reconnection out (it
+    // would have to open more than the cap within the millisecond a peer's handshake takes).
+    if (this.unproved.size > peerUnprovedConnectionsMax) {
+      const oldest = this.unproved.values().next().value;
+      if (oldest !== undefined && oldest !== socket)
+        this.reject(oldest, undefined, 'too many unproved peer connections');
     }
     const { self, cluster, secret } = this.options;
     if (secret === undefined && !isLoopback(socket.remoteAddress)) {
@@ -320,10 +341,11 @@ export class PeerNetwork {
         if (frame.kind === 'peer') {
           const refusal = this.greetingRefusal(frame, from, nonce);
           if (refusal !== undefined) {
-            this.reject(socket, from ?? frame.from, refusal);
+            this.reject(socket, from, refusal);
             return;
           }
           from = frame.from;
+          this.unproved.delete(socket);
           clearTimeout(greeting);
           this.options.onPeerConnected(from);
           continue;
@@ -374,18 +396,37 @@ export class PeerNetwork {
 
   /** Counts and logs a connection refused before it reached accept() (a failed TLS handshake). */
   private refuse(address: string | undefined, reason: string): void {
-    this.refusals = { connections: this.refusals.connections + 1, lastReason: reason, lastPeer: undefined };
-    this.options.log.log('warn', 'closing a peer connection', { peer: '(unknown)', address: address ?? '?', reason });
+    this.noteRefusal(undefined, address, reason);
   }
 
+  /** `from` only once proved: a stranger's claimed name is never reported as the refused peer. */
   private reject(socket: Socket, from: string | undefined, reason: string): void {
-    this.refusals = { connections: this.refusals.connections + 1, lastReason: reason, lastPeer: from };
+    this.noteRefusal(from, socket.remoteAddress, reason);
+    socket.destroy();
+  }
+
+  /**
+   * Counts every refusal; logs the first in each repeatedWarningIntervalMs and then how many
+   * followed (a stranger's refused connections must not fill the disk with log lines). What a
+   * stranger wrote (names, clusters) is cut to a few dozen characters.
+   */
+  private noteRefusal(from: string | undefined, address: string | undefined, reason: string): void {
+    const shortReason =
+      reason.length > peerRefusalReasonCharsMax ? `${reason.slice(0, peerRefusalReasonCharsMax)}...` : reason;
+    this.refusals = { connections: this.refusals.connections + 1, lastReason: shortReason, lastPeer: from };
+    const nowMs = Date.now();
+    if (nowMs - this.refusalLoggedAtMs < repeatedWarningIntervalMs) {
+      this.refusalsUnlogged += 1;
+      return;
+    }
     this.options.log.log('warn', 'closing a peer connection', {
       peer: from ?? '(unknown)',
-      address: socket.remoteAddress ?? '?',
-      reason,
+      address: address ?? '?',
+      reason: shortReason,
+      ...(this.refusalsUnlogged > 0 ? { refusedSinceLastLine: this.refusalsUnlogged } : {}),
     });
-    socket.destroy();
+    this.refusalLoggedAtMs = nowMs;
+    this.refusalsUnlogged = 0;
   }
 
   close(): Promise<void> {

@@ -66,6 +66,10 @@ describe('zookeeper backend', { skip }, () => {
         await assert.rejects(client.create('/catena/prod/nodes/x', bytes(''), 'ephemeral'), /NO_AUTH/);
         await assert.rejects(client.children('/catena/prod'), /NO_AUTH/);
       }
+      // A subtree made by someone without the secret before the cluster first started is refused,
+      // not used: they could read and rewrite everything the cluster put in it.
+      await stranger.ensurePath('/catena/squatted/nodes');
+      await assert.rejects(member.ensurePath('/catena/squatted/nodes'), /exists with an ACL other than this cluster's/);
       // The top level is shared: another cluster on the same ensemble makes its own subtree.
       await otherCluster.ensurePath('/catena/staging');
       await assert.rejects(member.get('/catena/staging'), /NO_AUTH/);

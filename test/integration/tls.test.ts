@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -98,6 +99,20 @@ describe('TLS on a node', { concurrency: 1 }, () => {
     const plain = await Client.connect({ port: server.port, timeoutMs: 1_000 });
     await assert.rejects(plain.send('get', { key: utf8('native') }));
     await plain.close();
+  });
+
+  it('a connection that never finishes its TLS handshake is closed (client and admin ports)', async () => {
+    const waitClosed = (port: number) =>
+      new Promise<number>((resolve) => {
+        const startedMs = Date.now();
+        const socket = netConnect({ host: '127.0.0.1', port });
+        socket.on('error', () => undefined);
+        socket.resume();
+        socket.on('connect', () => socket.write(Buffer.from('16030100', 'hex'))); // a TLS record begun, never finished
+        socket.on('close', () => resolve(Date.now() - startedMs));
+      });
+    const [resp, admin] = await Promise.all([waitClosed(server.respPort!), waitClosed(adminPort)]);
+    assert.ok(resp < 15_000 && admin < 15_000, `closed at the handshake deadline: ${resp} ms, ${admin} ms`);
   });
 
   it('the admin port serves HTTPS', async () => {

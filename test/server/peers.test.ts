@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { FrameDecoder } from '../../src/protocol/native/frame.js';
 import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../../src/server/chain-wire.js';
 import { isLoopback, peerProof, verifyPeerProof } from '../../src/server/peer-auth.js';
+import { generateLocalTls } from '../../src/server/tls.js';
 import { PeerNetwork, type ChainFrame, type PeerAddress } from '../../src/server/peers.js';
 
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');
@@ -273,6 +274,59 @@ describe('peer authentication (cluster secret)', () => {
     assert.equal(verifyPeerProof(secret, cluster, 'a', 'b', nonce, proof.subarray(1)), false);
     // Fields are length-prefixed: moving a character from one field to the next changes the proof.
     assert.notDeepEqual(peerProof(secret, 'ab', 'c', 'd', nonce), peerProof(secret, 'a', 'bc', 'd', nonce));
+  });
+});
+
+describe('peer connections that never prove anything', () => {
+  it('an unproved connection past the cap closes the oldest unproved one; proved peers still connect', async () => {
+    const addresses = new Map<string, PeerAddress>();
+    const b = await startNode('b', addresses);
+    const a = await startNode('a', addresses);
+    const strangers: Stranger[] = [];
+    try {
+      for (let i = 0; i < 65; i++) strangers.push(await Stranger.open(b.network.port));
+      await strangers[0]!.closedByPeer();
+      assert.match(b.network.refused().lastReason ?? '', /too many unproved peer connections/);
+      assert.equal(b.network.refused().lastPeer, undefined, 'a stranger is never named as the refused peer');
+      a.network.send('b', ack('a', 1)); // a real peer's new connection takes the oldest stranger's place
+      await until(() => b.frames.length === 1, 'the proved peer to get through');
+    } finally {
+      for (const stranger of strangers) stranger.socket.destroy();
+      await a.network.close();
+      await b.network.close();
+    }
+  });
+
+  it('with TLS, a connection that never finishes its handshake is closed', async () => {
+    const material = generateLocalTls();
+    const addresses = new Map<string, PeerAddress>();
+    const frames: ChainFrame[] = [];
+    const b = await PeerNetwork.start({
+      self: 'b',
+      cluster,
+      host: '127.0.0.1',
+      port: 0,
+      secret,
+      tls: { cert: material.cert, key: material.key, ca: material.caCert },
+      resolve: (nodeId) => addresses.get(nodeId),
+      onFrame: (frame) => {
+        frames.push(frame);
+        return undefined;
+      },
+      onPeerConnected: () => undefined,
+      log: silentLogger,
+    });
+    try {
+      const socket = connect({ host: '127.0.0.1', port: b.port });
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(Buffer.from('16030100', 'hex')); // the start of a TLS record, never finished
+      await closed; // within the handshake deadline (5 s), not never
+      assert.match(b.refused().lastReason ?? '', /TLS handshake failed/);
+      assert.equal(frames.length, 0);
+    } finally {
+      await b.close();
+    }
   });
 });
 
