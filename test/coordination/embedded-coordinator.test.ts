@@ -52,6 +52,8 @@ coordinatorContract('embedded', async () => {
 
 describe('embedded coordinator with a cluster secret', () => {
   const secret = Buffer.from('the cluster secret, 32 bytes ok!');
+  const startSecured = (log: Logger = capturingLogger()) =>
+    EmbeddedCoordinatorServer.start({ port: 0, sessionTimeoutMsMin, sessionTimeoutMsMax, log, secret });
 
   it('serves a client that proves the secret, and refuses one without it or with another, at once', async () => {
     const log = capturingLogger();
@@ -86,13 +88,7 @@ describe('embedded coordinator with a cluster secret', () => {
   });
 
   it('a connection without a hello is closed in time, and may not send more than a few KiB first', async () => {
-    const server = await EmbeddedCoordinatorServer.start({
-      port: 0,
-      sessionTimeoutMsMin,
-      sessionTimeoutMsMax,
-      log: capturingLogger(),
-      secret,
-    });
+    const server = await startSecured();
     try {
       const open = async (): Promise<{ socket: Socket; closed: Promise<void> }> => {
         const socket = netConnect({ host: server.host, port: server.port });
@@ -115,13 +111,7 @@ describe('embedded coordinator with a cluster secret', () => {
   });
 
   it('a raw hello without a proof, or with one for another challenge, gets no session', async () => {
-    const server = await EmbeddedCoordinatorServer.start({
-      port: 0,
-      sessionTimeoutMsMin,
-      sessionTimeoutMsMax,
-      log: capturingLogger(),
-      secret,
-    });
+    const server = await startSecured();
     try {
       for (const proof of [undefined, coordinatorProof(secret, Buffer.alloc(32, 1).toString('base64'))]) {
         const socket = netConnect({ host: server.host, port: server.port });

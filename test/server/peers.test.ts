@@ -93,6 +93,13 @@ class Stranger {
     this.socket.write(encodePeerFrame(frame));
   }
 
+  /** Takes the challenge and sends a greeting from `from` meant for `to`, its proof made for `provedFor`. */
+  async greet(from: string, to: string, provedFor = to): Promise<Uint8Array> {
+    const nonce = await this.challenge();
+    this.send({ kind: 'peer', from, cluster, to, proof: peerProof(secret, cluster, from, provedFor, nonce) });
+    return nonce;
+  }
+
   async closedByPeer(): Promise<void> {
     await until(() => this.closed, 'the node to close the connection');
   }
@@ -185,19 +192,11 @@ describe('peer authentication (cluster secret)', () => {
     const b = await startNode('b', addresses);
     try {
       const stranger = await Stranger.open(b.network.port);
-      const nonce = await stranger.challenge();
       // Proved for c (as a node that relayed c's challenge would get), presented to b.
-      stranger.send({ kind: 'peer', from: 'a', cluster, to: 'b', proof: peerProof(secret, cluster, 'a', 'c', nonce) });
+      await stranger.greet('a', 'b', 'c');
       await stranger.closedByPeer();
       const misdirected = await Stranger.open(b.network.port);
-      const nonce2 = await misdirected.challenge();
-      misdirected.send({
-        kind: 'peer',
-        from: 'a',
-        cluster,
-        to: 'c',
-        proof: peerProof(secret, cluster, 'a', 'c', nonce2),
-      });
+      await misdirected.greet('a', 'c');
       await misdirected.closedByPeer();
       assert.equal(b.network.refused().connections, 2);
       assert.match(b.network.refused().lastReason ?? '', /meant for c/);
@@ -211,8 +210,7 @@ describe('peer authentication (cluster secret)', () => {
     const b = await startNode('b', addresses);
     try {
       const peer = await Stranger.open(b.network.port);
-      const nonce = await peer.challenge();
-      peer.send({ kind: 'peer', from: 'a', cluster, to: 'b', proof: peerProof(secret, cluster, 'a', 'b', nonce) });
+      await peer.greet('a', 'b');
       peer.send(ack('z', 1)); // a frame claiming to come from another node
       await peer.closedByPeer();
       assert.equal(b.frames.length, 0);
@@ -234,8 +232,7 @@ describe('peer authentication (cluster secret)', () => {
       assert.match(b.network.refused().lastReason ?? '', /over the limit/);
 
       const slow = await Stranger.open(b.network.port);
-      const nonce = await slow.challenge();
-      slow.send({ kind: 'peer', from: 'a', cluster, to: 'b', proof: peerProof(secret, cluster, 'a', 'b', nonce) });
+      await slow.greet('a', 'b');
       const half = encodePeerFrame(ack('a', 1));
       slow.socket.write(half.subarray(0, half.length - 2)); // never finished
       await slow.closedByPeer();
