@@ -115,7 +115,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const zookeeper = flagString(args, upFlags, 'zookeeper');
   const layout = layoutFromFlags(args, count);
   const dumpOnExit = args.flags.has('dump-on-exit');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // nodes' data, the secret: this user's alone
   const secretFile = ensureClusterSecret(dataDir);
   const secret = readClusterSecret(secretFile);
   const auth = args.flags.has('auth') ? ensureUpAuthFiles(dataDir) : undefined;

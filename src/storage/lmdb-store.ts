@@ -148,7 +148,8 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
 
   constructor(private readonly options: LmdbStoreOptions) {
     super(options.clock);
-    mkdirSync(options.dataDir, { recursive: true });
+    // Only this user may look inside (the data, the log and meta are readable files).
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.lock = DataDirLock.acquire(options.dataDir);
     try {
       this.env = open({

@@ -51,6 +51,18 @@ describe('lmdb store', () => {
     dir.remove();
   });
 
+  it('creates its data directory readable by its own user only', async () => {
+    const dir = tempDir();
+    const dataDir = join(dir.path, 'node');
+    const store = new LmdbStore({ dataDir, clock: new ManualClock(), durability: 'memory' });
+    try {
+      assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    } finally {
+      await store.close();
+      dir.remove();
+    }
+  });
+
   it('writes issued in one turn from many callers share one sync', async () => {
     const dir = tempDir();
     const store = new LmdbStore({ dataDir: dir.path, clock: new ManualClock(), durability: 'fsync' });
