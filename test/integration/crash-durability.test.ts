@@ -146,7 +146,12 @@ void describe('catena server process: SIGKILL under write load (memory durabilit
           if (++acks >= 500) signalEnough();
         },
       });
-      await enough;
+      const stopped = load.done.then(() => {
+        if (acks < 500) {
+          throw new Error(`the load stopped after ${acks} acknowledgements: ${[...load.rejections].join(', ')}`);
+        }
+      });
+      await Promise.race([enough, stopped]);
       const inFlight = load.inFlight();
       server.kill('SIGKILL');
       assert.deepEqual(await server.exited, { code: null, signal: 'SIGKILL' });
@@ -184,6 +189,25 @@ async function waitForWrites(port: number, load: Load, prefix: string): Promise<
   }
 }
 
+/** Retries a put until the node takes writes (a chain node is configured shortly after it listens). */
+async function untilWritable(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const client = await Client.connect({ port, timeoutMs: 2_000 });
+  try {
+    for (;;) {
+      try {
+        await client.put('ready', 'yes');
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 void describe('a one-node chain: SIGKILL under write load (memory durability)', () => {
   const dir = tempDir('catena-it-chainkill-');
   let coordinator: EmbeddedCoordinatorServer | undefined;
@@ -200,6 +224,8 @@ void describe('a one-node chain: SIGKILL under write load (memory durability)', 
     const dataDir = join(dir.path, 'node');
     for (let round = 0; round < 2; round++) {
       const server = await startServer({ dataDir, durability: 'memory', extraArgs });
+      // The listening line can come before the node's chain configuration: writes start once it takes one.
+      await untilWritable(server.port);
       const prefix = `chain${round}/`;
       let acks = 0;
       let signalEnough: () => void = () => undefined;
@@ -211,7 +237,13 @@ void describe('a one-node chain: SIGKILL under write load (memory durability)', 
           if (++acks >= 500) signalEnough();
         },
       });
-      await enough;
+      // Every writer stops at its first error: fail with the errors rather than wait for ever.
+      const stopped = load.done.then(() => {
+        if (acks < 500) {
+          throw new Error(`the load stopped after ${acks} acknowledgements: ${[...load.rejections].join(', ')}`);
+        }
+      });
+      await Promise.race([enough, stopped]);
       const inFlight = load.inFlight();
       server.kill('SIGKILL');
       await server.exited;
