@@ -136,22 +136,7 @@ void describe('catena server process: SIGKILL under write load (memory durabilit
     for (let round = 0; round < 3; round++) {
       const server = await startServer({ dataDir: dir.path, durability: 'memory' });
       const prefix = `kill${round}/`;
-      let acks = 0;
-      let signalEnough: () => void = () => undefined;
-      const enough = new Promise<void>((resolve) => (signalEnough = resolve));
-      const load = await startLoad(server.port, {
-        prefix,
-        valueBytes: 200,
-        onAck: () => {
-          if (++acks >= 500) signalEnough();
-        },
-      });
-      const stopped = load.done.then(() => {
-        if (acks < 500) {
-          throw new Error(`the load stopped after ${acks} acknowledgements: ${[...load.rejections].join(', ')}`);
-        }
-      });
-      await Promise.race([enough, stopped]);
+      const load = await loadUntilAcknowledged(server.port, prefix, 500);
       const inFlight = load.inFlight();
       server.kill('SIGKILL');
       assert.deepEqual(await server.exited, { code: null, signal: 'SIGKILL' });
@@ -187,6 +172,30 @@ async function waitForWrites(port: number, load: Load, prefix: string): Promise<
   } finally {
     await probe.close();
   }
+}
+
+/**
+ * Starts the load and resolves once `count` writes were acknowledged (the load goes on). Every
+ * writer stops at its first error: then this fails with the errors rather than wait for ever.
+ */
+async function loadUntilAcknowledged(port: number, prefix: string, count: number): Promise<Load> {
+  let acks = 0;
+  let signalEnough: () => void = () => undefined;
+  const enough = new Promise<void>((resolve) => (signalEnough = resolve));
+  const load = await startLoad(port, {
+    prefix,
+    valueBytes: 200,
+    onAck: () => {
+      if (++acks >= count) signalEnough();
+    },
+  });
+  const stopped = load.done.then(() => {
+    if (acks < count) {
+      throw new Error(`the load stopped after ${acks} acknowledgements: ${[...load.rejections].join(', ')}`);
+    }
+  });
+  await Promise.race([enough, stopped]);
+  return load;
 }
 
 /** Retries a put until the node takes writes (a chain node is configured shortly after it listens). */
@@ -227,23 +236,7 @@ void describe('a one-node chain: SIGKILL under write load (memory durability)', 
       // The listening line can come before the node's chain configuration: writes start once it takes one.
       await untilWritable(server.port);
       const prefix = `chain${round}/`;
-      let acks = 0;
-      let signalEnough: () => void = () => undefined;
-      const enough = new Promise<void>((resolve) => (signalEnough = resolve));
-      const load = await startLoad(server.port, {
-        prefix,
-        valueBytes: 200,
-        onAck: () => {
-          if (++acks >= 500) signalEnough();
-        },
-      });
-      // Every writer stops at its first error: fail with the errors rather than wait for ever.
-      const stopped = load.done.then(() => {
-        if (acks < 500) {
-          throw new Error(`the load stopped after ${acks} acknowledgements: ${[...load.rejections].join(', ')}`);
-        }
-      });
-      await Promise.race([enough, stopped]);
+      const load = await loadUntilAcknowledged(server.port, prefix, 500);
       const inFlight = load.inFlight();
       server.kill('SIGKILL');
       await server.exited;
