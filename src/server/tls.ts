@@ -58,17 +58,21 @@ export function generateLocalTls(): LocalTls {
   const pki = forge.pki;
   const now = new Date();
   const until = new Date(now.getTime() + 10 * 365 * 24 * 3600 * 1000);
-  const serial = (): string => forge.util.bytesToHex(forge.random.getBytesSync(16)).replace(/^[89a-f]/, '1');
-
-  const caKeys = pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
-  const ca = pki.createCertificate();
-  ca.publicKey = caKeys.publicKey;
-  ca.serialNumber = serial();
-  ca.validity.notBefore = now;
-  ca.validity.notAfter = until;
   const caName = [{ name: 'commonName', value: 'Catena local CA' }];
-  ca.setSubject(caName);
-  ca.setIssuer(caName);
+  /** A new key pair and a certificate for it, valid from now for ten years, issued by the CA. */
+  const certificate = (subject: typeof caName): { keys: forge.pki.rsa.KeyPair; cert: forge.pki.Certificate } => {
+    const keys = pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
+    const cert = pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = forge.util.bytesToHex(forge.random.getBytesSync(16)).replace(/^[89a-f]/, '1');
+    cert.validity.notBefore = now;
+    cert.validity.notAfter = until;
+    cert.setSubject(subject);
+    cert.setIssuer(caName);
+    return { keys, cert };
+  };
+
+  const { keys: caKeys, cert: ca } = certificate(caName);
   ca.setExtensions([
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
@@ -76,14 +80,7 @@ export function generateLocalTls(): LocalTls {
   ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
 
-  const keys = pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
-  const cert = pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  cert.validity.notBefore = now;
-  cert.validity.notAfter = until;
-  cert.setSubject([{ name: 'commonName', value: 'catena node' }]);
-  cert.setIssuer(caName);
+  const { keys, cert } = certificate([{ name: 'commonName', value: 'catena node' }]);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

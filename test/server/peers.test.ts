@@ -49,6 +49,19 @@ async function startNode(
   return { id, network, frames };
 }
 
+/** Runs `body` against a node 'b' (holding the secret unless `options` say otherwise), closed after. */
+async function withNode(
+  body: (b: Node) => Promise<void>,
+  options?: { secret?: Uint8Array; host?: string; frameTimeoutMs?: number },
+): Promise<void> {
+  const b = await startNode('b', new Map(), options);
+  try {
+    await body(b);
+  } finally {
+    await b.network.close();
+  }
+}
+
 const ack = (from: string, sequence: number): PeerFrame => ({ kind: 'ack', epoch: 1, from, sequence });
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -142,9 +155,7 @@ describe('peer authentication (cluster secret)', () => {
   });
 
   it('a stranger without the secret, naming a real node, is closed before its frames are read', async () => {
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses);
-    try {
+    await withNode(async (b) => {
       const stranger = await Stranger.open(b.network.port);
       await stranger.challenge();
       stranger.send({ kind: 'peer', from: 'a', cluster, to: 'b' });
@@ -153,15 +164,11 @@ describe('peer authentication (cluster secret)', () => {
       await stranger.closedByPeer();
       assert.equal(b.frames.length, 0);
       assert.equal(b.network.refused().connections, 1);
-    } finally {
-      await b.network.close();
-    }
+    });
   });
 
   it('a recorded greeting does not open another connection (each has its own challenge)', async () => {
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses);
-    try {
+    await withNode(async (b) => {
       const first = await Stranger.open(b.network.port);
       const nonce = await first.challenge();
       const greeting: PeerFrame = {
@@ -182,15 +189,11 @@ describe('peer authentication (cluster secret)', () => {
       await replay.closedByPeer();
       assert.equal(b.frames.length, 1);
       first.socket.destroy();
-    } finally {
-      await b.network.close();
-    }
+    });
   });
 
   it('a proof made for another node, or a greeting meant for another node, is refused', async () => {
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses);
-    try {
+    await withNode(async (b) => {
       const stranger = await Stranger.open(b.network.port);
       // Proved for c (as a node that relayed c's challenge would get), presented to b.
       await stranger.greet('a', 'b', 'c');
@@ -200,47 +203,40 @@ describe('peer authentication (cluster secret)', () => {
       await misdirected.closedByPeer();
       assert.equal(b.network.refused().connections, 2);
       assert.match(b.network.refused().lastReason ?? '', /meant for c/);
-    } finally {
-      await b.network.close();
-    }
+    });
   });
 
   it('a proved peer speaks only for itself', async () => {
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses);
-    try {
+    await withNode(async (b) => {
       const peer = await Stranger.open(b.network.port);
       await peer.greet('a', 'b');
       peer.send(ack('z', 1)); // a frame claiming to come from another node
       await peer.closedByPeer();
       assert.equal(b.frames.length, 0);
-    } finally {
-      await b.network.close();
-    }
+    });
   });
 
   it('a first frame over 4 KiB is refused without being buffered, and an unfinished frame is cut off', async () => {
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses, { secret, frameTimeoutMs: 200 });
-    try {
-      const big = await Stranger.open(b.network.port);
-      await big.challenge();
-      const prefix = Buffer.alloc(4);
-      prefix.writeUInt32BE(60 * 1024 * 1024, 0); // declares 60 MiB
-      big.socket.write(Buffer.concat([prefix, Buffer.alloc(64 * 1024)]));
-      await big.closedByPeer();
-      assert.match(b.network.refused().lastReason ?? '', /over the limit/);
+    await withNode(
+      async (b) => {
+        const big = await Stranger.open(b.network.port);
+        await big.challenge();
+        const prefix = Buffer.alloc(4);
+        prefix.writeUInt32BE(60 * 1024 * 1024, 0); // declares 60 MiB
+        big.socket.write(Buffer.concat([prefix, Buffer.alloc(64 * 1024)]));
+        await big.closedByPeer();
+        assert.match(b.network.refused().lastReason ?? '', /over the limit/);
 
-      const slow = await Stranger.open(b.network.port);
-      await slow.greet('a', 'b');
-      const half = encodePeerFrame(ack('a', 1));
-      slow.socket.write(half.subarray(0, half.length - 2)); // never finished
-      await slow.closedByPeer();
-      assert.match(b.network.refused().lastReason ?? '', /not completed within 200 ms/);
-      assert.equal(b.frames.length, 0);
-    } finally {
-      await b.network.close();
-    }
+        const slow = await Stranger.open(b.network.port);
+        await slow.greet('a', 'b');
+        const half = encodePeerFrame(ack('a', 1));
+        slow.socket.write(half.subarray(0, half.length - 2)); // never finished
+        await slow.closedByPeer();
+        assert.match(b.network.refused().lastReason ?? '', /not completed within 200 ms/);
+        assert.equal(b.frames.length, 0);
+      },
+      { secret, frameTimeoutMs: 200 },
+    );
   });
 
   it('entries whose request does not decode, or that is not a write, are refused by the wire codec', () => {
@@ -346,17 +342,16 @@ describe('peers without a cluster secret', () => {
       .flat()
       .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
     assert.ok(external !== undefined, 'this test needs a non-loopback IPv4 address on the machine');
-    const addresses = new Map<string, PeerAddress>();
-    const b = await startNode('b', addresses, { host: '0.0.0.0' });
-    try {
-      const stranger = await Stranger.open(b.network.port, external.address);
-      await stranger.closedByPeer();
-      assert.equal(stranger.received.length, 0, 'not even a challenge');
-      assert.match(b.network.refused().lastReason ?? '', /only loopback peers are accepted/);
-      assert.equal(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'), true);
-      assert.equal(isLoopback(external.address), false);
-    } finally {
-      await b.network.close();
-    }
+    await withNode(
+      async (b) => {
+        const stranger = await Stranger.open(b.network.port, external.address);
+        await stranger.closedByPeer();
+        assert.equal(stranger.received.length, 0, 'not even a challenge');
+        assert.match(b.network.refused().lastReason ?? '', /only loopback peers are accepted/);
+        assert.equal(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'), true);
+        assert.equal(isLoopback(external.address), false);
+      },
+      { host: '0.0.0.0' },
+    );
   });
 });
