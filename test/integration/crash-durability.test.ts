@@ -291,6 +291,9 @@ for (const { durability, chain } of fullDiskCases) {
           extraArgs = ['--cluster', 'full', '--coordinator', coordinator.url, '--session-timeout-ms', '2000'];
         }
         const server = await startServer({ dataDir, durability, extraArgs });
+        // A chain node listens before it has its configuration: the load (whose writers stop at
+        // their first error) starts once it takes writes, or the disk never fills.
+        if (chain) await untilWritable(server.port);
         const prefix = 'full/';
         const load = await startLoad(server.port, { prefix, valueBytes: 4000, onAck: () => undefined });
         const exit = await withTimeout(server.exited, 120_000);
