@@ -5,8 +5,10 @@
 #   redis-tools         redis-cli and redis-benchmark, to drive Redis and Catena's RESP front end
 #   memcached           real memcached (started per test by src/testing/memcached-server.ts)
 #   libmemcached-tools  libmemcached's memcp/memcat/memstat (named memccp/memccat/memcstat on Debian)
-# The redis-server and memcached packages start system daemons on 6379/11211; the script stops
-# and disables them (best effort) since tests start their own servers on free ports.
+#   prometheus          for promtool, Prometheus's own check of the /metrics text format
+# The redis-server, memcached and prometheus packages start system daemons (6379, 11211, 9090 and
+# the node exporter's 9100); the script stops and disables them (best effort) since tests start
+# their own servers on free ports (and need no Prometheus server at all).
 # Idempotent: packages already installed are skipped, and `apt-get update` runs only when
 # something is missing. Needs root only when it has something to install. To add a package,
 # append it to `packages` below (with a comment on which suite needs it).
@@ -18,10 +20,11 @@ packages=(
   redis-tools        # test/testing/real-servers.test.ts (redis-cli, redis-benchmark)
   memcached          # test/testing/real-servers.test.ts (via src/testing/memcached-server.ts)
   libmemcached-tools # test/testing/real-servers.test.ts (memcp/memcat/memstat)
+  prometheus         # test/server/metrics.test.ts (promtool check metrics)
 )
 
 # Services some packages start on install; tests run their own instances on free ports.
-services=(redis-server memcached)
+services=(redis-server memcached prometheus prometheus-node-exporter)
 
 # Stops and disables the packaged daemons, best effort: never fails the script.
 stop_services() {

@@ -191,6 +191,12 @@ export class Membership {
     return this.slotTable;
   }
 
+  /**
+   * Coordinator sessions since start (for metrics): opened (the first and each replacing an expired
+   * one), connections lost, reconnected within the session, expired.
+   */
+  readonly sessionEvents = { opened: 0, disconnects: 0, reconnects: 0, expirations: 0 };
+
   get sessionState(): SessionState | 'none' {
     return this.coordinator?.state ?? 'none';
   }
@@ -240,6 +246,7 @@ export class Membership {
       // The configuration first: a node coming back from an expired session may have been removed.
       if (!(await this.refresh())) throw new CoordinatorError('connection-loss', 'could not read the cluster');
       this.configCurrent = true;
+      this.sessionEvents.opened += 1;
       this.options.onSession(true);
       void this.confirmSession();
       this.options.log.log('info', 'coordinator session open', { timeoutMs: coordinator.sessionTimeoutMs });
@@ -254,6 +261,9 @@ export class Membership {
   private sessionChanged(coordinator: Coordinator, state: SessionState): void {
     if (coordinator !== this.coordinator || this.stopped) return;
     this.options.log.log(state === 'connected' ? 'info' : 'warn', `coordinator session ${state}`);
+    if (state === 'connected') this.sessionEvents.reconnects += 1;
+    else if (state === 'expired') this.sessionEvents.expirations += 1;
+    else this.sessionEvents.disconnects += 1;
     if (state === 'connected') {
       this.options.onSession(true);
       this.scheduleRefresh();

@@ -56,6 +56,20 @@ export interface MigrationOptions {
   readonly pagesInFlight: number;
   /** Copy rate limit (keys and values), so a move does not starve client traffic. */
   readonly bytesPerSecond: number;
+  /** Where the runner counts what it moved (the node's metrics); absent: not counted. */
+  readonly progress?: MigrationProgress;
+}
+
+/** What a manager's runners moved since the node started (its metrics read them). */
+export class MigrationProgress {
+  /** Slot ranges handed over to their new chain. */
+  moves = 0;
+  slots = 0;
+  /** Records and bytes (keys and values) copied, counted page by page as exports arrive. */
+  records = 0;
+  bytes = 0;
+  /** Slots being copied now (0 when no copy runs here). */
+  copying = 0;
 }
 
 export const migrationOptionsDefault: MigrationOptions = {
@@ -183,6 +197,42 @@ export class MigrationRunner {
     const mapVersion = BigInt(map.version);
     await transport.send(from, 'slotfreeze', { first, last, toChain: to, mapVersion });
     const started = this.environment.nowMs();
+    const progress = this.options.progress;
+    if (progress !== undefined) progress.copying = last - first + 1;
+    const { bytes, records } = await this.copyPages(move, mapVersion, transport, progress).finally(() => {
+      if (progress !== undefined) progress.copying = 0;
+    });
+    if (this.stopped) return;
+    if (this.faults.dropBeforeHandOver === true && !(await this.dropPages(from, first, last, mapVersion))) return;
+    const owners = applyMove(new SlotTable(map).ownerList(), move);
+    await this.writeMap(
+      { version: map.version + 1, ranges: rangesOf(owners), migration: { ...move, stage: 'drop' } },
+      znodeVersion,
+    );
+    if (progress !== undefined) {
+      progress.moves += 1;
+      progress.slots += last - first + 1;
+    }
+    this.log.log('info', 'slots handed over', {
+      first,
+      last,
+      from,
+      to,
+      records,
+      bytes,
+      ms: Math.round(this.environment.nowMs() - started),
+    });
+  }
+
+  /** Copies the slots' records, then their client table, page by page (a stop leaves it part-way). */
+  private async copyPages(
+    move: Migration,
+    mapVersion: bigint,
+    transport: ChainTransport,
+    progress: MigrationProgress | undefined,
+  ): Promise<{ bytes: number; records: number }> {
+    const { first, last, from, to } = move;
+    const started = this.environment.nowMs();
     let bytes = 0;
     let records = 0;
     for (const clients of this.faults.clientTableNotMerged === true ? [false] : [false, true]) {
@@ -217,28 +267,20 @@ export class MigrationRunner {
         }
         firstPage = false;
         records += page.records.length;
-        for (const record of page.records) bytes += record.key.length + record.value.length;
+        let pageBytes = 0;
+        for (const record of page.records) pageBytes += record.key.length + record.value.length;
+        bytes += pageBytes;
+        if (progress !== undefined) {
+          progress.records += page.records.length;
+          progress.bytes += pageBytes;
+        }
         await this.throttle(bytes, started);
         after = page.cursor;
       } while (after.length > 0 && !this.stopped);
       for (const imported of imports) await imported;
-      if (this.stopped) return;
+      if (this.stopped) break;
     }
-    if (this.faults.dropBeforeHandOver === true && !(await this.dropPages(from, first, last, mapVersion))) return;
-    const owners = applyMove(new SlotTable(map).ownerList(), move);
-    await this.writeMap(
-      { version: map.version + 1, ranges: rangesOf(owners), migration: { ...move, stage: 'drop' } },
-      znodeVersion,
-    );
-    this.log.log('info', 'slots handed over', {
-      first,
-      last,
-      from,
-      to,
-      records,
-      bytes,
-      ms: Math.round(this.environment.nowMs() - started),
-    });
+    return { bytes, records };
   }
 
   private async drop(map: SlotMap, znodeVersion: number): Promise<void> {

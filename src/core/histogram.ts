@@ -11,6 +11,7 @@ export class LatencyHistogram {
   private readonly counts = new Float64Array(powers * latencyHistogramSubBuckets);
   private total = 0;
   private maxUs = 0;
+  private sumUs = 0;
 
   get count(): number {
     return this.total;
@@ -20,12 +21,38 @@ export class LatencyHistogram {
     return this.maxUs;
   }
 
+  /** The sum of every value recorded (each as recorded: rounded, clamped). */
+  get sum(): number {
+    return this.sumUs;
+  }
+
   record(valueUs: number): void {
     const value = Math.min(Math.max(1, Math.round(valueUs)), latencyHistogramMaxUs);
     const index = LatencyHistogram.indexOf(value);
     this.counts[index]! += 1;
     this.total += 1;
+    this.sumUs += value;
     if (value > this.maxUs) this.maxUs = value;
+  }
+
+  /**
+   * For each bound (ascending), how many values are at most that bound, counting each value at its
+   * bucket's upper bound: a value may be counted one bound too high, never too low (Prometheus's
+   * cumulative `le` buckets, within 1/subBuckets of the true value).
+   */
+  countsAtMost(bounds: readonly number[]): number[] {
+    const counts = new Array<number>(bounds.length).fill(0);
+    let bound = 0;
+    let seen = 0;
+    for (let index = 0; index < this.counts.length && bound < bounds.length; index++) {
+      const count = this.counts[index]!;
+      if (count === 0) continue;
+      const upper = LatencyHistogram.upperBoundOf(index);
+      while (bound < bounds.length && upper > bounds[bound]!) counts[bound++] = seen;
+      seen += count;
+    }
+    while (bound < bounds.length) counts[bound++] = seen;
+    return counts;
   }
 
   /** The value at quantile q (0..1): an upper bound of the bucket holding it. */
@@ -44,6 +71,7 @@ export class LatencyHistogram {
   merge(other: LatencyHistogram): void {
     for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!;
     this.total += other.total;
+    this.sumUs += other.sumUs;
     this.maxUs = Math.max(this.maxUs, other.maxUs);
   }
 

@@ -1,8 +1,12 @@
 // The admin HTTP listener: read-only JSON for operators and scripts (curl, a load balancer's
 // health check). Nothing here changes state, and nothing here is on a request's path.
 //
-//   GET /health   200 {"ok":true,"nodeId":...,"pid":...} while the node runs
-//   GET /status   200 {"node": nodestatus, "topology": topology, "stats": stats}
+//   GET /health   200 {"ok":true,"nodeId":...,"pid":...} while the node runs (the process answers)
+//   GET /ready    200 {"ready":true,...} while the node serves its role (session connected, placed
+//                 in a chain, caught up); 503 {"ready":false,"reason":...} otherwise
+//   GET /status   200 {"node": nodestatus, "topology": topology, "stats": stats, "liveness": ...}
+//                 (documented in docs/operations.md; protobuf message types are not part of it)
+//   GET /metrics  200 Prometheus text format (metrics.ts)
 //   GET /dump     200 application/x-ndjson: this node's whole table, streamed (format: dump.ts);
 //                 404 when the node has no dump source; 503 while dumpsInFlightMax dumps stream
 //   anything else 404; methods other than GET/HEAD 405
@@ -24,19 +28,30 @@ import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { adminConnectionsMax, dumpsInFlightMax, frameTimeoutMs } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
+import type { Registry } from 'prom-client';
 
 export interface AdminSources {
   nodeId: string;
   status(): unknown;
+  /** Whether the node serves its role now, and if not why (a load balancer's or orchestrator's probe). */
+  ready(): Readiness;
+  /** The node's metrics; absent: no /metrics. */
+  metrics?: Registry;
   /** Streams this node's table into `out` (dump.ts writeDump) without ending it; absent: no /dump. */
   dump?(out: Writable): Promise<DumpSummary>;
 }
 
-/** JSON with bigints as numbers (they are counters well below 2^53 here) and byte arrays as text. */
+export type Readiness = { ready: true; role: string } | { ready: false; role: string; reason: string };
+
+/**
+ * JSON with bigints as numbers (they are counters well below 2^53 here) and byte arrays as text;
+ * protobuf-es's message type tags (`$typeName`) are left out: they are the library's, not the shape.
+ */
 function toJson(value: unknown): string {
   return JSON.stringify(
     value,
-    (_key, v: unknown) => {
+    (key, v: unknown) => {
+      if (key === '$typeName') return undefined;
       if (typeof v === 'bigint') return Number(v);
       if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
       return v;
@@ -115,16 +130,37 @@ export class AdminServer {
       send(405, { error: 'only GET' });
       return;
     }
-    const dump = options.sources.dump;
+    const { dump, metrics } = options.sources;
     try {
       if (path === '/health') send(200, { ok: true, nodeId: options.sources.nodeId, pid: process.pid });
-      else if (path === '/status') send(200, options.sources.status());
+      else if (path === '/ready') {
+        const readiness = options.sources.ready();
+        send(readiness.ready ? 200 : 503, { ...readiness, nodeId: options.sources.nodeId });
+      } else if (path === '/status') send(200, options.sources.status());
+      else if (path === '/metrics' && metrics !== undefined) this.serveMetrics(request, response, metrics, options.log);
       else if (path === '/dump' && dump !== undefined) this.serveDump(request, response, dump, options.log);
-      else send(404, { error: `no ${path}: try /health or /status${dump === undefined ? '' : ' or /dump'}` });
+      else {
+        const paths = ['/health', '/ready', '/status', ...(metrics ? ['/metrics'] : []), ...(dump ? ['/dump'] : [])];
+        send(404, { error: `no ${path}: try ${paths.join(', ')}` });
+      }
     } catch (error) {
       options.log.log('error', 'admin request failed', { path, error: String(error) });
       send(500, { error: 'internal error' });
     }
+  }
+
+  private serveMetrics(request: IncomingMessage, response: ServerResponse, metrics: Registry, log: Logger): void {
+    metrics.metrics().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+        response.end(request.method === 'HEAD' ? undefined : text);
+      },
+      (error: unknown) => {
+        log.log('error', 'metrics failed', { error: String(error) });
+        response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(`${toJson({ error: 'internal error' })}\n`);
+      },
+    );
   }
 
   private serveDump(

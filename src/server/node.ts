@@ -47,14 +47,15 @@ import { systemEnvironment } from './system-environment.js';
 import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
-import { AdminServer } from './admin.js';
+import { AdminServer, type Readiness } from './admin.js';
 import { dumpToFile, writeDump } from './dump.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandRouter } from '../protocol/command-router.js';
 import { clusterRouter, localRouter, nodeClusterClient, settle } from './router.js';
 import type { ClusterClient } from '../client/cluster-client.js';
-import { migrationOptionsDefault, type ChainTransport } from '../coordination/migration-runner.js';
+import { MigrationProgress, migrationOptionsDefault, type ChainTransport } from '../coordination/migration-runner.js';
+import { nodeMetrics, type MetricsSource, type Protocol } from './metrics.js';
 import { RespSession } from '../protocol/resp/session.js';
 import { MemcachedSession } from '../protocol/memcached/session.js';
 import { redisCompatibleVersion, type RespShard } from '../protocol/resp/commands.js';
@@ -199,6 +200,18 @@ export class CatenaNode {
   private nextScanCursor = 1n;
   private nextRespClientId = 1;
   private migrationClient: Promise<ClusterClient> | undefined;
+  /** Client connections by protocol: the open sockets, and what closed ones accepted and carried (metrics). */
+  private readonly traffic = new Map<
+    Protocol,
+    { open: Set<Socket>; accepted: number; bytesIn: number; bytesOut: number }
+  >(
+    (['native', 'resp', 'memcached'] as const).map((protocol) => [
+      protocol,
+      { open: new Set(), accepted: 0, bytesIn: 0, bytesOut: 0 },
+    ]),
+  );
+  /** What this node moved between chains while it was the manager (metrics). */
+  private readonly migrationProgress = new MigrationProgress();
   /** RESP and memcached commands answered, and how many failed (INFO). */
   readonly protocolCommands = { calls: 0, failed: 0 };
   /** The node-wide client budget and idle deadline every client session takes part in. */
@@ -291,6 +304,8 @@ export class CatenaNode {
               stats: commandByName('stats').execute(node.context!, {}),
               liveness: node.liveness(),
             }),
+            metrics: nodeMetrics(node.metricsSource()),
+            ready: () => node.readiness(),
           },
         });
       }
@@ -368,9 +383,11 @@ export class CatenaNode {
       onConfig: (config) => replica.configure(config),
       onSession: (connected) => replica.sessionChanged(connected),
       transport: () => this.migrationTransport(),
-      ...(cluster.moveBytesPerSecond === undefined
-        ? {}
-        : { migration: { ...migrationOptionsDefault, bytesPerSecond: cluster.moveBytesPerSecond } }),
+      migration: {
+        ...migrationOptionsDefault,
+        ...(cluster.moveBytesPerSecond === undefined ? {} : { bytesPerSecond: cluster.moveBytesPerSecond }),
+        progress: this.migrationProgress,
+      },
       log,
     });
     const parts: ClusterParts = { replica, membership, peers: undefined };
@@ -497,6 +514,7 @@ export class CatenaNode {
     if (!this.admission.admit(socket, kind)) return;
     this.stats.connectionsOpen += 1;
     this.stats.connectionsTotal += 1;
+    this.countTraffic(kind, socket);
     const session: ProtocolSession =
       kind === 'resp' ? this.respSession(socket, router) : this.memcachedSession(socket, router);
     this.protocolSessions.add(session);
@@ -505,6 +523,81 @@ export class CatenaNode {
       this.stats.connectionsOpen -= 1;
       this.protocolSessions.delete(session);
     });
+  }
+
+  /** Counts the connection, and its bytes once it closes (open ones are read at each scrape). */
+  private countTraffic(protocol: Protocol, socket: Socket): void {
+    const traffic = this.traffic.get(protocol)!;
+    traffic.accepted += 1;
+    traffic.open.add(socket);
+    socket.once('close', () => {
+      traffic.open.delete(socket);
+      traffic.bytesIn += socket.bytesRead;
+      traffic.bytesOut += socket.bytesWritten;
+    });
+  }
+
+  /** What `/metrics` reads, at each scrape (metrics.ts). */
+  private metricsSource(): MetricsSource {
+    const store = this.store;
+    return {
+      info: () => ({
+        nodeId: this.nodeId,
+        chain: this.cluster?.membership.chain?.chainId ?? '',
+        version: catenaVersion,
+        durability: this.options.durability,
+      }),
+      commands: () => this.stats.commandCounters(),
+      protocolErrors: () => this.stats.protocolErrors,
+      connections: () =>
+        [...this.traffic].map(([protocol, traffic]) => {
+          let bytesIn = traffic.bytesIn;
+          let bytesOut = traffic.bytesOut;
+          for (const socket of traffic.open) {
+            bytesIn += socket.bytesRead;
+            bytesOut += socket.bytesWritten;
+          }
+          return { protocol, open: traffic.open.size, accepted: traffic.accepted, bytesIn, bytesOut };
+        }),
+      store: () => ({ keys: store.size(), bytes: store.bytes() }),
+      storage: () => (store instanceof LmdbStore ? store.storageStats() : undefined),
+      chain: () => {
+        const cluster = this.cluster;
+        if (cluster === undefined) return undefined;
+        const status = cluster.replica.status();
+        return {
+          role: status.awaitingRemoval ? 'restarted' : status.role,
+          epoch: status.epoch,
+          last: status.last,
+          persisted: status.persisted,
+          committed: status.committed,
+          servingReads: status.servingReads,
+          commitUs: cluster.replica.commitLatencyUs,
+          suspicions: cluster.replica.suspicions,
+          peerRefusals: cluster.peers?.refused().connections ?? 0,
+        };
+      },
+      coordinator: () => {
+        const membership = this.cluster?.membership;
+        if (membership === undefined) return undefined;
+        return { state: membership.sessionState, manager: membership.isManager, ...membership.sessionEvents };
+      },
+      slotMoves: () => {
+        const membership = this.cluster?.membership;
+        if (membership === undefined) return undefined;
+        const migration = membership.slots?.map.migration;
+        const progress = this.migrationProgress;
+        return {
+          moves: progress.moves,
+          slots: progress.slots,
+          records: progress.records,
+          bytes: progress.bytes,
+          copying: progress.copying,
+          remaining: migration?.remaining ?? 0,
+          inFlight: migration === undefined ? 0 : migration.last - migration.first + 1,
+        };
+      },
+    };
   }
 
   private recordProtocolCommand = (failed: boolean): void => {
@@ -802,6 +895,31 @@ export class CatenaNode {
     };
   }
 
+  /**
+   * Ready while the node serves its role: a standalone node once it listens; a cluster node while
+   * its coordinator session is connected, it is a member of a chain (not joining, not a standby,
+   * not a restarted node waiting to be removed), and, as the tail, serves reads.
+   */
+  readiness(): Readiness {
+    const cluster = this.cluster;
+    if (this.stopping !== undefined) return { ready: false, role: 'stopping', reason: 'the node is stopping' };
+    if (cluster === undefined) return { ready: true, role: 'standalone' };
+    const status = cluster.replica.status();
+    const role = status.awaitingRemoval ? 'restarted' : status.role;
+    const session = cluster.membership.sessionState;
+    const chainId = cluster.membership.chain?.chainId;
+    const not = (reason: string): Readiness => ({ ready: false, role, reason });
+    if (session !== 'connected') return not(`coordinator session ${session === 'none' ? 'not open yet' : session}`);
+    if (role === 'restarted')
+      return not('restarted with entries it may not have made durable: waiting to be removed, then rejoins');
+    if (role === 'outside') return not('in no chain: a standby, or not placed yet');
+    if (role === 'joining') return not(`joining chain ${chainId ?? '?'}: catching up from its tail`);
+    if ((role === 'tail' || role === 'head-and-tail') && !status.servingReads) {
+      return not('the tail does not serve reads yet (waiting for its read lease or committed entries)');
+    }
+    return { ready: true, role };
+  }
+
   private nodeStatus(): ReplyInit<'nodestatus'> {
     const cluster = this.cluster;
     if (cluster === undefined) {
@@ -886,6 +1004,7 @@ export class CatenaNode {
     if (!this.admission.admit(socket, 'native')) return;
     this.stats.connectionsOpen += 1;
     this.stats.connectionsTotal += 1;
+    this.countTraffic('native', socket);
     const session = new NativeSession(socket, host);
     this.sessions.add(session);
     socket.on('close', () => {

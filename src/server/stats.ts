@@ -30,6 +30,11 @@ export class NodeStats {
     counters.latency.record(latencyUs);
   }
 
+  /** Every command's counters (metrics.ts reads them at each scrape). */
+  *commandCounters(): Iterable<{ name: string; calls: number; errors: number; latencyUs: LatencyHistogram }> {
+    for (const [name, c] of this.perCommand) yield { name, calls: c.calls, errors: c.errors, latencyUs: c.latency };
+  }
+
   commandStats(): ReplyInit<'stats'>['commands'] {
     const rows: NonNullable<ReplyInit<'stats'>['commands']> = [];
     for (const [name, c] of this.perCommand) {

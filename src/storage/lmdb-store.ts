@@ -36,6 +36,7 @@ import { assert } from '../core/assert.js';
 import { lmdbLazyFlushMs } from '../core/limits.js';
 import type { Clock } from '../core/clock.js';
 import { CatenaError } from '../core/errors.js';
+import { LatencyHistogram } from '../core/histogram.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { SegmentLog } from './segment-log.js';
 import { storageFailure } from './storage-failure.js';
@@ -114,6 +115,16 @@ const keyId = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffse
 const empty = Buffer.alloc(0);
 const resolved = Promise.resolve();
 
+export interface StorageStats {
+  /** Each group commit of the log: its write and fdatasync (write only with memory durability). */
+  readonly logCommitUs: LatencyHistogram;
+  /** Records each group commit of the log made durable. */
+  readonly logCommitRecords: LatencyHistogram;
+  readonly lmdbTransactionUs: LatencyHistogram;
+  readonly logSegments: number;
+  readonly logBytes: number;
+}
+
 export class LmdbStore extends BaseStore implements ReplicaStore {
   private readonly env: RootDatabase;
   private readonly data: Database<Buffer, Buffer>;
@@ -145,6 +156,8 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
   private syncGroup: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
   private failure: unknown;
   private closed = false;
+  /** How long each end-of-turn LMDB transaction took (its sync included, with fsync durability). */
+  private readonly transactionUs = new LatencyHistogram();
 
   constructor(private readonly options: LmdbStoreOptions) {
     super(options.clock);
@@ -290,6 +303,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
       group?.reject(new CatenaError('ERR_STORAGE', String(this.failure ?? 'the store is closed')));
       return;
     }
+    const startedMs = performance.now();
     try {
       this.env.transactionSync(() => {
         for (const op of ops) op();
@@ -306,6 +320,7 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
       this.fail(failure);
       return;
     }
+    this.transactionUs.record((performance.now() - startedMs) * 1000);
     // Everything issued so far is committed: the overlay has nothing LMDB lacks.
     this.pending = new Map();
     this.clearsPending = 0;
@@ -393,6 +408,18 @@ export class LmdbStore extends BaseStore implements ReplicaStore {
 
   bytes(): number {
     return this.storedBytes;
+  }
+
+  /** The costs of durability, for metrics: the log's group commits, LMDB's transactions, the log's size. */
+  storageStats(): StorageStats {
+    const disk = this.segments.diskUsage();
+    return {
+      logCommitUs: this.segments.commitStats.durationUs,
+      logCommitRecords: this.segments.commitStats.records,
+      lmdbTransactionUs: this.transactionUs,
+      logSegments: disk.segments,
+      logBytes: disk.bytes,
+    };
   }
 
   clear(): void {

@@ -28,6 +28,7 @@ import * as nodeFs from 'node:fs';
 import { basename, join } from 'node:path';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
+import { LatencyHistogram } from '../core/histogram.js';
 import {
   logPreallocateBytesDefault,
   logReadRunBytes,
@@ -144,6 +145,8 @@ export class SegmentLog {
   /** The sequence the next append must have; undefined while the log is empty (any is taken). */
   private nextSequence: number | undefined;
   private durable: number;
+  /** Each commit that wrote records: how long its write and fdatasync took, and how many records it made durable. */
+  readonly commitStats = { durationUs: new LatencyHistogram(), records: new LatencyHistogram() };
 
   private constructor(
     private readonly dir: string,
@@ -276,6 +279,13 @@ export class SegmentLog {
     return first === undefined || this.durable < first ? undefined : { first, last: this.durable };
   }
 
+  /** The segment files: how many, and their size on disk (preallocated steps included). */
+  diskUsage(): { segments: number; bytes: number } {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.allocated;
+    return { segments: this.segments.length, bytes };
+  }
+
   /** A durable record's payload (a record appended but not yet made durable reads as undefined). */
   read(sequence: number): Uint8Array | undefined {
     const [record] = this.runAt(sequence, sequence);
@@ -378,6 +388,7 @@ export class SegmentLog {
         this.nextWaiters = [];
         const write = this.plan(records);
         this.inFlight = commit;
+        const startedMs = performance.now();
         try {
           await this.carryOut(changes, write);
         } catch (error) {
@@ -387,6 +398,10 @@ export class SegmentLog {
           return;
         }
         this.inFlight = undefined;
+        if (write !== undefined) {
+          this.commitStats.durationUs.record((performance.now() - startedMs) * 1000);
+          this.commitStats.records.record(records.length);
+        }
         if (commit.last !== undefined && commit.last > this.durable) this.durable = commit.last;
         settle(commit.waiters, undefined);
       }

@@ -357,7 +357,12 @@ describe('GET /dump on an admin listener', () => {
       host: '127.0.0.1',
       port: 0,
       log: silentLogger,
-      sources: { nodeId: 'n1', status: () => ({}), ...(dump === undefined ? {} : { dump }) },
+      sources: {
+        nodeId: 'n1',
+        status: () => ({}),
+        ready: () => ({ ready: true, role: 'standalone' }),
+        ...(dump === undefined ? {} : { dump }),
+      },
     });
     admins.push(admin);
     return `http://127.0.0.1:${admin.port}`;
@@ -414,7 +419,12 @@ describe('GET /dump on an admin listener', () => {
           if (message === 'dump abandoned by the client' && ++abandoned === 2) onAbandoned();
         },
       },
-      sources: { nodeId: 'n1', status: () => ({}), dump: (out) => writeDump(out, { nodeId: 'n1', store, clock }) },
+      sources: {
+        nodeId: 'n1',
+        status: () => ({}),
+        ready: () => ({ ready: true, role: 'standalone' }),
+        dump: (out) => writeDump(out, { nodeId: 'n1', store, clock }),
+      },
     });
     admins.push(admin);
     const hangUpAfterFirstChunk = () =>

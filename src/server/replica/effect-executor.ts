@@ -13,6 +13,7 @@
 
 import { errorResult } from '../../commands/execute.js';
 import { assert } from '../../core/assert.js';
+import { LatencyHistogram } from '../../core/histogram.js';
 import { catchUpBytesMax, catchUpDeferralsMax, peerBatchBytesTarget } from '../../core/limits.js';
 import type { ResponseResult } from '../../protocol/native/codec.js';
 import { decideCatchUp, type CatchUpLog } from '../../replication/catch-up.js';
@@ -59,6 +60,13 @@ export class EffectExecutor {
   private unappliedHead = 0;
   /** Entries frames waiting for the end of the burst, by peer (sent as one batch, in order). */
   private outbox = new Map<string, Sendable[]>();
+  /**
+   * Time from an entry's arrival in this node's log to its commit being known here, sampled: one
+   * entry at a time (the next persist after the sample commits starts the next), so the write path
+   * pays one clock read per commit round, not one per entry.
+   */
+  readonly commitUs = new LatencyHistogram();
+  private commitSample: { sequence: number; startedMs: number } | undefined;
   private outboxQueued = false;
 
   constructor(
@@ -78,6 +86,7 @@ export class EffectExecutor {
           break;
         case 'apply':
           this.apply(effect.upTo);
+          this.noteCommitted(effect.upTo);
           break;
         case 'send':
           this.send(effect.to, effect.message);
@@ -113,6 +122,7 @@ export class EffectExecutor {
 
   /** Answers every waiting client with an error (the chain changed, or the node stops). */
   failWaiters(code: 'ERR_UNAVAILABLE' | 'ERR_SHUTTING_DOWN', message?: string): void {
+    this.commitSample = undefined; // its entry may never commit now
     for (const [sequence, waiters] of this.waiters) {
       for (const reply of waiters) reply(errorResult(code, message));
       this.waiters.delete(sequence);
@@ -123,6 +133,7 @@ export class EffectExecutor {
   /** The state was replaced (its data is now at `applied`): results and pending persistence belong to the old one. */
   forgetState(applied: LogPosition): void {
     this.results.clear();
+    this.commitSample = undefined;
     this.persistedUpTo = 0;
     this.applied = applied;
     this.unapplied = [];
@@ -142,6 +153,7 @@ export class EffectExecutor {
       this.unapplied.push(entry);
     }
     const last = entries[entries.length - 1]!;
+    this.commitSample ??= { sequence: last.sequence, startedMs: performance.now() };
     if (this.options.applyAtPersist === true) this.apply(last.sequence);
     this.shell.store.writeMeta('position', { lastSequence: last.sequence, lastEpoch: last.epoch });
     const generation = this.shell.generation();
@@ -169,6 +181,14 @@ export class EffectExecutor {
       this.shell.run(this.shell.core().persisted(this.persistedUpTo));
       this.options.afterPersisted();
     });
+  }
+
+  /** The sampled entry is committed: its time from log to commit goes into `commitUs`. */
+  private noteCommitted(upTo: number): void {
+    const sample = this.commitSample;
+    if (sample === undefined || upTo < sample.sequence) return;
+    this.commitUs.record((performance.now() - sample.startedMs) * 1000);
+    this.commitSample = undefined;
   }
 
   /** Applies every committed entry up to `upTo` not applied yet, in order, and records where the data stands. */

@@ -36,6 +36,7 @@ import {
   snapshotStallMs,
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
+import type { LatencyHistogram } from '../../core/histogram.js';
 import { encodeRequest, type Request, type RequestOf, type ResponseResult } from '../../protocol/native/codec.js';
 import type { ChainConfig } from '../../replication/chain-config.js';
 import { ChainNode, type ChainNodeFaults } from '../../replication/chain-node.js';
@@ -284,6 +285,11 @@ export class Replica implements ReceiverHost, SlotMover {
   }
 
   /** Neighbours suspected since start (each suspicion counted once). */
+  /** Sampled time from an entry's arrival in this node's log to its commit (effect-executor.ts). */
+  get commitLatencyUs(): LatencyHistogram {
+    return this.executor.commitUs;
+  }
+
   get suspicions(): number {
     return this.suspicionCount;
   }
