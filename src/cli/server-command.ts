@@ -45,7 +45,10 @@ export const serverFlags: FlagSpec = {
     description: 'zk://host:port[,host:port...] (ZooKeeper) or embedded://host:port (catena up)',
   },
   'dump-on-exit': { kind: 'string', description: "on stop, write this node's table to <dir>/<node id>.jsonl" },
-  'admin-port': { kind: 'string', description: 'admin HTTP port (GET /health, /status); 0 picks a free one' },
+  'admin-port': {
+    kind: 'string',
+    description: 'admin HTTP port (GET /health, /ready, /status, /metrics, /dump); 0 picks a free one',
+  },
   'resp-port': { kind: 'string', description: 'Redis protocol (RESP) port; 0 picks a free one; absent: none' },
   'memcached-port': { kind: 'string', description: 'memcached text protocol port; 0 picks a free one; absent: none' },
   'peer-port': {

@@ -390,7 +390,7 @@ describe('GET /dump on an admin listener', () => {
     const without = await start();
     const missing = await fetch(`${without}/dump`);
     assert.equal(missing.status, 404);
-    assert.match(await missing.text(), /try \/health or \/status"/);
+    assert.match(await missing.text(), /try \/health, \/ready, \/status"/);
   });
 
   it('cuts the stream off when a dump fails midway, so it never looks complete', async () => {
