@@ -15,7 +15,9 @@ import {
   standaloneReport,
   statusDocument,
   type NodeAnswer,
+  type StatusDocument,
 } from '../../src/cli/status.js';
+import { statusExitCodes } from '../../src/cli/health.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { FakeCluster, result } from '../client/fake-cluster.js';
 import { runCli } from '../helpers/cli.js';
@@ -82,6 +84,10 @@ describe('catena status report (pure)', () => {
         'nodes in no chain (spare: they join a chain that needs a node)',
         '  ROLE     NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG  SESSION  READS  MGR',
         '  outside  n5    127.0.0.1:7040  6      0     0          0          -    lost     no          node says middle',
+        '',
+        'problems (degraded):',
+        '  chain c0 middle n2 unreachable (ERR_TIMEOUT request timed out after 1000 ms): writes wait until the manager removes it',
+        '  spare node n5 lost its coordinator session',
       ].join('\n'),
     );
   });
@@ -150,7 +156,27 @@ describe('catena status report (pure)', () => {
 
   it('prints a stable JSON document: every key present, null when unknown', () => {
     const doc = statusDocument(buildReport(topology, answers));
-    assert.deepEqual(Object.keys(doc), ['cluster', 'manager', 'standalone', 'chains', 'outside', 'migration']);
+    assert.deepEqual(Object.keys(doc), [
+      'cluster',
+      'manager',
+      'standalone',
+      'chains',
+      'outside',
+      'migration',
+      'health',
+      'problems',
+    ]);
+    assert.equal(doc.health, 'degraded');
+    assert.deepEqual(doc.problems, [
+      {
+        chain: 'c0',
+        node: 'n2',
+        problem: 'unreachable',
+        severity: 'degraded',
+        detail: 'ERR_TIMEOUT request timed out after 1000 ms',
+      },
+      { chain: null, node: 'n5', problem: 'session-lost', severity: 'degraded', detail: '' },
+    ]);
     assert.equal(doc.migration, null);
     assert.equal(doc.chains[0]!.slots, null, 'no slot map yet');
     assert.equal(doc.standalone, null);
@@ -295,14 +321,21 @@ describe('catena status against fake nodes', () => {
       runCli(['status', '--port', String(standalone.node('s').port)], 20_000),
       runCli(['status', '--help'], 20_000),
     ]);
-    assert.equal(cluster.code, 0, cluster.stderr);
-    const doc = JSON.parse(cluster.stdout) as { cluster: string; chains: { members: { nodeId: string }[] }[] };
+    // The joining node c was killed above: everything is served, with less to spare.
+    assert.equal(cluster.code, statusExitCodes.degraded, cluster.stderr);
+    const doc = JSON.parse(cluster.stdout) as StatusDocument;
     assert.equal(doc.cluster, 'test');
     assert.deepEqual(
       doc.chains[0]?.members.map((m) => m.nodeId),
       ['a', 'b'],
     );
+    assert.equal(doc.health, 'degraded');
+    assert.deepEqual(
+      doc.problems.map((p) => [p.chain, p.node, p.problem]),
+      [['c0', 'c', 'unreachable']],
+    );
     assert.equal(single.code, 0, single.stderr);
+    assert.doesNotMatch(single.stdout, /problems/);
     assert.match(single.stdout, /^standalone node s at 127\.0\.0\.1:\d+\n {2}ROLE /);
     assert.equal(help.code, 0);
     assert.ok(help.stdout.startsWith('Usage: catena status '), help.stdout);
