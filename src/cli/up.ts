@@ -94,6 +94,9 @@ restarts nodes that die, and stops everything cleanly on Ctrl-C.
   catena up --nodes 9 --chains 3                 three chains of three nodes
   catena up --nodes 6 --chains 3 --replicas 2    three chains of two: tolerates one fault each
 
+Node i logs to <data-dir>/node<i>.log, one JSON object a line. This command's own messages (a
+node exited and is restarting) go to stderr as text, or as JSON with --log-format json.
+
 Options:
 ${renderFlags(upFlags)}
 `;

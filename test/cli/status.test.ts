@@ -340,5 +340,6 @@ describe('catena status against fake nodes', () => {
     assert.equal(help.code, 0);
     assert.ok(help.stdout.startsWith('Usage: catena status '), help.stdout);
     assert.ok(help.stdout.includes('--seeds <value>'));
+    assert.match(help.stdout, /^ {2}0 {2}healthy: .*\n(?:.*\n)*? {2}4 {2}degraded: (?:.*\n)*? {2}5 {2}unavailable: /m);
   });
 });

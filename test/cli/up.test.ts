@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ClusterClient } from '../../src/client/cluster-client.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -140,5 +141,16 @@ describe('catena up', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('refuses a --log-format other than text or json, as catena server does', async () => {
+    const [up, server] = await Promise.all([
+      runCli(['up', '--log-format', 'xml', '--data-dir', dir.path]),
+      runCli(['server', '--log-format', 'logfmt']),
+    ]);
+    assert.equal(up.code, 2, up.stderr);
+    assert.match(up.stderr, /--log-format must be text or json/);
+    assert.equal(server.code, 2, server.stderr);
+    assert.match(server.stderr, /--log-format must be json or text/);
   });
 });
