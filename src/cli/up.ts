@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
 import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
-import { createLogger, isLogFormat } from '../core/log.js';
+import { createLogger, isLogFormat, type Logger } from '../core/log.js';
 import {
   sessionTimeoutMsDefault,
   layoutChainsMax,
@@ -156,7 +156,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     coordinatorUrl = zookeeper.startsWith('zk://') ? zookeeper : `zk://${zookeeper}`;
   }
 
-  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout, secret);
+  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout, { secret, log });
 
   let stopping = false;
   const nodes: Managed[] = [];
@@ -343,8 +343,16 @@ function ensureClusterSecret(dataDir: string): string {
  * Stores the layout for the manager. A cluster that already has another layout keeps it:
  * changing the chains of a cluster means moving slots between them (not supported yet).
  */
-async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layout, secret: Buffer): Promise<void> {
-  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: sessionTimeoutMsDefault, secret });
+async function writeLayout(
+  coordinatorUrl: string,
+  cluster: string,
+  layout: Layout,
+  options: { secret: Buffer; log: Logger },
+): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, {
+    sessionTimeoutMs: sessionTimeoutMsDefault,
+    ...options,
+  });
   try {
     const paths = clusterPaths(cluster);
     await coordinator.ensurePath(paths.root);
