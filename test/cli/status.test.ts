@@ -3,6 +3,8 @@
 // command itself run as a child process against them.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { parseArgs } from '../../src/cli/args.js';
@@ -21,6 +23,7 @@ import { statusExitCodes } from '../../src/cli/health.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { FakeCluster, result } from '../client/fake-cluster.js';
 import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/server-process.js';
 
 const topology: Topology = result({
   case: 'topology',
@@ -315,12 +318,34 @@ describe('catena status against fake nodes', () => {
     }
   });
 
+  it('with --watch, exits with the code of its last report once stopped', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'status', '--watch', '--seeds', fake.node('a').address],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('problems (degraded)')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, statusExitCodes.degraded, out);
+  });
+
   it('runs as `catena status` for a cluster (--json) and a standalone node', async () => {
-    const [cluster, single, help] = await Promise.all([
+    const [cluster, single, help, nobody] = await Promise.all([
       runCli(['status', '--seeds', `${fake.node('b').address},${fake.node('a').address}`, '--json'], 20_000),
       runCli(['status', '--port', String(standalone.node('s').port)], 20_000),
       runCli(['status', '--help'], 20_000),
+      runCli(['status', '--seeds', fake.node('c').address, '--timeout', '2000'], 20_000),
     ]);
+    // Only the dead node as a seed: no node answers, which is a report (unavailable), not an error.
+    assert.equal(nobody.code, statusExitCodes.unavailable, nobody.stderr);
+    assert.match(
+      nobody.stdout,
+      /^no node answered: ERR_CONNECTION_FAILED .*\n\nproblems \(unavailable\):\n {2}no node answered: /,
+    );
     // The joining node c was killed above: everything is served, with less to spare.
     assert.equal(cluster.code, statusExitCodes.degraded, cluster.stderr);
     const doc = JSON.parse(cluster.stdout) as StatusDocument;
