@@ -19,7 +19,8 @@ Usage:
   catena up [--nodes 3]                start a local cluster (catena up --help)
   catena server [options]              run a node (catena server --help)
   catena shell [--host H] [--port P]   interactive shell
-  catena status [--json] [--watch]     chains, slots, members, sequences, lag, slot moves
+  catena status [--json] [--watch]     chains, slots, members, sequences, lag, slot moves;
+                                       exits 4 when degraded, 5 when unavailable
   catena chain add|remove|show         more or fewer chains: slots move online (catena chain --help)
   catena chain rebuild [--yes]         after a lost coordinator state: chains from the nodes' logs
   catena dump [--out DIR]              save every node's table to files (catena dump --help)

@@ -16,7 +16,7 @@ import {
   clientIdleTimeoutMsDefault,
   connectionsMax,
 } from '../core/limits.js';
-import { createLogger, type LogLevel } from '../core/log.js';
+import { createLogger, isLogFormat, type Logger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
 import { readClusterSecret } from '../server/peer-auth.js';
 import { readTlsFiles } from '../server/tls.js';
@@ -117,6 +117,11 @@ export const serverFlags: FlagSpec = {
     default: String(clientIdleTimeoutMsDefault),
   },
   'log-level': { kind: 'string', description: 'error, warn, info or debug', default: 'info' },
+  'log-format': {
+    kind: 'string',
+    description: 'json (one object a line on stderr, for files and log shippers) or text (for people)',
+    default: 'json',
+  },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
@@ -124,7 +129,8 @@ export const serverHelp = `Usage: catena server [options]
 
 Runs one Catena node in the foreground. It prints one line when it is ready:
   catena node <id> listening on <host>:<port> (native protocol), ...
-and stops cleanly (answering requests in flight, closing LMDB) on SIGTERM or SIGINT.
+and stops cleanly (answering requests in flight, closing LMDB) on SIGTERM or SIGINT. It logs to
+stderr, one JSON object a line ({"ts","level","node","msg",...}; --log-format text for a person).
 
 Standalone (default), the node serves everything itself. With --cluster and --coordinator it is
 one replica of a chain: it registers with the coordinator, the elected manager places it in the
@@ -152,6 +158,8 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   const level = flagString(args, serverFlags, 'log-level') as LogLevel;
   if (!['error', 'warn', 'info', 'debug'].includes(level))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--log-level must be error, warn, info or debug');
+  const format = flagString(args, serverFlags, 'log-format');
+  if (!isLogFormat(format)) throw new CatenaError('ERR_INVALID_ARGUMENT', '--log-format must be json or text');
   const dataDir = flagString(args, serverFlags, 'data-dir')!;
   const port = flagInt(args, serverFlags, 'port', { min: 0, max: 65535 })!;
   const valueBytesMax = flagInt(args, serverFlags, 'value-bytes-max', { min: 1, max: valueBytesCeiling })!;
@@ -205,7 +213,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   if (peerAnnounce !== undefined && !/^[^\s:]+:\d{1,5}$/.test(peerAnnounce))
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
   const auth = nodeAuthFromFlags(args);
-  let log = createLogger({ node: '-', level });
+  let log = createLogger({ node: '-', level, format });
   const node = await CatenaNode.start({
     dataDir,
     host,
@@ -241,17 +249,15 @@ export async function runServer(argv: readonly string[]): Promise<number> {
           },
         }),
   });
-  log = createLogger({ node: node.nodeId, level });
-  process.stdout.write(
-    `catena node ${node.nodeId} listening on ${node.host}:${node.port} (native protocol), ` +
-      (clusterName === undefined ? '' : `peer ${peerHost ?? node.host}:${node.peerPort}, cluster ${clusterName}, `) +
-      (node.adminPort === undefined
-        ? ''
-        : `admin http${tls === undefined ? '' : 's'}://${adminHost ?? node.host}:${node.adminPort}, `) +
-      (node.respPort === undefined ? '' : `RESP ${node.host}:${node.respPort}, `) +
-      (node.memcachedPort === undefined ? '' : `memcached ${node.host}:${node.memcachedPort}, `) +
-      `data ${dataDir}, durability ${durability}${tls === undefined ? '' : ', TLS'}\n`,
-  );
+  log = createLogger({ node: node.nodeId, level, format });
+  announceListening(node, log, {
+    cluster: clusterName,
+    peerHost,
+    adminHost,
+    dataDir,
+    durability,
+    tls: tls !== undefined,
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.log('info', 'stopping', { signal });
@@ -262,4 +268,42 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   });
   await node.stop();
   return 0;
+}
+
+/**
+ * The same news twice: a record for the log (its shippers, `catena up`'s log file), and the line
+ * on stdout that people, scripts and `catena up` wait for (its shape is in serverHelp).
+ */
+function announceListening(
+  node: CatenaNode,
+  log: Logger,
+  options: {
+    cluster: string | undefined;
+    peerHost: string | undefined;
+    adminHost: string | undefined;
+    dataDir: string;
+    durability: string;
+    tls: boolean;
+  },
+): void {
+  const { cluster, dataDir, durability, tls } = options;
+  const at = (port: number | undefined, host = node.host) => (port === undefined ? undefined : `${host}:${port}`);
+  const adminAt = at(node.adminPort, options.adminHost);
+  const listeners = {
+    native: `${node.host}:${node.port}`,
+    peer: cluster === undefined ? undefined : at(node.peerPort, options.peerHost),
+    cluster,
+    admin: adminAt === undefined ? undefined : `http${tls ? 's' : ''}://${adminAt}`,
+    resp: at(node.respPort),
+    memcached: at(node.memcachedPort),
+  };
+  log.log('info', 'listening', { ...listeners, dataDir, durability, tls });
+  process.stdout.write(
+    `catena node ${node.nodeId} listening on ${listeners.native} (native protocol), ` +
+      (listeners.peer === undefined ? '' : `peer ${listeners.peer}, cluster ${cluster}, `) +
+      (listeners.admin === undefined ? '' : `admin ${listeners.admin}, `) +
+      (listeners.resp === undefined ? '' : `RESP ${listeners.resp}, `) +
+      (listeners.memcached === undefined ? '' : `memcached ${listeners.memcached}, `) +
+      `data ${dataDir}, durability ${durability}${tls ? ', TLS' : ''}\n`,
+  );
 }

@@ -9,6 +9,9 @@
 //
 // Lag is each node's last sequence minus the tail's committed sequence: +n means n entries are
 // pending (not yet committed), -n that the node is n entries behind the tail (a joining node).
+//
+// Under the report, the problems it shows (health.ts), and the exit code says how bad they are:
+// 0 healthy, 4 degraded, 5 unavailable (with --watch, that of the last report).
 
 import type { ClusterClient, Topology } from '../client/cluster-client.js';
 import type { ReplyOf } from '../protocol/native/codec.js';
@@ -16,6 +19,7 @@ import { CatenaError } from '../core/errors.js';
 import { nodeStatusTimeoutMs, statusWatchIntervalMs } from '../core/limits.js';
 import { parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { findProblems, healthOf, renderProblems, statusExitCodes, type Health, type Problem } from './health.js';
 
 type NodeStatus = ReplyOf<'nodestatus'>;
 
@@ -53,6 +57,8 @@ export interface StatusReport {
   outside: NodeReport[];
   /** Slots moving between chains now, if any. */
   migration: MigrationReport | undefined;
+  /** Why there is nothing else: no node answered (the seeds, then the nodes they named). */
+  noAnswer: { code: string; message: string } | undefined;
 }
 
 export interface MigrationReport {
@@ -78,7 +84,17 @@ export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p
 Shows each chain's epoch, hash slots and members in order (head first) with role, node id, native address,
 last/persisted/committed sequence, lag behind the tail, coordinator session and whether the node
 serves reads; the joining node; which node is the manager; and a slot move in progress with a
-progress bar. Against a standalone node it shows that node.
+progress bar. Against a standalone node it shows that node. Under the report, a "problems" list
+says what is wrong (--json: "health" and "problems").
+
+Exit codes (with --watch, those of the last report):
+  ${statusExitCodes.healthy}  healthy: every node answers, every chain serves reads and writes
+  ${statusExitCodes.degraded}  degraded: everything is served, with less to spare (a middle member, a joining or
+     spare node unreachable; a node's coordinator session lost)
+  ${statusExitCodes.unavailable}  unavailable: some keys cannot be read or written now (a chain's head or tail
+     unreachable, its tail not serving reads, a chain with no members, no chain yet), or no
+     node answered
+  1  an error reply (e.g. authentication refused); 2 bad usage
 
 Options:
 ${renderFlags(statusFlags)}
@@ -93,24 +109,45 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
   if (args.positional.length > 0) {
     throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${args.positional[0]}`);
   }
-  const client = await connectFromFlags(args, statusFlags);
   const watch = args.flags.has('watch');
   let stop = false;
   if (watch) process.once('SIGINT', () => (stop = true));
+  let client: ClusterClient | undefined;
+  // A cluster no node of which answers is a report too (unavailable), so --watch keeps watching
+  // through a restart of the whole cluster, and a monitoring check gets 5, not "cannot connect".
+  const next = async (): Promise<StatusReport> => {
+    try {
+      client ??= await connectFromFlags(args, statusFlags);
+      return await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
+    } catch (error) {
+      if (!(error instanceof CatenaError) || !noAnswerCodes.has(error.code)) throw error;
+      return unansweredReport({ code: error.code, message: error.message });
+    }
+  };
+  let health: Health;
   try {
     do {
-      const report = await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
+      const report = await next();
+      health = healthOf(findProblems(report));
       const text = args.flags.has('json') ? JSON.stringify(statusDocument(report), null, 2) : renderStatus(report);
       // In a terminal each report replaces the last (cursor home, clear screen).
       const clear = watch && process.stdout.isTTY ? '\x1b[H\x1b[2J' : '';
       process.stdout.write(`${clear}${text}\n`);
       if (watch) await new Promise((resolve) => setTimeout(resolve, statusWatchIntervalMs));
     } while (watch && !stop);
-    return 0;
+    return statusExitCodes[health];
   } finally {
-    await client.close();
+    await client?.close();
   }
 }
+
+/** Errors that mean no node answered (rather than one answered "no"). */
+const noAnswerCodes: ReadonlySet<string> = new Set([
+  'ERR_CONNECTION_FAILED',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_TIMEOUT',
+  'ERR_SHUTTING_DOWN',
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Gathering (I/O).
@@ -154,8 +191,23 @@ function nativeAddresses(topology: Topology): Map<string, string> {
 const unknownNode: NodeAnswer = { ok: false, code: 'ERR_UNAVAILABLE', message: 'not asked' };
 
 export function standaloneReport(node: NodeReport): StatusReport {
-  return { cluster: '', manager: '', standalone: node, chains: [], outside: [], migration: undefined };
+  return { ...emptyReport, standalone: node };
 }
+
+/** No node answered: the report is that error alone. */
+export function unansweredReport(error: { code: string; message: string }): StatusReport {
+  return { ...emptyReport, noAnswer: error };
+}
+
+const emptyReport: StatusReport = {
+  cluster: '',
+  manager: '',
+  standalone: undefined,
+  chains: [],
+  outside: [],
+  migration: undefined,
+  noAnswer: undefined,
+};
 
 /** Puts each node's answer in its place in the topology. */
 export function buildReport(topology: Topology, answers: ReadonlyMap<string, NodeAnswer>): StatusReport {
@@ -198,7 +250,7 @@ export function buildReport(topology: Topology, answers: ReadonlyMap<string, Nod
           remaining: move.remaining,
           planned: move.planned,
         };
-  return { cluster: topology.cluster, manager: topology.manager, standalone: undefined, chains, outside, migration };
+  return { ...emptyReport, cluster: topology.cluster, manager: topology.manager, chains, outside, migration };
 }
 
 function memberRole(index: number, length: number): ConfiguredRole {
@@ -223,11 +275,18 @@ function lagOf(node: NodeReport, committed: bigint | undefined): bigint | undefi
 
 const header = ['ROLE', 'NODE', 'NATIVE', 'EPOCH', 'LAST', 'PERSISTED', 'COMMITTED', 'LAG', 'SESSION', 'READS', 'MGR'];
 
+/** The report, then its problems (none when healthy). */
 export function renderStatus(report: StatusReport): string {
+  const problems = renderProblems(findProblems(report));
+  return [...renderReport(report), ...(problems.length === 0 ? [] : ['', ...problems])].join('\n');
+}
+
+function renderReport(report: StatusReport): string[] {
+  if (report.noAnswer !== undefined) return [`no node answered: ${report.noAnswer.code} ${report.noAnswer.message}`];
   if (report.standalone !== undefined) {
     const node = report.standalone;
     const rows = [header, nodeRow(node, undefined, '')];
-    return [`standalone node ${node.nodeId} at ${node.native || '?'}`, ...indent(alignColumns(rows))].join('\n');
+    return [`standalone node ${node.nodeId} at ${node.native || '?'}`, ...indent(alignColumns(rows))];
   }
   const lines = [`cluster ${report.cluster}  manager ${report.manager === '' ? '(none elected)' : report.manager}`];
   if (report.chains.length === 0) lines.push('no chain configured yet');
@@ -237,7 +296,7 @@ export function renderStatus(report: StatusReport): string {
     lines.push('', 'nodes in no chain (spare: they join a chain that needs a node)', ...indent(alignColumns(rows)));
   }
   if (report.migration !== undefined) lines.push('', ...renderMigration(report.migration));
-  return lines.join('\n');
+  return lines;
 }
 
 const progressBarWidth = 30;
@@ -342,9 +401,23 @@ export interface StatusDocument {
   }[];
   outside: NodeDocument[];
   migration: MigrationReport | null;
+  /** healthy, degraded or unavailable: what the exit code says (health.ts). */
+  health: Health;
+  /** Empty when healthy. */
+  problems: ProblemDocument[];
+}
+
+/** A problem for scripts: every key present; chain and node null when it concerns neither. */
+export interface ProblemDocument {
+  chain: string | null;
+  node: string | null;
+  problem: Problem['problem'];
+  severity: Problem['severity'];
+  detail: string;
 }
 
 export function statusDocument(report: StatusReport): StatusDocument {
+  const problems = findProblems(report);
   const doc = (node: NodeReport, committed: bigint | undefined) => nodeDocument(node, committed, report.manager);
   return {
     cluster: report.cluster,
@@ -362,6 +435,14 @@ export function statusDocument(report: StatusReport): StatusDocument {
     }),
     outside: report.outside.map((node) => doc(node, undefined)),
     migration: report.migration ?? null,
+    health: healthOf(problems),
+    problems: problems.map((p) => ({
+      chain: p.chain,
+      node: p.node,
+      problem: p.problem,
+      severity: p.severity,
+      detail: p.detail,
+    })),
   };
 }
 

@@ -6,7 +6,10 @@
 //
 //   <data-dir>/coordinator.json   the embedded coordinator's persistent znodes (chain configuration)
 //   <data-dir>/node<i>/           node i's LMDB environment
-//   <data-dir>/node<i>.log        node i's log (JSON lines)
+//   <data-dir>/node<i>.log        node i's log: JSON lines only (node-log.ts)
+//
+// Its own messages (a node exited, is slow to start; the embedded coordinator's) go to stderr as
+// text for the person at the terminal, or as JSON with --log-format json (docs/operations.md, Logs).
 //
 // Ports are fixed from --port so a restarted node (and a restarted `catena up`) is found where
 // it was: node i listens on port + 10·i (native), port + 10·i + 1 (Redis RESP), port + 10·i + 2
@@ -22,13 +25,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmbeddedCoordinatorServer } from '../coordination/embedded-coordinator.js';
+import { assert } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, isLogFormat, type Logger } from '../core/log.js';
 import {
   sessionTimeoutMsDefault,
   layoutChainsMax,
   layoutReplicasMax,
   supervisorHealthyAfterMs,
+  supervisorLogLineCharsMax,
   supervisorReadyTimeoutMs,
   supervisorRestartDelayMsInitial,
   supervisorRestartDelayMsMax,
@@ -42,6 +47,7 @@ import { decodeLayout, encodeLayout, type Layout } from '../coordination/placeme
 import { generateClusterSecret, readClusterSecret } from '../server/peer-auth.js';
 import { generateLocalTls } from '../server/tls.js';
 import { ensureUpAuthFiles } from './auth-files.js';
+import { LineSplitter, nodeLogLine, type ChildStream } from './node-log.js';
 
 export const upFlags: FlagSpec = {
   nodes: { kind: 'string', description: 'how many nodes', default: '3' },
@@ -70,6 +76,12 @@ export const upFlags: FlagSpec = {
     kind: 'boolean',
     description: 'TLS on every port (a throw-away CA in <data-dir>/tls/ca.pem); chain traffic is mutual TLS',
   },
+  'log-format': {
+    kind: 'string',
+    description:
+      "text or json: this command's own messages on stderr (node exits, restarts); node log files are always JSON lines",
+    default: 'text',
+  },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
@@ -81,6 +93,9 @@ restarts nodes that die, and stops everything cleanly on Ctrl-C.
 
   catena up --nodes 9 --chains 3                 three chains of three nodes
   catena up --nodes 6 --chains 3 --replicas 2    three chains of two: tolerates one fault each
+
+Node i logs to <data-dir>/node<i>.log, one JSON object a line. This command's own messages (a
+node exited and is restarting) go to stderr as text, or as JSON with --log-format json.
 
 Options:
 ${renderFlags(upFlags)}
@@ -96,6 +111,8 @@ interface Managed {
   startedAtMs: number;
   restartDelayMs: number;
   nodeId: string | undefined;
+  /** Resolves once the last child started has exited and its output is all in the log file. */
+  closed: Promise<void>;
 }
 
 export async function runUp(argv: readonly string[]): Promise<number> {
@@ -113,6 +130,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const durability = flagString(args, upFlags, 'durability')!;
   const sessionTimeoutMs = flagInt(args, upFlags, 'session-timeout-ms', { min: 500, max: 120_000 })!;
   const zookeeper = flagString(args, upFlags, 'zookeeper');
+  const logFormat = flagString(args, upFlags, 'log-format');
+  if (!isLogFormat(logFormat)) throw new CatenaError('ERR_INVALID_ARGUMENT', '--log-format must be text or json');
   const layout = layoutFromFlags(args, count);
   const dumpOnExit = args.flags.has('dump-on-exit');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // nodes' data, the secret: this user's alone
@@ -121,7 +140,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   const auth = args.flags.has('auth') ? ensureUpAuthFiles(dataDir) : undefined;
   const tls = args.flags.has('tls') ? ensureLocalTls(dataDir) : undefined;
 
-  const log = createLogger({ node: 'supervisor', level: 'info' });
+  const log = createLogger({ node: 'supervisor', level: 'info', format: logFormat });
   let embedded: EmbeddedCoordinatorServer | undefined;
   let coordinatorUrl: string;
   if (zookeeper === undefined) {
@@ -137,7 +156,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     coordinatorUrl = zookeeper.startsWith('zk://') ? zookeeper : `zk://${zookeeper}`;
   }
 
-  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout, secret);
+  if (layout !== undefined) await writeLayout(coordinatorUrl, cluster, layout, { secret, log });
 
   let stopping = false;
   const nodes: Managed[] = [];
@@ -153,6 +172,7 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       startedAtMs: 0,
       restartDelayMs: supervisorRestartDelayMsInitial,
       nodeId: undefined,
+      closed: Promise.resolve(),
     });
   }
 
@@ -183,6 +203,8 @@ export async function runUp(argv: readonly string[]): Promise<number> {
       String(sessionTimeoutMs),
       '--cluster-secret-file',
       secretFile,
+      '--log-format',
+      'json',
       ...(dumpOnExit ? ['--dump-on-exit', join(dataDir, 'dump')] : []),
       ...(auth === undefined
         ? []
@@ -191,16 +213,18 @@ export async function runUp(argv: readonly string[]): Promise<number> {
     ];
     const child = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     node.child = child;
+    node.closed = new Promise((closed) => child.once('close', () => closed()));
     node.startedAtMs = Date.now();
-    child.stderr.pipe(node.logFile, { end: false });
     return new Promise((ready) => {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        node.logFile.write(chunk);
-        out += chunk.toString();
-        const match = /^catena node (\S+) listening/m.exec(out);
-        if (match !== null && node.nodeId === undefined) node.nodeId = match[1];
-        if (match !== null) ready();
+      logLines(child, node, 'stderr', () => true);
+      // The listening line says the node is ready; it stays out of the file, which has the
+      // node's own JSON record of it.
+      logLines(child, node, 'stdout', (line) => {
+        const match = /^catena node (\S+) listening/.exec(line);
+        if (match === null) return true;
+        node.nodeId ??= match[1];
+        ready();
+        return false;
       });
       child.on('exit', (code, signal) => {
         ready();
@@ -224,17 +248,14 @@ export async function runUp(argv: readonly string[]): Promise<number> {
 
   const stopAll = async (): Promise<void> => {
     stopping = true;
-    const exits = nodes.map((node) => {
+    // 'close', not 'exit': the child's last lines are in its log file before the file ends.
+    const exits = nodes.map(async (node) => {
       const child = node.child;
-      if (child === undefined || child.exitCode !== null) return Promise.resolve();
-      return new Promise<void>((done) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), supervisorStopGraceMs);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          done();
-        });
-        child.kill('SIGTERM');
-      });
+      if (child === undefined || child.exitCode !== null) return node.closed;
+      const kill = setTimeout(() => child.kill('SIGKILL'), supervisorStopGraceMs);
+      child.kill('SIGTERM');
+      await node.closed;
+      clearTimeout(kill);
     });
     await Promise.all(exits);
     for (const node of nodes) node.logFile.end();
@@ -263,6 +284,26 @@ export async function runUp(argv: readonly string[]): Promise<number> {
   await stopped;
   process.stdout.write('stopped\n');
   return 0;
+}
+
+/**
+ * Writes each line of the child's stream to the node's log file as JSON (node-log.ts), after
+ * `keep` has seen it (false: leave it out of the file).
+ */
+function logLines(child: ChildProcess, node: Managed, stream: ChildStream, keep: (line: string) => boolean): void {
+  const splitter = new LineSplitter(supervisorLogLineCharsMax);
+  const write = (lines: readonly string[]) => {
+    for (const line of lines) {
+      if (!keep(line)) continue;
+      const record = nodeLogLine(line, { node: node.nodeId ?? `node${node.index}`, stream, ts: new Date() });
+      if (record !== undefined) node.logFile.write(`${record}\n`);
+    }
+  };
+  const source = stream === 'stdout' ? child.stdout : child.stderr;
+  assert(source !== null, 'the child was spawned with piped stdout and stderr');
+  source.setEncoding('utf8');
+  source.on('data', (chunk: string) => write(splitter.push(chunk)));
+  source.on('end', () => write(splitter.end()));
 }
 
 /** The layout the flags ask for, or undefined when neither --chains nor --replicas is given. */
@@ -302,8 +343,16 @@ function ensureClusterSecret(dataDir: string): string {
  * Stores the layout for the manager. A cluster that already has another layout keeps it:
  * changing the chains of a cluster means moving slots between them (not supported yet).
  */
-async function writeLayout(coordinatorUrl: string, cluster: string, layout: Layout, secret: Buffer): Promise<void> {
-  const coordinator = await connectCoordinator(coordinatorUrl, { sessionTimeoutMs: sessionTimeoutMsDefault, secret });
+async function writeLayout(
+  coordinatorUrl: string,
+  cluster: string,
+  layout: Layout,
+  options: { secret: Buffer; log: Logger },
+): Promise<void> {
+  const coordinator = await connectCoordinator(coordinatorUrl, {
+    sessionTimeoutMs: sessionTimeoutMsDefault,
+    ...options,
+  });
   try {
     const paths = clusterPaths(cluster);
     await coordinator.ensurePath(paths.root);

@@ -24,6 +24,8 @@
 // Errors are CoordinatorError with a stable code; a call that cannot reach the server fails with
 // 'connection-loss' (its effect unknown) and one on an expired session with 'session-expired'.
 
+import type { Logger } from '../core/log.js';
+
 export type CreateMode = 'persistent' | 'ephemeral' | 'persistent-sequential' | 'ephemeral-sequential';
 
 export type SessionState = 'connected' | 'disconnected' | 'expired';
@@ -110,4 +112,6 @@ export interface ConnectOptions {
    * with. Absent: open znodes, and only a coordinator started without a secret takes the client.
    */
   readonly secret?: Uint8Array;
+  /** Where the client logs (reconnections, errors); absent: JSON on stderr, warnings and errors only. */
+  readonly log?: Logger;
 }

@@ -229,6 +229,8 @@ export class Membership {
   private async openSession(): Promise<void> {
     const coordinator = await connectCoordinator(this.options.coordinatorUrl, {
       sessionTimeoutMs: this.options.sessionTimeoutMs,
+      // The node's own logger: its client's records carry the node id and the node's format.
+      log: this.options.log,
       ...(this.options.secret === undefined ? {} : { secret: this.options.secret }),
     });
     try {

@@ -410,6 +410,12 @@ export const supervisorHealthyAfterMs = 30_000;
 export const supervisorStopGraceMs = 10_000;
 /** `catena up`: past this long without every node ready, it warns. */
 export const supervisorReadyTimeoutMs = 60_000;
+/**
+ * `catena up`: a node's output line longer than this (in characters, without a newline) goes into
+ * its log file cut into records of this size, so a child that never writes a newline cannot grow
+ * the supervisor's buffer. Far above any record a node logs (a few hundred characters).
+ */
+export const supervisorLogLineCharsMax = 64 * KiB;
 /** `catena bench`: longest --duration and --warmup accepted. */
 export const benchSecondsMax = 24 * 3600;
 /** `catena bench`: largest --seed (the PRNG takes 32 bits). */

@@ -3,6 +3,8 @@
 // command itself run as a child process against them.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClusterClient, type Topology } from '../../src/client/cluster-client.js';
 import { parseArgs } from '../../src/cli/args.js';
@@ -15,10 +17,13 @@ import {
   standaloneReport,
   statusDocument,
   type NodeAnswer,
+  type StatusDocument,
 } from '../../src/cli/status.js';
+import { statusExitCodes } from '../../src/cli/health.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { FakeCluster, result } from '../client/fake-cluster.js';
 import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/server-process.js';
 
 const topology: Topology = result({
   case: 'topology',
@@ -82,6 +87,10 @@ describe('catena status report (pure)', () => {
         'nodes in no chain (spare: they join a chain that needs a node)',
         '  ROLE     NODE  NATIVE          EPOCH  LAST  PERSISTED  COMMITTED  LAG  SESSION  READS  MGR',
         '  outside  n5    127.0.0.1:7040  6      0     0          0          -    lost     no          node says middle',
+        '',
+        'problems (degraded):',
+        '  chain c0 middle n2 unreachable (ERR_TIMEOUT request timed out after 1000 ms): writes wait until the manager removes it',
+        '  spare node n5 lost its coordinator session',
       ].join('\n'),
     );
   });
@@ -150,7 +159,27 @@ describe('catena status report (pure)', () => {
 
   it('prints a stable JSON document: every key present, null when unknown', () => {
     const doc = statusDocument(buildReport(topology, answers));
-    assert.deepEqual(Object.keys(doc), ['cluster', 'manager', 'standalone', 'chains', 'outside', 'migration']);
+    assert.deepEqual(Object.keys(doc), [
+      'cluster',
+      'manager',
+      'standalone',
+      'chains',
+      'outside',
+      'migration',
+      'health',
+      'problems',
+    ]);
+    assert.equal(doc.health, 'degraded');
+    assert.deepEqual(doc.problems, [
+      {
+        chain: 'c0',
+        node: 'n2',
+        problem: 'unreachable',
+        severity: 'degraded',
+        detail: 'ERR_TIMEOUT request timed out after 1000 ms',
+      },
+      { chain: null, node: 'n5', problem: 'session-lost', severity: 'degraded', detail: '' },
+    ]);
     assert.equal(doc.migration, null);
     assert.equal(doc.chains[0]!.slots, null, 'no slot map yet');
     assert.equal(doc.standalone, null);
@@ -289,23 +318,53 @@ describe('catena status against fake nodes', () => {
     }
   });
 
+  it('with --watch, exits with the code of its last report once stopped', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'status', '--watch', '--seeds', fake.node('a').address],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('problems (degraded)')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, statusExitCodes.degraded, out);
+  });
+
   it('runs as `catena status` for a cluster (--json) and a standalone node', async () => {
-    const [cluster, single, help] = await Promise.all([
+    const [cluster, single, help, nobody] = await Promise.all([
       runCli(['status', '--seeds', `${fake.node('b').address},${fake.node('a').address}`, '--json'], 20_000),
       runCli(['status', '--port', String(standalone.node('s').port)], 20_000),
       runCli(['status', '--help'], 20_000),
+      runCli(['status', '--seeds', fake.node('c').address, '--timeout', '2000'], 20_000),
     ]);
-    assert.equal(cluster.code, 0, cluster.stderr);
-    const doc = JSON.parse(cluster.stdout) as { cluster: string; chains: { members: { nodeId: string }[] }[] };
+    // Only the dead node as a seed: no node answers, which is a report (unavailable), not an error.
+    assert.equal(nobody.code, statusExitCodes.unavailable, nobody.stderr);
+    assert.match(
+      nobody.stdout,
+      /^no node answered: ERR_CONNECTION_FAILED .*\n\nproblems \(unavailable\):\n {2}no node answered: /,
+    );
+    // The joining node c was killed above: everything is served, with less to spare.
+    assert.equal(cluster.code, statusExitCodes.degraded, cluster.stderr);
+    const doc = JSON.parse(cluster.stdout) as StatusDocument;
     assert.equal(doc.cluster, 'test');
     assert.deepEqual(
       doc.chains[0]?.members.map((m) => m.nodeId),
       ['a', 'b'],
     );
+    assert.equal(doc.health, 'degraded');
+    assert.deepEqual(
+      doc.problems.map((p) => [p.chain, p.node, p.problem]),
+      [['c0', 'c', 'unreachable']],
+    );
     assert.equal(single.code, 0, single.stderr);
+    assert.doesNotMatch(single.stdout, /problems/);
     assert.match(single.stdout, /^standalone node s at 127\.0\.0\.1:\d+\n {2}ROLE /);
     assert.equal(help.code, 0);
     assert.ok(help.stdout.startsWith('Usage: catena status '), help.stdout);
     assert.ok(help.stdout.includes('--seeds <value>'));
+    assert.match(help.stdout, /^ {2}0 {2}healthy: .*\n(?:.*\n)*? {2}4 {2}degraded: (?:.*\n)*? {2}5 {2}unavailable: /m);
   });
 });

@@ -3,10 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ClusterClient } from '../../src/client/cluster-client.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const mainScript = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -40,6 +43,25 @@ async function health(port: number): Promise<{ nodeId: string; pid: number }> {
   return (await response.json()) as { nodeId: string; pid: number };
 }
 
+/**
+ * Every line of a node's log file is a JSON record ({ts, level, node, msg, ...}), the node's
+ * human listening line among them as a record of its own: `starts` of them.
+ */
+function assertJsonLines(file: string, nodeId: string | undefined, starts: number): void {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  assert.equal(lines.pop(), '', `${file} ends with a newline`);
+  const records = lines.map((line) => {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    assert.ok(typeof record === 'object' && record !== null && !Array.isArray(record), line);
+    assert.deepEqual(Object.keys(record).slice(0, 4), ['ts', 'level', 'node', 'msg'], line);
+    return record;
+  });
+  const listening = records.filter((record) => record['msg'] === 'listening');
+  assert.equal(listening.length, starts, `${file}: one listening record per start\n${lines.join('\n')}`);
+  if (nodeId !== undefined) assert.ok(listening.every((record) => record['node'] === nodeId));
+  assert.ok(!lines.some((line) => line.includes('catena node ')), 'the human listening line stays out of the file');
+}
+
 describe('catena up', () => {
   const dir = tempDir();
   after(() => dir.remove());
@@ -69,6 +91,7 @@ describe('catena up', () => {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
     diagnostics = () => `--- catena up stdout ---\n${out}\n--- stderr ---\n${err}`;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let victimId: string | undefined;
     try {
       await until('the summary', async () => (out.includes('is up: 3 nodes') ? true : undefined), 60_000);
       assert.match(out, new RegExp(`127\\.0\\.0\\.1:${base} `), 'node0 on the first port');
@@ -86,12 +109,17 @@ describe('catena up', () => {
 
         // Kill node1 (whatever its role): the supervisor restarts it and it rejoins.
         const victim = await health(base + 13);
+        victimId = victim.nodeId;
         process.kill(victim.pid, 'SIGKILL');
         await until('node1 restarted', async () => {
           const now = await health(base + 13);
           return now.pid !== victim.pid && now.nodeId === victim.nodeId ? now : undefined;
         });
-        assert.match(err, /node1 exited: restarting/);
+        // The supervisor's own messages read as text in its terminal (--log-format text, the default).
+        assert.match(
+          err,
+          /^\d\d:\d\d:\d\d\.\d{3} warn {2}supervisor node1 exited: restarting \(code=null signal=SIGKILL inMs=\d+ log=\S+node1\.log\)$/m,
+        );
         await until('node1 back in the chain', async () => {
           const chain = (await client.topology()).chains[0];
           return chain !== undefined && chain.members.length === 3 && chain.members.includes(victim.nodeId)
@@ -108,8 +136,21 @@ describe('catena up', () => {
       assert.equal(await exited, 0, `clean exit; stderr:\n${err}`);
       assert.match(out, /stopped/);
       for (const i of [0, 1, 2]) assert.equal(await portOpen(base + 10 * i), false, `node${i} is gone`);
+      assertJsonLines(join(dir.path, 'node1.log'), victimId, 2);
+      for (const i of [0, 2]) assertJsonLines(join(dir.path, `node${i}.log`), undefined, 1);
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('refuses a --log-format other than text or json, as catena server does', async () => {
+    const [up, server] = await Promise.all([
+      runCli(['up', '--log-format', 'xml', '--data-dir', dir.path]),
+      runCli(['server', '--log-format', 'logfmt']),
+    ]);
+    assert.equal(up.code, 2, up.stderr);
+    assert.match(up.stderr, /--log-format must be text or json/);
+    assert.equal(server.code, 2, server.stderr);
+    assert.match(server.stderr, /--log-format must be json or text/);
   });
 });

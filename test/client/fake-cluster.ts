@@ -196,8 +196,7 @@ export class FakeCluster {
   serve(node: FakeNode, request: Request): ResponseResult {
     const name = request.command.case;
     if (name === 'topology') return result(node.topologyOverride ?? this.topologyResult());
-    if (name === 'nodestatus')
-      return result({ case: 'nodestatus', value: { nodeId: node.nodeId, role: this.roleOf(node) } });
+    if (name === 'nodestatus') return result({ case: 'nodestatus', value: this.nodeStatusOf(node) });
     if (name === 'ping') return result({ case: 'ping', value: { message: request.command.value.message } });
     if (name === 'stats') return result({ case: 'stats', value: { nodeId: node.nodeId } });
     const standalone = this.cluster === '';
@@ -215,6 +214,18 @@ export class FakeCluster {
       });
     }
     return errorResult('ERR_UNKNOWN_COMMAND');
+  }
+
+  /** A healthy node's state: its session connected (in a cluster), reads served where they are. */
+  private nodeStatusOf(node: FakeNode): {
+    nodeId: string;
+    role: string;
+    sessionConnected: boolean;
+    servingReads: boolean;
+  } {
+    const role = this.roleOf(node);
+    const servingReads = role === 'tail' || role === 'head-and-tail' || role === 'standalone';
+    return { nodeId: node.nodeId, role, sessionConnected: this.cluster !== '', servingReads };
   }
 
   private roleOf(node: FakeNode): string {
