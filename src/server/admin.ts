@@ -5,6 +5,7 @@
 //   GET /status   200 {"node": nodestatus, "topology": topology, "stats": stats}
 //   GET /dump     200 application/x-ndjson: this node's whole table, streamed (format: dump.ts);
 //                 404 when the node has no dump source; 503 while dumpsInFlightMax dumps stream
+//   GET /, /dashboard, /cluster, /series: the dashboard (dashboard.ts, docs/dashboard.md)
 //   anything else 404; methods other than GET/HEAD 405
 //
 // With a token (`--admin-token-file`), every path but /health needs `Authorization: Bearer
@@ -24,12 +25,16 @@ import { CatenaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { adminConnectionsMax, dumpsInFlightMax, frameTimeoutMs } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
+import type { ClusterView } from './cluster-view.js';
+import { serveDashboard } from './dashboard.js';
 
 export interface AdminSources {
   nodeId: string;
   status(): unknown;
   /** Streams this node's table into `out` (dump.ts writeDump) without ending it; absent: no /dump. */
   dump?(out: Writable): Promise<DumpSummary>;
+  /** The dashboard's page, /cluster and /series (dashboard.ts); absent: none of them. */
+  dashboard?: ClusterView;
 }
 
 /** JSON with bigints as numbers (they are counters well below 2^53 here) and byte arrays as text. */
@@ -104,6 +109,10 @@ export class AdminServer {
       response.end(request.method === 'HEAD' ? undefined : `${toJson(body)}\n`);
     };
     const path = (request.url ?? '/').split('?')[0];
+    // The dashboard's paths first (dashboard.ts: its page needs no token, its data does).
+    const view = options.sources.dashboard;
+    const refuses = () => tokenRefusal(request, options.token);
+    if (view !== undefined && serveDashboard(request, response, { view, refusal: refuses, log: options.log })) return;
     // The token first: without it a client learns nothing, not even which methods a path takes.
     const refusal = path === '/health' ? undefined : tokenRefusal(request, options.token);
     if (refusal !== undefined) {
