@@ -5,6 +5,7 @@
 #   redis-tools         redis-cli and redis-benchmark, to drive Redis and Catena's RESP front end
 #   memcached           real memcached (started per test by src/testing/memcached-server.ts)
 #   libmemcached-tools  libmemcached's memcp/memcat/memstat (named memccp/memccat/memcstat on Debian)
+#   chromium            a headless browser for the dashboard tests (driven by playwright-core)
 # The redis-server and memcached packages start system daemons on 6379/11211; the script stops
 # and disables them (best effort) since tests start their own servers on free ports.
 # Idempotent: packages already installed are skipped, and `apt-get update` runs only when
@@ -18,6 +19,7 @@ packages=(
   redis-tools        # test/testing/real-servers.test.ts (redis-cli, redis-benchmark)
   memcached          # test/testing/real-servers.test.ts (via src/testing/memcached-server.ts)
   libmemcached-tools # test/testing/real-servers.test.ts (memcp/memcat/memstat)
+  chromium           # test/dashboard/dashboard.test.ts (the dashboard in a real browser; npm run screenshots)
 )
 
 # Services some packages start on install; tests run their own instances on free ports.
