@@ -6,6 +6,7 @@
 #   memcached           real memcached (started per test by src/testing/memcached-server.ts)
 #   libmemcached-tools  libmemcached's memcp/memcat/memstat (named memccp/memccat/memcstat on Debian)
 #   prometheus          for promtool, Prometheus's own check of the /metrics text format
+#   chromium            a headless browser for the dashboard tests (driven by playwright-core)
 # The redis-server, memcached and prometheus packages start system daemons (6379, 11211, 9090 and
 # the node exporter's 9100); the script stops and disables them (best effort) since tests start
 # their own servers on free ports (and need no Prometheus server at all).
@@ -21,6 +22,7 @@ packages=(
   memcached          # test/testing/real-servers.test.ts (via src/testing/memcached-server.ts)
   libmemcached-tools # test/testing/real-servers.test.ts (memcp/memcat/memstat)
   prometheus         # test/server/metrics.test.ts (promtool check metrics)
+  chromium           # test/dashboard/dashboard.test.ts (the dashboard in a real browser; npm run screenshots)
 )
 
 # Services some packages start on install; tests run their own instances on free ports.

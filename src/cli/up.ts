@@ -405,6 +405,7 @@ function summary(options: {
     'Connect:',
     `  npx catena shell --port ${first.port}          (any node works; the shell follows the chain)`,
     `  npx catena status --port ${first.port}`,
+    `  dashboard: http${options.tls === true ? 's' : ''}://127.0.0.1:${first.port + 3}/dashboard${options.auth ? `   (asks for the token in ${join(options.dataDir, 'admin.token')})` : ''}`,
     `  redis-cli -p ${first.port + 1}                  (Redis clients and tools, any node)`,
     `  memcached clients: 127.0.0.1:${first.port + 2}`,
     ...(options.auth ? authLines(options.dataDir, first.port) : []),

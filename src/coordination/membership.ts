@@ -33,6 +33,7 @@ import {
   type NodeInfo,
 } from './cluster-paths.js';
 import { connectCoordinator } from './connect.js';
+import { notify } from './notify.js';
 import { anyVersion, CoordinatorError, type Coordinator, type SessionState } from './coordinator.js';
 import { chainOrder, chainReports, ManagerDriver } from './manager-driver.js';
 import { reportedMember, type ClusterView } from './manager.js';
@@ -53,6 +54,8 @@ export interface MembershipOptions {
   info(): Omit<NodeInfo, 'caughtUp'>;
   onConfig(config: ChainConfig): void;
   onSession(connected: boolean): void;
+  /** After each read of the cluster that succeeded (the local copy may have changed): the dashboard's event log. */
+  readonly onRefreshed?: () => void;
   readonly log: Logger;
   /** How the manager (when this node is elected) sends the slot-moving commands to chains. */
   readonly transport?: () => Promise<ChainTransport>;
@@ -449,6 +452,7 @@ export class Membership {
         this.slotTable = new SlotTable(map);
       }
       this.followChain();
+      if (this.options.onRefreshed !== undefined) notify(this.options.onRefreshed, undefined);
       if (this.driver !== undefined) await this.driver.evaluate();
       if (this.publishDue()) this.publish();
       return true;

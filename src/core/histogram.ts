@@ -68,6 +68,33 @@ export class LatencyHistogram {
     return this.maxUs;
   }
 
+  /** An independent copy (a snapshot of the counts so far). */
+  clone(): LatencyHistogram {
+    const copy = new LatencyHistogram();
+    copy.merge(this);
+    return copy;
+  }
+
+  /**
+   * What was recorded into `later` after `earlier` was cloned from it: both are cumulative
+   * histograms of one source, so every bucket only grew. Its max is the upper bound of its
+   * highest non-empty bucket (the exact max of an interval is not kept), at most `later`'s max.
+   */
+  static difference(later: LatencyHistogram, earlier: LatencyHistogram): LatencyHistogram {
+    assert(later.total >= earlier.total, 'the later snapshot holds at least what the earlier one did');
+    const delta = new LatencyHistogram();
+    let top = -1;
+    for (let i = 0; i < delta.counts.length; i++) {
+      const count = later.counts[i]! - earlier.counts[i]!;
+      assert(count >= 0, 'a cumulative bucket never shrinks');
+      delta.counts[i] = count;
+      if (count > 0) top = i;
+    }
+    delta.total = later.total - earlier.total;
+    delta.maxUs = top < 0 ? 0 : Math.min(LatencyHistogram.upperBoundOf(top), later.maxUs);
+    return delta;
+  }
+
   merge(other: LatencyHistogram): void {
     for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!;
     this.total += other.total;

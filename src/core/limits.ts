@@ -580,6 +580,29 @@ assert(peerBatchBytesTarget <= catchUpBytesMax, 'one catch-up holds at least a b
 assert(clientIdBytesMax + 'client:'.length <= lmdbKeyBytesMax, 'a client record key fits LMDB');
 assert(2 * clusterClientIdBytes <= clientIdBytesMax, "a cluster client's id (in hex) is one the replica takes");
 
+// ---- the dashboard (src/server/dashboard.ts, cluster-view.ts, throughput-series.ts, cluster-events.ts)
+/** Each node samples its throughput and latency this often (a timer diffing its cumulative histograms). */
+export const seriesSampleIntervalMs = 1_000;
+/** ... and keeps this many samples: the last five minutes the dashboard charts. */
+export const seriesSamplesKept = 300;
+/** Cluster events (failovers, joins, slot moves) each node remembers, newest kept. */
+export const clusterEventsKept = 200;
+/** A /cluster document is gathered at most this often; requests meanwhile share the last one (many open pages, one fan-out). */
+export const clusterViewCacheMs = 500;
+/** Deadline of each request to another node while gathering /cluster (its nodestatus, its /series). */
+export const clusterViewNodeTimeoutMs = 1_000;
+/** A /series body read from another node is refused beyond this (300 samples are about 30 KiB). */
+export const seriesBodyBytesMax = 256 * KiB;
+/** A dashboard asset (HTML, script, style sheet) larger than this is refused at load: they are a few KiB. */
+export const dashboardAssetBytesMax = 512 * KiB;
+
+assert(seriesSamplesKept * seriesSampleIntervalMs >= 60_000, 'the series covers at least the last minute');
+assert(
+  clusterViewNodeTimeoutMs < 2 * statusWatchIntervalMs,
+  'a dead node delays a /cluster gather by less than two polls',
+);
+assert(seriesSamplesKept * 120 < seriesBodyBytesMax, 'a full series (about 100 bytes a sample) fits the body limit');
+
 // ---- the segment log (src/storage/segment-log.ts): each replica's append-only, checksummed log
 /** A segment file is sealed, and the next commit starts a new one, once it holds this many bytes (a default). */
 export const logSegmentBytesMaxDefault = 64 * MiB;

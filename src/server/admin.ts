@@ -9,6 +9,7 @@
 //   GET /metrics  200 Prometheus text format (metrics.ts)
 //   GET /dump     200 application/x-ndjson: this node's whole table, streamed (format: dump.ts);
 //                 404 when the node has no dump source; 503 while dumpsInFlightMax dumps stream
+//   GET /, /dashboard, /cluster, /series: the dashboard (dashboard.ts, docs/dashboard.md)
 //   anything else 404; methods other than GET/HEAD 405
 //
 // With a token (`--admin-token-file`), every path but /health needs `Authorization: Bearer
@@ -29,6 +30,8 @@ import type { Logger } from '../core/log.js';
 import { adminConnectionsMax, dumpsInFlightMax, frameTimeoutMs } from '../core/limits.js';
 import type { DumpSummary } from './dump.js';
 import type { Registry } from 'prom-client';
+import type { ClusterView } from './cluster-view.js';
+import { serveDashboard } from './dashboard.js';
 
 export interface AdminSources {
   nodeId: string;
@@ -39,6 +42,8 @@ export interface AdminSources {
   metrics?: Registry;
   /** Streams this node's table into `out` (dump.ts writeDump) without ending it; absent: no /dump. */
   dump?(out: Writable): Promise<DumpSummary>;
+  /** The dashboard's page, /cluster and /series (dashboard.ts); absent: none of them. */
+  dashboard?: ClusterView;
 }
 
 export type Readiness = { ready: true; role: string } | { ready: false; role: string; reason: string };
@@ -119,6 +124,10 @@ export class AdminServer {
       response.end(request.method === 'HEAD' ? undefined : `${toJson(body)}\n`);
     };
     const path = (request.url ?? '/').split('?')[0];
+    // The dashboard's paths first (dashboard.ts: its page needs no token, its data does).
+    const view = options.sources.dashboard;
+    const refuses = () => tokenRefusal(request, options.token);
+    if (view !== undefined && serveDashboard(request, response, { view, refusal: refuses, log: options.log })) return;
     // The token first: without it a client learns nothing, not even which methods a path takes.
     const refusal = path === '/health' ? undefined : tokenRefusal(request, options.token);
     if (refusal !== undefined) {
@@ -141,6 +150,7 @@ export class AdminServer {
       else if (path === '/dump' && dump !== undefined) this.serveDump(request, response, dump, options.log);
       else {
         const paths = ['/health', '/ready', '/status', ...(metrics ? ['/metrics'] : []), ...(dump ? ['/dump'] : [])];
+        if (options.sources.dashboard !== undefined) paths.push('/dashboard');
         send(404, { error: `no ${path}: try ${paths.join(', ')}` });
       }
     } catch (error) {

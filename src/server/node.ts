@@ -30,6 +30,7 @@ import {
   readLeaseFraction,
   suspicionTimeoutMsDefault,
   frameTimeoutMs,
+  clusterViewNodeTimeoutMs,
 } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { NativeSession, type SessionHost } from '../protocol/native/session.js';
@@ -48,6 +49,9 @@ import { PeerNetwork } from './peers.js';
 import { Membership } from '../coordination/membership.js';
 import { splitAddress } from '../core/address.js';
 import { AdminServer, type Readiness } from './admin.js';
+import { ClusterView } from './cluster-view.js';
+import { ClusterEventLog, snapshotOf } from './cluster-events.js';
+import { ThroughputSeries } from './throughput-series.js';
 import { dumpToFile, writeDump } from './dump.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -183,6 +187,11 @@ interface ClusterParts {
 
 export class CatenaNode {
   readonly stats = new NodeStats();
+  /** The dashboard's per-second throughput and latency (a timer diffs `stats`; requests pay nothing). */
+  private readonly series = new ThroughputSeries(() => this.stats.totals());
+  /** The dashboard's cluster events, in a cluster (fed after each membership refresh), and its /cluster. */
+  private events: ClusterEventLog | undefined;
+  private view: ClusterView | undefined;
   private readonly sessions = new Set<NativeSession>();
   private readonly server: Server;
   private reclaimTimer: NodeJS.Timeout | undefined;
@@ -288,7 +297,9 @@ export class CatenaNode {
     onStoreFailure = (error) => node.fatal(error);
     try {
       await node.listen();
+      node.series.begin();
       if (options.adminPort !== undefined) {
+        node.view = node.clusterView();
         node.admin = await AdminServer.start({
           host: options.adminHost ?? node.host,
           port: options.adminPort,
@@ -306,6 +317,7 @@ export class CatenaNode {
             }),
             metrics: nodeMetrics(node.metricsSource()),
             ready: () => node.readiness(),
+            dashboard: node.view,
           },
         });
       }
@@ -382,6 +394,7 @@ export class CatenaNode {
       },
       onConfig: (config) => replica.configure(config),
       onSession: (connected) => replica.sessionChanged(connected),
+      onRefreshed: () => this.events?.observe(snapshotOf(membership), Date.now()),
       transport: () => this.migrationTransport(),
       migration: {
         ...migrationOptionsDefault,
@@ -436,6 +449,35 @@ export class CatenaNode {
     });
     const client = this.migrationClient;
     return client.then((c) => ({ send: (chainId, name, request) => c.sendToChain(chainId, name, request) }));
+  }
+
+  /** The dashboard's data (cluster-view.ts): in a cluster it asks every node through an internal cluster client. */
+  private clusterView(): ClusterView {
+    const tls = this.options.tls;
+    this.events = this.options.cluster === undefined ? undefined : new ClusterEventLog();
+    return new ClusterView({
+      nodeId: this.nodeId,
+      series: this.series,
+      ...(this.events === undefined ? {} : { events: this.events }),
+      ...(this.options.cluster === undefined
+        ? {}
+        : {
+            client: () =>
+              nodeClusterClient({
+                address: `${this.host}:${this.port}`,
+                ...(this.options.auth?.relay === undefined ? {} : { auth: this.options.auth.relay }),
+                ...this.relayTls(),
+                execute: (request) => this.execute(this.context!, request, true),
+                timeoutMs: clusterViewNodeTimeoutMs,
+              }),
+          }),
+      localStatus: () => this.nodeStatus(),
+      nativeAddress: () => `${this.host}:${this.port}`,
+      fetch: {
+        ...(this.options.auth?.adminToken === undefined ? {} : { token: this.options.auth.adminToken }),
+        ...(tls === undefined ? {} : { tls: tls.ca === undefined ? {} : { ca: tls.ca } }),
+      },
+    });
   }
 
   /** Admin HTTP port, when it listens. */
@@ -1074,6 +1116,7 @@ export class CatenaNode {
 
   private async doStop(): Promise<void> {
     this.loopDelay.disable();
+    this.series.stop();
     this.clientLimits.budget.close();
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -1104,6 +1147,7 @@ export class CatenaNode {
     await closed;
     await Promise.all(listenersClosed);
     await this.admin?.close();
+    await this.view?.close();
     await this.migrationClient?.then(
       (client) => client.close(),
       () => undefined,

@@ -35,6 +35,24 @@ export class NodeStats {
     for (const [name, c] of this.perCommand) yield { name, calls: c.calls, errors: c.errors, latencyUs: c.latency };
   }
 
+  /**
+   * Every command together since start: calls, errors and one merged latency histogram, all
+   * cumulative. Built on demand (the dashboard's series diff two of these once a second), so
+   * `record` stays what it was.
+   */
+  totals(): { calls: number; errors: number; latency: LatencyHistogram } {
+    const latency = new LatencyHistogram();
+    let calls = 0;
+    let errors = 0;
+    for (const c of this.perCommand.values()) {
+      if (c.calls === 0) continue;
+      calls += c.calls;
+      errors += c.errors;
+      latency.merge(c.latency);
+    }
+    return { calls, errors, latency };
+  }
+
   commandStats(): ReplyInit<'stats'>['commands'] {
     const rows: NonNullable<ReplyInit<'stats'>['commands']> = [];
     for (const [name, c] of this.perCommand) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Topology } from '../../src/client/cluster-client.js';
-import { findProblems, healthOf, renderProblems, statusExitCodes } from '../../src/cli/health.js';
+import { findProblems, healthOf, renderProblems, statusExitCodes } from '../../src/client/cluster-health.js';
 import {
   buildReport,
   renderStatus,

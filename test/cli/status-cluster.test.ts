@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { statusExitCodes } from '../../src/cli/health.js';
+import { statusExitCodes } from '../../src/client/cluster-health.js';
 import type { StatusDocument } from '../../src/cli/status.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { startCluster, sleep } from '../helpers/cluster.js';

@@ -19,7 +19,7 @@ import {
   type NodeAnswer,
   type StatusDocument,
 } from '../../src/cli/status.js';
-import { statusExitCodes } from '../../src/cli/health.js';
+import { statusExitCodes } from '../../src/client/cluster-health.js';
 import type { ReplyOf } from '../../src/protocol/native/codec.js';
 import { FakeCluster, result } from '../client/fake-cluster.js';
 import { runCli } from '../helpers/cli.js';

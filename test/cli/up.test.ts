@@ -96,6 +96,7 @@ describe('catena up', () => {
       await until('the summary', async () => (out.includes('is up: 3 nodes') ? true : undefined), 60_000);
       assert.match(out, new RegExp(`127\\.0\\.0\\.1:${base} `), 'node0 on the first port');
       assert.match(out, /npx catena shell --port/);
+      assert.match(out, new RegExp(`dashboard: http://127\\.0\\.0\\.1:${base + 3}/dashboard`), 'the dashboard URL');
 
       const seeds = [0, 1, 2].map((i) => `127.0.0.1:${base + 10 * i}`);
       const client = await ClusterClient.connect({ seeds, timeoutMs: 20_000 });

@@ -49,6 +49,10 @@ test(
       'dist/src/index.d.ts',
       'dist/src/cli/main.js',
       'proto/catena.proto',
+      // The dashboard's page, served by every node (src/server/dashboard.ts finds it beside dist/).
+      'dashboard/index.html',
+      'dashboard/app.js',
+      'dashboard/style.css',
     ]) {
       assert.ok(paths.includes(required), `${required} is in the package`);
     }

@@ -18,7 +18,7 @@
 // 3 cannot connect, 70 internal error) so a script can tell "the cluster is down" from "the
 // command was wrong". Problem kinds are stable strings: scripts may match on them.
 
-import type { ConfiguredRole, NodeReport, StatusReport } from './status.js';
+import type { ConfiguredRole, NodeReport, StatusReport } from './cluster-status.js';
 
 export type Health = 'healthy' | 'degraded' | 'unavailable';
 
