@@ -241,6 +241,17 @@ describe('a 3-node cluster: chain metrics on every node, a standby is not ready'
     assert.equal(chain.members.length, 2);
     const [head, tail] = chain.members;
     const adminOf = (nodeId: string) => `http://${topology.nodes.find((n) => n.nodeId === nodeId)!.admin}`;
+    // The coordinator's configuration reaches each node a little later than the harness reads it.
+    const roleOf = async (nodeId: string) => {
+      const found = samples((await get(`${adminOf(nodeId)}/metrics`)).body);
+      return ['head', 'tail', 'head-and-tail', 'joining', 'outside'].find(
+        (r) => found.get(`catena_chain_role{role="${r}"}`) === 1,
+      );
+    };
+    for (const deadline = Date.now() + 20_000; (await roleOf(head!)) !== 'head' || (await roleOf(tail!)) !== 'tail';) {
+      assert.ok(Date.now() < deadline, `the members take their roles: ${await roleOf(head!)}, ${await roleOf(tail!)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const redis = new Redis({ port: cluster.servers[0]!.respPort!, lazyConnect: true });
     await redis.connect();
     for (let i = 0; i < 50; i++) await redis.set(`key${i}`, 'value');
