@@ -16,6 +16,8 @@ const MiB = 1024 * KiB;
 export const keyBytesMax = 1 * KiB;
 /** Keys in one mget or mput request (RESP's MGET and MSET are split into requests this size). */
 export const multiKeysMax = 1024;
+/** Bytes of a key an error message shows (ERR_CROSSSLOT names two keys); longer keys are cut. */
+export const errorKeyShownBytesMax = 64;
 /** Value bytes one mget reply may carry (a reply must fit a frame; a node must not build a huge one). */
 export const mgetReplyBytesMax = 32 * MiB;
 /** LMDB's own key limit with lmdb-js's default page size. */
@@ -154,6 +156,7 @@ export function checkValueBytesMax(value: number): string | undefined {
 
 assert(keyBytesMax < valueBytesMaxDefault, 'keys are smaller than values');
 assert(keyBytesMax + expiryIndexPrefixBytes <= lmdbKeyBytesMax, 'every key and its expiry index entry fit LMDB');
+assert(errorKeyShownBytesMax <= keyBytesMax, 'an error shows a prefix of a key, never more than a key');
 assert(valueBytesMaxDefault <= valueBytesCeiling, 'default value limit within the ceiling');
 assert(frameBytesMax(valueBytesCeiling) < 2 ** 32, 'a frame length fits the u32 prefix');
 assert(scanReplyBytesMax <= valueBytesMaxDefault, 'a scan page fits a default frame');
