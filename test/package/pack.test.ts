@@ -194,6 +194,25 @@ await client.close();
 `,
 };
 
+/** TypeScript users of either module system get the types of what they load (`exports` types). */
+const typedPrograms = {
+  'typed.mts': `import { Client, CatenaError, type ErrorCode } from '${manifest.name}';
+export async function put(port: number): Promise<ErrorCode> {
+  const client: Client = await Client.connect({ host: '127.0.0.1', port });
+  await client.put('k', 'v');
+  return new CatenaError('ERR_TIMEOUT', 'late').code;
+}
+`,
+  'typed.cts': `import { Client, type ErrorCode } from '${manifest.name}';
+import catena = require('${manifest.name}');
+export async function put(port: number): Promise<ErrorCode> {
+  const client: Client = await catena.Client.connect({ host: '127.0.0.1', port });
+  await client.put('k', 'v');
+  return new catena.CatenaError('ERR_TIMEOUT', 'late').code;
+}
+`,
+};
+
 for (const layout of ['hoisted', 'nested'] as const) {
   test(
     `installed (${layout} node_modules), the bin runs a node and both module systems use it`,
@@ -229,3 +248,13 @@ for (const layout of ['hoisted', 'nested'] as const) {
     },
   );
 }
+
+test('TypeScript type-checks an ES module and a CommonJS user of the installed package', { timeout: 120_000 }, () => {
+  const app = join(work.path, 'app-hoisted');
+  assert.ok(existsSync(join(app, 'node_modules', manifest.name)), 'installed by the hoisted test');
+  for (const [file, source] of Object.entries(typedPrograms)) writeFileSync(join(app, file), source);
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const types = ['--typeRoots', join(root, 'node_modules', '@types'), '--types', 'node'];
+  const options = ['--noEmit', '--strict', '--module', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...types];
+  run(process.execPath, [tsc, ...options, ...Object.keys(typedPrograms)], { cwd: app });
+});
