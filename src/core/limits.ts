@@ -400,6 +400,19 @@ export const cliTimeoutMsMax = 3_600_000;
 export const dumpIdleTimeoutMs = 30_000;
 /** `catena dump`: nodes dumped at once. */
 export const dumpFetchesConcurrentMax = 4;
+/**
+ * `catena restore`: records sent at once, and checkpointed together in the progress file (a rerun
+ * after an interruption sends at most this many again). Enough to keep every writer lane busy.
+ */
+export const restoreBatchRecords = 512;
+/** `catena restore`: key and value bytes of one batch, about (a batch holds at least one record, however large). */
+export const restoreBatchBytesMax = 16 * MiB;
+/** `catena restore`: the least time between two redraws of the progress line. */
+export const restoreRedrawIntervalMs = 200;
+assert(
+  restoreBatchRecords >= clusterClientWriteLanesMaxDefault,
+  'a restore batch keeps every writer lane of its client busy',
+);
 /** `catena status --watch` redraws this often. */
 export const statusWatchIntervalMs = 1_000;
 /** `catena status`: deadline of each node's nodestatus request; a node slower than this shows as unreachable. */
