@@ -1,8 +1,11 @@
-// `catena dump`: saves every node's table to `<out>/<nodeId>.jsonl`. Asks one node for the
-// topology, then fetches `GET /dump` from each node's admin listener (admin.ts; the format is in
-// server/dump.ts) and streams it to its file, never holding a dump in memory. Each node is
-// dumped from its own store, so the files of one chain's replicas can be compared; the tail's
-// holds what the chain has committed.
+// `catena dump`: saves one copy of each chain's table to `<out>/<chainId>.jsonl` (a standalone
+// node's to `<out>/<nodeId>.jsonl`). Asks one node for the topology, then fetches `GET /dump`
+// from the admin listener of each chain's tail (admin.ts; the format is in server/dump.ts) and
+// streams it to its file, never holding a dump in memory. The tail holds what its chain has
+// committed and nothing more (a head may hold writes still on their way down); the other replicas
+// hold the same table, so one copy per chain is the whole cluster. When the tail registered no
+// admin address (it is down), the member nearest it is dumped instead. `catena restore` loads
+// such a directory into any cluster (restore-command.ts).
 //
 // A file appears whole or not at all (written to .tmp, fsynced, renamed): its stream must carry
 // the expected node's header and end at the end of a line, or it is discarded. A node that does
@@ -36,25 +39,30 @@ const dumpFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-/** A node id becomes a file name: only these, so a bad or hostile id cannot leave `--out`. */
-const safeNodeId = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
+/** A chain or node id becomes a file name: only these, so a bad or hostile id cannot leave `--out`. */
+const safeFileStem = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
 export const dumpHelp = `Usage: catena dump [--host H --port P | --seeds h:p,h:p] [--out DIR] [--admin H:P]
 
-Saves the table of every node of the cluster, one file per node: <out>/<nodeId>.jsonl, JSON lines
-(a header, then one line per key: key, value, version, expiresAtMs, flags). Each node's table is
-read from its admin listener (GET /dump), so nodes need --admin-port. Prints one line per node
-(keys, bytes, file) and the total; a node that cannot be dumped is reported and the others are
-still dumped (exit code 1).
+Saves the cluster's table, one file per chain: <out>/<chainId>.jsonl (a standalone node's:
+<out>/<nodeId>.jsonl), JSON lines (a header, then one line per key: key, value, version,
+expiresAtMs, flags). Each chain's copy is read from its tail's admin listener (GET /dump), so
+nodes need --admin-port. Prints one line per node dumped (keys, bytes, file) and the total; a
+chain that cannot be dumped is reported and the others are still dumped (exit code 1).
+\`catena restore <out>\` loads the files into a running cluster of any layout.
 
 Options:
 ${renderFlags(dumpFlags)}
 `;
 
-/** A node to dump: its admin address; '' when it registered none, undefined when it is not registered (down). */
+/**
+ * A node to dump: its admin address ('' when it registered none, undefined when it is not
+ * registered: down), and the chain whose copy it is (names the file; absent for a standalone node).
+ */
 export interface DumpTarget {
   nodeId: string;
   admin: string | undefined;
+  chainId?: string;
 }
 
 export type NodeDump =
@@ -103,7 +111,7 @@ export function defaultOutDir(now: Date): string {
   return `catena-dump-${now.toISOString().replaceAll(':', '')}`;
 }
 
-/** The nodes to dump: every node the topology names, or the standalone node itself. */
+/** The nodes to dump: each chain's tail (or the member nearest it with an admin address), or the standalone node. */
 export async function findTargets(client: ClusterClient, adminOverride: string | undefined): Promise<DumpTarget[]> {
   const topology = await client.topology();
   if (client.isStandalone) {
@@ -121,12 +129,15 @@ export async function findTargets(client: ClusterClient, adminOverride: string |
   if (adminOverride !== undefined) {
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--admin is for a standalone node: cluster nodes report theirs');
   }
-  const admins = new Map<string, string | undefined>();
-  for (const chain of topology.chains) {
-    for (const id of [...chain.members, chain.joining]) if (id !== '') admins.set(id, undefined);
-  }
-  for (const node of topology.nodes) admins.set(node.nodeId, node.admin);
-  return [...admins].map(([nodeId, admin]) => ({ nodeId, admin }));
+  const admins = new Map(topology.nodes.map((node) => [node.nodeId, node.admin]));
+  return topology.chains
+    .filter((chain) => chain.members.length > 0)
+    .map((chain) => {
+      const fromTail = [...chain.members].reverse();
+      const nodeId =
+        fromTail.find((id) => (admins.get(id) ?? '') !== '') ?? fromTail.find((id) => admins.has(id)) ?? fromTail[0]!;
+      return { nodeId, admin: admins.get(nodeId), chainId: chain.chainId };
+    });
 }
 
 /** Dumps each target to `<outDir>/<nodeId>.jsonl`, a few at a time; results in target order. */
@@ -150,14 +161,15 @@ async function dumpNode(
   options: { outDir: string; idleTimeoutMs: number; adminToken?: string },
 ): Promise<NodeDump> {
   const { nodeId } = target;
-  if (!safeNodeId.test(nodeId)) return { ok: false, nodeId, reason: 'node id is not a safe file name' };
+  const name = target.chainId ?? nodeId;
+  if (!safeFileStem.test(name)) return { ok: false, nodeId, reason: `${name} is not a safe file name` };
   if (target.admin === undefined) return { ok: false, nodeId, reason: 'in a chain but not registered (down?)' };
   if (target.admin === '') return { ok: false, nodeId, reason: 'no admin address registered (needs --admin-port)' };
   const address = splitAddress(target.admin);
   if (address === undefined) return { ok: false, nodeId, reason: `bad admin address ${target.admin}` };
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   const url = `http://${host}:${address.port}/dump`;
-  const file = join(options.outDir, `${nodeId}.jsonl`);
+  const file = join(options.outDir, `${name}.jsonl`);
   try {
     const summary = await writeFileAtomically(file, (write) =>
       fetchDump(url, nodeId, { idleTimeoutMs: options.idleTimeoutMs, adminToken: options.adminToken }, write),

@@ -1,11 +1,13 @@
 // The `catena` command: `server` runs a node, `shell` opens the interactive shell, `status`
-// shows the cluster, `dump` saves every node's table, and every command of the table runs once
+// shows the cluster, `dump` saves each chain's table and `restore` loads it, and every command of
+// the table runs once
 // (`catena put k v`, `catena get k --json`).
 
 import { CatenaError } from '../core/errors.js';
 import { catenaVersion } from '../core/version.js';
 import { runBench } from './bench-command.js';
 import { runDump } from './dump-command.js';
+import { runRestore } from './restore-command.js';
 import { runServer } from './server-command.js';
 import { runOneShot, oneShotHelp, isOneShot } from './one-shot.js';
 import { runShell } from './shell.js';
@@ -23,7 +25,8 @@ Usage:
                                        exits 4 when degraded, 5 when unavailable
   catena chain add|remove|show         more or fewer chains: slots move online (catena chain --help)
   catena chain rebuild [--yes]         after a lost coordinator state: chains from the nodes' logs
-  catena dump [--out DIR]              save every node's table to files (catena dump --help)
+  catena dump [--out DIR]              save each chain's table to a file (catena dump --help)
+  catena restore DIR                   load a dump into a running cluster (catena restore --help)
   catena bench [options]               YCSB-style load: throughput, latency percentiles (catena bench --help)
   catena <command> [args] [options]    run one command and print the reply
   catena --version
@@ -49,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (first === 'shell') return await runShell(rest);
     if (first === 'status') return await runStatus(rest);
     if (first === 'dump') return await runDump(rest);
+    if (first === 'restore') return await runRestore(rest);
     if (first === 'bench') return await runBench(rest);
     if (isOneShot(first)) return await runOneShot(first, rest);
     process.stderr.write(`catena: unknown command "${first}"\n\n${mainHelp()}`);

@@ -18,6 +18,7 @@ import {
 } from '../core/limits.js';
 import { createLogger, isLogFormat, type Logger, type LogLevel } from '../core/log.js';
 import { CatenaNode } from '../server/node.js';
+import { dashboardAssetsBeside } from '../server/dashboard.js';
 import { readClusterSecret } from '../server/peer-auth.js';
 import { readTlsFiles } from '../server/tls.js';
 import { migrationOptionsDefault } from '../coordination/migration-runner.js';
@@ -214,8 +215,10 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     throw new CatenaError('ERR_INVALID_ARGUMENT', '--peer-announce must be host:port');
   const auth = nodeAuthFromFlags(args);
   let log = createLogger({ node: '-', level, format });
+  const dashboardAssets = dashboardAssetsBeside(import.meta.url);
   const node = await CatenaNode.start({
     dataDir,
+    ...(dashboardAssets === undefined ? {} : { dashboardAssets }),
     host,
     port,
     durability,

@@ -21,6 +21,9 @@
 //    known, so a stale node cannot send the client back to a removed head.
 //  * a standalone node (topology cluster '') is used exactly like `Client`: one node, one
 //    connection, no routing and no retries (there is no other node to fail over to).
+//  * an atomic multi-key write (mput) whose keys are in several chains is refused with
+//    ERR_CROSSSLOT before anything is sent (after one refresh, in case the slot map it read is
+//    old); a node refuses it too, by its own slot map (server/admission.ts).
 
 import { create } from '@bufbuild/protobuf';
 import { randomBytes } from 'node:crypto';
@@ -45,7 +48,7 @@ import {
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
 import { Client, ClientCommands, type ClientTls, type Credentials } from './client.js';
-import { requestKeys } from '../commands/keys.js';
+import { crossChainKeys, requestKeys, singleChainCommands } from '../commands/keys.js';
 import {
   everyChainCommands,
   groupByChain,
@@ -210,7 +213,7 @@ export function backoffStep(previousMs: number | undefined, random: number): { b
   return { baseMs, waitMs: baseMs / 2 + (random * baseMs) / 2 };
 }
 
-/** The key a request is routed by: its key, or its first (mget, mput: split by chain first). */
+/** The key a request is routed by: its key, or its first (mget is split by chain first; mput's keys share a chain). */
 const keyOf = (name: CommandName, request: object): Uint8Array | undefined => requestKeys(name, request)[0];
 
 const clientClosed = (): CatenaError => new CatenaError('ERR_CONNECTION_CLOSED', 'the client is closed');
@@ -412,7 +415,21 @@ export class ClusterClient extends ClientCommands {
     }
     if (chains.length > 1 && splitCommands.has(name))
       return convert(await this.splitByChain(name, request, deadlineMs));
+    if (chains.length > 1 && singleChainCommands.has(name)) await this.refuseCrossChain(name, request, deadlineMs);
     return convert(await this.routed(name, request, deadlineMs));
+  }
+
+  /** Throws ERR_CROSSSLOT when the request's keys are in several chains, by a fresh slot map. */
+  private async refuseCrossChain(name: CommandName, request: object, deadlineMs: number): Promise<void> {
+    const split = () => {
+      const slots = this.view.slots;
+      return slots === undefined ? undefined : crossChainKeys(name, request, (slot) => slots.ownerOf(slot));
+    };
+    if (split() === undefined) return;
+    // The copy may be old (a move since put the keys in one chain): ask again before refusing.
+    await waitAtMost(this.refresh(), deadlineMs - Date.now());
+    const reason = split();
+    if (reason !== undefined) throw new CatenaError('ERR_CROSSSLOT', reason);
   }
 
   /** One request, routed by its key (or to `chainId`), with retries; writes take a writer lane. */
@@ -452,27 +469,20 @@ export class ClusterClient extends ClientCommands {
     }
   }
 
-  /** mget and mput: one request per owning chain, the answers put back together. */
+  /** mget: one request per owning chain, the answers put back together. */
   private async splitByChain(name: CommandName, request: object, deadlineMs: number): Promise<unknown> {
+    assert(name === 'mget', `only mget is split by chain, not ${name}`);
     const slots = this.view.slots!;
     const keys = requestKeys(name, request);
     const groups = [...groupByChain(keys, (key) => slots.ownerOf(keySlot(key))).values()];
     if (groups.length <= 1) return this.routed(name, request, deadlineMs);
-    if (name === 'mget') {
-      const parts = await Promise.all(
-        groups.map(async (indices) => ({
-          indices,
-          reply: (await this.routed(name, { keys: indices.map((i) => keys[i]!) }, deadlineMs)) as ReplyOf<'mget'>,
-        })),
-      );
-      return joinMget(keys.length, parts);
-    }
-    // mput: atomic within each chain only. The reply is the part holding the last entry's.
-    const entries = (request as { entries: object[] }).entries;
-    const replies = await Promise.all(
-      groups.map((indices) => this.routed(name, { entries: indices.map((i) => entries[i]!) }, deadlineMs)),
+    const parts = await Promise.all(
+      groups.map(async (indices) => ({
+        indices,
+        reply: (await this.routed(name, { keys: indices.map((i) => keys[i]!) }, deadlineMs)) as ReplyOf<'mget'>,
+      })),
     );
-    return replies[groups.findIndex((indices) => indices.includes(keys.length - 1))];
+    return joinMget(keys.length, parts);
   }
 
   /** Attempts until one succeeds, fails for good, or the deadline passes. */

@@ -7,10 +7,11 @@
 //   * scan: every chain pages from the same cursor; the merged page ends at the lowest key where
 //     some chain's own page ended, so no key between is skipped, and the cursor is the last key
 //     given (stateless: the next page asks every chain again after it);
-//   * mget, mput: keys split by owning chain, one request per chain, answers put back in order.
+//   * mget: keys split by owning chain, one request per chain, answers put back in order.
 //
-// None of these is atomic across chains: each chain's part is linearizable on its own, and mput
-// is atomic within each chain only (docs/sharding.md).
+// None of these is atomic across chains: each chain's part is linearizable on its own
+// (docs/sharding.md). mput is atomic, so it is never split: keys of several chains are refused
+// (commands/keys.ts singleChainCommands).
 
 import { create } from '@bufbuild/protobuf';
 import type { ReplyOf } from '../protocol/native/codec.js';
@@ -34,8 +35,8 @@ export const everyChainCommands: ReadonlySet<CommandName> = new Set<CommandName>
   'scan',
 ]);
 
-/** Multi-key commands: split by the chain owning each key. */
-export const splitCommands: ReadonlySet<CommandName> = new Set<CommandName>(['mget', 'mput']);
+/** Multi-key reads: split by the chain owning each key. */
+export const splitCommands: ReadonlySet<CommandName> = new Set<CommandName>(['mget']);
 
 /** The limit a listing request means (0 is the default). */
 export const listLimit = (limit: number | undefined): number =>

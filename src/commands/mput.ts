@@ -7,7 +7,10 @@ const usage = 'mput <key> <value> [key value ...]';
 
 export const mput = defineCommand({
   name: 'mput',
-  summary: `Store several values at once, atomically (at most ${multiKeysMax}); each key loses its expiry.`,
+  // "atomically" holds on a sharded cluster too: keys of several chains are refused (commands/keys.ts).
+  summary:
+    `Store several values at once, atomically (at most ${multiKeysMax}); each key loses its expiry. ` +
+    'On a sharded cluster keys of several chains get ERR_CROSSSLOT (a hash tag, {u}:a {u}:b, keeps keys together).',
   usage,
   mutates: true,
   seed: false,

@@ -16,6 +16,8 @@ const MiB = 1024 * KiB;
 export const keyBytesMax = 1 * KiB;
 /** Keys in one mget or mput request (RESP's MGET and MSET are split into requests this size). */
 export const multiKeysMax = 1024;
+/** Bytes of a key an error message shows (ERR_CROSSSLOT names two keys); longer keys are cut. */
+export const errorKeyShownBytesMax = 64;
 /** Value bytes one mget reply may carry (a reply must fit a frame; a node must not build a huge one). */
 export const mgetReplyBytesMax = 32 * MiB;
 /** LMDB's own key limit with lmdb-js's default page size. */
@@ -154,6 +156,7 @@ export function checkValueBytesMax(value: number): string | undefined {
 
 assert(keyBytesMax < valueBytesMaxDefault, 'keys are smaller than values');
 assert(keyBytesMax + expiryIndexPrefixBytes <= lmdbKeyBytesMax, 'every key and its expiry index entry fit LMDB');
+assert(errorKeyShownBytesMax <= keyBytesMax, 'an error shows a prefix of a key, never more than a key');
 assert(valueBytesMaxDefault <= valueBytesCeiling, 'default value limit within the ceiling');
 assert(frameBytesMax(valueBytesCeiling) < 2 ** 32, 'a frame length fits the u32 prefix');
 assert(scanReplyBytesMax <= valueBytesMaxDefault, 'a scan page fits a default frame');
@@ -397,6 +400,19 @@ export const cliTimeoutMsMax = 3_600_000;
 export const dumpIdleTimeoutMs = 30_000;
 /** `catena dump`: nodes dumped at once. */
 export const dumpFetchesConcurrentMax = 4;
+/**
+ * `catena restore`: records sent at once, and checkpointed together in the progress file (a rerun
+ * after an interruption sends at most this many again). Enough to keep every writer lane busy.
+ */
+export const restoreBatchRecords = 512;
+/** `catena restore`: key and value bytes of one batch, about (a batch holds at least one record, however large). */
+export const restoreBatchBytesMax = 16 * MiB;
+/** `catena restore`: the least time between two redraws of the progress line. */
+export const restoreRedrawIntervalMs = 200;
+assert(
+  restoreBatchRecords >= clusterClientWriteLanesMaxDefault,
+  'a restore batch keeps every writer lane of its client busy',
+);
 /** `catena status --watch` redraws this often. */
 export const statusWatchIntervalMs = 1_000;
 /** `catena status`: deadline of each node's nodestatus request; a node slower than this shows as unreachable. */

@@ -44,6 +44,8 @@ export interface AdminSources {
   dump?(out: Writable): Promise<DumpSummary>;
   /** The dashboard's page, /cluster and /series (dashboard.ts); absent: none of them. */
   dashboard?: ClusterView;
+  /** The folder of the dashboard page's files (NodeOptions.dashboardAssets). */
+  dashboardAssets?: string;
 }
 
 export type Readiness = { ready: true; role: string } | { ready: false; role: string; reason: string };
@@ -127,7 +129,16 @@ export class AdminServer {
     // The dashboard's paths first (dashboard.ts: its page needs no token, its data does).
     const view = options.sources.dashboard;
     const refuses = () => tokenRefusal(request, options.token);
-    if (view !== undefined && serveDashboard(request, response, { view, refusal: refuses, log: options.log })) return;
+    if (
+      view !== undefined &&
+      serveDashboard(request, response, {
+        view,
+        refusal: refuses,
+        log: options.log,
+        assets: options.sources.dashboardAssets,
+      })
+    )
+      return;
     // The token first: without it a client learns nothing, not even which methods a path takes.
     const refusal = path === '/health' ? undefined : tokenRefusal(request, options.token);
     if (refusal !== undefined) {

@@ -1,13 +1,13 @@
 // What a node of a cluster refuses before a request reaches its replica (docs/design.md §6,
-// docs/sharding.md): a key of a slot its chain does not own (ERR_MOVED), a slot frozen for a
-// move (ERR_SLOT_MOVING), a flush while slots are frozen, and the manager's slot commands where
-// they are not safe. Pure: it reads the node's own copy of the slot map (late, possibly stale)
+// docs/sharding.md): an atomic request over keys of several chains (ERR_CROSSSLOT), a key of a
+// slot its chain does not own (ERR_MOVED), a slot frozen for a move (ERR_SLOT_MOVING), a flush
+// while slots are frozen, and the manager's slot commands where they are not safe. Pure: it reads the node's own copy of the slot map (late, possibly stale)
 // and the replica's frozen slots, and decides. The node (node.ts) and the deterministic
 // simulator (src/testing/sim/) both call it, so the simulator checks the node's own rules.
 
 import { errorResult } from '../commands/execute.js';
 import { commandByName, slotCommands, type CommandName } from '../commands/index.js';
-import { requestKeys } from '../commands/keys.js';
+import { crossChainKeys, requestKeys } from '../commands/keys.js';
 import type { ResponseResult } from '../protocol/native/codec.js';
 import type { SlotTable } from '../sharding/slot-map.js';
 import { keySlot, slotCount } from '../sharding/slots.js';
@@ -51,7 +51,7 @@ export function admissionRefusal(
     : keysRefused(view, name, request, faults);
 }
 
-/** Why a keyed request must not run here (a slot of another chain, or one moving now), if so. */
+/** Why a keyed request must not run here (keys of several chains, a slot of another chain, or one moving now), if so. */
 export function keysRefused(
   view: AdmissionView,
   name: CommandName,
@@ -59,6 +59,10 @@ export function keysRefused(
   faults: AdmissionFaults = {},
 ): ResponseResult | undefined {
   if (faults.frozenReadsServed === true && servesFrozenRead(view, name, request)) return undefined;
+  // Before ERR_MOVED: no chain can take the whole request, so a redirect would not help.
+  const { slots } = view;
+  const split = slots === undefined ? undefined : crossChainKeys(name, request, (slot) => slots.ownerOf(slot));
+  if (split !== undefined) return errorResult('ERR_CROSSSLOT', split);
   if (faults.droppedSlotsUnfenced !== true) {
     const fenced = handedOverAfterMap(view, name, request);
     if (fenced !== undefined) return errorResult('ERR_SLOT_MOVING', fenced);

@@ -17,6 +17,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert } from '../core/assert.js';
 import { dashboardAssetBytesMax, seriesSamplesKept } from '../core/limits.js';
@@ -55,6 +56,8 @@ export interface DashboardRequest {
   /** The admin token check (admin.ts): 401 or 403 when the request may not read data, else undefined. */
   readonly refusal: () => 401 | 403 | undefined;
   readonly log: Logger;
+  /** The folder holding the page's files (the package's dashboard/); undefined: the page is not served. */
+  readonly assets: string | undefined;
 }
 
 /** Serves `request` when it is one of the dashboard's; false when it is not (admin.ts goes on). Never throws. */
@@ -86,7 +89,7 @@ function route(request: IncomingMessage, response: ServerResponse, options: Dash
       response.writeHead(302, { location: '/dashboard' });
       response.end();
     } else {
-      servePage(path, method, response, options.log);
+      servePage(path, method, response, options);
     }
     return true;
   }
@@ -175,12 +178,17 @@ function sendJson(
 
 // ---- the page's files ----------------------------------------------------------------------
 
-/** dashboard/ at the package root: two levels above this file in src/server, three in dist/src/server. */
-function assetDirectory(): string | undefined {
+/**
+ * The package's dashboard/ folder, found from a module of the package's ES module build (the
+ * CLI passes its own `import.meta.url`): dashboard/ is two levels above src/<dir>/ and three
+ * above dist/src/<dir>/. Kept out of this module, which the CommonJS build compiles too (where
+ * `import.meta` does not exist).
+ */
+export function dashboardAssetsBeside(moduleUrl: string): string | undefined {
   for (const up of ['../../dashboard/', '../../../dashboard/']) {
-    const dir = fileURLToPath(new URL(up, import.meta.url));
+    const dir = fileURLToPath(new URL(up, moduleUrl));
     try {
-      if (statSync(`${dir}index.html`).isFile()) return dir;
+      if (statSync(join(dir, 'index.html')).isFile()) return dir;
     } catch {
       // not this one
     }
@@ -191,14 +199,15 @@ function assetDirectory(): string | undefined {
 /** Read once, on first request, and kept: the package's files do not change under a running node. */
 let loaded: Map<string, Buffer> | undefined;
 
-function assetBody(file: string): Buffer | string {
+function assetBody(file: string, dir: string | undefined): Buffer | string {
   if (loaded === undefined) {
-    const dir = assetDirectory();
-    if (dir === undefined) return 'the dashboard files (dashboard/ in the package) are missing: reinstall Catena';
+    if (dir === undefined) {
+      return 'the dashboard files were not found (dashboard/ in the package; a node started from code needs NodeOptions.dashboardAssets)';
+    }
     const files = new Map<string, Buffer>();
     for (const { file: name } of assets.values()) {
       if (files.has(name)) continue;
-      const body = readFileSync(`${dir}${name}`);
+      const body = readFileSync(join(dir, name));
       if (body.length > dashboardAssetBytesMax)
         return `dashboard/${name} is larger than ${dashboardAssetBytesMax} bytes`;
       files.set(name, body);
@@ -208,12 +217,13 @@ function assetBody(file: string): Buffer | string {
   return loaded.get(file) ?? `dashboard/${file} is missing`;
 }
 
-function servePage(path: string, method: string, response: ServerResponse, log: Logger): void {
+function servePage(path: string, method: string, response: ServerResponse, options: DashboardRequest): void {
+  const log = options.log;
   const asset = assets.get(path);
   assert(asset !== undefined, 'a page path is one of the assets');
   let body: Buffer | string;
   try {
-    body = assetBody(asset.file);
+    body = assetBody(asset.file, options.assets);
   } catch (error) {
     body = `cannot read the dashboard files: ${String(error)}`;
   }

@@ -114,6 +114,11 @@ export interface ClusterOptions {
 
 export interface NodeOptions {
   dataDir: string;
+  /**
+   * The folder of the dashboard page's files (the package's dashboard/; `catena server` finds it).
+   * Without it the admin port serves the dashboard's data but not its page.
+   */
+  dashboardAssets?: string;
   host?: string;
   /** The admin port listens on this address instead of `host` (a private interface). */
   adminHost?: string;
@@ -318,6 +323,7 @@ export class CatenaNode {
             metrics: nodeMetrics(node.metricsSource()),
             ready: () => node.readiness(),
             dashboard: node.view,
+            ...(options.dashboardAssets === undefined ? {} : { dashboardAssets: options.dashboardAssets }),
           },
         });
       }

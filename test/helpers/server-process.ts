@@ -38,6 +38,11 @@ export interface ServerOptions {
    * `pid` and signals are the wrapper's, so the wrapper must pass them on or kill its child.
    */
   wrapper?: readonly string[];
+  /**
+   * A compiled script to run with plain node instead of src/cli/main.ts through tsx (e.g. an
+   * installed package's bin/catena.js).
+   */
+  entry?: string;
 }
 
 export interface ServerProcess {
@@ -71,9 +76,7 @@ process.on('exit', () => {
 
 function serverArgs(options: ServerOptions): string[] {
   return [
-    '--import',
-    'tsx',
-    mainScript,
+    ...(options.entry === undefined ? ['--import', 'tsx', mainScript] : [options.entry]),
     'server',
     '--port',
     '0',

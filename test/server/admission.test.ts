@@ -28,13 +28,38 @@ function map(version: number, owner: string, migration?: SlotMap['migration']): 
   return new SlotTable({ version, ranges: mergeRanges(ranges), ...(migration === undefined ? {} : { migration }) });
 }
 
-const code = (view: AdmissionView, name: 'get' | 'put' | 'flush' | 'slotdrop', request: object) =>
-  (admissionRefusal(view, name, request)?.value as { code?: string } | undefined)?.code;
+const refusal = (view: AdmissionView, name: 'get' | 'put' | 'flush' | 'slotdrop' | 'mput' | 'mget', request: object) =>
+  admissionRefusal(view, name, request)?.value as { code?: string; message?: string } | undefined;
+const code = (view: AdmissionView, name: 'get' | 'put' | 'flush' | 'slotdrop' | 'mput' | 'mget', request: object) =>
+  refusal(view, name, request)?.code;
 
 describe('admission', () => {
   it('serves a key of a slot its chain owns, refuses one another chain owns (ERR_MOVED)', () => {
     assert.equal(code({ slots: map(3, 'c1'), chainId: 'c1', replica: replica() }, 'get', { key }), undefined);
     assert.equal(code({ slots: map(3, 'c1'), chainId: 'c0', replica: replica() }, 'get', { key }), 'ERR_MOVED');
+  });
+
+  // Issue 19: a native mput over two chains was split by the cluster client and answered with a
+  // version, though each chain applied its part alone; a node must not take part of one either.
+  it('refuses an mput whose keys are in two chains (ERR_CROSSSLOT), even where it owns some of them', () => {
+    const other = Buffer.from('k2');
+    assert.notEqual(keySlot(other), slot);
+    const entries = [
+      { key: other, value: Buffer.from('1') },
+      { key, value: Buffer.from('2') },
+    ];
+    for (const chainId of ['c0', 'c1']) {
+      const refused = refusal({ slots: map(3, 'c1'), chainId, replica: replica() }, 'mput', { entries });
+      assert.equal(refused?.code, 'ERR_CROSSSLOT');
+      assert.match(refused?.message ?? '', /"k2" \(slot \d+\) is in chain c0, "k1" \(slot \d+\) in chain c1/);
+    }
+    // One chain owns both: the owner takes it, another chain redirects.
+    assert.equal(code({ slots: map(3, 'c0'), chainId: 'c0', replica: replica() }, 'mput', { entries }), undefined);
+    assert.equal(code({ slots: map(3, 'c0'), chainId: 'c1', replica: replica() }, 'mput', { entries }), 'ERR_MOVED');
+    // No slot map yet: one chain owns everything. mget is a read the cluster client splits.
+    assert.equal(code({ slots: undefined, chainId: 'c0', replica: replica() }, 'mput', { entries }), undefined);
+    const keys = entries.map((entry) => entry.key);
+    assert.equal(code({ slots: map(3, 'c1'), chainId: 'c0', replica: replica() }, 'mget', { keys }), 'ERR_MOVED');
   });
 
   it('refuses a frozen slot, and a flush while any slot is frozen (ERR_SLOT_MOVING)', () => {
