@@ -33,8 +33,9 @@ import {
 } from '../bench/workload.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { parseCommandArgs } from './settings.js';
 
-const benchFlags: FlagSpec = {
+export const benchFlags: FlagSpec = {
   ...connectionFlags,
   workload: {
     kind: 'string',
@@ -84,7 +85,7 @@ export interface BenchArgs {
 }
 
 export async function runBench(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, benchFlags);
+  const args = parseCommandArgs(argv, benchFlags);
   if (args.flags.has('help')) {
     process.stdout.write(benchHelp);
     return 0;
