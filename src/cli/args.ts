@@ -69,7 +69,7 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
       // Commands without a host flag (server, up) keep -h as help, as they always had it.
       if (name === undefined && short === 'h' && spec['help'] !== undefined) args.flags.set('help', true);
       else if (name === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unknown option ${word}`);
-      else i = takeFlag(args, spec, name, word, undefined, argv[i + 1], i);
+      else if (takeFlag(args, spec, { name, written: word, next: argv[i + 1] })) i += 1;
       continue;
     }
     if (!word.startsWith('--') || /^-\d/.test(word)) {
@@ -79,38 +79,39 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
     const eq = word.indexOf('=');
     const name = word.slice(2, eq < 0 ? undefined : eq);
     if (spec[name] === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unknown option --${name}`);
-    i = takeFlag(args, spec, name, `--${name}`, eq >= 0 ? word.slice(eq + 1) : undefined, argv[i + 1], i);
+    const attached = eq >= 0 ? word.slice(eq + 1) : undefined;
+    if (takeFlag(args, spec, { name, written: `--${name}`, attached, next: argv[i + 1] })) i += 1;
   }
   return args;
 }
 
-/** Records one flag; returns the index of the last word it used. */
+/**
+ * Records one flag, `written` as the user wrote it (`-p`, `--port`), with its value after `=`
+ * (`attached`) or in the next word; returns whether it took the next word.
+ */
 function takeFlag(
   args: ParsedArgs,
   spec: FlagSpec,
-  given: string,
-  written: string,
-  attached: string | undefined,
-  next: string | undefined,
-  index: number,
-): number {
-  const name = spec[given]?.aliasOf ?? given;
+  word: { name: string; written: string; attached?: string | undefined; next: string | undefined },
+): boolean {
+  const { written, attached, next } = word;
+  const name = spec[word.name]?.aliasOf ?? word.name;
   const flag = spec[name];
   if (flag === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unknown option ${written}`);
   if (flag.kind === 'boolean') {
     if (attached !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `${written} takes no value`);
     args.flags.set(name, true);
-    return index;
+    return false;
   }
   if (attached !== undefined) {
     args.flags.set(name, attached);
-    return index;
+    return false;
   }
   if (next === undefined) {
     throw new CatenaError('ERR_INVALID_ARGUMENT', written === '-h' ? dashHNeedsHost : `${written} needs a value`);
   }
   args.flags.set(name, next);
-  return index + 1;
+  return true;
 }
 
 /** The flag's value: the command line's, else the environment's or config file's, else the default. */

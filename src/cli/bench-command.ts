@@ -57,7 +57,7 @@ export const benchFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const benchHelp = `Usage: catena bench [--host H --port P | --seeds h:p,h:p] [--workload a|b|c|f|write] [options]
+export const benchHelp = `Usage: catena bench [-h H -p P | --endpoints h:p,h:p] [--workload a|b|c|f|write] [options]
 
 Drives the cluster with one of YCSB's core workloads and reports throughput and latency
 percentiles (p50, p95, p99, p99.9, max) per operation type. First writes every record once

@@ -24,6 +24,7 @@ import { sessionTimeoutMsDefault, layoutChainsMax, layoutReplicasMax } from '../
 import { readClusterSecret } from '../server/peer-auth.js';
 import { flagInt, flagString, renderFlags, type FlagSpec, type ParsedArgs } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { unreachableCodes } from './exit-codes.js';
 import { parseCommandArgs, settable } from './settings.js';
 
 /** Where `catena up` keeps the cluster secret with its default --data-dir. */
@@ -101,7 +102,7 @@ export async function runChain(argv: readonly string[]): Promise<number> {
     sessionTimeoutMs: sessionTimeoutMsDefault,
     ...(secret === undefined ? {} : { secret }),
   }).catch((error: unknown) => {
-    if (!(error instanceof CoordinatorError)) throw error;
+    if (!(error instanceof CoordinatorError) || !unreachable.has(error.code)) throw error;
     throw new CatenaError('ERR_CONNECTION_FAILED', `could not reach the coordinator ${url}: ${error.message}`);
   });
   if (action === 'rebuild') {
@@ -179,7 +180,10 @@ export async function runChain(argv: readonly string[]): Promise<number> {
 async function findCoordinator(args: ParsedArgs): Promise<{ url: string; cluster: string }> {
   const named = flagString(args, chainFlags, 'coordinator');
   if (named !== undefined) return { url: named, cluster: flagString(args, chainFlags, 'cluster') ?? 'local' };
-  const client = await connectFromFlags(args, chainFlags);
+  const client = await connectFromFlags(args, chainFlags).catch((error: unknown) => {
+    if (!(error instanceof CatenaError) || !unreachableCodes.has(error.code)) throw error;
+    throw new CatenaError(error.code, `${error.message} (or name the coordinator: --coordinator URL --cluster NAME)`);
+  });
   try {
     const topology = await client.topology();
     const where = client.anyNodeAddress;
@@ -198,6 +202,9 @@ async function findCoordinator(args: ParsedArgs): Promise<{ url: string; cluster
     await client.close();
   }
 }
+
+/** Coordinator errors that mean it was not reached, rather than that it refused something. */
+const unreachable: ReadonlySet<string> = new Set(['connection-loss', 'session-expired', 'closed']);
 
 const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 

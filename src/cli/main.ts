@@ -64,8 +64,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   try {
     if (first.startsWith('-')) {
-      const hint = first === '-h' ? '-h is the host (as in redis-cli) and needs a value; help is --help' : '';
-      throw new CatenaError('ERR_INVALID_ARGUMENT', hint || `${first} before no command: catena [options] <command>`);
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        first === '-h' && rest.length === 0
+          ? '-h is the host (as in redis-cli) and needs a value; help is --help'
+          : `no command after the options: catena [options] <command> (catena --help)`,
+      );
     }
     if (first === 'server') return await runServer(rest);
     if (first === 'up') return await runUp(rest);
