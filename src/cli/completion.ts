@@ -211,12 +211,14 @@ ${branches.join('\n')}
     done
     (( seen )) || { compadd -- $actions; return; }
   fi
-  [[ "$cmd" == restore ]] && _files -/
+  if [[ "$cmd" == restore ]]; then _files -/; fi
 }
-if [[ "\${funcstack[1]}" == "_catena" ]]; then
-  _catena "$@"
-else
+# Sourced: register the function. Autoloaded from $fpath as _catena: this file is the
+# function's body, so complete now.
+if [[ "\${zsh_eval_context[-1]}" == file ]]; then
   compdef _catena catena
+else
+  _catena "$@"
 fi
 `;
 }

@@ -1,6 +1,7 @@
 // `catena completion bash|zsh`: the bash script is sourced in a real bash and its completion
-// function run as bash runs it on <TAB> (COMP_WORDS / COMP_CWORD in, COMPREPLY out). zsh is
-// checked for its shape only when zsh is not installed, and parsed by `zsh -n` when it is.
+// function run as bash runs it on <TAB> (COMP_WORDS / COMP_CWORD in, COMPREPLY out). The zsh
+// script is checked for its shape, and when zsh is installed, parsed and run with zsh's
+// completion builtins replaced by functions that print what they are given.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -98,11 +99,73 @@ describe('zsh completion', () => {
     assert.doesNotMatch(printed.stdout, /slotfreeze|nodestatus/);
   });
 
-  it('parses in zsh', hasZsh ? {} : { skip: 'zsh not installed' }, () => {
-    const file = join(dir.path, '_catena');
-    writeFileSync(file, zshScript());
-    const run = spawnSync('zsh', ['-n', file], { encoding: 'utf8' });
+  const zshFile = join(dir.path, '_catena');
+  writeFileSync(zshFile, zshScript());
+
+  /**
+   * What the zsh function offers for `words`, the cursor on the last: run outside a completion
+   * widget, with compadd, _describe, _files and _hosts (zsh's completion system) replaced by
+   * functions that print what they were given, and compdef by one that records the registration.
+   */
+  function zshComplete(...words: string[]): string[] {
+    const quoted = words.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+    const stubs = [
+      'compdef() { print -r -- "compdef $*" }',
+      'compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }',
+      '_describe() { print -rl -- ${${(P)2}%%:*} }',
+      '_files() { print -r -- "<files $*>" }',
+      '_hosts() { print -r -- "<hosts>" }',
+    ].join('; ');
+    const run = spawnSync(
+      'zsh',
+      [
+        '-f',
+        '-c',
+        `${stubs}; source "$1" >/dev/null; words=(${quoted}); CURRENT=${words.length}; _catena`,
+        'zsh',
+        zshFile,
+      ],
+      { cwd: dir.path, encoding: 'utf8' },
+    );
     assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    return run.stdout.split('\n').filter((line) => line !== '');
+  }
+
+  it('parses in zsh and registers _catena with compdef', hasZsh ? {} : { skip: 'zsh not installed' }, () => {
+    const parse = spawnSync('zsh', ['-n', zshFile], { encoding: 'utf8' });
+    assert.equal(parse.status, 0, parse.stderr);
+    const run = spawnSync('zsh', ['-f', '-c', 'compdef() { print -r -- "compdef $*" }; source "$1"', 'zsh', zshFile], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.stdout, 'compdef _catena catena\n', run.stderr);
+  });
+
+  it(
+    'completes when autoloaded from $fpath as _catena, as compinit does',
+    hasZsh ? {} : { skip: 'zsh not installed' },
+    () => {
+      const stubs = 'compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@" }';
+      const body = `${stubs}; fpath=("$1" $fpath); autoload -U _catena; words=(catena chain ''); CURRENT=3; _catena`;
+      const run = spawnSync('zsh', ['-f', '-c', body, 'zsh', dir.path], { encoding: 'utf8' });
+      assert.equal(run.stderr, '');
+      assert.equal(run.stdout, 'add\nremove\nshow\nrebuild\n');
+    },
+  );
+
+  it('completes as the bash script does', hasZsh ? {} : { skip: 'zsh not installed' }, () => {
+    assert.deepEqual(
+      zshComplete('catena', 'ge').filter((word) => word.startsWith('ge')),
+      ['get', 'getkeys', 'gettable', 'getdel'],
+    );
+    assert.ok(!zshComplete('catena', '').includes('slotfreeze'));
+    assert.deepEqual(zshComplete('catena', '-p', '7000', 'chain', ''), ['add', 'remove', 'show', 'rebuild']);
+    assert.deepEqual(zshComplete('catena', 'chain', 'add', ''), []);
+    const get = zshComplete('catena', 'get', 'k', '-');
+    for (const flag of ['-h', '--port', '-x', '--unmet-ok']) assert.ok(get.includes(flag), get.join(' '));
+    assert.deepEqual(zshComplete('catena', 'get', '--config', ''), ['<files >']);
+    assert.deepEqual(zshComplete('catena', 'get', '-h', ''), ['<hosts>']);
+    assert.deepEqual(zshComplete('catena', 'get', '-p', ''), []);
   });
 
   it('an unknown shell exits 2', async () => {
