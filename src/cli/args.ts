@@ -26,9 +26,12 @@ export interface FlagSpec {
   readonly [name: string]: Flag;
 }
 
-/** A value from below the command line: an environment variable or a key of the config file. */
+/**
+ * A value from below the command line: an environment variable or a key of the config file. A
+ * boolean set off (CATENA_TLS=0, "tls": false) is kept as false, so it hides a level below it.
+ */
 export interface Setting {
-  readonly value: string | true;
+  readonly value: string | boolean;
   readonly layer: 'env' | 'config';
   /** Where it came from, for messages: `CATENA_PORT`, `port in /home/me/.config/catena/config.json`. */
   readonly from: string;

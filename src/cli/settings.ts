@@ -72,9 +72,11 @@ export function parseCommandArgs(
   const config = readConfig(configPath(args, env), env);
   for (const [name, flag] of Object.entries(spec)) {
     if (flag.env === undefined || name === 'config' || args.flags.has(name)) continue;
-    const fromEnv = envSetting(flag, env);
+    const fromEnv = envSetting(flag, flag.env, env);
     const fromFile = config?.values.get(name);
-    const setting = fromEnv ?? (fromFile === undefined ? undefined : fileSetting(name, flag, fromFile, config!.path));
+    const setting =
+      fromEnv ??
+      (config === undefined || fromFile === undefined ? undefined : fileSetting(name, flag, fromFile, config));
     if (setting !== undefined) args.settings.set(name, setting);
   }
   return args;
@@ -133,30 +135,31 @@ export function readConfig(where: { path: string; named: boolean }, env: NodeJS.
 const configError = (path: string, what: string) =>
   new CatenaError('ERR_INVALID_ARGUMENT', `config file ${path} ${what}`);
 
-function envSetting(flag: Flag, env: NodeJS.ProcessEnv): Setting | undefined {
-  const variable = flag.env!;
+function envSetting(flag: Flag, variable: string, env: NodeJS.ProcessEnv): Setting | undefined {
   const text = nonEmpty(env[variable]);
   if (text === undefined) return undefined;
   if (flag.kind === 'string') return { value: text, layer: 'env', from: variable };
   const on = booleanWord(text);
   if (on === undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `${variable} must be 1 or 0 (true/false)`);
-  return on ? { value: true, layer: 'env', from: variable } : undefined;
+  return { value: on, layer: 'env', from: variable };
 }
 
 const booleanWord = (text: string): boolean | undefined =>
   /^(1|true|yes|on)$/i.test(text) ? true : /^(0|false|no|off)$/i.test(text) ? false : undefined;
 
-function fileSetting(name: string, flag: Flag, value: unknown, path: string): Setting | undefined {
+function fileSetting(name: string, flag: Flag, value: unknown, { path }: ConfigFile): Setting {
   const from = `${name} in ${path}`;
+  const wrong = (what: string) =>
+    new CatenaError('ERR_INVALID_ARGUMENT', `config file ${path}: ${name} must be ${what}`);
   if (flag.kind === 'boolean') {
-    if (typeof value !== 'boolean') throw configError(path, `: ${name} must be true or false`);
-    return value ? { value: true, layer: 'config', from } : undefined;
+    if (typeof value !== 'boolean') throw wrong('true or false');
+    return { value, layer: 'config', from };
   }
   let text: string;
   if (typeof value === 'string') text = value;
   else if (typeof value === 'number' && Number.isSafeInteger(value)) text = String(value);
   else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) text = value.join(',');
-  else throw configError(path, `: ${name} must be a string${name === 'endpoints' ? ' or a list of strings' : ''}`);
+  else throw wrong(name === 'endpoints' ? 'a string or a list of strings' : 'a string');
   if (settingsCatalogue[name]?.path === true && text !== '') text = resolve(dirname(path), text);
   return { value: text, layer: 'config', from };
 }

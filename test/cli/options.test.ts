@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { parseArgs } from '../../src/cli/args.js';
+import { flagOn, parseArgs } from '../../src/cli/args.js';
 import { reachableCoordinator } from '../../src/cli/chain-command.js';
 import { connectionFlags, seedsFromFlags } from '../../src/cli/connection.js';
 import { exitCodeOf, exitCodes } from '../../src/cli/exit-codes.js';
@@ -160,7 +160,11 @@ describe('settings: command line > environment > config file > default', () => {
     assert.equal(fromFile.settings.get('tls')?.value, true);
     const fromEnv = parseCommandArgs([], oneShotFlags, cleanEnv({ CATENA_UNMET_OK: '1', CATENA_TLS: '0' }));
     assert.equal(fromEnv.settings.get('unmet-ok')?.value, true);
-    assert.equal(fromEnv.settings.has('tls'), false);
+    assert.equal(flagOn(fromEnv, 'tls'), false);
+    // Off in the environment hides on in the file; --tls on the command line wins over both.
+    const off = cleanEnv({ CATENA_CONFIG: file, CATENA_TLS: 'no' });
+    assert.equal(flagOn(parseCommandArgs([], oneShotFlags, off), 'tls'), false);
+    assert.equal(flagOn(parseCommandArgs(['--tls'], oneShotFlags, off), 'tls'), true);
     usageError(
       () => parseCommandArgs([], oneShotFlags, cleanEnv({ CATENA_TLS: 'maybe' })),
       /CATENA_TLS must be 1 or 0/,
