@@ -214,9 +214,9 @@ const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
  * its own host, the one we reached the node at. Other URLs are used as the node gives them.
  */
 export function reachableCoordinator(url: string, nodeHost: string | undefined): string {
-  const match = /^embedded:\/\/(.+):(\d+)$/.exec(url);
-  if (match === null || nodeHost === undefined || !loopback.test(match[1]!) || loopback.test(nodeHost)) return url;
-  return `embedded://${nodeHost.includes(':') ? `[${nodeHost}]` : nodeHost}:${match[2]}`;
+  const [, host = '', port = ''] = /^embedded:\/\/(.+):(\d+)$/.exec(url) ?? [];
+  if (host === '' || nodeHost === undefined || !loopback.test(host) || loopback.test(nodeHost)) return url;
+  return `embedded://${nodeHost.includes(':') ? `[${nodeHost}]` : nodeHost}:${port}`;
 }
 
 function describe(layout: Layout): string {
