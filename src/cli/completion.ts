@@ -1,6 +1,6 @@
 // `catena completion bash|zsh`: prints a tab-completion script, generated from the same lists
 // the help shows (subcommands.ts: the commands, their actions and options; the command table's
-// internal commands left out), so it cannot fall behind them.
+// hidden commands left out), so it cannot fall behind them.
 //
 //   bash:  source <(catena completion bash)        (or save it in ~/.local/share/bash-completion/completions/catena)
 //   zsh:   source <(catena completion zsh)         (after compinit; or save it as _catena in $fpath)

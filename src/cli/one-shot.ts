@@ -13,7 +13,7 @@ import {
   commandByName,
   commandTable,
   isCommandName,
-  publicCommandNames,
+  listedCommandNames,
   type CommandName,
   usageWidth,
 } from '../commands/index.js';
@@ -41,7 +41,7 @@ export const oneShotFlags: FlagSpec = {
 export const isOneShot = (name: string): name is CommandName => isCommandName(name);
 
 export function oneShotHelp(): string {
-  const rows = publicCommandNames.map((name) => {
+  const rows = listedCommandNames.map((name) => {
     const def = commandTable[name];
     return `  ${def.usage.padEnd(usageWidth)} ${def.summary}`;
   });

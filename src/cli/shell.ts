@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClientCommands } from '../client/client.js';
 import type { ClusterClient } from '../client/cluster-client.js';
-import { commandByName, commandTable, isCommandName, publicCommandNames, usageWidth } from '../commands/index.js';
+import { commandByName, commandTable, isCommandName, listedCommandNames, usageWidth } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { shellHistoryLinesMax } from '../core/limits.js';
 import { renderFlags, type FlagSpec } from './args.js';
@@ -40,7 +40,7 @@ function helpText(topic?: string): string {
     const def = commandTable[topic];
     return `${def.usage}\n  ${def.summary}`;
   }
-  const rows = publicCommandNames.map(
+  const rows = listedCommandNames.map(
     (name) => `  ${commandTable[name].usage.padEnd(usageWidth)} ${commandTable[name].summary}`,
   );
   return [
@@ -79,7 +79,7 @@ export async function evaluateLine(
   if (name === 'help' || name === '?')
     return { text: helpText(rest[0]?.toString('utf8').toLowerCase()), failed: false };
   if (!isCommandName(name)) {
-    const near = nearest(name, [...publicCommandNames, 'help', 'quit']);
+    const near = nearest(name, [...listedCommandNames, 'help', 'quit']);
     const guess = near === undefined ? '' : ` (did you mean "${near}"?)`;
     return failure(
       'ERR_UNKNOWN_COMMAND',

@@ -1,9 +1,9 @@
 // The `catena` command's own commands (up, server, shell, ...) beside the command table's, with
 // their actions and options: what the help, the "did you mean" of an unknown command and the
-// shell completion script (completion.ts) list. The table's internal commands (slot moves,
-// topology, nodestatus) are left out of all three, and still run when named.
+// shell completion script (completion.ts) list. The table's hidden commands (the slot commands,
+// topology, nodestatus: for nodes and tools) are left out of all three, and still run when named.
 
-import { publicCommandNames } from '../commands/index.js';
+import { listedCommandNames } from '../commands/index.js';
 import type { FlagSpec } from './args.js';
 import { benchFlags } from './bench-command.js';
 import { chainFlags } from './chain-command.js';
@@ -38,7 +38,7 @@ export const subcommands: readonly Subcommand[] = [
   { name: 'restore', actions: [], flags: restoreFlags },
   { name: 'bench', actions: [], flags: benchFlags },
   { name: 'completion', actions: completionShells, flags: helpOnly },
-  ...publicCommandNames.map((name) => ({ name, actions: [], flags: oneShotFlags })),
+  ...listedCommandNames.map((name) => ({ name, actions: [], flags: oneShotFlags })),
 ];
 
 /** Every command a person may type, in help order. */

@@ -9,7 +9,7 @@ export const nodestatus = defineCommand({
   usage,
   mutates: false,
   seed: false,
-  internal: true,
+  hidden: true,
   access: 'connection',
   parse(words) {
     expectWords(words, 0, 0, usage);

@@ -10,7 +10,7 @@ export const slotexport = defineCommand({
   usage,
   mutates: false,
   seed: false,
-  internal: true,
+  hidden: true,
   access: 'admin',
   parse(words) {
     expectWords(words, 2, 3, usage);

@@ -10,7 +10,7 @@ export const slotfreeze = defineCommand({
   usage,
   mutates: true,
   seed: false,
-  internal: true,
+  hidden: true,
   access: 'admin',
   parse(words) {
     expectWords(words, 3, 3, usage);

@@ -70,10 +70,11 @@ export interface CommandDefinition<C extends CommandName> {
    */
   readonly access?: 'admin' | 'connection';
   /**
-   * Run by nodes and tools rather than people (slot moves, `catena status`): left out of help
-   * screens, suggestions and shell completion, but still callable.
+   * Sent by nodes and tools rather than typed by people (the slot commands the manager runs;
+   * topology and nodestatus, which `catena status` and the cluster client ask): left out of the
+   * CLI's and shell's help, suggestions and completion, but still run when named.
    */
-  readonly internal?: boolean;
+  readonly hidden?: boolean;
   /**
    * For a conditional write: whether the reply says it happened (false: `set ... nx` found the
    * key, `cas` another version). The CLI exits non-zero when it did not (cli/exit-codes.ts).

@@ -47,7 +47,7 @@ describe('bash completion', () => {
     assert.equal(run.stdout.trim(), 'complete -F _catena catena');
   });
 
-  it('completes commands, leaving the internal ones out', () => {
+  it('completes commands, leaving the hidden ones out', () => {
     assert.deepEqual(complete('catena', 'ge'), ['get', 'getkeys', 'gettable', 'getdel']);
     assert.deepEqual(complete('catena', 'ch'), ['chain']);
     assert.deepEqual(complete('catena', 'st'), ['status', 'stats']);

@@ -176,7 +176,7 @@ describe('the CLI against a standalone node', () => {
     );
   });
 
-  it('still runs an internal command named in full, which help does not list', async () => {
+  it('still runs a hidden command named in full, which help does not list', async () => {
     const [topology, help] = await Promise.all([cli(['topology', '-p', port]), cli(['--help'])]);
     assertExit(topology, 0);
     assert.equal(topology.stdout, 'standalone node (no cluster)\n');

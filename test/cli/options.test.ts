@@ -1,6 +1,6 @@
 // The CLI's options without a cluster: short flags, a value from stdin, settings from the
 // environment and a config file with their precedence, where the cluster is, options before the
-// command, "did you mean", internal commands hidden, exit codes, and the coordinator URL as seen
+// command, "did you mean", hidden commands (slot*, topology, nodestatus), exit codes, and the coordinator URL as seen
 // from here. (The same, end to end against a real node: options-cli.test.ts.)
 
 import assert from 'node:assert/strict';
@@ -194,7 +194,7 @@ describe('options before the command, as in redis-cli', () => {
   });
 });
 
-describe('unknown commands and internal ones', () => {
+describe('unknown commands and hidden ones', () => {
   it('suggests the nearest visible command in a few lines, not the whole help', () => {
     assert.equal(
       unknownCommand('gte'),
@@ -205,9 +205,9 @@ describe('unknown commands and internal ones', () => {
     assert.equal(unknownCommand('xyzzy').split('\n').length, 3);
   });
 
-  it('never suggests or lists an internal command, though the table still has them', () => {
+  it('never suggests or lists a hidden command (the slot commands, topology, nodestatus), though they still run', () => {
     for (const name of ['slotfreeze', 'slotexport', 'slotimport', 'slotdrop', 'topology', 'nodestatus'] as const) {
-      assert.equal(commandTable[name].internal, true, name);
+      assert.equal(commandTable[name].hidden, true, name);
       assert.ok(!visibleCommands().includes(name), name);
       assert.doesNotMatch(unknownCommand(`${name}x`), new RegExp(`"${name}"`));
       assert.ok(!oneShotHelp().includes(`  ${name}`), `help lists ${name}`);
