@@ -16,7 +16,7 @@ import { oneShotFlags, oneShotHelp, readStdin } from '../../src/cli/one-shot.js'
 import { parseCommandArgs } from '../../src/cli/settings.js';
 import { hoistLeadingOptions, unknownCommand, visibleCommands } from '../../src/cli/subcommands.js';
 import { editDistance, nearestAll } from '../../src/cli/suggest.js';
-import { commandTable } from '../../src/commands/index.js';
+import { commandTable, slotCommands } from '../../src/commands/index.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -213,6 +213,7 @@ describe('unknown commands and hidden ones', () => {
       assert.ok(!oneShotHelp().includes(`  ${name}`), `help lists ${name}`);
     }
     assert.ok(visibleCommands().includes('get') && visibleCommands().includes('chain'));
+    for (const name of slotCommands) assert.equal(commandTable[name].hidden, true, `${name}: a slot command is hidden`);
   });
 
   it('measures edits with swaps of neighbours as one', () => {
