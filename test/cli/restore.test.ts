@@ -126,8 +126,9 @@ describe('dump a 3-chain cluster, restore it into a 2-chain one', { concurrency:
           }),
         ),
       );
-      // Expires after the dump and before the restore.
-      await writer.put('short-lived', 'x', { ttlMs: 3_000 });
+      // Expires after the dump and before the restore (the restore test waits for it): long
+      // enough for the dump to read it on a loaded machine (3 s was not, in a CI run).
+      await writer.put('short-lived', 'x', { ttlMs: 15_000 });
     } finally {
       await writer.close();
     }
