@@ -369,6 +369,7 @@ export class CatenaNode {
       onCaughtUp: (joiner, epoch) => parts.membership.reportCaughtUp(joiner, epoch),
       onStateChanged: () => parts.membership.publish(),
       readLeaseValid: () => parts.membership.readLeaseValid,
+      nativeAddressOf: (nodeId) => parts.membership.nodeInfo(nodeId)?.native,
       fatal: (error) => this.fatal(error),
       liveness: livenessOf(cluster),
     });
