@@ -47,7 +47,8 @@ import {
 } from '../core/limits.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
-import { Client, ClientCommands, type ClientTls, type Credentials } from './client.js';
+import { Client, type ClientTls, type Credentials } from './client.js';
+import { ClientCommands, type NodeStatus, type Topology } from './client-commands.js';
 import { crossChainKeys, requestKeys, singleChainCommands } from '../commands/keys.js';
 import {
   everyChainCommands,
@@ -94,7 +95,7 @@ export interface LocalNode {
   send(name: CommandName, request: object, writer: WriterIds | undefined, timeoutMs: number): Promise<unknown>;
 }
 
-export type Topology = ReplyOf<'topology'>;
+export type { Topology };
 export type ChainInfo = Topology['chains'][number];
 
 /** Where a command goes: writes to the head, reads to the tail, node commands to any node. */
@@ -341,7 +342,7 @@ export class ClusterClient extends ClientCommands {
   }
 
   /** The replication state of the node at `nodeAddress` (one attempt), or of any node. */
-  override async nodeStatus(nodeAddress?: string): Promise<ReplyOf<'nodestatus'>> {
+  override async nodeStatus(nodeAddress?: string): Promise<NodeStatus> {
     if (nodeAddress === undefined) return super.nodeStatus();
     return this.sendTo(nodeAddress, 'nodestatus', {});
   }
