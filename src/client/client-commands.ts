@@ -69,7 +69,7 @@ export interface SetResult {
 }
 
 /** One node's counters (the `stats` command). */
-export interface NodeStats {
+export interface Stats {
   nodeId: string;
   uptimeMs: number;
   connections: number;
@@ -199,7 +199,7 @@ function pairsOf(entries: Iterable<readonly [Bytes, Bytes]> | Readonly<Record<st
   return { entries: Array.from(pairs, ([key, value]) => ({ key: toBuffer(key), value: toBuffer(value) })) };
 }
 
-const statsOf = (reply: ReplyOf<'stats'>): NodeStats => ({
+const statsOf = (reply: ReplyOf<'stats'>): Stats => ({
   nodeId: reply.nodeId,
   uptimeMs: Number(reply.uptimeMs),
   connections: reply.connections,
@@ -376,7 +376,7 @@ export abstract class ClientCommands {
   }
 
   /** The counters of the node that answers. */
-  async stats(): Promise<NodeStats> {
+  async stats(): Promise<Stats> {
     return statsOf(await this.send('stats', {}));
   }
 

@@ -85,6 +85,7 @@ export interface ClusterClientOptions {
   /**
    * The node this client runs inside (a node relaying RESP and memcached requests): requests for
    * its address run in-process instead of over a connection to itself.
+   * @internal
    */
   local?: LocalNode;
 }
