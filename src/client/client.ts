@@ -80,6 +80,18 @@ interface Pending {
   timeoutMs: number;
 }
 
+/**
+ * One pipelined connection to one node: a standalone `catena server`, or a cluster node you chose.
+ * A cluster node serves writes only as its chain's head and reads only as its tail; elsewhere a
+ * request fails with ERR_NOT_HEAD or ERR_NOT_TAIL naming the node to use. For a cluster, use
+ * {@link ClusterClient}. Its methods are those of {@link ClientCommands}.
+ *
+ * ```ts
+ * const client = await Client.connect({ host: '127.0.0.1', port: 7000 });
+ * await client.put('greeting', 'hello');
+ * await client.getString('greeting'); // 'hello'
+ * ```
+ */
 export class Client extends ClientCommands {
   private readonly pending = new Map<number, Pending>();
   private readonly decoder = new FrameDecoder(replyFrameBytesMax);

@@ -245,6 +245,17 @@ interface NodeConnection {
   client: Client | undefined;
 }
 
+/**
+ * A client for a cluster: it learns the topology from any seed, sends a write to the head of its
+ * key's chain and a read to its tail, follows failovers and slot moves, and applies a retried
+ * write once. Each call settles within `timeoutMs`, retries included. Pointed at a standalone
+ * node it works like {@link Client}. Its methods are those of {@link ClientCommands}.
+ *
+ * ```ts
+ * const db = await ClusterClient.connect({ seeds: ['127.0.0.1:7000', '127.0.0.1:7010'] });
+ * await db.incr('visits'); // applied once, even if the head dies during the call
+ * ```
+ */
 export class ClusterClient extends ClientCommands {
   readonly clientId: string;
   private readonly seeds: readonly string[];
