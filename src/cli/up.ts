@@ -408,6 +408,7 @@ function summary(options: {
     `  dashboard: http${options.tls === true ? 's' : ''}://127.0.0.1:${first.port + 3}/dashboard${options.auth ? `   (asks for the token in ${join(options.dataDir, 'admin.token')})` : ''}`,
     `  redis-cli -p ${first.port + 1}                  (Redis clients and tools, any node)`,
     `  memcached clients: 127.0.0.1:${first.port + 2}`,
+    `  Prometheus: scrape 127.0.0.1:${first.port + 3}/metrics on each node (admin port); readiness: /ready`,
     ...(options.auth ? authLines(options.dataDir, first.port) : []),
     ...(options.tls === true ? tlsLines(options.dataDir, first.port) : []),
     `Logs: ${options.dataDir}/node<i>.log    Stop: Ctrl-C`,

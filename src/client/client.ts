@@ -6,9 +6,12 @@
 //   await client.put('greeting', 'hello');
 //   (await client.get('greeting'))?.value.toString();   // 'hello'
 //
-// The typed methods (put, get, incr, scan, ...) live in `ClientCommands`, written once over one
-// abstract `call`; `Client` implements it with one connection, `ClusterClient`
-// (cluster-client.ts) with routing and retries over one `Client` per node.
+// The typed methods (put, get, set, mget, incr, scan, ...) live in `ClientCommands`
+// (client-commands.ts), written once over one abstract `call`; `Client` implements it with one
+// connection, `ClusterClient` (cluster-client.ts) with routing and retries over one `Client` per
+// node. A `Client` talks to one node: in a cluster, a write sent to a node that is not its chain's
+// head fails with ERR_NOT_HEAD naming the head's address (a read: ERR_NOT_TAIL); ClusterClient
+// finds the head and the tail itself.
 
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,7 +20,6 @@ import {
   replyFrameBytesMax,
   requestTimeoutMsDefault,
   clientCloseTimeoutMs,
-  clientEntriesPageRecordsDefault,
   clientSweepIntervalMs,
   connectTimeoutMsDefault,
 } from '../core/limits.js';
@@ -31,8 +33,9 @@ import {
   type WriterIds,
 } from '../protocol/native/codec.js';
 import { FrameDecoder } from '../protocol/native/frame.js';
+import { ClientCommands, toBuffer, type Bytes } from './client-commands.js';
 
-export type Bytes = string | Uint8Array;
+export { ClientCommands, type Bytes, type Entry } from './client-commands.js';
 
 export interface ClientOptions {
   host?: string;
@@ -62,14 +65,6 @@ export interface Credentials {
   password: Bytes;
 }
 
-export interface Entry {
-  key: Buffer;
-  value: Buffer;
-  version: bigint;
-  /** Remaining time to live in ms; 0n when the key does not expire. */
-  ttlMs: bigint;
-}
-
 /** Per-request options of `Client.sendWith` (ClusterClient's retries use them). */
 export interface SendOptions {
   /** Names the writer for exactly-once writes; a retry of one write sends the same pair. */
@@ -85,184 +80,18 @@ interface Pending {
   timeoutMs: number;
 }
 
-/** A non-negative integer as a uint64 field, or ERR_INVALID_ARGUMENT. */
-function toUint64(value: number | bigint, what: string): bigint {
-  if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0) {
-    throw new CatenaError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer`);
-  }
-  return BigInt(value);
-}
-
-const toBuffer = (value: Bytes): Buffer =>
-  typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.buffer, value.byteOffset, value.length);
-
 /**
- * The typed methods every Catena client offers, written once over `call`: build the request
- * (bad arguments reject, never throw), send it somewhere, convert the reply.
+ * One pipelined connection to one node: a standalone `catena server`, or a cluster node you chose.
+ * A cluster node serves writes only as its chain's head and reads only as its tail; elsewhere a
+ * request fails with ERR_NOT_HEAD or ERR_NOT_TAIL naming the node to use. For a cluster, use
+ * {@link ClusterClient}. Its methods are those of {@link ClientCommands}.
+ *
+ * ```ts
+ * const client = await Client.connect({ host: '127.0.0.1', port: 7000 });
+ * await client.put('greeting', 'hello');
+ * await client.getString('greeting'); // 'hello'
+ * ```
  */
-export abstract class ClientCommands {
-  /**
-   * Sends one request and converts its reply. `build` runs once per call, so arguments are
-   * checked once and a retry sends the very same request.
-   */
-  protected abstract call<T>(name: CommandName, build: () => object, convert: (reply: unknown) => T): Promise<T>;
-
-  /** Sends any command from the table and resolves with its reply (the shell and CLI use this). */
-  send<C extends CommandName>(name: C, request: RequestInit<C>): Promise<ReplyOf<C>> {
-    return this.call(
-      name,
-      () => request,
-      (reply) => reply as ReplyOf<C>,
-    );
-  }
-
-  // The hot commands convert their reply inside the one promise each call makes (no async
-  // wrapper, no second promise): this is most of the client's cost per request.
-
-  put(key: Bytes, value: Bytes, options: { ttlMs?: number } = {}): Promise<{ version: bigint }> {
-    return this.call(
-      'put',
-      () => ({ key: toBuffer(key), value: toBuffer(value), ttlMs: toUint64(options.ttlMs ?? 0, 'ttlMs') }),
-      (reply) => ({ version: (reply as ReplyOf<'put'>).version }),
-    );
-  }
-
-  /** The entry stored under key, or undefined when there is none. Its buffers are the client's own. */
-  get(key: Bytes): Promise<Entry | undefined> {
-    const keyBytes = toBuffer(key);
-    return this.call(
-      'get',
-      () => ({ key: keyBytes }),
-      (result) => {
-        const reply = result as ReplyOf<'get'>;
-        if (!reply.found) return undefined;
-        // The value is a view of the reply frame, which nothing else holds or reuses.
-        const value = reply.value;
-        return {
-          key: keyBytes,
-          value: Buffer.from(value.buffer, value.byteOffset, value.length),
-          version: reply.version,
-          ttlMs: reply.ttlMs,
-        };
-      },
-    );
-  }
-
-  del(key: Bytes): Promise<boolean> {
-    return this.call(
-      'del',
-      () => ({ key: toBuffer(key) }),
-      (reply) => (reply as ReplyOf<'del'>).deleted,
-    );
-  }
-
-  async size(): Promise<{ keys: number; bytes: number }> {
-    const reply = await this.send('size', {});
-    return { keys: Number(reply.keys), bytes: Number(reply.bytes) };
-  }
-
-  async getkeys(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ keys: Buffer[]; truncated: boolean }> {
-    const reply = await this.send('getkeys', {
-      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
-      limit: options.limit ?? 0,
-    });
-    return { keys: reply.keys.map((k) => Buffer.from(k)), truncated: reply.truncated };
-  }
-
-  async gettable(options: { prefix?: Bytes; limit?: number } = {}): Promise<{ entries: Entry[]; truncated: boolean }> {
-    const reply = await this.send('gettable', {
-      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
-      limit: options.limit ?? 0,
-    });
-    return { entries: reply.entries.map(toEntry), truncated: reply.truncated };
-  }
-
-  async stats(): Promise<ReplyOf<'stats'>> {
-    return this.send('stats', {});
-  }
-
-  /** Writes only if the key is at expectedVersion (0n: only if absent). */
-  async cas(
-    key: Bytes,
-    expectedVersion: bigint,
-    value: Bytes,
-    options: { ttlMs?: number } = {},
-  ): Promise<{ swapped: boolean; version: bigint }> {
-    const reply = await this.send('cas', {
-      key: toBuffer(key),
-      expectedVersion,
-      value: toBuffer(value),
-      ttlMs: toUint64(options.ttlMs ?? 0, 'ttlMs'),
-    });
-    return { swapped: reply.swapped, version: reply.version };
-  }
-
-  async incr(key: Bytes, delta: bigint | number = 1n): Promise<bigint> {
-    return (await this.send('incr', { key: toBuffer(key), delta: BigInt(delta) })).value;
-  }
-
-  /** Appends and returns the new length. */
-  async append(key: Bytes, value: Bytes): Promise<number> {
-    return Number((await this.send('append', { key: toBuffer(key), value: toBuffer(value) })).length);
-  }
-
-  /** Sets the key's TTL (0 removes it); false when the key does not exist. */
-  async expire(key: Bytes, ttlMs: number): Promise<boolean> {
-    return (await this.send('expire', { key: toBuffer(key), ttlMs: toUint64(ttlMs, 'ttlMs') })).found;
-  }
-
-  /** Remaining TTL in ms (0n: no expiry), or undefined when the key does not exist. */
-  async ttl(key: Bytes): Promise<bigint | undefined> {
-    const reply = await this.send('ttl', { key: toBuffer(key) });
-    return reply.found ? reply.ttlMs : undefined;
-  }
-
-  async scan(
-    options: { prefix?: Bytes; after?: Bytes; limit?: number; keysOnly?: boolean } = {},
-  ): Promise<{ entries: Entry[]; cursor: Buffer | undefined }> {
-    const reply = await this.send('scan', {
-      prefix: options.prefix === undefined ? undefined : toBuffer(options.prefix),
-      after: options.after === undefined ? undefined : toBuffer(options.after),
-      limit: options.limit ?? 0,
-      keysOnly: options.keysOnly ?? false,
-    });
-    return {
-      entries: reply.entries.map(toEntry),
-      cursor: reply.cursor.length === 0 ? undefined : Buffer.from(reply.cursor),
-    };
-  }
-
-  /** Every entry, in key order, paging with scan. */
-  async *entries(options: { prefix?: Bytes; pageSize?: number } = {}): AsyncIterable<Entry> {
-    let after: Buffer | undefined;
-    do {
-      const page = await this.scan({
-        prefix: options.prefix,
-        after,
-        limit: options.pageSize ?? clientEntriesPageRecordsDefault,
-      });
-      yield* page.entries;
-      after = page.cursor;
-    } while (after !== undefined);
-  }
-
-  async ping(message?: Bytes): Promise<Buffer> {
-    return Buffer.from(
-      (await this.send('ping', { message: message === undefined ? undefined : toBuffer(message) })).message,
-    );
-  }
-
-  /** The cluster as the node describes it (a standalone node: cluster '' and no chains). */
-  async topology(): Promise<ReplyOf<'topology'>> {
-    return this.send('topology', {});
-  }
-
-  /** The replication state of the node that answers. */
-  async nodeStatus(): Promise<ReplyOf<'nodestatus'>> {
-    return this.send('nodestatus', {});
-  }
-}
-
 export class Client extends ClientCommands {
   private readonly pending = new Map<number, Pending>();
   private readonly decoder = new FrameDecoder(replyFrameBytesMax);
@@ -421,7 +250,7 @@ export class Client extends ClientCommands {
       this.output.push(frame);
       if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(this.flush);
+        queueMicrotask(this.flushOutput);
       }
     });
   }
@@ -434,7 +263,7 @@ export class Client extends ClientCommands {
     }
   }
 
-  private readonly flush = (): void => {
+  private readonly flushOutput = (): void => {
     this.flushQueued = false;
     if (this.output.length === 0 || this.socket.destroyed) return;
     const batch = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
@@ -484,8 +313,4 @@ export class Client extends ClientCommands {
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
   }
-}
-
-function toEntry(entry: ReplyOf<'scan'>['entries'][number]): Entry {
-  return { key: Buffer.from(entry.key), value: Buffer.from(entry.value), version: entry.version, ttlMs: entry.ttlMs };
 }

@@ -47,7 +47,8 @@ import {
 } from '../core/limits.js';
 import type { ReplyOf, WriterIds } from '../protocol/native/codec.js';
 import { TopologyReplySchema } from '../protocol/native/gen/catena_pb.js';
-import { Client, ClientCommands, type ClientTls, type Credentials } from './client.js';
+import { Client, type ClientTls, type Credentials } from './client.js';
+import { ClientCommands, type NodeStatus, type Topology } from './client-commands.js';
 import { crossChainKeys, requestKeys, singleChainCommands } from '../commands/keys.js';
 import {
   everyChainCommands,
@@ -84,6 +85,7 @@ export interface ClusterClientOptions {
   /**
    * The node this client runs inside (a node relaying RESP and memcached requests): requests for
    * its address run in-process instead of over a connection to itself.
+   * @internal
    */
   local?: LocalNode;
 }
@@ -94,7 +96,7 @@ export interface LocalNode {
   send(name: CommandName, request: object, writer: WriterIds | undefined, timeoutMs: number): Promise<unknown>;
 }
 
-export type Topology = ReplyOf<'topology'>;
+export type { Topology };
 export type ChainInfo = Topology['chains'][number];
 
 /** Where a command goes: writes to the head, reads to the tail, node commands to any node. */
@@ -243,6 +245,17 @@ interface NodeConnection {
   client: Client | undefined;
 }
 
+/**
+ * A client for a cluster: it learns the topology from any seed, sends a write to the head of its
+ * key's chain and a read to its tail, follows failovers and slot moves, and applies a retried
+ * write once. Each call settles within `timeoutMs`, retries included. Pointed at a standalone
+ * node it works like {@link Client}. Its methods are those of {@link ClientCommands}.
+ *
+ * ```ts
+ * const db = await ClusterClient.connect({ seeds: ['127.0.0.1:7000', '127.0.0.1:7010'] });
+ * await db.incr('visits'); // applied once, even if the head dies during the call
+ * ```
+ */
 export class ClusterClient extends ClientCommands {
   readonly clientId: string;
   private readonly seeds: readonly string[];
@@ -341,7 +354,7 @@ export class ClusterClient extends ClientCommands {
   }
 
   /** The replication state of the node at `nodeAddress` (one attempt), or of any node. */
-  override async nodeStatus(nodeAddress?: string): Promise<ReplyOf<'nodestatus'>> {
+  override async nodeStatus(nodeAddress?: string): Promise<NodeStatus> {
     if (nodeAddress === undefined) return super.nodeStatus();
     return this.sendTo(nodeAddress, 'nodestatus', {});
   }

@@ -1,15 +1,17 @@
 // Renders the command reference (docs/commands.md) from the command table.
 
 import { errorCodes } from '../core/errors.js';
-import { commandNames, commandTable } from './index.js';
+import { commandNames, commandTable, slotCommands, type CommandName } from './index.js';
 
 export function renderCommandsDoc(): string {
-  const rows = commandNames.map((name) => {
+  const row = (name: CommandName) => {
     const def = commandTable[name];
     const kind = def.mutates ? 'write' : 'read';
     // A '|' inside a table cell must be escaped, even in code.
-    return `| \`${def.usage.replaceAll('|', '\\|')}\` | ${kind} | ${def.seed ? 'yes' : ''} | ${def.summary} |`;
-  });
+    return `| \`${def.usage.replaceAll('|', '\\|')}\` | ${kind} | ${def.summary} |`;
+  };
+  const rows = commandNames.filter((name) => !slotCommands.has(name)).map(row);
+  const internal = commandNames.filter((name) => slotCommands.has(name)).map(row);
   const errors = Object.entries(errorCodes).map(([code, text]) => `| \`${code}\` | ${text} |`);
   return `<!-- Generated from src/commands/ by \`npm run docs\`; do not edit by hand. -->
 # Commands
@@ -19,9 +21,18 @@ Every command is available in the shell (\`catena shell\`), as a one-shot CLI co
 and as a message of the native protocol (\`proto/catena.proto\`). Writes are answered only once
 they are durable (\`--durability fsync\`, the default).
 
-| usage | kind | seed | what it does |
-|---|---|---|---|
+| usage | kind | what it does |
+|---|---|---|
 ${rows.join('\n')}
+
+## Commands the cluster uses internally
+
+The manager moves hash slots between chains with these (docs/sharding.md). A node refuses them
+where they would not be safe (src/server/admission.ts); they are not meant to be typed.
+
+| usage | kind | what it does |
+|---|---|---|
+${internal.join('\n')}
 
 ## Error codes
 

@@ -126,11 +126,13 @@ export interface NodeOptions {
   port: number;
   durability?: 'fsync' | 'memory';
   valueBytesMax?: number;
+  /** @internal The node's clock (tests: a simulated one). */
   clock?: Clock;
   log?: Logger;
   /**
    * Opens the store instead of LMDB in `dataDir` (tests: an in-memory store with a simulated
    * disk). The node closes it on stop.
+   * @internal
    */
   openStore?: () => Store;
   /** Called on a storage failure (a failed fsync): the node can no longer promise durability. */
@@ -191,6 +193,7 @@ interface ClusterParts {
 }
 
 export class CatenaNode {
+  /** @internal Per-command counters and latencies (stats command, metrics). */
   readonly stats = new NodeStats();
   /** The dashboard's per-second throughput and latency (a timer diffs `stats`; requests pay nothing). */
   private readonly series = new ThroughputSeries(() => this.stats.totals());
@@ -226,11 +229,11 @@ export class CatenaNode {
   );
   /** What this node moved between chains while it was the manager (metrics). */
   private readonly migrationProgress = new MigrationProgress();
-  /** RESP and memcached commands answered, and how many failed (INFO). */
+  /** @internal RESP and memcached commands answered, and how many failed (INFO). */
   readonly protocolCommands = { calls: 0, failed: 0 };
   /** The node-wide client budget and idle deadline every client session takes part in. */
   private readonly clientLimits: ClientLimits;
-  /** maxclients: client connections counted across the three client listeners. */
+  /** @internal maxclients: client connections counted across the three client listeners. */
   readonly admission: ClientAdmission;
   private readonly clientsMax: ClientsMax;
   /** Client authentication's users (an open one when none is configured: it still counts refusals). */
@@ -369,6 +372,7 @@ export class CatenaNode {
       onCaughtUp: (joiner, epoch) => parts.membership.reportCaughtUp(joiner, epoch),
       onStateChanged: () => parts.membership.publish(),
       readLeaseValid: () => parts.membership.readLeaseValid,
+      nativeAddressOf: (nodeId) => parts.membership.nodeInfo(nodeId)?.native,
       fatal: (error) => this.fatal(error),
       liveness: livenessOf(cluster),
     });

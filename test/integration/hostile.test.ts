@@ -393,7 +393,7 @@ void describe('hostile input against a server process', () => {
       await raw.close();
     });
     const errorsAfter = (await client.stats()).protocolErrors;
-    assert.equal(errorsAfter - errorsBefore, BigInt(bad.length), 'stats counts each rejected frame');
+    assert.equal(errorsAfter - errorsBefore, bad.length, 'stats counts each rejected frame');
   });
 
   void it('answers an unknown oneof field, or a request with no command, with ERR_UNKNOWN_COMMAND', async () => {

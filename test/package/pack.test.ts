@@ -107,7 +107,7 @@ test('the tarball holds the two builds, the CLI and the schema, and nothing else
     'dist/cjs/index.d.ts',
     'dist/cjs/package.json',
     'proto/catena.proto',
-    // The dashboard's page, served by every node (src/server/dashboard.ts finds it beside dist/).
+    // The dashboard's page, served by every node (catena server finds it beside dist/: dashboard.ts).
     'dashboard/index.html',
     'dashboard/app.js',
     'dashboard/style.css',

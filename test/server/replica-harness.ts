@@ -192,6 +192,9 @@ export function request(command: Request['command'], clientId: string, clientSeq
 export const errorCode = (result: ResponseResult): string | undefined =>
   result.case === 'error' ? result.value.code : undefined;
 
+export const errorMessage = (result: ResponseResult): string =>
+  result.case === 'error' ? result.value.message : assert.fail(`expected an error, got a ${result.case} reply`);
+
 export function replyOf<C extends ReplyCase>(result: ResponseResult, kind: C): ReplyOf<C> {
   if (result.case !== kind) assert.fail(`expected a ${kind} reply, got ${JSON.stringify(result, jsonSafe)}`);
   return result.value as ReplyOf<C>;
@@ -272,6 +275,8 @@ export class TestCluster {
       onCaughtUp: (joiner, epoch) => this.caughtUp.push({ tail: id, joiner, epoch }),
       onStateChanged: () => undefined,
       readLeaseValid: () => member.leaseValid,
+      // Every member's client address, as the membership's node info would give it.
+      nativeAddressOf: (nodeId) => (this.members.has(nodeId) ? `${nodeId}.test:7000` : undefined),
       fatal: (error) => this.fatals.push(error),
       ...(options.logEntriesKept === undefined ? {} : { logEntriesKept: options.logEntriesKept }),
       ...(options.catchUpEntriesMax === undefined ? {} : { catchUpEntriesMax: options.catchUpEntriesMax }),

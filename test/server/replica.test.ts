@@ -8,7 +8,18 @@ import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { RequestSchema, type Request } from '../../src/protocol/native/gen/catena_pb.js';
 import { withTimeout } from '../helpers/server-process.js';
-import { TestCluster, del, errorCode, get, incr, put, replyOf, waitFor, type SentFrame } from './replica-harness.js';
+import {
+  TestCluster,
+  del,
+  errorCode,
+  errorMessage,
+  get,
+  incr,
+  put,
+  replyOf,
+  waitFor,
+  type SentFrame,
+} from './replica-harness.js';
 
 const text = (value: Uint8Array): string => Buffer.from(value).toString();
 
@@ -95,6 +106,9 @@ describe('replica: chain replication over real stores', () => {
       assert.equal(errorCode(await cluster.write('b', put('k9', 'x'))), 'ERR_NOT_HEAD');
       assert.equal(errorCode(await cluster.write('c', put('k9', 'x'))), 'ERR_NOT_HEAD');
       assert.equal(cluster.store('b').get(Buffer.from('k9')), undefined, 'a refused write is not applied');
+      // The refusals name the address to use, not only a node id (issue 19: a user cannot use an id).
+      assert.match(errorMessage(await cluster.write('c', put('k9', 'x'))), /the head is a\.test:7000 \(node a\)/);
+      assert.match(errorMessage(await cluster.read('a', get('k3'))), /the tail is c\.test:7000 \(node c\)/);
 
       // The tail stops serving the moment its coordinator session is down...
       cluster.replica('c').sessionChanged(false);

@@ -96,6 +96,11 @@ export interface ReplicaOptions {
    */
   onStateChanged(): void;
   fatal(error: unknown): void;
+  /**
+   * A member's native (client) address, from the membership's node info, so ERR_NOT_HEAD and
+   * ERR_NOT_TAIL name where to go instead of a bare node id (absent or unknown: the id alone).
+   */
+  nativeAddressOf?(nodeId: string): string | undefined;
   /** Overrides for tests (defaults: limits.ts logEntriesKept, catchUpEntriesMax, snapshotChunkRecords, expiryReclaimIntervalMs). */
   readonly logEntriesKept?: number;
   readonly catchUpEntriesMax?: number;
@@ -378,14 +383,23 @@ export class Replica implements ReceiverHost, SlotMover {
   private rejection(code: 'ERR_NOT_HEAD' | 'ERR_NOT_TAIL' | 'ERR_UNAVAILABLE'): string {
     const config = this.configuration;
     const members = config?.members ?? [];
-    if (code === 'ERR_NOT_HEAD') return `not the head of chain ${config?.chainId}: the head is ${members[0]}`;
+    if (code === 'ERR_NOT_HEAD') {
+      return `not the head of chain ${config?.chainId}: the head is ${this.where(members[0])}; send writes there, or use ClusterClient (it finds the head itself)`;
+    }
     if (code === 'ERR_NOT_TAIL') {
       const tail = members[members.length - 1];
       return tail === this.self
         ? 'the tail cannot serve reads yet (coordinator session down, or waiting for committed entries)'
-        : `not the tail of chain ${config?.chainId}: the tail is ${tail}`;
+        : `not the tail of chain ${config?.chainId}: the tail is ${this.where(tail)}; send reads there, or use ClusterClient (it finds the tail itself)`;
     }
     return 'no chain configuration yet';
+  }
+
+  /** `host:port (node <id>)` when the member's native address is known, else `node <id>`. */
+  private where(nodeId: string | undefined): string {
+    if (nodeId === undefined) return 'unknown (the chain has no members)';
+    const address = this.options.nativeAddressOf?.(nodeId);
+    return address === undefined || address === '' ? `node ${nodeId}` : `${address} (node ${nodeId})`;
   }
 
   // ---- slots (the node's admission checks read these) ---------------------------------------
