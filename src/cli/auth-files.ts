@@ -6,7 +6,9 @@
 //                 --admin-token-file F   protocol/acl.ts; the admin listener's bearer token;
 //                 --relay-auth-file F    "<user> <password>": who this node relays as
 //   catena <client command> --user U --password-file F, or CATENA_USER / CATENA_PASSWORD /
-//   CATENA_PASSWORD_FILE in the environment (a flag wins over the environment).
+//   CATENA_PASSWORD_FILE in the environment, or "user" / "password-file" in the config file
+//   (settings.ts; a flag wins over the environment, which wins over the file; CATENA_PASSWORD
+//   wins over a password file from the environment or the config file).
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,10 +40,10 @@ export const serverAuthFlags: FlagSpec = {
 };
 
 export const clientAuthFlags: FlagSpec = {
-  user: { kind: 'string', description: 'authenticate as this user (or CATENA_USER; default: default)' },
+  user: { kind: 'string', description: 'authenticate as this user (default: default)' },
   'password-file': {
     kind: 'string',
-    description: 'file holding the password (or CATENA_PASSWORD, CATENA_PASSWORD_FILE)',
+    description: 'file holding the password (or the password itself in CATENA_PASSWORD)',
   },
 };
 
@@ -109,7 +111,7 @@ export function clientCredentialsFromFlags(
   const user = flagString(args, clientAuthFlags, 'user') ?? fromEnv('CATENA_USER');
   const file = flagString(args, clientAuthFlags, 'password-file') ?? fromEnv('CATENA_PASSWORD_FILE');
   const password =
-    flagString(args, clientAuthFlags, 'password-file') === undefined && fromEnv('CATENA_PASSWORD') !== undefined
+    !args.flags.has('password-file') && fromEnv('CATENA_PASSWORD') !== undefined
       ? fromEnv('CATENA_PASSWORD')
       : file === undefined
         ? undefined

@@ -33,8 +33,9 @@ import {
 } from '../bench/workload.js';
 import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { parseCommandArgs } from './settings.js';
 
-const benchFlags: FlagSpec = {
+export const benchFlags: FlagSpec = {
   ...connectionFlags,
   workload: {
     kind: 'string',
@@ -56,7 +57,7 @@ const benchFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const benchHelp = `Usage: catena bench [--host H --port P | --seeds h:p,h:p] [--workload a|b|c|f|write] [options]
+export const benchHelp = `Usage: catena bench [-h H -p P | --endpoints h:p,h:p] [--workload a|b|c|f|write] [options]
 
 Drives the cluster with one of YCSB's core workloads and reports throughput and latency
 percentiles (p50, p95, p99, p99.9, max) per operation type. First writes every record once
@@ -84,7 +85,7 @@ export interface BenchArgs {
 }
 
 export async function runBench(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, benchFlags);
+  const args = parseCommandArgs(argv, benchFlags);
   if (args.flags.has('help')) {
     process.stdout.write(benchHelp);
     return 0;

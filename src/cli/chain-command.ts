@@ -18,25 +18,31 @@ import type { Coordinator } from '../coordination/coordinator.js';
 import { connectCoordinator } from '../coordination/connect.js';
 import { anyVersion, CoordinatorError } from '../coordination/coordinator.js';
 import { decodeLayout, encodeLayout, layoutDefault, wantedChains, type Layout } from '../coordination/placement.js';
+import { splitAddress } from '../core/address.js';
 import { CatenaError } from '../core/errors.js';
 import { sessionTimeoutMsDefault, layoutChainsMax, layoutReplicasMax } from '../core/limits.js';
 import { readClusterSecret } from '../server/peer-auth.js';
-import { flagInt, flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { flagInt, flagString, renderFlags, type FlagSpec, type ParsedArgs } from './args.js';
+import { connectFromFlags, connectionFlags } from './connection.js';
+import { unreachableCodes } from './exit-codes.js';
+import { parseCommandArgs, settable } from './settings.js';
 
 /** Where `catena up` keeps the cluster secret with its default --data-dir. */
 const defaultSecretFile = 'catena-data/cluster.secret';
 
-const chainFlags: FlagSpec = {
-  coordinator: {
-    kind: 'string',
-    description: 'zk://host:port[,...] or embedded://host:port (catena up: port + 9)',
-    default: 'embedded://127.0.0.1:7009',
-  },
-  cluster: { kind: 'string', description: 'cluster name', default: 'local' },
-  'cluster-secret-file': {
-    kind: 'string',
-    description: "the cluster secret (default: catena up's ./catena-data/cluster.secret when it exists)",
-  },
+export const chainFlags: FlagSpec = {
+  ...connectionFlags,
+  ...settable({
+    coordinator: {
+      kind: 'string',
+      description: 'zk://host:port[,...] or embedded://host:port (default: the one the node at -h/-p reports)',
+    },
+    cluster: { kind: 'string', description: "cluster name, with --coordinator (default: the node's, else local)" },
+    'cluster-secret-file': {
+      kind: 'string',
+      description: "the cluster secret (default: catena up's ./catena-data/cluster.secret when it exists)",
+    },
+  }),
   replicas: { kind: 'string', description: 'nodes per chain (needed when the cluster has no layout yet)' },
   auto: {
     kind: 'string',
@@ -58,6 +64,11 @@ export const chainHelp = `Usage: catena chain <add|remove [cN]|show|rebuild [--y
            configuration one epoch above the highest any of its nodes logged, with the node whose
            log is furthest as its only member; the others rejoin. Start every node first.
 
+The coordinator is found from the cluster, as every command finds it: the node at -h/-p (or
+--endpoints, CATENA_ENDPOINTS, the config file) reports the coordinator it was started with
+and its cluster's name. --coordinator (with --cluster) names it instead: for rebuild when no
+node is running, or for nodes older than this command.
+
 Watch a move with: catena status --watch
 
 Options:
@@ -65,7 +76,7 @@ ${renderFlags(chainFlags)}
 `;
 
 export async function runChain(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, chainFlags);
+  const args = parseCommandArgs(argv, chainFlags);
   if (args.flags.has('help')) {
     process.stdout.write(chainHelp);
     return 0;
@@ -76,8 +87,8 @@ export async function runChain(argv: readonly string[]): Promise<number> {
   }
   const unexpected = action === 'remove' ? extra : named;
   if (unexpected !== undefined) throw new CatenaError('ERR_INVALID_ARGUMENT', `unexpected argument ${unexpected}`);
-  const url = flagString(args, chainFlags, 'coordinator')!;
-  const paths = clusterPaths(flagString(args, chainFlags, 'cluster')!);
+  const { url, cluster } = await findCoordinator(args);
+  const paths = clusterPaths(cluster);
   const replicas = flagInt(args, chainFlags, 'replicas', { min: 1, max: layoutReplicasMax });
   const auto = flagString(args, chainFlags, 'auto');
   if (auto !== undefined && auto !== 'on' && auto !== 'off') {
@@ -90,6 +101,9 @@ export async function runChain(argv: readonly string[]): Promise<number> {
   const coordinator = await connectCoordinator(url, {
     sessionTimeoutMs: sessionTimeoutMsDefault,
     ...(secret === undefined ? {} : { secret }),
+  }).catch((error: unknown) => {
+    if (!(error instanceof CoordinatorError) || !unreachable.has(error.code)) throw error;
+    throw new CatenaError('ERR_CONNECTION_FAILED', `could not reach the coordinator ${url}: ${error.message}`);
   });
   if (action === 'rebuild') {
     try {
@@ -157,6 +171,52 @@ export async function runChain(argv: readonly string[]): Promise<number> {
   } finally {
     await coordinator.close();
   }
+}
+
+/**
+ * The coordinator's URL and the cluster's name: --coordinator (and --cluster) when given, else
+ * what the node at -h/-p (or the endpoints) reports in its topology.
+ */
+async function findCoordinator(args: ParsedArgs): Promise<{ url: string; cluster: string }> {
+  const named = flagString(args, chainFlags, 'coordinator');
+  if (named !== undefined) return { url: named, cluster: flagString(args, chainFlags, 'cluster') ?? 'local' };
+  const client = await connectFromFlags(args, chainFlags).catch((error: unknown) => {
+    if (!(error instanceof CatenaError) || !unreachableCodes.has(error.code)) throw error;
+    throw new CatenaError(error.code, `${error.message} (or name the coordinator: --coordinator URL --cluster NAME)`);
+  });
+  try {
+    const topology = await client.topology();
+    const where = client.anyNodeAddress;
+    if (client.isStandalone) {
+      throw new CatenaError('ERR_INVALID_ARGUMENT', `${where} is a standalone node: it has no chains to change`);
+    }
+    if (topology.coordinator === '') {
+      throw new CatenaError(
+        'ERR_INVALID_ARGUMENT',
+        `the node at ${where} does not report its coordinator (a version before this command): give --coordinator`,
+      );
+    }
+    const cluster = flagString(args, chainFlags, 'cluster') ?? topology.cluster;
+    return { url: reachableCoordinator(topology.coordinator, splitAddress(where)?.host), cluster };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Coordinator errors that mean it was not reached, rather than that it refused something. */
+const unreachable: ReadonlySet<string> = new Set(['connection-loss', 'session-expired', 'closed']);
+
+const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/**
+ * The coordinator URL as seen from here: a node on another machine that reaches its embedded
+ * coordinator over loopback (`catena up` on that machine: embedded://127.0.0.1:7009) has it on
+ * its own host, the one we reached the node at. Other URLs are used as the node gives them.
+ */
+export function reachableCoordinator(url: string, nodeHost: string | undefined): string {
+  const [, host = '', port = ''] = /^embedded:\/\/(.+):(\d+)$/.exec(url) ?? [];
+  if (host === '' || nodeHost === undefined || !loopback.test(host) || loopback.test(nodeHost)) return url;
+  return `embedded://${nodeHost.includes(':') ? `[${nodeHost}]` : nodeHost}:${port}`;
 }
 
 function describe(layout: Layout): string {

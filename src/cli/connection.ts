@@ -1,36 +1,48 @@
-// Connection flags shared by the shell, the one-shot commands and `catena status`. Every one of
-// them talks through a ClusterClient, so it keeps working while a node of a cluster dies, and
-// talks to a standalone node exactly like a plain Client.
+// Connection options shared by every command that talks to a running cluster: the one-shot
+// commands, the shell, `status`, `dump`, `restore`, `bench` and `chain`. Every one of them talks
+// through a ClusterClient, so it keeps working while a node of a cluster dies, and talks to a
+// standalone node exactly like a plain Client. Each option may also come from a CATENA_*
+// variable or the config file (settings.ts).
 //
-// Seeds: --seeds h:p,h:p when given, plus --host/--port when either is given explicitly; with
-// neither, the default --host:--port.
+// Where the cluster is: --endpoints h:p,h:p (CATENA_ENDPOINTS, like etcdctl's) and/or
+// --host/--port (-h/-p, like redis-cli). They name one thing, so they are taken together from the
+// highest-precedence source that gives either: `-p 8000` on the command line wins over
+// CATENA_ENDPOINTS in the environment (only 127.0.0.1:8000 is tried), and the endpoints of the
+// command line over CATENA_HOST. Given at the same level, host:port is tried first, then the
+// endpoints. Host and port are each taken from their own highest source (CATENA_HOST=db1 with
+// -p 8000 is db1:8000). With none of them anywhere, the default 127.0.0.1:7000.
 
 import { readFileSync } from 'node:fs';
 import type { ClientTls } from '../client/client.js';
 import { ClusterClient } from '../client/cluster-client.js';
 import { CatenaError } from '../core/errors.js';
 import { cliTimeoutMsMax } from '../core/limits.js';
-import { flagInt, flagString, type FlagSpec, type ParsedArgs } from './args.js';
+import { flagInt, flagOn, flagRank, flagSource, flagString, type FlagSpec, type ParsedArgs } from './args.js';
 import { clientAuthFlags, clientCredentialsFromFlags } from './auth-files.js';
+import { configFlag, settable } from './settings.js';
 
-export const connectionFlags: FlagSpec = {
-  host: { kind: 'string', description: 'node address', default: '127.0.0.1' },
-  port: { kind: 'string', description: 'node native-protocol port', default: '7000' },
-  seeds: { kind: 'string', description: 'native addresses of cluster nodes to start from, host:port,host:port' },
+export const connectionFlags: FlagSpec = settable({
+  host: { kind: 'string', short: 'h', description: 'node address', default: '127.0.0.1' },
+  port: { kind: 'string', short: 'p', description: 'node native-protocol port', default: '7000' },
+  endpoints: {
+    kind: 'string',
+    description: 'native addresses of cluster nodes to start from, host:port,host:port',
+  },
+  seeds: { kind: 'string', description: 'the old name of --endpoints', aliasOf: 'endpoints' },
   timeout: { kind: 'string', description: 'request deadline in ms, retries included', default: '10000' },
   ...clientAuthFlags,
-  tls: { kind: 'boolean', description: 'connect with TLS (nodes started with --tls-cert; CATENA_TLS=1)' },
+  tls: { kind: 'boolean', description: 'connect with TLS (nodes started with --tls-cert)' },
   'tls-ca': {
     kind: 'string',
-    description: 'PEM CA to trust (catena up --tls: <data-dir>/tls/ca.pem; CATENA_TLS_CA); implies --tls',
+    description: 'PEM CA to trust (catena up --tls: <data-dir>/tls/ca.pem); implies --tls',
   },
-};
+  ...configFlag,
+});
 
-/** TLS options from --tls / --tls-ca (or CATENA_TLS / CATENA_TLS_CA), or undefined for plain TCP. */
+/** TLS options from --tls / --tls-ca (or CATENA_TLS / CATENA_TLS_CA, the config file), or undefined for plain TCP. */
 export function clientTlsFromFlags(args: ParsedArgs, spec: FlagSpec): ClientTls | undefined {
-  const caFile = flagString(args, spec, 'tls-ca') ?? nonEmpty(process.env['CATENA_TLS_CA']);
-  const wanted = args.flags.has('tls') || nonEmpty(process.env['CATENA_TLS']) !== undefined || caFile !== undefined;
-  if (!wanted) return undefined;
+  const caFile = flagString(args, spec, 'tls-ca');
+  if (!flagOn(args, 'tls') && caFile === undefined) return undefined;
   if (caFile === undefined) return {};
   try {
     return { ca: readFileSync(caFile) };
@@ -39,23 +51,22 @@ export function clientTlsFromFlags(args: ParsedArgs, spec: FlagSpec): ClientTls 
   }
 }
 
-const nonEmpty = (value: string | undefined): string | undefined =>
-  value === undefined || value === '' || value === '0' ? undefined : value;
-
-/** The seed addresses the flags name, in the order given. */
+/** The addresses to start from, in the order to try them (the rule at the top of this file). */
 export function seedsFromFlags(args: ParsedArgs, spec: FlagSpec): string[] {
-  const listed = (flagString(args, spec, 'seeds') ?? '')
+  const listed = (flagString(args, spec, 'endpoints') ?? '')
     .split(',')
     .map((seed) => seed.trim())
     .filter((seed) => seed !== '');
-  if (args.flags.has('seeds') && listed.length === 0) {
-    throw new CatenaError('ERR_INVALID_ARGUMENT', '--seeds needs at least one host:port');
+  const endpointsRank = flagRank(args, 'endpoints');
+  if (endpointsRank > 0 && listed.length === 0) {
+    throw new CatenaError('ERR_INVALID_ARGUMENT', `${flagSource(args, 'endpoints')} needs at least one host:port`);
   }
-  const named = args.flags.has('host') || args.flags.has('port') || listed.length === 0;
-  if (!named) return listed;
+  const addressRank = Math.max(flagRank(args, 'host'), flagRank(args, 'port'));
+  if (endpointsRank > addressRank) return listed;
   const host = flagString(args, spec, 'host')!;
   const port = flagInt(args, spec, 'port', { min: 1, max: 65535 })!;
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (endpointsRank < addressRank) return [address];
   return [address, ...listed.filter((seed) => seed !== address)];
 }
 

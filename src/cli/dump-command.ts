@@ -23,26 +23,30 @@ import { AssertionError } from '../core/assert.js';
 import { CatenaError } from '../core/errors.js';
 import { dumpFetchesConcurrentMax, dumpIdleTimeoutMs } from '../core/limits.js';
 import { DumpStreamCheck, writeFileAtomically, type DumpSummary } from '../server/dump.js';
-import { flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { flagString, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 import { alignColumns } from './status.js';
 import { readSecretFile } from './auth-files.js';
+import { parseCommandArgs, settable } from './settings.js';
 
-const dumpFlags: FlagSpec = {
+export const dumpFlags: FlagSpec = {
   ...connectionFlags,
   out: { kind: 'string', description: 'directory for the files, created if missing (default ./catena-dump-<time>)' },
   admin: { kind: 'string', description: "a standalone node's admin address, host:port (cluster nodes report theirs)" },
-  'admin-token-file': {
-    kind: 'string',
-    description: "file holding the nodes' admin bearer token (or CATENA_ADMIN_TOKEN), when they have one",
-  },
+  ...settable({
+    'admin-token-file': {
+      kind: 'string',
+      description:
+        "file holding the nodes' admin bearer token (or the token in CATENA_ADMIN_TOKEN), when they have one",
+    },
+  }),
   help: { kind: 'boolean', description: 'show this help' },
 };
 
 /** A chain or node id becomes a file name: only these, so a bad or hostile id cannot leave `--out`. */
 const safeFileStem = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
-export const dumpHelp = `Usage: catena dump [--host H --port P | --seeds h:p,h:p] [--out DIR] [--admin H:P]
+export const dumpHelp = `Usage: catena dump [-h H -p P | --endpoints h:p,h:p] [--out DIR] [--admin H:P]
 
 Saves the cluster's table, one file per chain: <out>/<chainId>.jsonl (a standalone node's:
 <out>/<nodeId>.jsonl), JSON lines (a header, then one line per key: key, value, version,
@@ -69,7 +73,7 @@ export type NodeDump =
   ({ ok: true; nodeId: string; file: string } & DumpSummary) | { ok: false; nodeId: string; reason: string };
 
 export async function runDump(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, dumpFlags);
+  const args = parseCommandArgs(argv, dumpFlags);
   if (args.flags.has('help')) {
     process.stdout.write(dumpHelp);
     return 0;

@@ -35,10 +35,11 @@ import {
 import { SetCondition } from '../protocol/native/gen/catena_pb.js';
 import { decodeDumpHeader, decodeDumpRecord, writeFileAtomically, type DumpRecord } from '../server/dump.js';
 import { compact } from '../bench/progress.js';
-import { flagString, parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { flagString, renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { parseCommandArgs } from './settings.js';
 
-const restoreFlags: FlagSpec = {
+export const restoreFlags: FlagSpec = {
   ...connectionFlags,
   replace: { kind: 'boolean', description: 'overwrite keys the cluster already has (default: keep them)' },
   'progress-file': {
@@ -48,7 +49,7 @@ const restoreFlags: FlagSpec = {
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const restoreHelp = `Usage: catena restore DIR [--host H --port P | --seeds h:p,h:p] [--replace]
+export const restoreHelp = `Usage: catena restore DIR [-h H -p P | --endpoints h:p,h:p] [--replace]
 
 Loads every DIR/*.jsonl dump file (catena dump; a node's --dump-on-exit file) into a running
 cluster, whatever its chains: each key goes to the chain that owns its slot now, with its value,
@@ -83,7 +84,7 @@ export interface FileRestore {
 }
 
 export async function runRestore(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, restoreFlags);
+  const args = parseCommandArgs(argv, restoreFlags);
   if (args.flags.has('help')) {
     process.stdout.write(restoreHelp);
     return 0;

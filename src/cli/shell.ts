@@ -10,15 +10,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClientCommands } from '../client/client.js';
 import type { ClusterClient } from '../client/cluster-client.js';
-import { commandByName, commandNames, commandTable, isCommandName, usageWidth } from '../commands/index.js';
+import { commandByName, commandTable, isCommandName, listedCommandNames, usageWidth } from '../commands/index.js';
 import { CatenaError, type ErrorCode } from '../core/errors.js';
 import { shellHistoryLinesMax } from '../core/limits.js';
-import { parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
 import { toJson } from './output.js';
+import { parseCommandArgs } from './settings.js';
+import { nearest } from './suggest.js';
 import { splitWords } from './words.js';
 
-const shellFlags: FlagSpec = {
+export const shellFlags: FlagSpec = {
   ...connectionFlags,
   json: { kind: 'boolean', description: 'print replies as JSON' },
   help: { kind: 'boolean', description: 'show this help' },
@@ -38,7 +40,7 @@ function helpText(topic?: string): string {
     const def = commandTable[topic];
     return `${def.usage}\n  ${def.summary}`;
   }
-  const rows = commandNames.map(
+  const rows = listedCommandNames.map(
     (name) => `  ${commandTable[name].usage.padEnd(usageWidth)} ${commandTable[name].summary}`,
   );
   return [
@@ -77,7 +79,13 @@ export async function evaluateLine(
   if (name === 'help' || name === '?')
     return { text: helpText(rest[0]?.toString('utf8').toLowerCase()), failed: false };
   if (!isCommandName(name)) {
-    return failure('ERR_UNKNOWN_COMMAND', `unknown command "${first.toString('utf8')}"; type help for the list`, true);
+    const near = nearest(name, [...listedCommandNames, 'help', 'quit']);
+    const guess = near === undefined ? '' : ` (did you mean "${near}"?)`;
+    return failure(
+      'ERR_UNKNOWN_COMMAND',
+      `unknown command "${first.toString('utf8')}"${guess}; type help for the list`,
+      true,
+    );
   }
   const definition = commandByName(name);
   try {
@@ -106,7 +114,7 @@ function loadHistory(): string[] {
 }
 
 export async function runShell(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, shellFlags);
+  const args = parseCommandArgs(argv, shellFlags);
   if (args.flags.has('help')) {
     process.stdout.write(shellHelp);
     return 0;

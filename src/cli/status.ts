@@ -26,8 +26,10 @@ import {
   type NodeReport,
   type StatusReport,
 } from '../client/cluster-status.js';
-import { parseArgs, renderFlags, type FlagSpec } from './args.js';
+import { renderFlags, type FlagSpec } from './args.js';
 import { connectFromFlags, connectionFlags } from './connection.js';
+import { unreachableCodes } from './exit-codes.js';
+import { parseCommandArgs } from './settings.js';
 
 // The report and the document, for the scripts and tests that imported them from here.
 export {
@@ -49,14 +51,14 @@ export {
 
 type NodeStatus = ReplyOf<'nodestatus'>;
 
-const statusFlags: FlagSpec = {
+export const statusFlags: FlagSpec = {
   ...connectionFlags,
   json: { kind: 'boolean', description: 'print a JSON document for scripts' },
   watch: { kind: 'boolean', description: 'redraw every second (a slot move shows its progress) until Ctrl-C' },
   help: { kind: 'boolean', description: 'show this help' },
 };
 
-export const statusHelp = `Usage: catena status [--host H --port P | --seeds h:p,h:p] [--json] [--watch]
+export const statusHelp = `Usage: catena status [-h H -p P | --endpoints h:p,h:p] [--json] [--watch]
 
 Shows each chain's epoch, hash slots and members in order (head first) with role, node id, native address,
 last/persisted/committed sequence, lag behind the tail, coordinator session and whether the node
@@ -78,7 +80,7 @@ ${renderFlags(statusFlags)}
 `;
 
 export async function runStatus(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, statusFlags);
+  const args = parseCommandArgs(argv, statusFlags);
   if (args.flags.has('help')) {
     process.stdout.write(statusHelp);
     return 0;
@@ -97,7 +99,7 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
       client ??= await connectFromFlags(args, statusFlags);
       return await gatherStatus(client, { nodeTimeoutMs: nodeStatusTimeoutMs });
     } catch (error) {
-      if (!(error instanceof CatenaError) || !noAnswerCodes.has(error.code)) throw error;
+      if (!(error instanceof CatenaError) || !unreachableCodes.has(error.code)) throw error;
       return unansweredReport({ code: error.code, message: error.message });
     }
   };
@@ -117,14 +119,6 @@ export async function runStatus(argv: readonly string[]): Promise<number> {
     await client?.close();
   }
 }
-
-/** Errors that mean no node answered (rather than one answered "no"). */
-const noAnswerCodes: ReadonlySet<string> = new Set([
-  'ERR_CONNECTION_FAILED',
-  'ERR_CONNECTION_CLOSED',
-  'ERR_TIMEOUT',
-  'ERR_SHUTTING_DOWN',
-]);
 
 // ---------------------------------------------------------------------------------------------
 // Rendering for people (pure).

@@ -27,6 +27,7 @@ export const cas = defineCommand({
       ? { swapped: true, version: BigInt(result.version) }
       : { swapped: false, version: BigInt(result.currentVersion) };
   },
+  conditionMet: (reply) => reply.swapped,
   render: (reply) =>
     reply.swapped ? `OK (version ${reply.version})` : `(not swapped: current version ${reply.version})`,
 });

@@ -66,6 +66,8 @@ export interface UntypedCommand {
   readonly name: CommandName;
   readonly mutates: boolean;
   readonly access?: 'admin' | 'connection';
+  readonly hidden?: boolean;
+  conditionMet?(reply: unknown): boolean;
   parse(words: readonly Buffer[]): object;
   execute(context: CommandContext, request: unknown): object;
   render(reply: unknown): string;
@@ -75,8 +77,11 @@ export function commandByName(name: CommandName): UntypedCommand {
   return commandTable[name] as unknown as UntypedCommand;
 }
 
+/** The commands help screens and completion list: every one but the hidden ones. */
+export const listedCommandNames: readonly CommandName[] = commandNames.filter((name) => !commandTable[name].hidden);
+
 /** Width of the widest usage line, for help screens that list every command. */
-export const usageWidth = Math.max(...commandNames.map((name) => commandTable[name].usage.length));
+export const usageWidth = Math.max(...listedCommandNames.map((name) => commandTable[name].usage.length));
 
 /** Commands a node answers about itself wherever it sits in a chain (not routed to head or tail). */
 export const nodeLocalCommands: ReadonlySet<CommandName> = new Set<CommandName>([

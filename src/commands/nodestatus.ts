@@ -9,6 +9,7 @@ export const nodestatus = defineCommand({
   usage,
   mutates: false,
   seed: false,
+  hidden: true,
   access: 'connection',
   parse(words) {
     expectWords(words, 0, 0, usage);

@@ -101,6 +101,7 @@ export const set = defineCommand({
     const stored = store.put(key, value, { expiresAtMs, flags: request.flags });
     return { stored: true, version: BigInt(stored), ...previous };
   },
+  conditionMet: (reply) => reply.stored,
   render: (reply) => {
     const outcome = reply.stored ? `OK (version ${reply.version})` : `(not stored: current version ${reply.version})`;
     return reply.previousFound ? `${outcome}; previous ${showBytes(reply.previousValue)}` : outcome;

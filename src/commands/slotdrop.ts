@@ -10,6 +10,7 @@ export const slotdrop = defineCommand({
   usage,
   mutates: true,
   seed: false,
+  hidden: true,
   access: 'admin',
   parse(words) {
     expectWords(words, 2, 3, usage);

@@ -10,6 +10,7 @@ export const slotexport = defineCommand({
   usage,
   mutates: false,
   seed: false,
+  hidden: true,
   access: 'admin',
   parse(words) {
     expectWords(words, 2, 3, usage);

@@ -10,6 +10,7 @@ export const slotfreeze = defineCommand({
   usage,
   mutates: true,
   seed: false,
+  hidden: true,
   access: 'admin',
   parse(words) {
     expectWords(words, 3, 3, usage);

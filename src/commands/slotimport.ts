@@ -9,6 +9,7 @@ export const slotimport = defineCommand({
   usage: 'slotimport (not from the shell: the manager sends it)',
   mutates: true,
   seed: false,
+  hidden: true,
   access: 'admin',
   parse() {
     throw new CatenaError('ERR_INVALID_ARGUMENT', 'slotimport is sent by the manager, not typed');

@@ -69,6 +69,17 @@ export interface CommandDefinition<C extends CommandName> {
    * +@admin, `connection` any authenticated user; absent, +@write if it mutates, else +@read.
    */
   readonly access?: 'admin' | 'connection';
+  /**
+   * Sent by nodes and tools rather than typed by people (the slot commands the manager runs;
+   * topology and nodestatus, which `catena status` and the cluster client ask): left out of the
+   * CLI's and shell's help, suggestions and completion, but still run when named.
+   */
+  readonly hidden?: boolean;
+  /**
+   * For a conditional write: whether the reply says it happened (false: `set ... nx` found the
+   * key, `cas` another version). The CLI exits non-zero when it did not (cli/exit-codes.ts).
+   */
+  conditionMet?(reply: ReplyOf<C>): boolean;
   /** Builds a request from shell or CLI words; throws ERR_INVALID_ARGUMENT on bad words. */
   parse(words: readonly Buffer[]): RequestInit<C>;
   /** Runs the request against the node's store; throws CatenaError for bad input. */

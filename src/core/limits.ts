@@ -396,6 +396,16 @@ assert(migrationPageRecordsDefault <= scanCountMax, 'a migration page is one exp
 export const shellHistoryLinesMax = 1000;
 /** Longest --timeout a CLI command accepts. */
 export const cliTimeoutMsMax = 3_600_000;
+/** Largest CLI config file (~/.config/catena/config.json): a few settings, so anything bigger is a wrong file. */
+export const cliConfigBytesMax = 64 * KiB;
+/**
+ * Most bytes `catena put k -` (or -x) reads from stdin: the largest value any node can be
+ * configured to take. It is checked while reading, so a wrong pipe fails before filling memory;
+ * a node with a lower --value-bytes-max refuses a smaller value itself.
+ */
+export const cliStdinBytesMax = valueBytesCeiling;
+/** Edits apart an unknown command may be from a known one for the CLI to suggest it. */
+export const cliSuggestDistanceMax = 2;
 /** `catena dump`: a node that sends nothing for this long is given up on (it may be stuck, or the network gone). */
 export const dumpIdleTimeoutMs = 30_000;
 /** `catena dump`: nodes dumped at once. */

@@ -892,6 +892,7 @@ export class CatenaNode {
     const slots = membership.slots;
     return {
       cluster: this.options.cluster?.name ?? '',
+      coordinator: this.options.cluster?.coordinator ?? '',
       manager: membership.manager ?? '',
       chains: membership.allChains().map((chain) => ({
         chainId: chain.chainId,

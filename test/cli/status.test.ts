@@ -364,7 +364,8 @@ describe('catena status against fake nodes', () => {
     assert.match(single.stdout, /^standalone node s at 127\.0\.0\.1:\d+\n {2}ROLE /);
     assert.equal(help.code, 0);
     assert.ok(help.stdout.startsWith('Usage: catena status '), help.stdout);
-    assert.ok(help.stdout.includes('--seeds <value>'));
+    assert.ok(help.stdout.includes('--endpoints <value>'));
+    assert.ok(help.stdout.includes('-h, --host <value>') && help.stdout.includes('CATENA_ENDPOINTS'));
     assert.match(help.stdout, /^ {2}0 {2}healthy: .*\n(?:.*\n)*? {2}4 {2}degraded: (?:.*\n)*? {2}5 {2}unavailable: /m);
   });
 });

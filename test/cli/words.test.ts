@@ -270,13 +270,17 @@ describe('parseArgs', () => {
     assert.deepEqual(parse(['--json', 'k']), { positional: ['k'], flags: { json: true } });
   });
 
-  it('takes -h as --help', () => {
+  it('takes -h as --help in a spec with no -h of its own (server, up)', () => {
     assert.deepEqual(parse(['get', '-h']), { positional: ['get'], flags: { help: true } });
   });
 
-  it('keeps negative numbers and other single-dash words positional', () => {
+  it('keeps negative numbers, longer single-dash words and a lone - positional', () => {
     assert.deepEqual(parse(['incr', 'n', '-5']), { positional: ['incr', 'n', '-5'], flags: {} });
-    assert.deepEqual(parse(['-1.5', '-x', '-']), { positional: ['-1.5', '-x', '-'], flags: {} });
+    assert.deepEqual(parse(['-1.5', '-xy', '-']), { positional: ['-1.5', '-xy', '-'], flags: {} });
+  });
+
+  it('rejects a one-letter option the spec does not have, rather than storing it as a value', () => {
+    invalid(['put', 'k', '-x'], /unknown option -x/);
   });
 
   it('takes a string flag value that starts with a dash', () => {

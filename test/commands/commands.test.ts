@@ -108,6 +108,7 @@ const commandStats: ReturnType<NodeFacts['commandStats']> = [
 
 /** What the harness node says about its cluster: two chains, one with a node joining. */
 const clusterTopology: ReplyInit<'topology'> = {
+  coordinator: 'zk://zk1:2181,zk2:2181/catena',
   cluster: 'prod',
   manager: 'node-1',
   chains: [
@@ -1556,6 +1557,7 @@ describe('topology and nodestatus', () => {
       nodes: [],
       slots: [],
       slotsVersion: 0n,
+      coordinator: '',
     });
     assert.equal(run.size(h).keys, 1n);
   });

@@ -1,5 +1,6 @@
 // Runs the `catena` command as a child process (through tsx, from the sources) and collects its
-// exit code and output; the child is killed if it runs past `timeoutMs`.
+// exit code and output; the child is killed if it runs past `timeoutMs`. `input` is piped to its
+// stdin (else it is empty); `env` replaces the environment (default: this process's).
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,16 +12,24 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], timeoutMs = 60_000): Promise<CliRun> {
+export interface CliOptions {
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function runCli(args: readonly string[], timeoutMs = 60_000, options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
       cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.on('error', () => undefined); // the command may exit without reading it all
+    child.stdin.end(options.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
     child.once('close', (code) => {
