@@ -7,6 +7,7 @@
 #   libmemcached-tools  libmemcached's memcp/memcat/memstat (named memccp/memccat/memcstat on Debian)
 #   prometheus          for promtool, Prometheus's own check of the /metrics text format
 #   chromium            a headless browser for the dashboard tests (driven by playwright-core)
+#   zsh                 to run the zsh completion script `catena completion zsh` prints
 # The redis-server, memcached and prometheus packages start system daemons (6379, 11211, 9090 and
 # the node exporter's 9100); the script stops and disables them (best effort) since tests start
 # their own servers on free ports (and need no Prometheus server at all).
@@ -23,6 +24,7 @@ packages=(
   libmemcached-tools # test/testing/real-servers.test.ts (memcp/memcat/memstat)
   prometheus         # test/server/metrics.test.ts (promtool check metrics)
   chromium           # test/dashboard/dashboard.test.ts (the dashboard in a real browser; npm run screenshots)
+  zsh                # test/cli/completion.test.ts (the zsh completion script, sourced and autoloaded)
 )
 
 # Services some packages start on install; tests run their own instances on free ports.

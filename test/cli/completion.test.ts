@@ -89,6 +89,11 @@ describe('bash completion', () => {
 describe('zsh completion', () => {
   const hasZsh = spawnSync('zsh', ['--version']).status === 0;
 
+  // CI installs zsh (scripts/install-system-packages.sh): there its tests never skip.
+  it('zsh is installed when CI is set', { skip: process.env.CI === undefined ? 'not on CI' : false }, () => {
+    assert.ok(hasZsh, 'CI must install zsh (scripts/install-system-packages.sh)');
+  });
+
   it('is printed by catena completion zsh: a #compdef function over the same commands', async () => {
     const printed = await runCli(['completion', 'zsh']);
     assert.equal(printed.code, 0, printed.stderr);
