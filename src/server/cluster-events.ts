@@ -14,6 +14,7 @@
 import { assert } from '../core/assert.js';
 import { clusterEventsKept } from '../core/limits.js';
 import type { Membership } from '../coordination/membership.js';
+import type { Migration } from '../sharding/slot-map.js';
 
 export interface ChainSnapshot {
   readonly chainId: string;
@@ -25,17 +26,7 @@ export interface ChainSnapshot {
 }
 
 /** One batch of a slot move, as the slot map records it. */
-export interface BatchSnapshot {
-  readonly first: number;
-  readonly last: number;
-  readonly from: string;
-  readonly to: string;
-  readonly stage: 'copy' | 'drop';
-  /** Slots not yet where the layout wants them when the batch began (this batch's included). */
-  readonly remaining: number;
-  /** Slots to move when the rebalancing began. */
-  readonly planned: number;
-}
+export type BatchSnapshot = Migration;
 
 export interface TopologySnapshot {
   /** '' when no manager is elected. */

@@ -24,6 +24,7 @@ import {
   type HistogramConfiguration,
 } from 'prom-client';
 import type { LatencyHistogram } from '../core/histogram.js';
+import type { ReplicaStatus } from './replica/replica.js';
 
 /** One sample of a metric: its labels (none: `{}`) and value. */
 export interface Sample {
@@ -59,17 +60,11 @@ export interface MetricsSource {
     | undefined;
   /** Absent on a standalone node. */
   chain():
-    | {
-        role: string;
-        epoch: number;
-        last: number;
-        persisted: number;
-        committed: number;
-        servingReads: boolean;
+    | (Pick<ReplicaStatus, 'role' | 'epoch' | 'last' | 'persisted' | 'committed' | 'servingReads'> & {
         commitUs: LatencyHistogram;
         suspicions: number;
         peerRefusals: number;
-      }
+      })
     | undefined;
   /** Absent on a standalone node. */
   coordinator():
