@@ -638,13 +638,8 @@ export class CatenaNode {
         const membership = this.cluster?.membership;
         if (membership === undefined) return undefined;
         const migration = membership.slots?.map.migration;
-        const progress = this.migrationProgress;
         return {
-          moves: progress.moves,
-          slots: progress.slots,
-          records: progress.records,
-          bytes: progress.bytes,
-          copying: progress.copying,
+          ...this.migrationProgress,
           remaining: migration?.remaining ?? 0,
           inFlight: migration === undefined ? 0 : migration.last - migration.first + 1,
         };
