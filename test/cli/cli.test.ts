@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { Client } from '../../src/client/client.js';
 import { catenaVersion } from '../../src/core/version.js';
 import { killLeftoverServers, sleep, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const mainScript = join(repoRoot, 'src/cli/main.ts');
@@ -84,16 +84,6 @@ function assertExit(run: CliRun, code: number): void {
 
 /** A script for the shell: one line per entry, ending in a newline. */
 const script = (...lines: string[]): string => `${lines.join('\n')}\n`;
-
-/** A TCP port that nothing listens on (taken from the OS, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  return address.port;
-}
 
 function tmuxAvailable(): boolean {
   const probe = spawnSync('tmux', ['-V'], { stdio: 'ignore' });
@@ -349,7 +339,7 @@ describe('catena CLI against a real server', () => {
     });
 
     it('<command> --help shows that command and exits 0 without connecting', async () => {
-      const unusedPort = String(await closedPort());
+      const unusedPort = String(await freePort());
       const [get, short, put] = await Promise.all([
         runCli(['get', '--help', '--port', unusedPort]),
         runCli(['get', '-h']),
@@ -395,7 +385,7 @@ describe('catena CLI against a real server', () => {
     });
 
     it('a port nothing listens on exits 3 with ERR_CONNECTION_FAILED', async () => {
-      const unusedPort = String(await closedPort());
+      const unusedPort = String(await freePort());
       const [oneShot, shell] = await Promise.all([
         runCli(['get', 'k', '--port', unusedPort]),
         runCli(['shell', '--port', unusedPort], { input: script('put k v') }),

@@ -6,7 +6,6 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../../src/client/client.js';
@@ -14,6 +13,7 @@ import { runCli, type CliOptions, type CliRun } from '../helpers/cli.js';
 import { clusterSecretFile, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { killLeftoverServers, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 
 const dir = tempDir('catena-options-cli-');
 
@@ -38,15 +38,6 @@ function assertOneLine(run: CliRun, pattern: RegExp): void {
   assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
-}
-
 after(async () => {
   await killLeftoverServers();
   dir.remove();
@@ -61,7 +52,7 @@ describe('the CLI against a standalone node', () => {
   before(async () => {
     server = await startServer({ dataDir: join(dir.path, 'node'), durability: 'memory' });
     port = String(server.port);
-    closed = String(await closedPort());
+    closed = String(await freePort());
     client = await Client.connect({ port: server.port });
   });
   after(async () => {

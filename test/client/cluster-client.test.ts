@@ -4,7 +4,6 @@
 // seeds, stale topologies, background refresh and dropped connections.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import {
   backoffStep,
@@ -18,6 +17,7 @@ import {
 } from '../../src/client/cluster-client.js';
 import { CatenaError } from '../../src/core/errors.js';
 import { FakeCluster, result, type Seen } from './fake-cluster.js';
+import { freePort } from '../helpers/ports.js';
 
 const topology = (chains: { members: string[]; epoch: bigint }[], cluster = 'test'): Topology =>
   result({
@@ -37,15 +37,6 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<CatenaError> {
@@ -290,7 +281,7 @@ describe('ClusterClient against fake nodes', () => {
 
   it('starts from any seed that answers, and fails at once when none does', async () => {
     const fake = await cluster(['a', 'b']);
-    const dead = `127.0.0.1:${await closedPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const client = await connect([dead, fake.node('b').address]);
     assert.equal(client.anyNodeAddress, fake.node('b').address);
     await client.put('k', 'v');

@@ -27,20 +27,7 @@ import { CatenaError } from '../../src/core/errors.js';
 import { generateClusterSecret, readClusterSecret } from '../../src/server/peer-auth.js';
 import { startServer, type ServerProcess } from './server-process.js';
 import { PeerCutProxy } from './peer-cut-proxy.js';
-import { createServer } from 'node:net';
-
-/** A port free now (for a node whose peer port must be known before it starts). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './ports.js';
 
 export type CoordinatorKind = 'embedded' | 'zookeeper';
 
